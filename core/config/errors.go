@@ -1,0 +1,79 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error is one config problem: where it is and what would be valid.
+type Error struct {
+	File  string // "" for an embedded config
+	Line  int    // 1-based; 0 if unknown
+	Col   int
+	Field string // path from the document root: routes[2].match.path
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("<config>")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one config, in document order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// fieldError is a problem found after decoding, named by a field path
+// relative to some node; Resolve turns it into an Error with a position.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string {
+	if e.field == "" {
+		return e.msg
+	}
+	return e.field + ": " + e.msg
+}
+
+// FieldErr reports a problem with the field at path (relative to the block
+// being validated, e.g. "request.set[0]" or "targets[1].url"; "" for the
+// block itself). The loader resolves the path to a file line.
+func FieldErr(path, format string, args ...any) error {
+	return &fieldError{field: path, msg: fmt.Sprintf(format, args...)}
+}
+
+// AsFieldErr reports whether err is a FieldErr and returns its path and message.
+func AsFieldErr(err error) (path, msg string, ok bool) {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.field, fe.msg, true
+	}
+	return "", "", false
+}

@@ -1,0 +1,183 @@
+// Package config is the gateway's config schema as Go types, with loading
+// from YAML (positions kept for every error), ${ENV} expansion, defaults and
+// validation. A loaded Config is never mutated afterwards.
+package config
+
+import "gopkg.in/yaml.v3"
+
+// Config is one whole gateway configuration.
+type Config struct {
+	Server       Server                  `yaml:"server"`
+	Listeners    []Listener              `yaml:"listeners"`
+	Admin        Admin                   `yaml:"admin"`
+	Upstreams    map[string]*Upstream    `yaml:"upstreams"`
+	FilterChains map[string][]FilterSpec `yaml:"filter_chains"`
+	Routes       []Route                 `yaml:"routes"`
+
+	// File is the path the config was loaded from ("" for an embedded one);
+	// Root its document node, for resolving error positions after decoding.
+	File string     `yaml:"-"`
+	Root *yaml.Node `yaml:"-"`
+}
+
+// Server holds process-wide HTTP behavior shared by every listener.
+type Server struct {
+	// DrainTimeout bounds how long a graceful stop waits for in-flight requests.
+	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
+	// UnderscoreHeaders decides what happens to request header names that
+	// contain "_": drop (default, as nginx), reject (400) or allow.
+	UnderscoreHeaders string `yaml:"underscore_headers"`
+	// MergeSlashes folds "//" into "/" during path canonicalization (default true).
+	MergeSlashes *bool `yaml:"merge_slashes"`
+	// MaxRequestBody caps every request body unless a route says otherwise (default 16MiB; 0 in YAML means the default).
+	MaxRequestBody Size `yaml:"max_request_body"`
+}
+
+// Listener is one address the gateway accepts client connections on.
+type Listener struct {
+	Name    string `yaml:"name"`    // default: the address
+	Address string `yaml:"address"` // host:port, required
+	TLS     *TLS   `yaml:"tls"`
+	// H2C accepts HTTP/2 without TLS (prior knowledge); off by default.
+	H2C bool `yaml:"h2c"`
+	// TrustedProxies are peers whose X-Forwarded-*/Forwarded headers are
+	// kept and extended; from anyone else those headers are replaced.
+	TrustedProxies []CIDR         `yaml:"trusted_proxies"`
+	Timeouts       ServerTimeouts `yaml:"timeouts"`
+	MaxHeaderBytes Size           `yaml:"max_header_bytes"` // default 64KiB
+	HTTP2          ListenerHTTP2  `yaml:"http2"`
+}
+
+// ServerTimeouts are the client-side timeouts of a listener. Read and Write
+// are per I/O progress for bodies (extended as bytes flow), so long streams
+// (SSE, large downloads) live while slow or stalled peers are cut off.
+type ServerTimeouts struct {
+	ReadHeader Duration `yaml:"read_header"` // default 10s
+	Read       Duration `yaml:"read"`        // default 60s
+	Write      Duration `yaml:"write"`       // default 60s
+	Idle       Duration `yaml:"idle"`        // default 120s
+}
+
+// ListenerHTTP2 tunes HTTP/2 on a listener.
+type ListenerHTTP2 struct {
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"` // default 250
+}
+
+// TLS terminates TLS on a listener; the certificate is chosen by SNI.
+type TLS struct {
+	Certificates []Certificate `yaml:"certificates"`
+	// ClientCA is a PEM bundle; with it, client certificates are verified.
+	ClientCA string `yaml:"client_ca"`
+	// ClientAuth: none (default without client_ca), request, require (default with client_ca).
+	ClientAuth string `yaml:"client_auth"`
+	MinVersion string `yaml:"min_version"` // "1.2" (default) or "1.3"
+	// HTTP2 offers h2 through ALPN (default true).
+	HTTP2 *bool `yaml:"http2"`
+}
+
+// Certificate is a PEM certificate chain and its key. Which names it serves
+// comes from the certificate itself (SANs).
+type Certificate struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Admin is the admin API's listener.
+type Admin struct {
+	Address string `yaml:"address"` // default 127.0.0.1:9901; "off" disables
+}
+
+// Upstream is a named group of targets that routes forward to.
+type Upstream struct {
+	Targets  []Target         `yaml:"targets"`
+	Balancer string           `yaml:"balancer"` // round_robin (default) | weighted
+	Timeouts UpstreamTimeouts `yaml:"timeouts"`
+	// Protocol spoken to the targets: http1 (default), h2c (HTTP/2 without
+	// TLS, e.g. gRPC), or auto (h2 over TLS where offered, else HTTP/1.1).
+	Protocol string `yaml:"protocol"`
+	// MaxIdlePerTarget sizes each target's keep-alive pool (default 256).
+	MaxIdlePerTarget int `yaml:"max_idle_per_target"`
+}
+
+// Target is one backend address of an upstream.
+type Target struct {
+	URL    string `yaml:"url"`    // http://host:port[/base]; required
+	Weight int    `yaml:"weight"` // default 1
+}
+
+// UpstreamTimeouts bound each phase of talking to a target.
+type UpstreamTimeouts struct {
+	Connect        Duration `yaml:"connect"`         // default 5s
+	ResponseHeader Duration `yaml:"response_header"` // default 30s
+	Idle           Duration `yaml:"idle"`            // keep-alive idle, default 90s
+}
+
+// Route matches requests and says what to do with them.
+type Route struct {
+	Name    string       `yaml:"name"` // required, unique
+	Match   Match        `yaml:"match"`
+	Filters []FilterSpec `yaml:"filters"`
+	// Exactly one target: Upstream (a name from upstreams) or Respond.
+	Upstream string   `yaml:"upstream"`
+	Respond  *Respond `yaml:"respond"`
+	Rewrite  Rewrite  `yaml:"rewrite"`
+	// Websocket allows Upgrade: websocket on this route (never h2c).
+	Websocket bool `yaml:"websocket"`
+	// MaxRequestBody overrides server.max_request_body for this route.
+	MaxRequestBody Size `yaml:"max_request_body"`
+	// Timeout bounds the whole exchange with the upstream (0: none beyond the upstream's).
+	Timeout Duration `yaml:"timeout"`
+	// PreserveHost sends the client's Host to the upstream instead of the target's.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// Match selects requests for a route. All given conditions must hold.
+// Exactly one of Path, Prefix and Regex may be set; none matches every path.
+type Match struct {
+	// Hosts: exact names or "*.example.com" wildcards; empty matches any host.
+	Hosts []string `yaml:"hosts"`
+	// Path is exact or templated: "/users/{id}", "/files/{rest...}".
+	Path string `yaml:"path"`
+	// Prefix matches the path and everything below it on a segment boundary.
+	Prefix string `yaml:"prefix"`
+	// Regex is an RE2 expression matched against the whole canonical path;
+	// named groups become params.
+	Regex   string       `yaml:"regex"`
+	Methods []string     `yaml:"methods"` // case-sensitive tokens; empty matches any
+	Headers []ValueMatch `yaml:"headers"`
+	Query   []ValueMatch `yaml:"query"`
+}
+
+// ValueMatch matches one header or query parameter. With neither Value nor
+// Regex it requires presence; Absent inverts that.
+type ValueMatch struct {
+	Name   string `yaml:"name"`
+	Value  string `yaml:"value"`
+	Regex  string `yaml:"regex"`
+	Absent bool   `yaml:"absent"`
+}
+
+// Rewrite changes the path the upstream receives.
+type Rewrite struct {
+	// StripPrefix removes this leading path (segment-aligned) before forwarding.
+	StripPrefix string `yaml:"strip_prefix"`
+	// Path replaces the path; {name} placeholders take route params.
+	Path string `yaml:"path"`
+}
+
+// Respond is a response the gateway returns itself (no upstream).
+type Respond struct {
+	Status  int               `yaml:"status"` // default 200
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+}
+
+// FilterSpec is one entry of a filters list: a single-key map whose key is a
+// registered filter name (or "chain", naming an entry of filter_chains) and
+// whose value is that filter's config block, decoded later by the filter's
+// own package so that its errors still point at the right line.
+type FilterSpec struct {
+	Name string
+	Node *yaml.Node // the value node; never nil after decoding
+	Line int
+}

@@ -1,0 +1,75 @@
+package filter
+
+// Chain is a route's compiled filter chain: the filters in declared order,
+// with the optional phases resolved once at build time so the hot path never
+// type-asserts.
+type Chain struct {
+	filters  []Filter
+	response []ResponseFilter // parallel to filters; nil where not implemented
+	done     []DoneFilter     // parallel to filters; nil where not implemented
+	needs    Needs
+}
+
+// NewChain compiles filters into a chain.
+func NewChain(filters []Filter) *Chain {
+	c := &Chain{
+		filters:  filters,
+		response: make([]ResponseFilter, len(filters)),
+		done:     make([]DoneFilter, len(filters)),
+	}
+	for i, f := range filters {
+		if rf, ok := f.(ResponseFilter); ok {
+			c.response[i] = rf
+		}
+		if df, ok := f.(DoneFilter); ok {
+			c.done[i] = df
+		}
+		if bf, ok := f.(BodyFilter); ok {
+			c.needs = c.needs.Merge(bf.Needs())
+		}
+	}
+	return c
+}
+
+// Len is the number of filters in the chain.
+func (c *Chain) Len() int { return len(c.filters) }
+
+// Needs is the union of the chain's body needs.
+func (c *Chain) Needs() Needs { return c.needs }
+
+// Filters returns the chain's filters in declared order.
+func (c *Chain) Filters() []Filter { return c.filters }
+
+// Request runs the request phase. It returns how many filters ran (the
+// response and done phases cover exactly those) and the local response that
+// ended the exchange, if any.
+func (c *Chain) Request(x *Exchange) (ran int, local *Response) {
+	for i, f := range c.filters {
+		if r := f.OnRequest(x); r != nil {
+			return i + 1, r
+		}
+	}
+	return len(c.filters), nil
+}
+
+// Response runs the response phase in reverse order over the first ran
+// filters. x.Response must be set; a filter's replacement takes its place for
+// the filters before it.
+func (c *Chain) Response(x *Exchange, ran int) {
+	for i := ran - 1; i >= 0; i-- {
+		if rf := c.response[i]; rf != nil {
+			if r := rf.OnResponse(x); r != nil {
+				x.Response = r
+			}
+		}
+	}
+}
+
+// Done tells the first ran filters, in reverse order, that the exchange is over.
+func (c *Chain) Done(x *Exchange, ran int) {
+	for i := ran - 1; i >= 0; i-- {
+		if df := c.done[i]; df != nil {
+			df.OnDone(x)
+		}
+	}
+}

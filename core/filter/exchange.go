@@ -1,0 +1,97 @@
+package filter
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/router"
+)
+
+// Exchange is the per-request state: one value per client request, owned by
+// the goroutine serving it. Filters read and edit it; nothing else holds it
+// after the exchange is done.
+type Exchange struct {
+	// Request is the request as the upstream will receive it. Its URL path is
+	// already canonical; filters may edit headers, path and query.
+	Request *http.Request
+	// Route is the matched route's name; Params its path parameters.
+	Route  string
+	Params router.Params
+	// ClientIP is the client's address: the TCP peer, or the address a
+	// trusted proxy reported.
+	ClientIP netip.Addr
+	// Start is when the gateway received the request.
+	Start time.Time
+	// Consumer is the authenticated caller, set by an auth filter.
+	Consumer *Consumer
+
+	// RequestBody holds the whole request body when the chain buffers it;
+	// a filter may replace it.
+	RequestBody []byte
+	// Response is the response being returned, set before the response phase.
+	Response *Response
+
+	values map[any]any
+}
+
+// Consumer is an authenticated identity with its metadata (tier, group),
+// usable by rate limits and Wasm filters.
+type Consumer struct {
+	Name     string
+	Metadata map[string]string
+}
+
+// Set stores a per-exchange value for later filters (claims, a tracing span).
+// Keys should be unexported types of the filter package, as with context.
+func (x *Exchange) Set(key, value any) {
+	if x.values == nil {
+		x.values = make(map[any]any, 2)
+	}
+	x.values[key] = value
+}
+
+// Value returns what Set stored under key, or nil.
+func (x *Exchange) Value(key any) any { return x.values[key] }
+
+// Reset clears the exchange for reuse from a pool.
+func (x *Exchange) Reset() {
+	params := x.Params[:0]
+	clear(x.values)
+	values := x.values
+	*x = Exchange{Params: params, values: values}
+}
+
+// Response is a response produced by the gateway or a filter (Local), or the
+// upstream's response during the response phase.
+type Response struct {
+	Status int
+	Header http.Header
+	// Body is the whole body of a local response, or of an upstream response
+	// when the chain buffers it; nil means the upstream body streams through.
+	Body  []byte
+	Local bool
+}
+
+// errorBody is the JSON shape of every error the gateway itself returns.
+type errorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// Error returns a local JSON error response: {"error": reason, "status": N}.
+func Error(status int, reason string) *Response {
+	body, _ := json.Marshal(errorBody{Error: reason, Status: status})
+	return &Response{
+		Status: status,
+		Header: http.Header{
+			"Content-Type":           {"application/json"},
+			"Content-Length":         {strconv.Itoa(len(body) + 1)},
+			"X-Content-Type-Options": {"nosniff"},
+		},
+		Body:  append(body, '\n'),
+		Local: true,
+	}
+}

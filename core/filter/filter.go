@@ -1,0 +1,85 @@
+// Package filter is the one contract that native filters, the Wasm host and
+// the core share: what a filter is, the per-exchange state it works on, and
+// the registry through which filter packages plug in by config key.
+//
+// A route's chain runs its request phase in declared order; any filter may end
+// the exchange with a local Response. The response phase runs in reverse
+// order over the filters that ran. Done runs last, after the client has the
+// response, whatever happened before.
+package filter
+
+import (
+	"io"
+	"log/slog"
+)
+
+// Filter is one step of a route's chain, built once from its config at load.
+// OnRequest returns nil to continue, or a Response that ends the exchange.
+type Filter interface {
+	OnRequest(x *Exchange) *Response
+}
+
+// ResponseFilter is implemented by filters that act on the response. It sees
+// x.Response (status, headers, and Body only if the chain buffers it) and may
+// edit it in place, or return a Response that replaces it.
+type ResponseFilter interface {
+	OnResponse(x *Exchange) *Response
+}
+
+// DoneFilter is implemented by filters that need to know the exchange is over
+// (access logs, Wasm proxy_on_log and instance release). It runs for every
+// filter whose OnRequest ran, in reverse order, after the response is sent.
+type DoneFilter interface {
+	OnDone(x *Exchange)
+}
+
+// BodyFilter is implemented by filters that must see a whole body. Only the
+// chains that hold such a filter buffer, and only up to the declared limit.
+type BodyFilter interface {
+	Needs() Needs
+}
+
+// Needs says which bodies a filter must see whole, and how large they may be.
+type Needs struct {
+	RequestBody  bool
+	ResponseBody bool
+	MaxBody      int64 // bytes; a larger body is refused (413) or fails the filter (502)
+}
+
+// Merge combines two filters' needs: the union of bodies, the smaller limit.
+func (n Needs) Merge(o Needs) Needs {
+	out := Needs{
+		RequestBody:  n.RequestBody || o.RequestBody,
+		ResponseBody: n.ResponseBody || o.ResponseBody,
+		MaxBody:      n.MaxBody,
+	}
+	if out.MaxBody == 0 || (o.MaxBody > 0 && o.MaxBody < out.MaxBody) {
+		out.MaxBody = o.MaxBody
+	}
+	return out
+}
+
+// Config is a filter's decoded config block: the config struct is the filter
+// definition. It is decoded from YAML (unknown keys rejected), validated if it
+// implements Validator, and built once per snapshot.
+type Config interface {
+	Build(bc *BuildContext) (Filter, error)
+}
+
+// Validator is implemented by configs that check themselves after decoding.
+// Errors made with config.FieldErr name the offending field relative to the
+// filter's block, so the loader can point at its line.
+type Validator interface {
+	Validate() error
+}
+
+// BuildContext is what a filter may use while it is built.
+type BuildContext struct {
+	Route  string       // the route the chain belongs to ("" for a named chain)
+	Logger *slog.Logger // already tagged with route and filter
+	// Keep returns a value shared across snapshots under key, creating it
+	// with create on first use. Values not requested by a new snapshot are
+	// closed (if they are io.Closers) after the swap. Filters use it to keep
+	// expensive state (compiled modules, caches) across reloads.
+	Keep func(key string, create func() (io.Closer, error)) (io.Closer, error)
+}
