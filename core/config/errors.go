@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -76,4 +77,14 @@ func AsFieldErr(err error) (path, msg string, ok bool) {
 		return fe.field, fe.msg, true
 	}
 	return "", "", false
+}
+
+// sortErrors puts errors in document order; errors without a line first.
+func sortErrors(es Errors) {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Col < es[j].Col
+	})
 }

@@ -101,8 +101,8 @@ type Upstream struct {
 
 // Target is one backend address of an upstream.
 type Target struct {
-	URL    string `yaml:"url"`    // http://host:port[/base]; required
-	Weight int    `yaml:"weight"` // default 1
+	URL    string `yaml:"url"`    // http(s)://host[:port][/base]; required, no query or credentials
+	Weight int    `yaml:"weight"` // default 1 (0 also means 1); negative is an error
 }
 
 // UpstreamTimeouts bound each phase of talking to a target.

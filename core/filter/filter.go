@@ -75,8 +75,9 @@ type Validator interface {
 
 // BuildContext is what a filter may use while it is built.
 type BuildContext struct {
-	Route  string       // the route the chain belongs to ("" for a named chain)
-	Logger *slog.Logger // already tagged with route and filter
+	Route       string       // the route the chain belongs to
+	RouteParams []string     // the route's path parameter names, for templates
+	Logger      *slog.Logger // already tagged with route and filter
 	// Keep returns a value shared across snapshots under key, creating it
 	// with create on first use. Values not requested by a new snapshot are
 	// closed (if they are io.Closers) after the swap. Filters use it to keep

@@ -1,0 +1,197 @@
+// Package demo is the embedded demo: a config and the small services it
+// routes to, all in-process on loopback, so `wasmgate serve` with no config
+// shows every part of the gateway working in one command.
+package demo
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed demo.yaml
+var configYAML []byte
+
+// ConfigName is how the demo config is named in logs and errors.
+const ConfigName = "<embedded demo>"
+
+// Demo is the running demo services.
+type Demo struct {
+	servers []*http.Server
+	Config  []byte // the demo config, ready for config.Parse
+}
+
+// Start runs the demo services on ephemeral loopback ports and exports their
+// addresses to the environment for the demo config's ${ENV} references.
+func Start() (*Demo, error) {
+	d := &Demo{Config: configYAML}
+	services := map[string]http.Handler{
+		"WASMGATE_DEMO_INDEX":  indexService(),
+		"WASMGATE_DEMO_USERS":  usersService(),
+		"WASMGATE_DEMO_ORDERS": ordersService(),
+	}
+	for env, h := range services {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("demo service: %w", err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+		d.servers = append(d.servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		if err := os.Setenv(env, "http://"+ln.Addr().String()); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Close stops the demo services.
+func (d *Demo) Close() {
+	for _, s := range d.servers {
+		_ = s.Close()
+	}
+}
+
+// Banner is what `wasmgate serve` prints when the demo starts.
+func Banner(listen, admin string) string {
+	return fmt.Sprintf(`
+wasmgate demo is running on http://%[1]s (admin API on http://%[2]s)
+
+Try:
+  curl -s http://%[1]s/                      # the demo's routes
+  curl -s http://%[1]s/api/users/42 -i       # a templated route, rewritten and forwarded
+  curl -s http://%[1]s/api/orders -d '{"item":"book","qty":2}' -H 'Content-Type: application/json'
+
+Admin: curl -s http://%[2]s/routes   ·   stop with Ctrl-C
+`, listen, admin)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func indexService() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"service": "wasmgate demo",
+			"routes": []map[string]string{
+				{"route": "GET /", "what": "this list"},
+				{"route": "GET /api/users", "what": "all users (rewritten to /users)"},
+				{"route": "GET /api/users/{id}", "what": "one user; the gateway adds X-User-Id from the path"},
+				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped)"},
+				{"route": "GET /api/orders/stream", "what": "server-sent events, streamed through unbuffered"},
+				{"route": "GET /health", "what": "answered by the gateway itself"},
+			},
+		})
+	})
+}
+
+type user struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+	Team string `json:"team"`
+}
+
+var users = []user{{1, "Ada", "compilers"}, {2, "Grace", "languages"}, {42, "Douglas", "guides"}}
+
+func usersService() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, users)
+	})
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "id must be a number", "status": 400})
+			return
+		}
+		for _, u := range users {
+			if u.ID == id {
+				writeJSON(w, http.StatusOK, map[string]any{
+					"user": u,
+					// Shown so a newcomer sees what the gateway added on the way.
+					"seen_by_upstream": map[string]string{
+						"X-User-Id":       r.Header.Get("X-User-Id"),
+						"X-Forwarded-For": r.Header.Get("X-Forwarded-For"),
+						"Forwarded":       r.Header.Get("Forwarded"),
+					},
+				})
+				return
+			}
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such user", "status": 404})
+	})
+	return mux
+}
+
+type order struct {
+	ID   int    `json:"id"`
+	Item string `json:"item"`
+	Qty  int    `json:"qty"`
+}
+
+func ordersService() http.Handler {
+	var (
+		mu     sync.Mutex
+		orders = []order{{1, "keyboard", 1}}
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /orders", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		writeJSON(w, http.StatusOK, orders)
+	})
+	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+		var o order
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err := dec.Decode(&o); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "order too large", "status": 413})
+				return
+			}
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "body must be an order: {\"item\": \"...\", \"qty\": N}", "status": 400})
+			return
+		}
+		if strings.TrimSpace(o.Item) == "" || o.Qty <= 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "item is required and qty must be positive", "status": 400})
+			return
+		}
+		mu.Lock()
+		o.ID = len(orders) + 1
+		orders = append(orders, o)
+		mu.Unlock()
+		writeJSON(w, http.StatusCreated, o)
+	})
+	mux.HandleFunc("GET /orders/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		rc := http.NewResponseController(w)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 1; i <= 5; i++ {
+			fmt.Fprintf(w, "event: order\ndata: {\"seq\": %d}\n\n", i)
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	return mux
+}

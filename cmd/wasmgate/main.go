@@ -1,0 +1,21 @@
+// Command wasmgate is the API gateway: serve a config, validate one, inspect
+// plugins, print the version.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	// Built-in filters register themselves with the filter registry.
+	_ "github.com/wasmgate/wasmgate/filters/headers"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "wasmgate:", err)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,144 @@
+// Package admin serves the admin API on its own listener: liveness,
+// readiness, the running config (secrets redacted), the route table, and
+// reload. It never shares a port with client traffic.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Backend is what the admin API reports on and acts upon; the gateway
+// implements it.
+type Backend interface {
+	// Ready is false while starting and while draining.
+	Ready() bool
+	// Status describes the running snapshot.
+	Status() Status
+	// ConfigYAML is the running config as written, secrets redacted.
+	ConfigYAML() []byte
+	// Routes lists the compiled routes in priority-independent config order.
+	Routes() []Route
+	// Reload loads the config file again and swaps it in if valid.
+	Reload() error
+}
+
+// Status is the running snapshot's identity.
+type Status struct {
+	Generation uint64    `json:"generation"`
+	File       string    `json:"file,omitempty"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Routes     int       `json:"routes"`
+	Upstreams  int       `json:"upstreams"`
+}
+
+// Route is one route as the admin API shows it.
+type Route struct {
+	Name     string   `json:"name"`
+	Hosts    []string `json:"hosts,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	Prefix   string   `json:"prefix,omitempty"`
+	Regex    string   `json:"regex,omitempty"`
+	Methods  []string `json:"methods,omitempty"`
+	Filters  []string `json:"filters,omitempty"`
+	Upstream string   `json:"upstream,omitempty"`
+	Respond  bool     `json:"respond,omitempty"`
+}
+
+// Server is the admin listener.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Start listens on addr and serves the admin API for b until Close.
+func Start(addr string, b Backend, logger *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		ln: ln,
+		srv: &http.Server{
+			Handler:           Handler(b),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		},
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops the admin listener, letting in-flight admin calls finish.
+func (s *Server) Close(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Handler routes the admin API.
+func Handler(b Backend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status())
+	})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		_, _ = w.Write(b.ConfigYAML())
+	})
+	mux.HandleFunc("GET /routes", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Routes())
+	})
+	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "reload is POST only", "status": 405})
+			return
+		}
+		if err := b.Reload(); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+				"reloaded": false, "error": err.Error(), "status": b.Status(),
+			})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{
+			"error":     "no such admin endpoint",
+			"status":    http.StatusNotFound,
+			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "POST /reload"},
+		})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

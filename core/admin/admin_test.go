@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeBackend struct {
+	ready   atomic.Bool
+	reloads atomic.Int32
+	fail    bool
+}
+
+func (f *fakeBackend) Ready() bool { return f.ready.Load() }
+func (f *fakeBackend) Status() Status {
+	return Status{Generation: uint64(f.reloads.Load()) + 1, LoadedAt: time.Unix(0, 0)}
+}
+func (f *fakeBackend) ConfigYAML() []byte { return Redact([]byte("a: 1\n")) }
+func (f *fakeBackend) Routes() []Route   { return []Route{{Name: "r1", Path: "/x"}} }
+func (f *fakeBackend) Reload() error {
+	if f.fail {
+		return errors.New("gateway.yaml:3:5: routes[0].upstream: unknown upstream")
+	}
+	f.reloads.Add(1)
+	return nil
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	b := &fakeBackend{}
+	s, err := Start("127.0.0.1:0", b, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(t.Context())
+	base := "http://" + s.Addr().String()
+	get := func(method, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	if code, _ := get("GET", "/healthz"); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+	if code, _ := get("GET", "/readyz"); code != 503 {
+		t.Errorf("readyz before ready = %d, want 503", code)
+	}
+	b.ready.Store(true)
+	if code, _ := get("GET", "/readyz"); code != 200 {
+		t.Errorf("readyz when ready = %d, want 200", code)
+	}
+	if code, body := get("GET", "/routes"); code != 200 || !strings.Contains(body, `"name": "r1"`) {
+		t.Errorf("routes: %d %s", code, body)
+	}
+	if code, _ := get("GET", "/reload"); code != 405 {
+		t.Errorf("GET /reload = %d, want 405 (reload is POST only)", code)
+	}
+	if code, body := get("POST", "/reload"); code != 200 || !strings.Contains(body, `"reloaded": true`) || b.reloads.Load() != 1 {
+		t.Errorf("reload: %d %s", code, body)
+	}
+	b.fail = true
+	if code, body := get("POST", "/reload"); code != 422 || !strings.Contains(body, "unknown upstream") {
+		t.Errorf("failed reload: %d %s", code, body)
+	}
+	if code, body := get("GET", "/nope"); code != 404 || !strings.Contains(body, "POST /reload") {
+		t.Errorf("unknown endpoint: %d %s", code, body)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	src := []byte(`
+plugins:
+  auth:
+    config:
+      hmac_secret: "${JWT_SECRET}"
+      client_secret: plain-text-oops
+      nested: { password: hunter2, user: bob }
+consumers:
+  - name: app
+    api_keys: [{ sha256: abc123 }]
+routes:
+  - name: r
+    match: { path: /token }
+`)
+	out := string(Redact(src))
+	for _, leaked := range []string{"plain-text-oops", "hunter2", "abc123", "JWT_SECRET"} {
+		if strings.Contains(out, leaked) {
+			t.Errorf("redacted config still shows %q:\n%s", leaked, out)
+		}
+	}
+	for _, kept := range []string{"user: bob", "path: /token", "name: app"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("redacted config lost %q:\n%s", kept, out)
+		}
+	}
+	if got := string(Redact([]byte("a: [unclosed"))); !strings.HasPrefix(got, "#") {
+		t.Errorf("unparsable config should yield a comment, got %q", got)
+	}
+}

@@ -1,0 +1,404 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// We decode yaml.Node trees ourselves rather than with yaml.v3's decoder:
+// its errors stop at the first problem, lack columns and never name the
+// field path, and it cannot reject unknown keys with a useful hint.
+
+// NodeUnmarshaler is implemented by types that decode themselves from a YAML
+// node (Duration, Size, CIDR, FilterSpec, and any filter config type that
+// needs to). It gets n with aliases followed, and is called for null too,
+// because only the type knows whether null means "unset". A FieldErr it
+// returns is positioned at its path below n; any other error at n itself.
+type NodeUnmarshaler interface {
+	UnmarshalNode(n *yaml.Node) error
+}
+
+var (
+	unmarshalerType = reflect.TypeFor[NodeUnmarshaler]()
+	nodeType        = reflect.TypeFor[yaml.Node]()
+)
+
+// maxDecodeValues bounds the values one Decode visits, so a document whose
+// aliases expand exponentially ("billion laughs") is refused, not run.
+const maxDecodeValues = 1 << 20
+
+// Decode decodes node into out, a non-nil pointer. field is the path of node
+// from the document root ("" for the root itself, or for example
+// "routes[2].filters[0].headers"); every error names its full path and
+// position. It reports every problem it finds, as Errors, not just the first.
+//
+// Mapping keys match struct fields by their yaml tag (lowercased field name
+// without one; "-" skips a field); unknown and duplicate keys are errors.
+// A null or empty value leaves the target as it was.
+func Decode(file string, node *yaml.Node, field string, out any) error {
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return Errors{{File: file, Field: field, Msg: fmt.Sprintf("config.Decode needs a non-nil pointer, got %T", out)}}
+	}
+	d := &decoder{file: file, active: map[*yaml.Node]bool{}}
+	d.value(rv.Elem(), documentContent(node), field)
+	if len(d.errs) == 0 {
+		return nil
+	}
+	sortErrors(d.errs)
+	return d.errs
+}
+
+type decoder struct {
+	file   string
+	errs   Errors
+	values int
+	// active holds the anchored values being decoded right now; an alias to
+	// one of them would recurse forever (yaml.v3 builds such cycles).
+	active map[*yaml.Node]bool
+}
+
+// maxDecodeErrors bounds the errors one Decode reports: past that, more
+// only bury the first ones (and a hostile document could make millions).
+const maxDecodeErrors = 100
+
+func (d *decoder) fail(at *yaml.Node, field, format string, args ...any) {
+	if len(d.errs) >= maxDecodeErrors {
+		if len(d.errs) == maxDecodeErrors {
+			d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("more than %d problems; showing the first %d", maxDecodeErrors, maxDecodeErrors)})
+		}
+		return
+	}
+	e := &Error{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if at != nil {
+		e.Line, e.Col = at.Line, at.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
+	if n != nil && n.Kind == yaml.AliasNode {
+		if n.Alias == nil || d.active[n.Alias] {
+			d.fail(n, field, "alias *%s refers to a value that contains it", n.Value)
+			return
+		}
+		d.value(v, n.Alias, field)
+		return
+	}
+	if n != nil && n.Anchor != "" {
+		d.active[n] = true
+		defer delete(d.active, n)
+	}
+	d.values++
+	if d.values > maxDecodeValues {
+		if d.values == maxDecodeValues+1 {
+			d.fail(n, field, "the document expands to more than %d values through aliases; write it out or simplify it", maxDecodeValues)
+		}
+		return
+	}
+
+	// Raw nodes are kept as written, for a later stage to decode.
+	switch {
+	case v.Type() == nodeType:
+		if n != nil {
+			v.Set(reflect.ValueOf(*n))
+		}
+		return
+	case v.Kind() == reflect.Pointer && v.Type().Elem() == nodeType:
+		v.Set(reflect.ValueOf(n))
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if isNull(n) {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.value(v.Elem(), n, field)
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
+		d.unmarshaler(v.Addr().Interface().(NodeUnmarshaler), n, field)
+		return
+	}
+	if isNull(n) {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if s, ok := d.scalar(n, field, "a string"); ok {
+			v.SetString(s)
+		}
+	case reflect.Bool:
+		d.boolean(v, n, field)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		d.integer(v, n, field)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		d.unsigned(v, n, field)
+	case reflect.Float32, reflect.Float64:
+		if s, ok := d.scalar(n, field, "a number"); ok {
+			f, err := strconv.ParseFloat(s, v.Type().Bits())
+			if err != nil {
+				d.fail(n, field, "expected a number, got %s", describe(n))
+				return
+			}
+			v.SetFloat(f)
+		}
+	case reflect.Slice:
+		d.slice(v, n, field)
+	case reflect.Map:
+		d.mapping(v, n, field)
+	case reflect.Struct:
+		d.structure(v, n, field)
+	case reflect.Interface:
+		d.anyValue(v, n, field)
+	default:
+		d.fail(n, field, "cannot decode into a Go %s (a bug in the config types)", v.Type())
+	}
+}
+
+func (d *decoder) unmarshaler(u NodeUnmarshaler, n *yaml.Node, field string) {
+	if n == nil {
+		n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+	}
+	err := u.UnmarshalNode(n)
+	if err == nil {
+		return
+	}
+	for _, e := range Resolve(d.file, n, "", err) {
+		if e.Line == 0 {
+			e.Line, e.Col = n.Line, n.Column
+		}
+		e.Field = joinPath(field, e.Field)
+		d.errs = append(d.errs, e)
+	}
+}
+
+// scalar returns n's text, or records that want was expected instead.
+func (d *decoder) scalar(n *yaml.Node, field, want string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, field, "expected %s, got %s", want, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) boolean(v reflect.Value, n *yaml.Node, field string) {
+	s, ok := d.scalar(n, field, "true or false")
+	if !ok {
+		return
+	}
+	switch s {
+	case "true", "True", "TRUE":
+		v.SetBool(true)
+	case "false", "False", "FALSE":
+		v.SetBool(false)
+	default:
+		d.fail(n, field, "expected true or false, got %s", describe(n))
+	}
+}
+
+func (d *decoder) integer(v reflect.Value, n *yaml.Node, field string) {
+	s, ok := d.scalar(n, field, "an integer")
+	if !ok {
+		return
+	}
+	i, err := strconv.ParseInt(s, intBase(s), v.Type().Bits())
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		d.fail(n, field, "%s is out of range for this field (%d-bit integer)", s, v.Type().Bits())
+	case err != nil:
+		d.fail(n, field, "expected an integer, got %s", describe(n))
+	default:
+		v.SetInt(i)
+	}
+}
+
+func (d *decoder) unsigned(v reflect.Value, n *yaml.Node, field string) {
+	s, ok := d.scalar(n, field, "a non-negative integer")
+	if !ok {
+		return
+	}
+	u, err := strconv.ParseUint(s, intBase(s), v.Type().Bits())
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		d.fail(n, field, "%s is out of range for this field (%d-bit unsigned integer)", s, v.Type().Bits())
+	case err != nil:
+		d.fail(n, field, "expected a non-negative integer, got %s", describe(n))
+	default:
+		v.SetUint(u)
+	}
+}
+
+// intBase reads 0x, 0o and 0b prefixes as YAML 1.2 does, but a leading zero
+// alone stays decimal: "010" is ten, not eight.
+func intBase(s string) int {
+	t := strings.TrimLeft(s, "+-")
+	if len(t) > 2 && t[0] == '0' && strings.ContainsRune("xXoObB", rune(t[1])) {
+		return 0
+	}
+	return 10
+}
+
+func (d *decoder) slice(v reflect.Value, n *yaml.Node, field string) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "expected a list, got %s", describe(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.value(s.Index(i), item, joinIndex(field, i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) mapping(v reflect.Value, n *yaml.Node, field string) {
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		d.fail(n, field, "cannot decode into a Go %s: map keys must be strings (a bug in the config types)", t)
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, field, "expected a mapping (key: value), got %s", describe(n))
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	for _, p := range d.pairs(n, field) {
+		elem := reflect.New(t.Elem()).Elem()
+		d.value(elem, p.value, JoinKey(field, p.key.Value))
+		v.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(t.Key()), elem)
+	}
+}
+
+func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, field, "expected a mapping (key: value), got %s", describe(n))
+		return
+	}
+	fields, names := fieldsOf(v.Type())
+	for _, p := range d.pairs(n, field) {
+		i, ok := fields[p.key.Value]
+		if !ok {
+			d.fail(p.key, JoinKey(field, p.key.Value), "%s", unknownField(p.key.Value, names))
+			continue
+		}
+		d.value(v.Field(i), p.value, JoinKey(field, p.key.Value))
+	}
+}
+
+// anyValue decodes into an interface{} field with yaml.v3's own rules, for
+// free-form blocks (a plugin's opaque config) that have no schema of ours.
+func (d *decoder) anyValue(v reflect.Value, n *yaml.Node, field string) {
+	if v.NumMethod() != 0 {
+		d.fail(n, field, "cannot decode into a Go %s (a bug in the config types)", v.Type())
+		return
+	}
+	var x any
+	if err := n.Decode(&x); err != nil {
+		d.fail(n, field, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return
+	}
+	if x != nil {
+		v.Set(reflect.ValueOf(x))
+	}
+}
+
+// pairs returns n's entries with merge keys applied, recording duplicate and
+// malformed keys; only entries with string keys are returned.
+func (d *decoder) pairs(n *yaml.Node, field string) []pair {
+	ps, problems := mappingPairs(n)
+	for _, p := range problems {
+		d.fail(p.at, JoinKey(field, p.key), "%s", p.msg)
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if p.key.Kind != yaml.ScalarNode {
+			d.fail(p.key, field, "keys must be strings, got %s", describe(p.key))
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// fieldsOf maps a struct's YAML keys to field indices, and lists the keys
+// sorted for error messages.
+func fieldsOf(t reflect.Type) (map[string]int, []string) {
+	fields := map[string]int{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = i
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return fields, names
+}
+
+func unknownField(key string, valid []string) string {
+	if len(valid) == 0 {
+		return fmt.Sprintf("unknown field %q; this block takes no fields", key)
+	}
+	msg := fmt.Sprintf("unknown field %q; valid fields: %s", key, strings.Join(valid, ", "))
+	if s := closest(key, valid); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg
+}
+
+// isNull reports whether n is absent, empty or an explicit null (~, null).
+func isNull(n *yaml.Node) bool {
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && n.Alias.Kind != yaml.AliasNode {
+		n = n.Alias
+	}
+	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+// describe names what a node holds, for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch {
+	case isNull(n):
+		return "nothing (null)"
+	case n.Kind == yaml.AliasNode:
+		return "an alias"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	}
+	s := n.Value
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// documentContent returns the top value of a document node, or n itself.
+func documentContent(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return n.Content[0]
+	}
+	return n
+}

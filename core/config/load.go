@@ -1,0 +1,99 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, decodes, defaults and validates the config file at path.
+// Every problem is reported at once, as Errors in document order.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the config file: %v", err)}}
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for a config already in memory; file names it in errors
+// ("" for an embedded config). ${NAME} references read the process
+// environment.
+func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, os.LookupEnv)
+}
+
+func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	root, errs := parseYAML(file, data)
+	if errs != nil {
+		return nil, errs
+	}
+	errs = expandEnv(file, root, "", lookup)
+	c := &Config{File: file, Root: root}
+	if err := Decode(file, root, "", c); err != nil {
+		errs = append(errs, err.(Errors)...)
+	}
+	// Validating a config that did not decode would mostly repeat the same
+	// problems in other words ("unknown upstream" for a mistyped block), so
+	// stop here; the next run shows what is left.
+	if len(errs) == 0 {
+		applyDefaults(c)
+		errs = validate(c)
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	return c, nil
+}
+
+// yamlLine splits yaml.v3's "yaml: line 3: did not find expected key".
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML parses data as exactly one YAML document that is not empty.
+func parseYAML(file string, data []byte) (root *yaml.Node, errs Errors) {
+	syntax := func(err error) Errors {
+		e := &Error{File: file, Msg: "invalid YAML: " + err.Error()}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = "invalid YAML: " + m[2]
+		}
+		return Errors{e}
+	}
+	// yaml.v3 reports bad input by panicking internally and recovering; a
+	// panic that escapes it must still not take the gateway down on reload.
+	defer func() {
+		if r := recover(); r != nil {
+			root, errs = nil, Errors{{File: file, Msg: fmt.Sprintf("invalid YAML: the parser failed: %v", r)}}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	err := dec.Decode(&doc)
+	if err == io.EOF || (err == nil && isNull(documentContent(&doc))) {
+		return nil, Errors{{File: file, Line: doc.Line, Msg: `the config is empty; it needs at least one listener, e.g. listeners: [{address: ":8080"}]`}}
+	}
+	if err != nil {
+		return nil, syntax(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, syntax(err)
+	default:
+		return nil, Errors{{File: file, Line: extra.Line, Msg: `a config file holds one YAML document; merge this one (after "---") into the first`}}
+	}
+	return &doc, nil
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// pair is one mapping entry.
+type pair struct{ key, value *yaml.Node }
+
+// nodeProblem is a malformed mapping entry found while listing pairs.
+type nodeProblem struct {
+	at  *yaml.Node
+	key string // the key it concerns, "" for the mapping itself
+	msg string
+}
+
+// mappingPairs lists a mapping's entries with YAML merge keys applied
+// ("<<: *base" or "<<: [*a, *b]"): the mapping's own keys first, then merged
+// keys it does not set itself, earlier merge sources winning, as the YAML
+// merge spec says. Keys are aliases-resolved. Duplicate own keys and merge
+// values that are not mappings are returned as problems.
+func mappingPairs(n *yaml.Node) ([]pair, []nodeProblem) {
+	var (
+		out      []pair
+		problems []nodeProblem
+		merges   []*yaml.Node
+		seen     = map[string]*yaml.Node{}
+	)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := followAlias(n.Content[i]), n.Content[i+1]
+		if isMergeKey(k) {
+			merges = append(merges, v)
+			continue
+		}
+		if k.Kind == yaml.ScalarNode {
+			if first, dup := seen[k.Value]; dup {
+				problems = append(problems, nodeProblem{k, k.Value,
+					fmt.Sprintf("duplicate key %q (first set at line %d); keep one", k.Value, first.Line)})
+				continue
+			}
+			seen[k.Value] = k
+		}
+		out = append(out, pair{k, v})
+	}
+	// A source merged twice adds nothing new, so each is visited once; that
+	// also ends self-referencing merges and exponential merge chains.
+	done := map[*yaml.Node]bool{}
+	var merge func(src *yaml.Node, inList bool)
+	merge = func(src *yaml.Node, inList bool) {
+		src = followAlias(src)
+		if done[src] {
+			return
+		}
+		done[src] = true
+		switch {
+		case src.Kind == yaml.SequenceNode && !inList:
+			for _, item := range src.Content {
+				merge(item, true)
+			}
+		case src.Kind == yaml.MappingNode:
+			var nested []*yaml.Node
+			for i := 0; i+1 < len(src.Content); i += 2 {
+				k, v := followAlias(src.Content[i]), src.Content[i+1]
+				if isMergeKey(k) {
+					nested = append(nested, v)
+					continue
+				}
+				if k.Kind != yaml.ScalarNode || seen[k.Value] != nil {
+					continue
+				}
+				seen[k.Value] = k
+				out = append(out, pair{k, v})
+			}
+			for _, v := range nested {
+				merge(v, false)
+			}
+		default:
+			problems = append(problems, nodeProblem{src, "<<",
+				"a merge key (<<) takes a mapping or a list of mappings, like <<: *defaults"})
+		}
+	}
+	for _, m := range merges {
+		merge(m, false)
+	}
+	return out, problems
+}
+
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge"
+}
+
+// followAlias returns the node an alias stands for (n itself otherwise).
+// yaml.v3 never produces an alias of an alias, so one step is enough.
+func followAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}

@@ -1,0 +1,264 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (v *validator) routes() {
+	names := map[string]int{}
+	for i := range v.c.Routes {
+		r := &v.c.Routes[i]
+		p := joinIndex("routes", i)
+		switch j, dup := names[r.Name]; {
+		case r.Name == "":
+			v.errf(p+".name", "a route needs a name (letters, digits, '_', '.', '-'), unique among routes")
+		case dup:
+			v.errf(p+".name", "route name %q is already used by routes[%d]; names must be unique", r.Name, j)
+		default:
+			v.name(p+".name", "route", r.Name)
+			names[r.Name] = i
+		}
+		v.match(p+".match", &r.Match)
+		for j, f := range r.Filters {
+			v.filterEntry(joinIndex(p+".filters", j), f)
+		}
+		v.target(p, r)
+		if s := r.Rewrite.StripPrefix; s != "" && !strings.HasPrefix(s, "/") {
+			v.errf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)
+		}
+		if s := r.Rewrite.Path; s != "" && !strings.HasPrefix(s, "/") {
+			v.errf(p+".rewrite.path", "%q must start with \"/\", e.g. /users/{id}", s)
+		}
+	}
+}
+
+// target checks that a route has exactly one target, and that it exists.
+func (v *validator) target(p string, r *Route) {
+	switch {
+	case r.Upstream == "" && r.Respond == nil:
+		v.errf(p, "a route needs a target: upstream: <name> or respond: {status: 200}")
+	case r.Upstream != "" && r.Respond != nil:
+		v.errf(p+".respond", "upstream and respond are exclusive; keep one")
+	case r.Upstream != "":
+		if _, ok := v.c.Upstreams[r.Upstream]; !ok {
+			valid := sortedKeys(v.c.Upstreams)
+			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", r.Upstream, validList(valid))
+			if s := closest(r.Upstream, valid); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			v.errf(p+".upstream", "%s", msg)
+		}
+	default:
+		if s := r.Respond.Status; s < 100 || s > 599 {
+			v.errf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)
+		}
+		for _, h := range sortedKeys(r.Respond.Headers) {
+			if !isToken(h) {
+				v.errf(JoinKey(p+".respond.headers", h), "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h)
+			}
+		}
+	}
+}
+
+func (v *validator) match(p string, m *Match) {
+	set := 0
+	for _, s := range []string{m.Path, m.Prefix, m.Regex} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		v.errf(p, "path, prefix and regex are exclusive; set at most one")
+	}
+	for _, f := range []struct{ name, val string }{{"path", m.Path}, {"prefix", m.Prefix}} {
+		if f.val != "" && !strings.HasPrefix(f.val, "/") {
+			v.errf(p+"."+f.name, "%q must start with \"/\"", f.val)
+		}
+	}
+	v.regex(p+".regex", m.Regex)
+	for i, h := range m.Hosts {
+		if h == "" {
+			v.errf(joinIndex(p+".hosts", i), "empty host; write a name like api.example.com or *.example.com")
+		}
+	}
+	for i, method := range m.Methods {
+		if !isToken(method) {
+			v.errf(joinIndex(p+".methods", i), "%q is not a valid HTTP method (a token like GET or PURGE)", method)
+		}
+	}
+	for i, h := range m.Headers {
+		hp := joinIndex(p+".headers", i)
+		if h.Name != "" && !isToken(h.Name) {
+			v.errf(hp+".name", "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h.Name)
+		}
+		v.valueMatch(hp, h)
+	}
+	for i, q := range m.Query {
+		v.valueMatch(joinIndex(p+".query", i), q)
+	}
+}
+
+func (v *validator) valueMatch(p string, m ValueMatch) {
+	if m.Name == "" {
+		v.errf(p+".name", "a name is required")
+	}
+	set := 0
+	for _, b := range []bool{m.Value != "", m.Regex != "", m.Absent} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		v.errf(p, "value, regex and absent are exclusive; set at most one (none: the name must be present)")
+	}
+	v.regex(p+".regex", m.Regex)
+}
+
+func (v *validator) regex(field, expr string) {
+	if expr == "" {
+		return
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		v.errf(field, "%q is not a valid RE2 regular expression: %s", expr, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token (section 5.6.2), the
+// syntax of methods and header names.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !alnum && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// checkTargetURL accepts http(s)://host[:port][/base path]: a target names
+// where to connect and nothing else. Credentials, queries and fragments
+// would be silently dropped or leak into logs, so they are refused.
+func checkTargetURL(s string) error {
+	const want = "want http://host:port or https://host:port, optionally with a base path"
+	if s == "" {
+		return fmt.Errorf("a url is required; %s", want)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL; %s", s, want)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: the scheme must be http or https; %s", s, want)
+	case u.Opaque != "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host; %s", s, want)
+	case u.User != nil:
+		return fmt.Errorf("%q must not hold credentials; %s (send credentials with a filter)", s, want)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("%q must not have a query or fragment; %s", s, want)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: the port must be a number from 1 to 65535; %s", s, want)
+		}
+	}
+	return nil
+}
+
+// chains checks the named filter chains: their names, their entries, and
+// that no chain includes itself, directly or through others.
+func (v *validator) chains() {
+	names := sortedKeys(v.c.FilterChains)
+	for _, name := range names {
+		p := JoinKey("filter_chains", name)
+		v.name(p, "filter chain", name)
+		for i, f := range v.c.FilterChains[name] {
+			v.filterEntry(joinIndex(p, i), f)
+		}
+	}
+	// Depth-first search; a reference back to a chain on the current path
+	// closes a cycle and is reported at that reference.
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = onPath
+		path = append(path, name)
+		for i, f := range v.c.FilterChains[name] {
+			ref, ok := chainRef(f)
+			if !ok {
+				continue
+			}
+			switch state[ref] {
+			case onPath:
+				start := indexOf(path, ref)
+				cycle := strings.Join(append(append([]string{}, path[start:]...), ref), " -> ")
+				v.errf(joinIndex(JoinKey("filter_chains", name), i)+".chain", "filter chains include each other in a cycle: %s; a chain cannot include itself", cycle)
+			case unvisited:
+				if _, exists := v.c.FilterChains[ref]; exists {
+					visit(ref)
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[name] = done
+	}
+	for _, name := range names {
+		if state[name] == unvisited {
+			visit(name)
+		}
+	}
+}
+
+// filterEntry checks what the core knows about a filters-list entry: a
+// "chain" entry must name a chain that exists. Other filter names and their
+// blocks belong to the filter registry and are checked when built.
+func (v *validator) filterEntry(p string, f FilterSpec) {
+	if f.Name != "chain" {
+		return
+	}
+	ref, ok := chainRef(f)
+	valid := sortedKeys(v.c.FilterChains)
+	switch {
+	case !ok:
+		v.errf(p+".chain", "a chain entry names one filter chain, like \"- chain: auth\"; valid chains: %s", validList(valid))
+	case v.c.FilterChains[ref] == nil:
+		if _, exists := v.c.FilterChains[ref]; exists {
+			return // an empty chain is allowed
+		}
+		msg := fmt.Sprintf("unknown filter chain %q; valid chains: %s", ref, validList(valid))
+		if s := closest(ref, valid); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		v.errf(p+".chain", "%s", msg)
+	}
+}
+
+// chainRef returns the chain a "- chain: name" entry names.
+func chainRef(f FilterSpec) (string, bool) {
+	if f.Name != "chain" || f.Node == nil || f.Node.Kind != yaml.ScalarNode || isNull(f.Node) || f.Node.Value == "" {
+		return "", false
+	}
+	return f.Node.Value, true
+}
+
+func indexOf(s []string, x string) int {
+	for i, v := range s {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"missing listener", `
+routes: []
+`, []string{`gw.yaml:1:1: listeners: at least one listener is required, e.g. listeners: [{address: ":8080"}]`}},
+		{"duplicate route names", minimal + `
+  - name: users
+    respond: {status: 204}
+`, []string{`gw.yaml:10:5: routes[1].name: route name "users" is already used by routes[0]; names must be unique`}},
+		{"unknown upstream", `
+listeners: [{address: ":8080"}]
+upstreams:
+  users: {targets: [{url: "http://127.0.0.1:1"}]}
+  orders: {targets: [{url: "http://127.0.0.1:2"}]}
+routes:
+  - name: r
+    upstream: user
+`, []string{`gw.yaml:7:5: routes[0].upstream: unknown upstream "user"; valid upstreams: orders, users; did you mean "users"?`}},
+		{"listener problems", `
+listeners:
+  - address: "8080"
+  - address: ":8080"
+    h2c: true
+    tls: {client_auth: require, min_version: "1.1"}
+  - address: ":8080"
+admin: {address: "localhost"}
+server: {underscore_headers: keep}
+`, []string{
+			`gw.yaml:2:5: listeners[0].address: "8080" is not host:port; want host:port, e.g. ":8080" or "127.0.0.1:8080"`,
+			`gw.yaml:4:5: listeners[1].h2c: h2c is HTTP/2 without TLS and this listener has tls; remove h2c (tls.http2 offers h2 over TLS)`,
+			`gw.yaml:5:5: listeners[1].tls.certificates: at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}]`,
+			`gw.yaml:5:11: listeners[1].tls.client_auth: client_auth require needs client_ca, the PEM bundle client certificates are verified against`,
+			`gw.yaml:5:33: listeners[1].tls.min_version: "1.1" is not valid; valid values: 1.2, 1.3`,
+			`gw.yaml:6:5: listeners[2].address: address ":8080" is already used by listeners[1]; each listener needs its own`,
+			`gw.yaml:7:9: admin.address: "localhost" is not host:port; want host:port, e.g. ":8080" or "127.0.0.1:8080", or "off" to disable the admin API`,
+			`gw.yaml:8:10: server.underscore_headers: "keep" is not valid; valid values: drop, reject, allow`,
+		}},
+		{"routes", `
+listeners: [{address: ":8080"}]
+upstreams:
+  u: {targets: [{url: "ftp://x"}, {url: "http://a:1?x=1", weight: -1}], balancer: random, protocol: h3}
+routes:
+  - match: {path: users, prefix: /u, methods: [GET, "BAD METHOD", get]}
+  - name: "bad name"
+    upstream: u
+    respond: {status: 99}
+    match:
+      headers: [{value: x, regex: "("}]
+      query: [{name: q, absent: true, value: "1"}]
+      regex: "[a-"
+    rewrite: {strip_prefix: api}
+`, []string{
+			`gw.yaml:3:18: upstreams.u.targets[0].url: "ftp://x": the scheme must be http or https; want http://host:port or https://host:port, optionally with a base path`,
+			`gw.yaml:3:36: upstreams.u.targets[1].url: "http://a:1?x=1" must not have a query or fragment; want http://host:port or https://host:port, optionally with a base path`,
+			`gw.yaml:3:59: upstreams.u.targets[1].weight: -1 is negative; use a positive number (0 means the default)`,
+			`gw.yaml:3:73: upstreams.u.balancer: "random" is not valid; valid values: round_robin, weighted`,
+			`gw.yaml:3:91: upstreams.u.protocol: "h3" is not valid; valid values: http1, h2c, auto`,
+			`gw.yaml:5:5: routes[0].name: a route needs a name (letters, digits, '_', '.', '-'), unique among routes`,
+			`gw.yaml:5:5: routes[0].match: path, prefix and regex are exclusive; set at most one`,
+			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name> or respond: {status: 200}`,
+			`gw.yaml:5:13: routes[0].match.path: "users" must start with "/"`,
+			`gw.yaml:5:53: routes[0].match.methods[1]: "BAD METHOD" is not a valid HTTP method (a token like GET or PURGE)`,
+			`gw.yaml:6:5: routes[1].name: route name "bad name" is not valid; use letters, digits, '_', '.' and '-'`,
+			`gw.yaml:8:5: routes[1].respond: upstream and respond are exclusive; keep one`,
+			`gw.yaml:10:17: routes[1].match.headers[0].name: a name is required`,
+			`gw.yaml:10:17: routes[1].match.headers[0]: value, regex and absent are exclusive; set at most one (none: the name must be present)`,
+			`gw.yaml:10:28: routes[1].match.headers[0].regex: "(" is not a valid RE2 regular expression: missing closing ): ` + "`(`",
+			`gw.yaml:11:15: routes[1].match.query[0]: value, regex and absent are exclusive; set at most one (none: the name must be present)`,
+			`gw.yaml:12:7: routes[1].match.regex: "[a-" is not a valid RE2 regular expression: missing closing ]: ` + "`[a-`",
+			`gw.yaml:13:15: routes[1].rewrite.strip_prefix: "api" must start with "/", e.g. /api`,
+		}},
+		{"filter chains", minimal + `    filters:
+      - chain: auht
+      - chain: {x: 1}
+filter_chains:
+  auth:
+    - chain: base
+  base:
+    - headers: {}
+    - chain: auth
+`, []string{
+			`gw.yaml:10:9: routes[0].filters[0].chain: unknown filter chain "auht"; valid chains: auth, base; did you mean "auth"?`,
+			`gw.yaml:11:9: routes[0].filters[1].chain: a chain entry names one filter chain, like "- chain: auth"; valid chains: auth, base`,
+			`gw.yaml:17:7: filter_chains.base[1].chain: filter chains include each other in a cycle: auth -> base -> auth; a chain cannot include itself`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantErrs(t, parseErrs(t, tt.src, env()), tt.want...)
+		})
+	}
+}
+
+func TestFilterSpecShapes(t *testing.T) {
+	c := mustParse(t, minimal+`    filters:
+      - cors:
+      - wasm: order-check
+      - headers: {request: {set: {X-A: b}}}
+`, env())
+	f := c.Routes[0].Filters
+	if len(f) != 3 {
+		t.Fatalf("filters = %+v", f)
+	}
+	if f[0].Name != "cors" || f[0].Node.Kind != 4 /* mapping */ || len(f[0].Node.Content) != 0 || f[0].Line != 10 {
+		t.Errorf("bare filter = %+v, want an empty mapping on line 10", f[0])
+	}
+	if f[1].Name != "wasm" || f[1].Node.Value != "order-check" {
+		t.Errorf("scalar filter = %+v", f[1])
+	}
+	if f[2].Name != "headers" || f[2].Node.Line != 12 {
+		t.Errorf("headers filter = %+v", f[2])
+	}
+
+	bad := []struct{ entry, want string }{
+		{"- headers: {}\n        cors: {}", `routes[0].filters[0]: a filter entry is a single-key map naming the filter, like "- headers: {...}" or "- chain: auth"; got 2 keys (headers, cors): put each filter in its own list entry`},
+		{"- cors", `routes[0].filters[0]: a filter entry is a single-key map naming the filter, like "- headers: {...}" or "- chain: auth"; got "cors"`},
+		{"- {}", `got an empty mapping`},
+		{"-", `got nothing (null)`},
+		{"- [cors]", `got a list`},
+	}
+	for _, b := range bad {
+		got := strings.Join(parseErrs(t, minimal+"    filters:\n      "+b.entry+"\n", env()), "\n")
+		if !strings.HasPrefix(got, "gw.yaml:10:") || !strings.Contains(got, b.want) {
+			t.Errorf("%q: errors %q, want line 10 and %q", b.entry, got, b.want)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+// Package gateway assembles a runtime snapshot from config, serves requests
+// on it, and swaps in a new one atomically on reload. A reload that fails
+// changes nothing and says exactly why.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wasmgate/wasmgate/core/admin"
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/proxy"
+	"github.com/wasmgate/wasmgate/core/server"
+)
+
+// Source is where the config comes from: a file (reloadable) or fixed bytes
+// (the embedded demo, tests).
+type Source struct {
+	File  string // read on start and on every reload
+	Name  string // for fixed bytes: how errors name them
+	Bytes []byte // used when File is ""
+}
+
+func (src Source) load() (*config.Config, []byte, error) {
+	data, name := src.Bytes, src.Name
+	if src.File != "" {
+		var err error
+		if data, err = os.ReadFile(src.File); err != nil {
+			return nil, nil, fmt.Errorf("reading config: %w", err)
+		}
+		name = src.File
+	}
+	cfg, err := config.Parse(name, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, data, nil
+}
+
+// Gateway is a running gateway: listeners, admin API, the current snapshot.
+type Gateway struct {
+	src    Source
+	logger *slog.Logger
+	proxy  *proxy.Proxy
+	server *server.Server
+	admin  *admin.Server
+	keep   *keeper
+
+	current  atomic.Pointer[Snapshot]
+	ready    atomic.Bool
+	reloadMu sync.Mutex // one reload at a time
+	gen      uint64     // guarded by reloadMu
+}
+
+// Validate loads the config and builds a complete snapshot without serving:
+// the same checks a reload makes, including every filter's own.
+func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
+	cfg, data, err := src.load()
+	if err != nil {
+		return nil, err
+	}
+	k := newKeeper()
+	k.begin(1)
+	s, err := build(cfg, data, nil, k, logger)
+	if err != nil {
+		k.release(1)
+		return nil, err
+	}
+	s.close(nil)
+	k.release(1)
+	return cfg, nil
+}
+
+// Start loads the config, opens listeners and the admin API, and serves.
+func Start(src Source, logger *slog.Logger) (*Gateway, error) {
+	g := &Gateway{src: src, logger: logger, keep: newKeeper(), proxy: proxy.New(logger)}
+	cfg, data, err := src.load()
+	if err != nil {
+		return nil, err
+	}
+	g.server = server.New(g, logger, server.WithDrainTimeout(cfg.Server.DrainTimeout.D()))
+	s, err := g.build(cfg, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.server.Apply(cfg.Listeners); err != nil {
+		s.retireFrom(nil)
+		return nil, err
+	}
+	g.current.Store(s)
+	if cfg.Admin.Address != "off" {
+		a, err := admin.Start(cfg.Admin.Address, g, logger)
+		if err != nil {
+			_ = g.server.Shutdown(context.Background())
+			return nil, fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err)
+		}
+		g.admin = a
+	}
+	g.ready.Store(true)
+	logger.Info("gateway started", "config", s.Config.File, "routes", len(s.routes), "upstreams", len(s.upstreams))
+	return g, nil
+}
+
+func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snapshot, error) {
+	g.gen++
+	g.keep.begin(g.gen)
+	s, err := build(cfg, data, prev, g.keep, g.logger)
+	if err != nil {
+		g.keep.release(g.gen)
+		return nil, err
+	}
+	s.Generation = g.gen
+	s.keep = g.keep
+	return s, nil
+}
+
+// Reload loads the config again and swaps it in if it is valid in full:
+// the snapshot builds and the listeners apply. Otherwise nothing changes.
+func (g *Gateway) Reload() error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	old := g.current.Load()
+	cfg, data, err := g.src.load()
+	if err != nil {
+		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
+		return err
+	}
+	s, err := g.build(cfg, data, old)
+	if err != nil {
+		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
+		return err
+	}
+	if err := g.server.Apply(cfg.Listeners); err != nil {
+		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err)
+		s.retireFrom(nil)
+		return err
+	}
+	g.current.Store(s)
+	old.retireFrom(s)
+	g.logger.Info("config reloaded", "generation", s.Generation, "routes", len(s.routes), "upstreams", len(s.upstreams))
+	return nil
+}
+
+// Shutdown stops gracefully: readiness goes false, listeners stop accepting,
+// in-flight requests finish (bounded by ctx), then everything is closed.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.ready.Store(false)
+	err := g.server.Shutdown(ctx)
+	if g.admin != nil {
+		err = errors.Join(err, g.admin.Close(ctx))
+	}
+	if s := g.current.Load(); s != nil {
+		s.retireFrom(nil)
+	}
+	return err
+}
+
+// Addrs returns the bound client listener addresses by listener name.
+func (g *Gateway) Addrs() map[string]net.Addr { return g.server.Addrs() }
+
+// AdminAddr returns the admin listener's address, or nil when it is off.
+func (g *Gateway) AdminAddr() net.Addr {
+	if g.admin == nil {
+		return nil
+	}
+	return g.admin.Addr()
+}
+
+// Current returns the snapshot being served.
+func (g *Gateway) Current() *Snapshot { return g.current.Load() }
+
+// The admin API's view of the gateway.
+
+// Ready implements admin.Backend.
+func (g *Gateway) Ready() bool { return g.ready.Load() }
+
+// Status implements admin.Backend.
+func (g *Gateway) Status() admin.Status {
+	s := g.current.Load()
+	return admin.Status{
+		Generation: s.Generation, File: s.Config.File, LoadedAt: s.LoadedAt,
+		Routes: len(s.routes), Upstreams: len(s.upstreams),
+	}
+}
+
+// ConfigYAML implements admin.Backend.
+func (g *Gateway) ConfigYAML() []byte { return admin.Redact(g.current.Load().Source) }
+
+// Routes implements admin.Backend.
+func (g *Gateway) Routes() []admin.Route {
+	s := g.current.Load()
+	out := make([]admin.Route, 0, len(s.routes))
+	for _, r := range s.routes {
+		ar := admin.Route{
+			Name: r.Name, Hosts: r.spec.Match.Hosts, Path: r.spec.Match.Path,
+			Prefix: r.spec.Match.Prefix, Regex: r.spec.Match.Regex, Methods: r.spec.Match.Methods,
+			Upstream: r.spec.Upstream, Respond: r.respond != nil,
+		}
+		for _, f := range r.spec.Filters {
+			ar.Filters = append(ar.Filters, f.Name)
+		}
+		out = append(out, ar)
+	}
+	return out
+}
+
+var _ admin.Backend = (*Gateway)(nil)
+
+// acquire returns the current snapshot, counted as in use until release.
+// The retired check after counting closes the race with a concurrent swap:
+// either retireFrom sees our count, or we see it replaced and load again.
+// A snapshot retired by shutdown (no successor) is still served: requests
+// that slip in while draining finish on it, and the last one closes it.
+func (g *Gateway) acquire() *Snapshot {
+	for {
+		s := g.current.Load()
+		s.active.Add(1)
+		if !s.retired.Load() || s.next.Load() == nil {
+			return s
+		}
+		s.release()
+	}
+}

@@ -1,0 +1,272 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/proxy"
+	"github.com/wasmgate/wasmgate/core/router"
+	"github.com/wasmgate/wasmgate/core/server"
+)
+
+var exchanges = sync.Pool{New: func() any { return &filter.Exchange{Params: make(router.Params, 0, 4)} }}
+
+// ServeHTTP is the request path, top to bottom: snapshot, canonical path,
+// route, the chain's request phase, the target, the chain's response phase,
+// the response, done.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := g.acquire()
+	defer s.release()
+
+	x := exchanges.Get().(*filter.Exchange)
+	defer func() {
+		x.Reset()
+		exchanges.Put(x)
+	}()
+	x.Start = time.Now()
+	x.Request = r
+	info := server.ListenerFrom(r.Context())
+	peer, trusted := peerOf(r, info)
+	x.ClientIP = clientIP(r, peer, trusted, info)
+
+	path, err := router.Canonicalize(r.URL.EscapedPath(), s.mergeSlashes)
+	if err != nil {
+		g.writeLocal(w, r, filter.Error(http.StatusBadRequest, "invalid request path: "+reasonOf(err)))
+		return
+	}
+	if resp := s.checkHeaders(r); resp != nil {
+		g.writeLocal(w, r, resp)
+		return
+	}
+	setPath(r, path)
+
+	route, res, allow := s.table.Match(r, hostOf(r), path, &x.Params)
+	switch res {
+	case router.NotFound:
+		g.writeLocal(w, r, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
+		return
+	case router.MethodNotAllowed:
+		resp := filter.Error(http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here")
+		resp.Header["Allow"] = []string{strings.Join(allow, ", ")}
+		g.writeLocal(w, r, resp)
+		return
+	}
+	x.Route = route.Name
+
+	if resp := route.limitBody(w, r, x); resp != nil {
+		g.writeLocal(w, r, resp)
+		return
+	}
+
+	ran, local := route.chain.Request(x)
+	var upstreamResp *http.Response
+	if local != nil {
+		x.Response = local
+	} else {
+		upstreamResp = g.target(route, x, peer, trusted, info)
+	}
+	route.chain.Response(x, ran)
+	g.proxy.WriteResponse(w, r, x.Response, upstreamResp)
+	route.chain.Done(x, ran)
+}
+
+// target produces x.Response from the route's target. The returned upstream
+// response, if any, still holds the body to stream.
+func (g *Gateway) target(route *Route, x *filter.Exchange, peer netip.Addr, trusted bool, info *server.Info) *http.Response {
+	r := x.Request
+	if route.respond != nil {
+		resp := *route.respond
+		resp.Header = route.respond.Header.Clone()
+		x.Response = &resp
+		return nil
+	}
+	if route.rewrite != nil {
+		setPath(r, route.rewrite.Apply(r.URL.EscapedPath(), x.Params))
+	}
+	resp, perr := g.proxy.RoundTrip(r, route.upstream, proxy.Request{
+		ClientIP:     x.ClientIP,
+		Peer:         peer,
+		Trusted:      trusted,
+		PreserveHost: route.opts.preserveHost,
+		Websocket:    route.opts.websocket,
+		Timeout:      route.timeout,
+	})
+	if perr != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(perr, &mbe) {
+			x.Response = filter.Error(http.StatusRequestEntityTooLarge, "request body exceeds "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
+		} else {
+			x.Response = perr.Response()
+		}
+		return nil
+	}
+	x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header}
+	if route.chain.Needs().ResponseBody {
+		if err := bufferResponse(x.Response, resp, route.chain.Needs().MaxBody); err != nil {
+			x.Response = filter.Error(http.StatusBadGateway, err.Error())
+			return nil
+		}
+		return nil
+	}
+	return resp
+}
+
+// limitBody enforces the route's request body cap, and buffers the body when
+// a filter of the chain must see it whole.
+func (rt *Route) limitBody(w http.ResponseWriter, r *http.Request, x *filter.Exchange) *filter.Response {
+	limit := rt.maxBody
+	needs := rt.chain.Needs()
+	if needs.RequestBody && needs.MaxBody > 0 && needs.MaxBody < limit {
+		limit = needs.MaxBody
+	}
+	if r.ContentLength > limit {
+		return filter.Error(http.StatusRequestEntityTooLarge, "request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if !needs.RequestBody {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return filter.Error(http.StatusRequestEntityTooLarge, "request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+		}
+		return filter.Error(http.StatusBadRequest, "request body could not be read")
+	}
+	x.RequestBody = body
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
+}
+
+func bufferResponse(out *filter.Response, resp *http.Response, limit int64) error {
+	defer resp.Body.Close()
+	if limit <= 0 {
+		limit = 16 << 20
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return errors.New("upstream response body could not be read")
+	}
+	if int64(len(body)) > limit {
+		return errors.New("upstream response body exceeds the " + strconv.FormatInt(limit, 10) + " bytes a filter may buffer")
+	}
+	out.Body = body
+	return nil
+}
+
+// checkHeaders applies the underscore policy: header names with "_" are
+// ambiguous with "-" behind CGI-style upstreams (a spoofing vector), so by
+// default they are dropped, as nginx does.
+func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
+	if s.underscoreHeaders == "allow" {
+		return nil
+	}
+	for name := range r.Header {
+		if strings.IndexByte(name, '_') < 0 {
+			continue
+		}
+		if s.underscoreHeaders == "reject" {
+			return filter.Error(http.StatusBadRequest, "header names with underscores are not accepted: "+name)
+		}
+		delete(r.Header, name)
+	}
+	return nil
+}
+
+// setPath sets the request path from its canonical escaped form.
+func setPath(r *http.Request, escaped string) {
+	if p, err := pathUnescape(escaped); err == nil {
+		r.URL.Path = p
+		if p == escaped {
+			r.URL.RawPath = ""
+		} else {
+			r.URL.RawPath = escaped
+		}
+	}
+}
+
+func pathUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	return urlPathUnescape(s)
+}
+
+// peerOf returns the TCP peer and whether the listener trusts it.
+func peerOf(r *http.Request, info *server.Info) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer := ap.Addr().Unmap()
+	return peer, info.Trusts(peer)
+}
+
+// clientIP is the peer, or, behind trusted proxies, the rightmost address in
+// X-Forwarded-For that is not itself a trusted proxy (the leftmost entries
+// are whatever the client chose to send).
+func clientIP(r *http.Request, peer netip.Addr, trusted bool, info *server.Info) netip.Addr {
+	if !trusted {
+		return peer
+	}
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		list := xff[i]
+		for list != "" {
+			var last string
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				last, list = list[j+1:], list[:j]
+			} else {
+				last, list = list, ""
+			}
+			addr, err := netip.ParseAddr(strings.TrimSpace(last))
+			if err != nil {
+				return peer // a malformed hop: trust nothing beyond it
+			}
+			addr = addr.Unmap()
+			if !info.Trusts(addr) {
+				return addr
+			}
+		}
+	}
+	return peer
+}
+
+// hostOf is the request's host, lowercased and without a port.
+func hostOf(r *http.Request) string {
+	h := r.Host
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+func (g *Gateway) writeLocal(w http.ResponseWriter, r *http.Request, resp *filter.Response) {
+	g.proxy.WriteResponse(w, r, resp, nil)
+}
+
+func reasonOf(err error) string {
+	var pe *router.PathError
+	if errors.As(err, &pe) {
+		return pe.Reason
+	}
+	return "malformed path"
+}

@@ -1,0 +1,276 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/router"
+	"github.com/wasmgate/wasmgate/core/upstream"
+)
+
+// Snapshot is one complete, immutable runtime built from one config: the
+// route table, compiled chains and upstreams. Requests read the current
+// snapshot with one atomic load and finish on the snapshot they started with.
+type Snapshot struct {
+	Config     *config.Config
+	Source     []byte // the config file as written, for the admin API
+	Generation uint64
+	LoadedAt   time.Time
+
+	table     *router.Table[*Route]
+	routes    []*Route
+	upstreams map[string]*upstream.Upstream
+
+	mergeSlashes      bool
+	underscoreHeaders string
+	maxRequestBody    int64
+
+	// Lifecycle: see lifecycle.go.
+	keep    *keeper
+	active  atomic.Int64
+	retired atomic.Bool
+	next    atomic.Pointer[Snapshot]
+	closed  sync.Once
+}
+
+// Route is a compiled route: everything the hot path needs, resolved.
+type Route struct {
+	Name     string
+	chain    *filter.Chain
+	upstream *upstream.Upstream
+	respond  *filter.Response // a static response; cloned per request
+	rewrite  *router.Rewriter
+	maxBody  int64
+	timeout  time.Duration
+	opts     routeOptions
+	spec     *config.Route
+}
+
+type routeOptions struct {
+	preserveHost bool
+	websocket    bool
+}
+
+// builder accumulates positioned errors while a snapshot is built, so one
+// validation run reports every problem, not only the first.
+type builder struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	keep   *keeper
+	prev   *Snapshot
+	errs   config.Errors
+}
+
+func (b *builder) fail(field string, err error) {
+	b.errs = append(b.errs, config.Resolve(b.cfg.File, b.cfg.Root, field, err)...)
+}
+
+// build compiles cfg into a snapshot. prev, if any, lends upstreams whose
+// config did not change, so their connection pools survive a reload.
+func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logger *slog.Logger) (*Snapshot, error) {
+	b := &builder{cfg: cfg, logger: logger, keep: keep, prev: prev}
+	s := &Snapshot{
+		Config:            cfg,
+		Source:            source,
+		LoadedAt:          time.Now(),
+		upstreams:         map[string]*upstream.Upstream{},
+		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
+		underscoreHeaders: cfg.Server.UnderscoreHeaders,
+		maxRequestBody:    int64(cfg.Server.MaxRequestBody),
+	}
+	names := make([]string, 0, len(cfg.Upstreams))
+	for name := range cfg.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if u := b.upstream(name, cfg.Upstreams[name]); u != nil {
+			s.upstreams[name] = u
+		}
+	}
+
+	entries := make([]router.Entry[*Route], 0, len(cfg.Routes))
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		if r := b.route(i, rc, s); r != nil {
+			s.routes = append(s.routes, r)
+			entries = append(entries, router.Entry[*Route]{Match: rc.Match, Value: r})
+		}
+	}
+	if len(b.errs) == 0 {
+		table, err := router.Compile(entries)
+		if err != nil {
+			b.fail("", err)
+		}
+		s.table = table
+	}
+	if len(b.errs) > 0 {
+		sort.SliceStable(b.errs, func(i, j int) bool { return b.errs[i].Line < b.errs[j].Line })
+		return nil, b.errs
+	}
+	return s, nil
+}
+
+// upstream reuses the previous snapshot's upstream when its config is the
+// same, so keep-alive pools (and later, health state) survive reloads.
+func (b *builder) upstream(name string, uc *config.Upstream) *upstream.Upstream {
+	if b.prev != nil {
+		if old, ok := b.prev.upstreams[name]; ok && sameJSON(b.prev.Config.Upstreams[name], uc) {
+			return old
+		}
+	}
+	u, err := upstream.New(name, uc)
+	if err != nil {
+		b.fail("upstreams."+name, err)
+		return nil
+	}
+	return u
+}
+
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
+	base := fmt.Sprintf("routes[%d]", i)
+	r := &Route{
+		Name:    rc.Name,
+		maxBody: s.maxRequestBody,
+		timeout: rc.Timeout.D(),
+		opts:    routeOptions{preserveHost: rc.PreserveHost, websocket: rc.Websocket},
+		spec:    rc,
+	}
+	if rc.MaxRequestBody > 0 {
+		r.maxBody = int64(rc.MaxRequestBody)
+	}
+	ok := true
+	rw, err := router.NewRewriter(rc.Rewrite, rc.Match)
+	if err != nil {
+		b.fail(base, err)
+		ok = false
+	}
+	r.rewrite = rw
+
+	params := paramNames(rc.Match)
+	filters := b.filters(rc.Filters, base+".filters", rc, params, map[string]bool{})
+	r.chain = filter.NewChain(filters)
+
+	switch {
+	case rc.Respond != nil:
+		r.respond = staticResponse(rc.Respond)
+	case rc.Upstream != "":
+		r.upstream = s.upstreams[rc.Upstream]
+		if r.upstream == nil {
+			ok = false // the upstream failed to build; already reported
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+// filters builds a filters list, expanding `- chain: name` entries in place.
+// seen guards against a chain that includes itself.
+func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Route, params []string, seen map[string]bool) []filter.Filter {
+	var out []filter.Filter
+	for j, spec := range specs {
+		field := fmt.Sprintf("%s[%d].%s", base, j, spec.Name)
+		if spec.Name == "chain" {
+			var name string
+			if err := config.Decode(b.cfg.File, spec.Node, field, &name); err != nil {
+				b.errs = append(b.errs, asErrors(err)...)
+				continue
+			}
+			chain, ok := b.cfg.FilterChains[name]
+			if !ok || seen[name] {
+				continue // the loader reports unknown chains and cycles
+			}
+			seen[name] = true
+			out = append(out, b.filters(chain, config.JoinKey("filter_chains", name), rc, params, seen)...)
+			delete(seen, name)
+			continue
+		}
+		fc, ok := filter.Lookup(spec.Name)
+		if !ok {
+			b.fail(fmt.Sprintf("%s[%d]", base, j), fmt.Errorf("unknown filter %q; valid: chain, %s", spec.Name, strings.Join(filter.Names(), ", ")))
+			continue
+		}
+		if err := config.Decode(b.cfg.File, spec.Node, field, fc); err != nil {
+			b.errs = append(b.errs, asErrors(err)...)
+			continue
+		}
+		if v, ok := fc.(filter.Validator); ok {
+			if err := v.Validate(); err != nil {
+				b.fail(field, err)
+				continue
+			}
+		}
+		bc := &filter.BuildContext{
+			Route:       rc.Name,
+			RouteParams: params,
+			Logger:      b.logger.With("route", rc.Name, "filter", spec.Name),
+			Keep:        b.keep.get,
+		}
+		f, err := fc.Build(bc)
+		if err != nil {
+			b.fail(field, err)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func asErrors(err error) config.Errors {
+	var es config.Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	return config.Errors{{Msg: err.Error()}}
+}
+
+var templateParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(?:\.\.\.)?\}`)
+
+// paramNames lists the parameters a route's match captures, for templates.
+func paramNames(m config.Match) []string {
+	var names []string
+	if m.Path != "" {
+		for _, sub := range templateParam.FindAllStringSubmatch(m.Path, -1) {
+			names = append(names, sub[1])
+		}
+	}
+	if m.Regex != "" {
+		if re, err := regexp.Compile(m.Regex); err == nil {
+			for _, n := range re.SubexpNames() {
+				if n != "" {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	return names
+}
+
+func staticResponse(rc *config.Respond) *filter.Response {
+	h := http.Header{}
+	for k, v := range rc.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rc.Body)))
+	return &filter.Response{Status: rc.Status, Header: h, Body: []byte(rc.Body), Local: true}
+}

@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// Kind says which side of an exchange failed, and how. Retries and passive
+// health checks decide on it; the client only ever sees Status and a fixed
+// reason, never the underlying error's text.
+type Kind uint8
+
+const (
+	// KindConnect: the target could not be reached (refused, unreachable,
+	// DNS, TLS handshake). Nothing was sent; safe to retry elsewhere.
+	KindConnect Kind = iota + 1
+	// KindTimeout: the upstream did not answer in time (response header
+	// timeout, the route's timeout). Status 504.
+	KindTimeout
+	// KindBadResponse: the upstream broke the protocol or the connection
+	// (malformed response, reset, a body cut short). Status 502.
+	KindBadResponse
+	// KindClientGone: the client went away. Nothing should be written; it is
+	// logged at debug level with StatusClientClosed.
+	KindClientGone
+	// KindClientBody: reading the client's request body failed: too large
+	// (413) or stalled past the read timeout (408).
+	KindClientBody
+)
+
+// StatusClientClosed is the status logged when the client went away before
+// the response was complete (nginx's 499). It is never written.
+const StatusClientClosed = 499
+
+// Error is a failed exchange with the upstream. Status is what the client
+// gets (Response builds the JSON body); Err is the cause, for logs only.
+type Error struct {
+	Kind   Kind
+	Status int
+	Err    error
+	// Aborted is set by WriteResponse when the response had already started:
+	// the client must see a broken response rather than a truncated one that
+	// looks complete, so the caller should panic(http.ErrAbortHandler) once
+	// its bookkeeping is done.
+	Aborted bool
+}
+
+// Reason is the fixed, client-safe description of the failure.
+func (e *Error) Reason() string {
+	switch {
+	case e.Kind == KindConnect && e.Status == http.StatusGatewayTimeout:
+		return "upstream connect timeout"
+	case e.Kind == KindConnect:
+		return "upstream connect failure"
+	case e.Kind == KindTimeout:
+		return "upstream timeout"
+	case e.Kind == KindClientGone:
+		return "client closed request"
+	case e.Status == http.StatusRequestEntityTooLarge:
+		return "request body too large"
+	case e.Kind == KindClientBody:
+		return "request body timeout"
+	}
+	return "bad upstream response"
+}
+
+// Error is for logs: the reason and the internal cause.
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return "proxy: " + e.Reason()
+	}
+	return "proxy: " + e.Reason() + ": " + e.Err.Error()
+}
+
+// Unwrap exposes the cause to errors.Is/As.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Response is the JSON error response for the client:
+// {"error": reason, "status": N}.
+func (e *Error) Response() *filter.Response { return filter.Error(e.Status, e.Reason()) }
+
+// classify maps a failed round trip to an Error. Order matters: a client
+// that left explains everything after it, a failed request-body read
+// explains the transport's error, and only then is the upstream to blame.
+func classify(err error, in *http.Request, t *trip) *Error {
+	if in.Context().Err() != nil {
+		return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+	}
+	if berr := t.body.readErr(); berr != nil {
+		return clientBodyError(berr)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		if isTimeout(err) {
+			return &Error{Kind: KindConnect, Status: http.StatusGatewayTimeout, Err: err}
+		}
+		return &Error{Kind: KindConnect, Status: http.StatusBadGateway, Err: err}
+	}
+	if isTimeout(err) {
+		return &Error{Kind: KindTimeout, Status: http.StatusGatewayTimeout, Err: err}
+	}
+	var (
+		certErr *tls.CertificateVerificationError
+		alert   tls.AlertError
+		record  tls.RecordHeaderError
+	)
+	if errors.As(err, &certErr) || errors.As(err, &alert) || errors.As(err, &record) {
+		return &Error{Kind: KindConnect, Status: http.StatusBadGateway, Err: err}
+	}
+	return &Error{Kind: KindBadResponse, Status: http.StatusBadGateway, Err: err}
+}
+
+// clientBodyError maps a failed read of the client's request body.
+func clientBodyError(err error) *Error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &Error{Kind: KindClientBody, Status: http.StatusRequestEntityTooLarge, Err: err}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &Error{Kind: KindClientBody, Status: http.StatusRequestTimeout, Err: err}
+	}
+	return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+}
+
+// isTimeout reports a deadline: the route's context or a net timeout.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

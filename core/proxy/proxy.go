@@ -1,0 +1,381 @@
+// Package proxy forwards one exchange to an upstream target and writes the
+// answer back: the outbound request (URL, Host, body), hop-by-hop and
+// forwarding headers, 1xx responses, streaming with per-progress deadlines,
+// trailers, websocket upgrades, and the mapping of failures to client-safe
+// JSON errors.
+//
+// The gateway drives it in two calls around the response phase of the chain:
+//
+//	resp, perr := p.RoundTrip(w, x, up, trustedPeer)
+//	if perr != nil { x.Response = perr.Response() } // unless perr.Kind == KindClientGone
+//	else { x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header} }
+//	chain.Response(x, ran)
+//	if err := p.WriteResponse(w, r, x, resp); err != nil && err.Aborted { panic(http.ErrAbortHandler) }
+//
+// It is written out rather than built on httputil.ReverseProxy so that every
+// step (what is copied, what allocates, what maps to which status) is ours.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/upstream"
+)
+
+// Options is how a route forwards. It is fixed at config load.
+type Options struct {
+	// PreserveHost sends the client's Host instead of the target's.
+	PreserveHost bool
+	// Websocket lets "Upgrade: websocket" through (HTTP/1.1 clients only).
+	// Any other upgrade, h2c included, is always stripped.
+	Websocket bool
+	// Timeout bounds the whole exchange with the upstream, body included;
+	// 0 leaves only the upstream's own timeouts.
+	Timeout time.Duration
+	// ReadTimeout and WriteTimeout are per-progress deadlines on the client
+	// connection: extended as request-body bytes are read and response bytes
+	// written, so long streams live while a stalled peer is cut off. 0 leaves
+	// the server's deadlines alone.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+}
+
+// Proxy forwards a route's exchanges. It is immutable and safe for
+// concurrent use.
+type Proxy struct {
+	o Options
+}
+
+// New returns a proxy for one route.
+func New(o Options) *Proxy { return &Proxy{o: o} }
+
+// max1xx bounds the informational responses relayed per exchange: once we
+// relay them the transport no longer counts their headers against its limit.
+const max1xx = 8
+
+// trip is the per-exchange state from RoundTrip to WriteResponse, in one
+// allocation: the outbound URL, the client trace for 1xx responses, the
+// request-body wrapper, and the values of the headers we set. It replaces
+// resp.Body, so the gateway carries it without knowing.
+type trip struct {
+	url   url.URL
+	trace httptrace.ClientTrace
+	body  reqBody
+	buf   bytes.Reader // the chain's buffered request body, if any
+
+	upstream io.ReadCloser // the real response body
+	cancel   context.CancelFunc
+	upgrade  string // the protocol the upstream switched to on 101
+
+	vals  [10]string // backing for header values set by us
+	nvals int
+
+	mu    sync.Mutex // guards the fields below against the transport's goroutine
+	w     http.ResponseWriter
+	done  bool // RoundTrip returned: no more 1xx writes
+	n1xx  int
+	allow bool // the client speaks HTTP/1.1 or later, so may get 1xx
+}
+
+// val returns a one-element header value backed by t.vals. Its capacity is
+// one, so a later Add copies instead of writing into a neighbour.
+func (t *trip) val(v string) []string {
+	if t.nvals == len(t.vals) {
+		return []string{v}
+	}
+	i := t.nvals
+	t.nvals++
+	t.vals[i] = v
+	return t.vals[i : i+1 : i+1]
+}
+
+// Read and Close make trip the response body the gateway sees.
+func (t *trip) Read(p []byte) (int, error) { return t.upstream.Read(p) }
+
+// Close closes the upstream body, ends the route timeout, and detaches the
+// client's request body from a transport that may still hold it.
+func (t *trip) Close() error {
+	err := t.upstream.Close()
+	t.release()
+	return err
+}
+
+func (t *trip) release() {
+	t.body.close()
+	if t.cancel != nil {
+		t.cancel()
+	}
+}
+
+// RoundTrip sends x.Request to a target of up and returns its response,
+// headers cleaned of hop-by-hop fields. x.Request.URL.Path/RawPath must be
+// final; its header map is edited in place into what the upstream receives
+// (Exchange.Request is "the request as the upstream will receive it").
+// trustedPeer says the TCP peer is a trusted proxy: its X-Forwarded-*/
+// Forwarded headers are extended rather than replaced. w receives relayed
+// 1xx responses while RoundTrip runs.
+//
+// On success the caller owns resp and must pass it to WriteResponse (or
+// close resp.Body). On failure the *Error says what to tell the client.
+// RoundTrip runs once per exchange; retries belong inside it.
+func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstream.Upstream, trustedPeer bool) (*http.Response, *Error) {
+	in := x.Request
+	target := up.Pick()
+	t := &trip{w: w, allow: in.ProtoAtLeast(1, 1)}
+
+	h := in.Header
+	if h == nil {
+		h = make(http.Header)
+	}
+	upgrade := upgradeToken(h)
+	keepTE := hasToken(h["Te"], "trailers")
+	removeHopByHop(h)
+	if upgrade != "" && p.o.Websocket && in.ProtoMajor == 1 && equalFold(upgrade, "websocket") {
+		h["Connection"] = t.val("Upgrade")
+		h["Upgrade"] = t.val(upgrade)
+	} else {
+		upgrade = ""
+	}
+	if keepTE {
+		h["Te"] = t.val("trailers") // gRPC needs to know trailers will reach it
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = t.val("") // else Go sends its own
+	}
+	t.setForwarding(h, in, x.ClientIP, trustedPeer)
+
+	t.url = url.URL{
+		Scheme:     target.URL.Scheme,
+		Host:       target.URL.Host,
+		RawQuery:   in.URL.RawQuery,
+		ForceQuery: in.URL.ForceQuery,
+	}
+	t.url.Path, t.url.RawPath = joinPath(target.URL, in.URL)
+
+	ctx := in.Context()
+	if p.o.Timeout > 0 {
+		ctx, t.cancel = context.WithTimeout(ctx, p.o.Timeout)
+	}
+	t.trace.Got1xxResponse = t.got1xx
+	ctx = httptrace.WithClientTrace(ctx, &t.trace)
+
+	tmpl := http.Request{
+		Method:     in.Method,
+		URL:        &t.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       target.Host,
+		Trailer:    in.Trailer,
+	}
+	if p.o.PreserveHost {
+		tmpl.Host = in.Host
+	}
+	t.setBody(&tmpl, x, w, p.o.ReadTimeout)
+	out := tmpl.WithContext(ctx)
+
+	resp, err := up.Transport().RoundTrip(out)
+	t.mu.Lock()
+	t.done = true
+	t.w = nil
+	t.mu.Unlock()
+	if err != nil {
+		t.release()
+		return nil, classify(err, in, t)
+	}
+
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		got := upgradeToken(resp.Header)
+		_, rw := resp.Body.(io.ReadWriteCloser)
+		if upgrade == "" || !equalFold(got, upgrade) || !rw {
+			resp.Body.Close()
+			t.release()
+			return nil, &Error{Kind: KindBadResponse, Status: http.StatusBadGateway, Err: errBadSwitch}
+		}
+		t.upgrade = got
+	}
+	removeHopByHop(resp.Header)
+	t.upstream = resp.Body
+	resp.Body = t
+	return resp, nil
+}
+
+// joinPath puts the target's base path in front of the request's canonical
+// path. When the request path carries escapes its RawPath is joined too, so
+// "/a%20b/c%3Fd" reaches the upstream byte for byte.
+func joinPath(base, req *url.URL) (path, rawPath string) {
+	if base.Path == "" {
+		return req.Path, req.RawPath
+	}
+	if req.RawPath == "" {
+		return base.Path + req.Path, ""
+	}
+	return base.Path + req.Path, base.EscapedPath() + req.EscapedPath()
+}
+
+// setBody gives the outbound request its body: the chain's buffered body if
+// it has one, else the client's stream, wrapped so the transport can neither
+// close it nor read it after the exchange, and so that progress extends the
+// read deadline. No body is nil (http.NoBody included): the transport may
+// then retry an idempotent request on a stale keep-alive connection.
+func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWriter, readTimeout time.Duration) {
+	in := x.Request
+	switch {
+	case x.RequestBody != nil:
+		if len(x.RequestBody) == 0 {
+			return
+		}
+		t.buf.Reset(x.RequestBody)
+		t.body.src = &t.buf
+		out.ContentLength = int64(len(x.RequestBody))
+		body := x.RequestBody
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	case in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0:
+		return
+	default:
+		t.body.src = in.Body
+		t.body.rc = *http.NewResponseController(w)
+		t.body.timeout = readTimeout
+		out.ContentLength = in.ContentLength
+	}
+	t.body.want = out.ContentLength
+	out.Body = &t.body
+}
+
+// got1xx relays an informational response (103 Early Hints and the like)
+// while RoundTrip waits for the final one. 100 Continue is not relayed: the
+// server sends its own when the body is first read.
+func (t *trip) got1xx(code int, mh textproto.MIMEHeader) error {
+	if code == http.StatusContinue {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done || !t.allow {
+		return nil
+	}
+	if t.n1xx++; t.n1xx > max1xx {
+		return errTooMany1xx
+	}
+	h := http.Header(mh)
+	removeHopByHop(h)
+	// The server writes the whole header map with a 1xx; the final
+	// response's headers are not there yet, but anything set before (a
+	// request ID) is kept and restored afterwards.
+	dst := t.w.Header()
+	saved := make(map[string][]string, len(h))
+	for k, vv := range h {
+		saved[k] = dst[k]
+		dst[k] = vv
+	}
+	t.w.WriteHeader(code)
+	for k, vv := range saved {
+		if vv == nil {
+			delete(dst, k)
+		} else {
+			dst[k] = vv
+		}
+	}
+	return nil
+}
+
+// reqBody is the client's request body as the transport reads it. It never
+// closes the client's body (the server owns it), refuses reads once the
+// exchange is over, records why a read failed, and knows whether the body
+// was read to its end (else the client connection cannot be reused).
+type reqBody struct {
+	src      io.Reader
+	rc       http.ResponseController
+	timeout  time.Duration
+	deadline time.Time // only the reading goroutine touches it
+	want     int64     // Content-Length, -1 if unknown
+
+	n     atomic.Int64
+	state atomic.Uint32
+	mu    sync.Mutex
+	err   error
+}
+
+const (
+	bodyEOF uint32 = 1 << iota
+	bodyClosed
+)
+
+func (b *reqBody) Read(p []byte) (int, error) {
+	if b.state.Load()&bodyClosed != 0 {
+		return 0, errBodyClosed
+	}
+	if b.timeout > 0 {
+		// Extend at most every quarter timeout: a stalled client is still cut
+		// off within [3/4, 1] of the timeout, at a fraction of the calls.
+		if now := time.Now(); b.deadline.Sub(now) < b.timeout-b.timeout/4 {
+			b.deadline = now.Add(b.timeout)
+			if b.rc.SetReadDeadline(b.deadline) != nil {
+				b.timeout = 0 // not supported by this writer; stop trying
+			}
+		}
+	}
+	n, err := b.src.Read(p)
+	b.n.Add(int64(n))
+	switch {
+	case err == io.EOF:
+		b.state.Or(bodyEOF)
+	case err != nil:
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// Close is a no-op for the transport: the client's body is not its to close.
+func (b *reqBody) Close() error { return nil }
+
+// close ends the body for good: the transport may hold it past the exchange.
+func (b *reqBody) close() { b.state.Or(bodyClosed) }
+
+func (b *reqBody) readErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// complete reports whether the client's body was read to its end (or there
+// was none), so the client connection is in a known state.
+func (b *reqBody) complete() bool {
+	if b.src == nil || b.state.Load()&bodyEOF != 0 {
+		return true
+	}
+	return b.want >= 0 && b.n.Load() >= b.want
+}
+
+var (
+	errBodyClosed = errorString("request body read after the exchange ended")
+	errTooMany1xx = errorString("too many 1xx responses from upstream")
+	errBadSwitch  = errorString("upstream switched protocols without an allowed upgrade")
+	errNoHijack   = errorString("client connection cannot be hijacked for an upgrade")
+)
+
+// errorString is a constant-friendly error type for sentinel causes.
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// compile-time contracts
+var (
+	_ io.ReadCloser = (*trip)(nil)
+	_ io.ReadCloser = (*reqBody)(nil)
+)

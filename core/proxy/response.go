@@ -1,0 +1,198 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// bufPool holds the 32 KiB buffers that bodies are copied through.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// closeValue is the shared value of "Connection: close"; nothing writes to it.
+var closeValue = []string{"close"}
+
+// WriteResponse writes x.Response to the client: its status and headers,
+// then x.Response.Body when the chain buffered or replaced it, else resp's
+// body streamed through, then trailers. A 101 from the upstream, left as is
+// by the chain, becomes a websocket tunnel that lasts until both sides close.
+// resp is nil for local responses. r is the request as the client sent it.
+//
+// WriteResponse closes resp.Body. A non-nil *Error is for the log; if its
+// Aborted is set the response was cut short after it started, and the
+// caller must panic(http.ErrAbortHandler) so the client sees it broken.
+func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.Exchange, resp *http.Response) *Error {
+	xr := x.Response
+	var t *trip
+	if resp != nil {
+		if xr == nil {
+			xr = &filter.Response{Status: resp.StatusCode, Header: resp.Header}
+		}
+		t, _ = resp.Body.(*trip)
+		if xr.Status == http.StatusSwitchingProtocols && xr.Body == nil && t != nil && t.upgrade != "" {
+			return p.switchProtocols(w, xr, t)
+		}
+		defer resp.Body.Close()
+	}
+	if xr == nil || xr.Status < 200 || xr.Status > 999 {
+		// A 1xx final status cannot be written (101 only with an upgrade).
+		xr = filter.Error(http.StatusBadGateway, "bad upstream response")
+	}
+
+	h := w.Header()
+	copyHeader(h, xr.Header)
+	stream := xr.Body == nil && resp != nil
+	announced := 0
+	if stream {
+		if n := len(resp.Trailer); n > 0 {
+			announced = n
+			h["Trailer"] = []string{trailerKeys(resp.Trailer)}
+		}
+	} else {
+		delete(h, "Transfer-Encoding")
+		delete(h, "Trailer")
+		if bodyAllowed(xr.Status) {
+			h["Content-Length"] = []string{strconv.Itoa(len(xr.Body))}
+		}
+	}
+	// An HTTP/1.x client whose body we did not read to its end has bytes in
+	// flight that would be parsed as its next request: end the connection.
+	if r.ProtoMajor == 1 && t != nil && !t.body.complete() {
+		h["Connection"] = closeValue
+	}
+
+	rc := http.NewResponseController(w)
+	dl := deadline{timeout: p.o.WriteTimeout}
+	dl.extend(rc)
+	w.WriteHeader(xr.Status)
+
+	if !stream {
+		if len(xr.Body) > 0 {
+			if _, err := w.Write(xr.Body); err != nil {
+				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+			}
+		}
+		return nil
+	}
+
+	flush := resp.ContentLength < 0 || streamingType(h["Content-Type"])
+	if flush {
+		_ = rc.Flush() // headers now: an event stream may be quiet for long
+	}
+	if err := copyBody(w, rc, &dl, resp.Body, flush); err != nil {
+		if err.Kind != KindClientGone && r.Context().Err() != nil {
+			err.Kind, err.Status, err.Aborted = KindClientGone, StatusClientClosed, false
+		}
+		return err
+	}
+	resp.Body.Close() // now, so that the transport fills resp.Trailer
+	if n := len(resp.Trailer); n > 0 {
+		if n == announced {
+			for k, vv := range resp.Trailer {
+				h[k] = vv
+			}
+			return nil
+		}
+		// Trailers the upstream did not announce (gRPC over h2 never does):
+		// force chunking so the server cannot frame a short body with a
+		// Content-Length, then send them through TrailerPrefix.
+		_ = rc.Flush()
+		for k, vv := range resp.Trailer {
+			h[http.TrailerPrefix+k] = vv
+		}
+	}
+	return nil
+}
+
+// copyHeader sets src's fields in dst, replacing values. The slices are
+// shared: src is the response's own header, used by nothing after this.
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = vv
+	}
+}
+
+// trailerKeys is the value of the Trailer header announcing tr's fields.
+func trailerKeys(tr http.Header) string {
+	var b strings.Builder
+	for k := range tr {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
+// streamingType reports a content type whose messages must reach the client
+// as they are produced: server-sent events and gRPC.
+func streamingType(ct []string) bool {
+	if len(ct) == 0 {
+		return false
+	}
+	return hasPrefixFold(ct[0], "text/event-stream") || hasPrefixFold(ct[0], "application/grpc")
+}
+
+// bodyAllowed reports whether a response with this status may have a body
+// (RFC 9110 §6.4.1), and so a Content-Length.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// copyBody streams src to the client through a pooled buffer, extending the
+// write deadline as it goes and flushing after each write if asked. A
+// failed read of src after the response started must abort the response.
+func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, src io.Reader, flush bool) *Error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			dl.extend(rc)
+			if _, err := w.Write(buf[:n]); err != nil {
+				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if isTimeout(rerr) {
+				return &Error{Kind: KindTimeout, Status: http.StatusGatewayTimeout, Err: rerr, Aborted: true}
+			}
+			return &Error{Kind: KindBadResponse, Status: http.StatusBadGateway, Err: rerr, Aborted: true}
+		}
+	}
+}
+
+// deadline extends the client's write deadline as bytes flow. It moves the
+// deadline at most every quarter timeout: a stalled reader is still cut off
+// within [3/4, 1] of the timeout, and a fast stream does not pay a deadline
+// update per write.
+type deadline struct {
+	timeout time.Duration
+	at      time.Time
+}
+
+func (d *deadline) extend(rc *http.ResponseController) {
+	if d.timeout <= 0 {
+		return
+	}
+	now := time.Now()
+	if d.at.Sub(now) >= d.timeout-d.timeout/4 {
+		return
+	}
+	d.at = now.Add(d.timeout)
+	if rc.SetWriteDeadline(d.at) != nil {
+		d.timeout = 0 // the writer cannot; stop asking
+	}
+}

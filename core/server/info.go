@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/wasmgate/wasmgate/core/config"
+)
+
+// Info describes the listener a request arrived on. It is immutable: a
+// reload stores a new Info, so a handler holding one sees a consistent view.
+type Info struct {
+	Name    string // config name (the address when none was given)
+	Address string // as configured
+	TLS     bool   // the listener terminates TLS; r.TLS carries the details
+	trusted []netip.Prefix
+}
+
+// Trusts reports whether addr is one of the listener's trusted proxies, whose
+// X-Forwarded-*/Forwarded headers may be kept. IPv4-mapped IPv6 addresses
+// count as IPv4, as a dual-stack socket reports them that way.
+func (i *Info) Trusts(addr netip.Addr) bool {
+	if i == nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range i.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+type infoKey struct{}
+
+// ListenerFrom returns the Info of the listener a request arrived on, or nil
+// for a context that did not come from this package. It loads the current
+// Info on every call (one atomic load), so a reload's new trusted proxies
+// apply to the next request even on a connection opened before the reload.
+func ListenerFrom(ctx context.Context) *Info {
+	p, _ := ctx.Value(infoKey{}).(*atomic.Pointer[Info])
+	if p == nil {
+		return nil
+	}
+	return p.Load()
+}
+
+func newInfo(name string, c config.Listener) *Info {
+	trusted := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, p := range c.TrustedProxies {
+		if p.IsValid() {
+			trusted = append(trusted, p.Masked())
+		}
+	}
+	return &Info{Name: name, Address: c.Address, TLS: c.TLS != nil, trusted: trusted}
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// socket is one bound TCP port. It outlives the http.Servers that serve it:
+// one goroutine accepts and hands each connection to whichever server is
+// current (through a view), so a reload that needs a new http.Server (h2c
+// toggled, new timeouts) starts it on the same socket and lets the old one
+// drain. The port never stops accepting, and no rebind can fail halfway.
+type socket struct {
+	ln     net.Listener
+	conns  chan net.Conn // unbuffered: a connection waits for a server that accepts
+	closed chan struct{}
+	once   sync.Once
+	logger *slog.Logger
+}
+
+// keepAlive probes idle client connections so dead peers (a NAT that dropped
+// state, a host that vanished) free their slots within minutes rather than
+// hours; HTTP-level idle timeouts do not help while a request is in flight.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4}
+
+func listen(addr string, logger *slog.Logger) (*socket, error) {
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &socket{ln: ln, conns: make(chan net.Conn), closed: make(chan struct{}), logger: logger}
+	go s.acceptLoop()
+	return s, nil
+}
+
+func (s *socket) acceptLoop() {
+	var backoff time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// http.Server does, instead of giving up the port for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger.Warn("accept failed; retrying", "addr", s.ln.Addr().String(), "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.closed:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		select {
+		case s.conns <- c:
+		case <-s.closed:
+			c.Close()
+			return
+		}
+	}
+}
+
+// close stops accepting at the kernel: the port refuses new connections at
+// once, while connections already handed out are left to their server.
+func (s *socket) close() {
+	s.once.Do(func() {
+		close(s.closed)
+		s.ln.Close()
+	})
+}
+
+func (s *socket) addr() net.Addr { return s.ln.Addr() }
+
+// view is one http.Server's handle on a socket. Closing it (http.Server
+// Shutdown does) only stops that server from taking new connections.
+type view struct {
+	s      *socket
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (s *socket) newView() *view { return &view{s: s, closed: make(chan struct{})} }
+
+func (v *view) Accept() (net.Conn, error) {
+	// Check closed first so that a server being shut down does not pick up
+	// a connection its successor is waiting for.
+	select {
+	case <-v.closed:
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
+	case c := <-v.s.conns:
+		return c, nil
+	case <-v.closed:
+		return nil, net.ErrClosed
+	case <-v.s.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (v *view) Close() error {
+	v.once.Do(func() { close(v.closed) })
+	return nil
+}
+
+func (v *view) Addr() net.Addr { return v.s.addr() }

@@ -1,0 +1,355 @@
+// Package server owns the gateway's client listeners: binding, TLS with
+// certificates chosen by SNI, client certificates (mTLS), HTTP/1.1, h2 over
+// TLS, h2c, header and time limits, graceful stop, and reconciling the set
+// of listeners with a new config on reload without dropping connections.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
+)
+
+// DefaultDrainTimeout bounds how long a removed or replaced listener waits
+// for its in-flight requests before their connections are closed.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Server owns the gateway's client listeners. Its methods are safe for
+// concurrent use; Apply and Shutdown are serialized.
+type Server struct {
+	handler      http.Handler
+	logger       *slog.Logger
+	drainTimeout time.Duration
+
+	mu        sync.Mutex
+	listeners map[string]*listener // by identity, see identity()
+	shut      bool
+
+	drainMu  sync.Mutex
+	draining map[*http.Server]struct{}
+	drained  sync.WaitGroup
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithDrainTimeout sets how long listeners removed or replaced by Apply may
+// drain (config server.drain_timeout); d <= 0 keeps DefaultDrainTimeout.
+func WithDrainTimeout(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.drainTimeout = d
+		}
+	}
+}
+
+// New returns a Server with no listeners; Apply opens them. Every request on
+// every listener goes to handler.
+func New(handler http.Handler, logger *slog.Logger, opts ...Option) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		handler:      handler,
+		logger:       logger,
+		drainTimeout: DefaultDrainTimeout,
+		listeners:    map[string]*listener{},
+		draining:     map[*http.Server]struct{}{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// listener is one bound socket and the http.Server currently serving it.
+// info and tlsConf are read by every connection and request, and swapped by
+// Apply without touching the socket.
+type listener struct {
+	sock     *socket
+	info     atomic.Pointer[Info]
+	tlsConf  atomic.Pointer[tls.Config]
+	settings settings
+	srv      *http.Server
+}
+
+// plan is one config entry validated and loaded, ready to commit.
+type plan struct {
+	id, bindAddr string
+	info         *Info
+	tlsConf      *tls.Config
+	settings     settings
+	at           string // "listeners[i]", for errors
+}
+
+// Apply reconciles the open listeners with cfgs, identified by address:
+//   - a new address is bound and served;
+//   - an address no longer in cfgs stops accepting at once and its
+//     connections drain in the background (up to the drain timeout);
+//   - an address still present keeps its socket. Certificates (re-read from
+//     disk on every Apply), client CAs, TLS version, name and trusted proxies
+//     change in place, for new handshakes and new requests. A change to what
+//     an http.Server fixes at start (timeouts, header limit, h2/h2c, TLS on
+//     or off) starts a new http.Server on the same socket and drains the old
+//     one, so the port never stops accepting.
+//
+// Everything that can fail (files, addresses, binding) happens before any
+// running listener is touched: on error the running set is left exactly as
+// it was. Errors are config FieldErrs with paths from the config root
+// ("listeners[1].tls.certificates[0].key"), joined with errors.Join.
+func (s *Server) Apply(cfgs []config.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut {
+		return errors.New("server: Apply after Shutdown")
+	}
+
+	plans, err := s.prepare(cfgs)
+	if err != nil {
+		return err
+	}
+
+	// Bind every new address before changing anything, so a port in use
+	// fails the whole Apply.
+	bound := map[string]*socket{}
+	var bindErrs []error
+	for _, p := range plans {
+		if s.listeners[p.id] != nil {
+			continue
+		}
+		sock, err := listen(p.bindAddr, s.logger)
+		if err != nil {
+			bindErrs = append(bindErrs, config.FieldErr(p.at+".address", "cannot listen on %s: %v", p.info.Address, err))
+			continue
+		}
+		bound[p.id] = sock
+	}
+	if len(bindErrs) > 0 {
+		for _, sock := range bound {
+			sock.close()
+		}
+		return errors.Join(bindErrs...)
+	}
+
+	// Commit: nothing below can fail.
+	keep := map[string]bool{}
+	for _, p := range plans {
+		keep[p.id] = true
+		if l := s.listeners[p.id]; l != nil {
+			s.update(l, p)
+			continue
+		}
+		l := &listener{sock: bound[p.id], settings: p.settings}
+		l.info.Store(p.info)
+		if p.tlsConf != nil {
+			l.tlsConf.Store(p.tlsConf)
+		}
+		l.srv = s.serve(l)
+		s.listeners[p.id] = l
+		s.logger.Info("listening", "listener", p.info.Name, "addr", l.sock.addr().String(), "tls", p.settings.tls, "h2c", p.settings.h2c)
+	}
+	for id, l := range s.listeners {
+		if keep[id] {
+			continue
+		}
+		delete(s.listeners, id)
+		l.sock.close()
+		s.drain(l.srv, s.drainTimeout)
+		s.logger.Info("stopped listening; draining", "listener", l.info.Load().Name, "addr", l.sock.addr().String())
+	}
+	return nil
+}
+
+// prepare validates cfgs and loads every file they name, without side
+// effects on running listeners.
+func (s *Server) prepare(cfgs []config.Listener) ([]plan, error) {
+	var errs []error
+	plans := make([]plan, 0, len(cfgs))
+	ids := map[string]int{}
+	names := map[string]int{}
+	for i, c := range cfgs {
+		at := "listeners[" + strconv.Itoa(i) + "]"
+		name := c.Name
+		if name == "" {
+			name = c.Address
+		}
+		if j, dup := names[name]; dup {
+			errs = append(errs, config.FieldErr(at+".name", "%q is already the name of listeners[%d]; names must be unique", name, j))
+		}
+		names[name] = i
+
+		st := settingsOf(c)
+		p := plan{info: newInfo(name, c), settings: st, at: at}
+		addr, err := resolve(c.Address)
+		if err != nil {
+			errs = append(errs, config.FieldErr(at+".address", "%v", err))
+		} else {
+			p.bindAddr = addr.String()
+			p.id = identity(addr, name)
+			if j, dup := ids[p.id]; dup {
+				errs = append(errs, config.FieldErr(at+".address", "%s is already used by listeners[%d]", c.Address, j))
+			}
+			ids[p.id] = i
+		}
+		if c.TLS != nil {
+			conf, warnings, err := buildTLS(at, c.TLS, st.h2, time.Now())
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, w := range warnings {
+				s.logger.Warn(w)
+			}
+			p.tlsConf = conf
+		}
+		plans = append(plans, p)
+	}
+	return plans, errors.Join(errs...)
+}
+
+// resolve checks an address and resolves its host and service names once,
+// so that identity compares what will actually be bound.
+func resolve(address string) (*net.TCPAddr, error) {
+	if address == "" {
+		return nil, errors.New("is required (host:port, e.g. \":8080\" or \"127.0.0.1:8443\")")
+	}
+	if _, _, err := net.SplitHostPort(address); err != nil {
+		return nil, fmt.Errorf("%q is not host:port: %v", address, err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve %q: %v", address, err)
+	}
+	return addr, nil
+}
+
+// identity keys a listener across reloads by the address it binds. Port 0
+// (an ephemeral port, as in tests) binds a new port every time, so there the
+// name tells listeners apart.
+func identity(addr *net.TCPAddr, name string) string {
+	if addr.Port == 0 {
+		return addr.String() + "#" + name
+	}
+	return addr.String()
+}
+
+// update applies p to a running listener whose socket stays bound.
+func (s *Server) update(l *listener, p plan) {
+	l.info.Store(p.info)
+	if p.tlsConf != nil {
+		l.tlsConf.Store(p.tlsConf)
+	}
+	if p.settings == l.settings {
+		return
+	}
+	old := l.srv
+	l.settings = p.settings
+	l.srv = s.serve(l)
+	s.drain(old, s.drainTimeout)
+	s.logger.Info("restarted listener's server with new settings; old connections draining", "listener", p.info.Name, "addr", l.sock.addr().String())
+}
+
+// serve starts a new http.Server generation on l's socket.
+func (s *Server) serve(l *listener) *http.Server {
+	info := l.info.Load()
+	logger := s.logger.With("listener", info.Name)
+	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
+	var ln net.Listener = l.sock.newView()
+	if l.settings.tls {
+		// The handshake reads the current tls.Config, so Apply swaps
+		// certificates without restarting anything.
+		ln = tls.NewListener(ln, &tls.Config{
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return l.tlsConf.Load(), nil
+			},
+		})
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("listener stopped serving", "err", err)
+		}
+	}()
+	return srv
+}
+
+// drain shuts srv down gracefully in the background: it stops accepting,
+// sends h2 GOAWAY, closes keep-alive connections after their current
+// request, and force-closes whatever is left after timeout (0: only when
+// Shutdown's context ends). Hijacked
+// connections (upgrades) are not tracked by http.Server; their owner ends them.
+func (s *Server) drain(srv *http.Server, timeout time.Duration) {
+	s.drainMu.Lock()
+	s.draining[srv] = struct{}{}
+	s.drainMu.Unlock()
+	s.drained.Add(1)
+	go func() {
+		defer s.drained.Done()
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+		s.drainMu.Lock()
+		delete(s.draining, srv)
+		s.drainMu.Unlock()
+	}()
+}
+
+// Addrs returns each listener's bound address by name; with port 0 in the
+// config, this is where the kernel's chosen port shows up.
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]net.Addr, len(s.listeners))
+	for _, l := range s.listeners {
+		m[l.info.Load().Name] = l.sock.addr()
+	}
+	return m
+}
+
+// Shutdown stops every listener from accepting at once, then waits for
+// in-flight requests, including those of listeners removed by an earlier
+// Apply, until ctx ends; then it closes the remaining connections and
+// returns ctx's error. Apply fails after Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shut = true
+	for id, l := range s.listeners {
+		delete(s.listeners, id)
+		l.sock.close()
+		// Bounded by ctx below, not by the drain timeout: the caller
+		// chose how long the process may take to stop.
+		s.drain(l.srv, 0)
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.drained.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.drainMu.Lock()
+		for srv := range s.draining {
+			srv.Close()
+		}
+		s.drainMu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
