@@ -56,3 +56,9 @@ func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 // errReported is returned by a command that has already printed why it
 // failed; main only sets the exit status.
 var errReported = errors.New("reported")
+
+// fail prints a message for the user and returns errReported.
+func fail(cmd *cobra.Command, format string, args ...any) error {
+	fmt.Fprintf(cmd.ErrOrStderr(), "wasmgate: "+format+"\n", args...)
+	return errReported
+}

@@ -47,7 +47,7 @@ func (src Source) load() (*config.Config, []byte, error) {
 type Gateway struct {
 	src    Source
 	logger *slog.Logger
-	proxy  *proxy.Proxy
+	local  *proxy.Proxy // writes responses made before a route applies
 	server *server.Server
 	admin  *admin.Server
 	keep   *keeper
@@ -72,14 +72,19 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 		k.release(1)
 		return nil, err
 	}
-	s.close(nil)
-	k.release(1)
+	if err := server.Check(cfg.Listeners); err != nil {
+		k.release(1)
+		return nil, cfg.Resolve("", err)
+	}
+	s.keep = k
+	s.Generation = 1
+	s.retireFrom(nil)
 	return cfg, nil
 }
 
 // Start loads the config, opens listeners and the admin API, and serves.
 func Start(src Source, logger *slog.Logger) (*Gateway, error) {
-	g := &Gateway{src: src, logger: logger, keep: newKeeper(), proxy: proxy.New(logger)}
+	g := &Gateway{src: src, logger: logger, keep: newKeeper(), local: proxy.New(proxy.Options{})}
 	cfg, data, err := src.load()
 	if err != nil {
 		return nil, err
@@ -91,7 +96,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	}
 	if err := g.server.Apply(cfg.Listeners); err != nil {
 		s.retireFrom(nil)
-		return nil, err
+		return nil, cfg.Resolve("", err)
 	}
 	g.current.Store(s)
 	if cfg.Admin.Address != "off" {
@@ -139,7 +144,7 @@ func (g *Gateway) Reload() error {
 	if err := g.server.Apply(cfg.Listeners); err != nil {
 		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err)
 		s.retireFrom(nil)
-		return err
+		return cfg.Resolve("", err)
 	}
 	g.current.Store(s)
 	old.retireFrom(s)

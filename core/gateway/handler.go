@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,11 +40,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path, err := router.Canonicalize(r.URL.EscapedPath(), s.mergeSlashes)
 	if err != nil {
-		g.writeLocal(w, r, filter.Error(http.StatusBadRequest, "invalid request path: "+reasonOf(err)))
+		g.writeLocal(w, r, x, filter.Error(http.StatusBadRequest, "invalid request path: "+reasonOf(err)))
 		return
 	}
 	if resp := s.checkHeaders(r); resp != nil {
-		g.writeLocal(w, r, resp)
+		g.writeLocal(w, r, x, resp)
 		return
 	}
 	setPath(r, path)
@@ -51,18 +52,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, res, allow := s.table.Match(r, hostOf(r), path, &x.Params)
 	switch res {
 	case router.NotFound:
-		g.writeLocal(w, r, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
+		g.writeLocal(w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
 		return
 	case router.MethodNotAllowed:
 		resp := filter.Error(http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here")
 		resp.Header["Allow"] = []string{strings.Join(allow, ", ")}
-		g.writeLocal(w, r, resp)
+		g.writeLocal(w, r, x, resp)
 		return
 	}
 	x.Route = route.Name
 
 	if resp := route.limitBody(w, r, x); resp != nil {
-		g.writeLocal(w, r, resp)
+		g.writeLocal(w, r, x, resp)
 		return
 	}
 
@@ -70,17 +71,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upstreamResp *http.Response
 	if local != nil {
 		x.Response = local
-	} else {
-		upstreamResp = g.target(route, x, peer, trusted, info)
+	} else if upstreamResp = g.target(w, route, x, trusted); x.Response == nil {
+		// The client went away before there was anything to answer.
+		route.chain.Done(x, ran)
+		return
 	}
 	route.chain.Response(x, ran)
-	g.proxy.WriteResponse(w, r, x.Response, upstreamResp)
+	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)
 	route.chain.Done(x, ran)
+	if werr != nil && werr.Aborted {
+		// The response started and broke: abort so the client sees it broken
+		// rather than a short body that looks complete.
+		panic(http.ErrAbortHandler)
+	}
 }
 
-// target produces x.Response from the route's target. The returned upstream
-// response, if any, still holds the body to stream.
-func (g *Gateway) target(route *Route, x *filter.Exchange, peer netip.Addr, trusted bool, info *server.Info) *http.Response {
+// target produces x.Response from the route's target and returns the
+// upstream response whose body is still to stream, if any. x.Response stays
+// nil only when the client is gone.
+func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange, trusted bool) *http.Response {
 	r := x.Request
 	if route.respond != nil {
 		resp := *route.respond
@@ -91,28 +100,18 @@ func (g *Gateway) target(route *Route, x *filter.Exchange, peer netip.Addr, trus
 	if route.rewrite != nil {
 		setPath(r, route.rewrite.Apply(r.URL.EscapedPath(), x.Params))
 	}
-	resp, perr := g.proxy.RoundTrip(r, route.upstream, proxy.Request{
-		ClientIP:     x.ClientIP,
-		Peer:         peer,
-		Trusted:      trusted,
-		PreserveHost: route.opts.preserveHost,
-		Websocket:    route.opts.websocket,
-		Timeout:      route.timeout,
-	})
+	resp, perr := route.proxy.RoundTrip(w, x, route.upstream, trusted)
 	if perr != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(perr, &mbe) {
-			x.Response = filter.Error(http.StatusRequestEntityTooLarge, "request body exceeds "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
-		} else {
+		if perr.Kind != proxy.KindClientGone {
 			x.Response = perr.Response()
 		}
+		g.logger.Debug("upstream exchange failed", "route", route.Name, "upstream", route.upstream.Name, "err", perr)
 		return nil
 	}
 	x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header}
-	if route.chain.Needs().ResponseBody {
-		if err := bufferResponse(x.Response, resp, route.chain.Needs().MaxBody); err != nil {
+	if needs := route.chain.Needs(); needs.ResponseBody {
+		if err := bufferResponse(x.Response, resp, needs.MaxBody); err != nil {
 			x.Response = filter.Error(http.StatusBadGateway, err.Error())
-			return nil
 		}
 		return nil
 	}
@@ -201,7 +200,7 @@ func pathUnescape(s string) (string, error) {
 	if strings.IndexByte(s, '%') < 0 {
 		return s, nil
 	}
-	return urlPathUnescape(s)
+	return url.PathUnescape(s)
 }
 
 // peerOf returns the TCP peer and whether the listener trusts it.
@@ -259,8 +258,10 @@ func hostOf(r *http.Request) string {
 	return h
 }
 
-func (g *Gateway) writeLocal(w http.ResponseWriter, r *http.Request, resp *filter.Response) {
-	g.proxy.WriteResponse(w, r, resp, nil)
+// writeLocal answers before any route applies (bad path, no route).
+func (g *Gateway) writeLocal(w http.ResponseWriter, r *http.Request, x *filter.Exchange, resp *filter.Response) {
+	x.Response = resp
+	g.local.WriteResponse(w, r, x, nil)
 }
 
 func reasonOf(err error) string {

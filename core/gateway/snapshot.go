@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/router"
 	"github.com/wasmgate/wasmgate/core/upstream"
 )
@@ -36,6 +36,7 @@ type Snapshot struct {
 	mergeSlashes      bool
 	underscoreHeaders string
 	maxRequestBody    int64
+	ioTimeouts        config.ServerTimeouts // the longest read/write of any listener
 
 	// Lifecycle: see lifecycle.go.
 	keep    *keeper
@@ -52,15 +53,9 @@ type Route struct {
 	upstream *upstream.Upstream
 	respond  *filter.Response // a static response; cloned per request
 	rewrite  *router.Rewriter
+	proxy    *proxy.Proxy
 	maxBody  int64
-	timeout  time.Duration
-	opts     routeOptions
 	spec     *config.Route
-}
-
-type routeOptions struct {
-	preserveHost bool
-	websocket    bool
 }
 
 // builder accumulates positioned errors while a snapshot is built, so one
@@ -89,6 +84,12 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,
 		maxRequestBody:    int64(cfg.Server.MaxRequestBody),
+	}
+	// The proxy extends client deadlines as bytes move. Routes are shared by
+	// all listeners, so they use the most generous listener's timeouts.
+	for _, l := range cfg.Listeners {
+		s.ioTimeouts.Read = max(s.ioTimeouts.Read, l.Timeouts.Read)
+		s.ioTimeouts.Write = max(s.ioTimeouts.Write, l.Timeouts.Write)
 	}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
@@ -150,9 +151,14 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	r := &Route{
 		Name:    rc.Name,
 		maxBody: s.maxRequestBody,
-		timeout: rc.Timeout.D(),
-		opts:    routeOptions{preserveHost: rc.PreserveHost, websocket: rc.Websocket},
 		spec:    rc,
+		proxy: proxy.New(proxy.Options{
+			PreserveHost: rc.PreserveHost,
+			Websocket:    rc.Websocket,
+			Timeout:      rc.Timeout.D(),
+			ReadTimeout:  s.ioTimeouts.Read.D(),
+			WriteTimeout: s.ioTimeouts.Write.D(),
+		}),
 	}
 	if rc.MaxRequestBody > 0 {
 		r.maxBody = int64(rc.MaxRequestBody)
@@ -165,7 +171,7 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	}
 	r.rewrite = rw
 
-	params := paramNames(rc.Match)
+	params, _ := router.ParamNames(rc.Match) // a bad path is reported by the router
 	filters := b.filters(rc.Filters, base+".filters", rc, params, map[string]bool{})
 	r.chain = filter.NewChain(filters)
 
@@ -242,28 +248,6 @@ func asErrors(err error) config.Errors {
 		return es
 	}
 	return config.Errors{{Msg: err.Error()}}
-}
-
-var templateParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(?:\.\.\.)?\}`)
-
-// paramNames lists the parameters a route's match captures, for templates.
-func paramNames(m config.Match) []string {
-	var names []string
-	if m.Path != "" {
-		for _, sub := range templateParam.FindAllStringSubmatch(m.Path, -1) {
-			names = append(names, sub[1])
-		}
-	}
-	if m.Regex != "" {
-		if re, err := regexp.Compile(m.Regex); err == nil {
-			for _, n := range re.SubexpNames() {
-				if n != "" {
-					names = append(names, n)
-				}
-			}
-		}
-	}
-	return names
 }
 
 func staticResponse(rc *config.Respond) *filter.Response {

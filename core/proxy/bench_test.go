@@ -7,17 +7,21 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so the benchmark
-// measures the proxy, not a recorder.
+// measures the proxy, not a recorder. Like the server's writer it supports
+// write deadlines and flushing.
 type discardWriter struct{ h http.Header }
 
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Header() http.Header                { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error)        { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)                    {}
+func (d *discardWriter) Flush()                             {}
+func (d *discardWriter) SetWriteDeadline(t time.Time) error { return nil }
 
 func benchBackend(b *testing.B) *httptest.Server {
 	body := strings.Repeat("x", 1024)
@@ -54,14 +58,21 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// BenchmarkTransportBaseline is the floor: the same request through the
-// same transport, body read and discarded, with nothing of ours around it.
+// BenchmarkTransportBaseline is the floor: the request BenchmarkForward
+// sends upstream (forwarding headers included, so the upstream's parsing
+// costs the same), through the same transport, body read and discarded,
+// with nothing of ours around it.
 func BenchmarkTransportBaseline(b *testing.B) {
 	back := benchBackend(b)
 	tr := newUpstream(b, back.URL, nil).Transport()
 	req, _ := http.NewRequest("GET", back.URL+"/users/42?full=1", nil)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "bench")
+	req.Header.Set("X-Forwarded-For", "192.0.2.1")
+	req.Header.Set("Forwarded", "for=192.0.2.1;host=api.example.com;proto=http")
+	req.Header.Set("X-Forwarded-Proto", "http")
+	req.Header.Set("X-Forwarded-Host", "api.example.com")
+	req.Header.Set("X-Real-Ip", "192.0.2.1")
 	buf := make([]byte, 32<<10)
 	b.ReportAllocs()
 	for b.Loop() {

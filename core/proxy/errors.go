@@ -85,15 +85,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // {"error": reason, "status": N}.
 func (e *Error) Response() *filter.Response { return filter.Error(e.Status, e.Reason()) }
 
-// classify maps a failed round trip to an Error. Order matters: a client
-// that left explains everything after it, a failed request-body read
-// explains the transport's error, and only then is the upstream to blame.
+// classify maps a failed round trip to an Error. Order matters: a failed
+// read of the client's body explains the transport's error (and the server
+// cancels the request's context on it, so it must come first), a client
+// that left explains the rest, and only then is the upstream to blame.
 func classify(err error, in *http.Request, t *trip) *Error {
-	if in.Context().Err() != nil {
-		return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
-	}
 	if berr := t.body.readErr(); berr != nil {
 		return clientBodyError(berr)
+	}
+	if in.Context().Err() != nil {
+		return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {

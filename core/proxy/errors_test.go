@@ -151,3 +151,17 @@ func TestClientGoneAndBodyErrors(t *testing.T) {
 		t.Errorf("oversized body response: %d %s", resp.Status, resp.Body)
 	}
 }
+
+func TestStalledRequestBodyIs408(t *testing.T) {
+	back := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	front := startFront(t, &gateway{p: New(Options{ReadTimeout: 100 * time.Millisecond}), up: newUpstream(t, back.URL, nil)})
+	// Ten of the hundred promised bytes, then nothing: the per-progress read
+	// deadline must cut the client off.
+	resp, _, _ := rawExchange(t, hostOf(front), "POST / HTTP/1.1\nHost: h\nContent-Length: 100\n\n0123456789")
+	checkJSONError(t, resp, http.StatusRequestTimeout, "request body timeout")
+	if !resp.Close {
+		t.Error("connection kept open after an unread body")
+	}
+}

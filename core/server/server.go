@@ -274,7 +274,9 @@ func (s *Server) serve(l *listener) *http.Server {
 		})
 	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Closing the socket before Shutdown (to stop accepting at once) makes
+		// Serve return net.ErrClosed: that is a stop, not a failure.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			logger.Error("listener stopped serving", "err", err)
 		}
 	}()
@@ -352,4 +354,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// Check validates listener configs and loads every certificate and key they
+// name, without binding anything: what `wasmgate validate` can promise about
+// listeners short of a port being free.
+func Check(cfgs []config.Listener) error {
+	s := &Server{logger: slog.New(slog.DiscardHandler)}
+	_, err := s.prepare(cfgs)
+	return err
 }
