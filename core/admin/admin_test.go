@@ -22,7 +22,7 @@ func (f *fakeBackend) Status() Status {
 	return Status{Generation: uint64(f.reloads.Load()) + 1, LoadedAt: time.Unix(0, 0)}
 }
 func (f *fakeBackend) ConfigYAML() []byte { return Redact([]byte("a: 1\n")) }
-func (f *fakeBackend) Routes() []Route   { return []Route{{Name: "r1", Path: "/x"}} }
+func (f *fakeBackend) Routes() []Route    { return []Route{{Name: "r1", Path: "/x"}} }
 func (f *fakeBackend) Reload() error {
 	if f.fail {
 		return errors.New("gateway.yaml:3:5: routes[0].upstream: unknown upstream")
