@@ -35,6 +35,8 @@ type Status struct {
 	LoadedAt   time.Time `json:"loaded_at"`
 	Routes     int       `json:"routes"`
 	Upstreams  int       `json:"upstreams"`
+	// Listeners maps listener names to their bound addresses.
+	Listeners map[string]string `json:"listeners"`
 }
 
 // Route is one route as the admin API shows it.

@@ -108,6 +108,9 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		g.admin = a
 	}
 	g.ready.Store(true)
+	if g.admin != nil {
+		logger.Info("admin API listening", "addr", g.admin.Addr().String())
+	}
 	logger.Info("gateway started", "config", s.Config.File, "routes", len(s.routes), "upstreams", len(s.upstreams))
 	return g, nil
 }
@@ -188,9 +191,13 @@ func (g *Gateway) Ready() bool { return g.ready.Load() }
 // Status implements admin.Backend.
 func (g *Gateway) Status() admin.Status {
 	s := g.current.Load()
+	listeners := map[string]string{}
+	for name, addr := range g.server.Addrs() {
+		listeners[name] = addr.String()
+	}
 	return admin.Status{
 		Generation: s.Generation, File: s.Config.File, LoadedAt: s.LoadedAt,
-		Routes: len(s.routes), Upstreams: len(s.upstreams),
+		Routes: len(s.routes), Upstreams: len(s.upstreams), Listeners: listeners,
 	}
 }
 
