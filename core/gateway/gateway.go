@@ -56,6 +56,9 @@ type Gateway struct {
 	ready    atomic.Bool
 	reloadMu sync.Mutex // one reload at a time
 	gen      uint64     // guarded by reloadMu
+
+	// onReload, if set, is told every reload's outcome (tests wait on it).
+	onReload func(error)
 }
 
 // Validate loads the config and builds a complete snapshot without serving:
@@ -133,6 +136,14 @@ func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snaps
 func (g *Gateway) Reload() error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	err := g.reload()
+	if g.onReload != nil {
+		g.onReload(err)
+	}
+	return err
+}
+
+func (g *Gateway) reload() error {
 	old := g.current.Load()
 	cfg, data, err := g.src.load()
 	if err != nil {

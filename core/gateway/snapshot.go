@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ import (
 // snapshot with one atomic load and finish on the snapshot they started with.
 type Snapshot struct {
 	Config     *config.Config
-	Source     []byte // the config file as written, for the admin API
+	Source     []byte            // the config file as written, for the admin API
+	tlsDigest  [sha256.Size]byte // of the TLS files when built, to notice renewals
 	Generation uint64
 	LoadedAt   time.Time
 
@@ -80,6 +82,7 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 		Config:            cfg,
 		Source:            source,
 		LoadedAt:          time.Now(),
+		tlsDigest:         tlsDigest(cfg),
 		upstreams:         map[string]*upstream.Upstream{},
 		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,

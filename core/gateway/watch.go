@@ -3,21 +3,26 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
-// watchSettle is how long the config file must be quiet before a reload:
-// editors and config-map updates write in several steps.
+// watchSettle is how long watched files must be quiet before a reload:
+// editors, cert renewers and config-map updates write in several steps.
 const watchSettle = 150 * time.Millisecond
 
-// WatchConfig reloads whenever the config file's content changes on disk,
-// until ctx ends. It watches the directory, not the file, because editors
-// and Kubernetes config maps replace files by rename, which a watch on the
-// file itself would lose.
+// WatchConfig reloads whenever the config file, or a certificate, key or CA
+// file it names, changes on disk, until ctx ends. It watches directories,
+// not files, because editors, certificate renewers and Kubernetes config
+// maps replace files by rename, which a watch on the file itself would lose;
+// what changed is then decided by content, so unrelated files in the same
+// directories cause no reload.
 func (g *Gateway) WatchConfig(ctx context.Context) error {
 	if g.src.File == "" {
 		return nil
@@ -26,10 +31,21 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := w.Add(filepath.Dir(g.src.File)); err != nil {
-		_ = w.Close()
-		return err
+	watched := map[string]bool{}
+	watchDirs := func() {
+		for _, f := range append(tlsFiles(g.current.Load().Config), g.src.File) {
+			dir := filepath.Dir(f)
+			if watched[dir] {
+				continue
+			}
+			if err := w.Add(dir); err != nil {
+				g.logger.Warn("cannot watch directory; changes there need SIGHUP or POST /reload", "dir", dir, "err", err)
+				continue
+			}
+			watched[dir] = true
+		}
 	}
+	watchDirs()
 	go func() {
 		defer w.Close()
 		settle := time.NewTimer(time.Hour)
@@ -50,23 +66,62 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 				settle.Reset(watchSettle)
 			case <-settle.C:
 				g.reloadIfChanged()
+				watchDirs() // a reload may name certificates in new places
 			}
 		}
 	}()
 	return nil
 }
 
-// reloadIfChanged reloads when the file's bytes differ from the running
-// config's, so unrelated files in the directory cause no reload.
+// reloadIfChanged reloads when the config file's bytes, or the TLS files'
+// digest, differ from what the running snapshot was built from.
 func (g *Gateway) reloadIfChanged() {
 	data, err := os.ReadFile(g.src.File)
 	if err != nil {
 		g.logger.Warn("config file unreadable; still serving the previous config", "file", g.src.File, "err", err)
 		return
 	}
-	if bytes.Equal(data, g.current.Load().Source) {
+	s := g.current.Load()
+	switch {
+	case !bytes.Equal(data, s.Source):
+		g.logger.Info("config file changed; reloading", "file", g.src.File)
+	case tlsDigest(s.Config) != s.tlsDigest:
+		g.logger.Info("certificate files changed; reloading")
+	default:
 		return
 	}
-	g.logger.Info("config file changed; reloading", "file", g.src.File)
 	_ = g.Reload() // Reload logs its own outcome
+}
+
+// tlsFiles lists the certificate, key and CA files the listeners name.
+func tlsFiles(c *config.Config) []string {
+	var files []string
+	for _, l := range c.Listeners {
+		if l.TLS == nil {
+			continue
+		}
+		for _, cert := range l.TLS.Certificates {
+			files = append(files, cert.Cert, cert.Key)
+		}
+		if l.TLS.ClientCA != "" {
+			files = append(files, l.TLS.ClientCA)
+		}
+	}
+	return files
+}
+
+// tlsDigest hashes the contents of every TLS file (unreadable ones count as
+// empty), so a renewed certificate is noticed however it was written.
+func tlsDigest(c *config.Config) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range tlsFiles(c) {
+		data, _ := os.ReadFile(f)
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+		h.Write(data)
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }

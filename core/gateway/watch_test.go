@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate for name with the given serial.
+func writeCert(t *testing.T, certFile, keyFile, name string, serial int64) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write beside and rename, as certificate renewers do.
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(file+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func servedSerial(t *testing.T, addr string) int64 {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "api.test", InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+// A renewed certificate written to disk is served without a signal, the
+// config file untouched, and on the same port.
+func TestWatchPicksUpRenewedCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "api.pem"), filepath.Join(dir, "api.key")
+	writeCert(t, certFile, keyFile, "api.test", 1)
+	file := filepath.Join(dir, "gw.yaml")
+	cfg := fmt.Sprintf(`
+listeners:
+  - name: main
+    address: "127.0.0.1:0"
+    tls: { certificates: [{ cert: %q, key: %q }] }
+admin: { address: "off" }
+routes:
+  - { name: r, match: { prefix: / }, respond: { body: ok } }
+`, certFile, keyFile)
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(t.Context())
+	reloads := make(chan error, 4)
+	g.onReload = func(err error) { reloads <- err }
+	if err := g.WatchConfig(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	addr := g.Addrs()["main"].String()
+	if got := servedSerial(t, addr); got != 1 {
+		t.Fatalf("serial %d before renewal, want 1", got)
+	}
+
+	writeCert(t, certFile, keyFile, "api.test", 2)
+	select {
+	case err := <-reloads:
+		if err != nil {
+			t.Fatalf("reload after renewal failed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload after the certificate files changed")
+	}
+	if got := servedSerial(t, addr); got != 2 {
+		t.Errorf("serial %d after renewal, want 2", got)
+	}
+	if now := g.Addrs()["main"].String(); now != addr {
+		t.Errorf("listener moved from %s to %s; renewal must not rebind", addr, now)
+	}
+}
