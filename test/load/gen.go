@@ -54,6 +54,9 @@ func runGen(ctx context.Context, rawURL string, conns int, d time.Duration, maxR
 		r.Requests += w.ok + w.non2xx
 		r.Non2xx += w.non2xx
 		r.Errors += w.errors
+		if r.FirstError == "" && w.firstErr != nil {
+			r.FirstError = w.firstErr.Error()
+		}
 		h.merge(&w.hist)
 	}
 	r.Elapsed = elapsed
@@ -65,13 +68,22 @@ func runGen(ctx context.Context, rawURL string, conns int, d time.Duration, maxR
 // genWorker is one connection's loop and its private counters.
 type genWorker struct {
 	ok, non2xx, errors int64
+	firstErr           error
 	hist               histogram
+}
+
+func (w *genWorker) fail(err error) {
+	w.errors++
+	if w.firstErr == nil {
+		w.firstErr = err
+	}
 }
 
 func (w *genWorker) run(ctx context.Context, host string, req []byte, deadline time.Time, bounded bool, budget *atomic.Int64) {
 	var (
-		conn net.Conn
-		br   *bufio.Reader
+		conn   net.Conn
+		br     *bufio.Reader
+		served int // responses on conn so far
 	)
 	defer func() {
 		if conn != nil {
@@ -79,34 +91,37 @@ func (w *genWorker) run(ctx context.Context, host string, req []byte, deadline t
 		}
 	}()
 	dialer := net.Dialer{Timeout: 2 * time.Second}
-	for ctx.Err() == nil {
+	// Both checks: the context's timer may fire a little after the deadline
+	// has already failed a read or a dial.
+	for ctx.Err() == nil && time.Now().Before(deadline) {
 		if bounded && budget.Add(-1) < 0 {
 			return
 		}
 		if conn == nil {
 			c, err := dialer.DialContext(ctx, "tcp", host)
 			if err != nil {
-				if ctx.Err() == nil {
-					w.errors++
+				if ctx.Err() == nil && time.Now().Before(deadline) {
+					w.fail(err)
 					time.Sleep(10 * time.Millisecond) // don't spin on a refused port
 				}
 				continue
 			}
 			// The deadline unblocks a read in flight when the run ends.
 			_ = c.SetDeadline(deadline)
-			conn, br = c, bufio.NewReaderSize(c, 32<<10)
+			conn, br, served = c, bufio.NewReaderSize(c, 32<<10), 0
 		}
 		t0 := time.Now()
 		status, keep, err := roundTrip(conn, br, req)
 		took := time.Since(t0)
 		if err != nil {
 			if time.Now().Before(deadline) {
-				w.errors++
+				w.fail(fmt.Errorf("after %d responses on this connection: %w", served, err))
 			}
 			conn.Close()
 			conn = nil
 			continue
 		}
+		served++
 		if !keep {
 			conn.Close()
 			conn = nil

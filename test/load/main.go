@@ -48,6 +48,8 @@ type loadResult struct {
 	P50, P99 time.Duration
 	Errors   int64 // connect/read/write errors and timeouts
 	Non2xx   int64 // responses with a status outside 2xx (wrk: outside 2xx/3xx)
+	// FirstError is one of the errors, as an example (built-in generator only).
+	FirstError string
 }
 
 func main() {

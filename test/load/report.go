@@ -81,6 +81,11 @@ func (b *bench) printRound(r roundResult, first bool) {
 		lat(r.Direct.P50)+"/"+lat(r.Direct.P99), lat(r.Gateway.P50)+"/"+lat(r.Gateway.P99),
 		mib(r.Gateway.PeakRSS),
 		fmt.Sprintf("%d/%d; %d/%d", r.Direct.Errors, r.Direct.Non2xx, r.Gateway.Errors, r.Gateway.Non2xx))
+	for _, e := range []struct{ name, err string }{{"direct", r.Direct.FirstError}, {"gateway", r.Gateway.FirstError}} {
+		if e.err != "" {
+			fmt.Fprintf(w, "       %s: first error: %s\n", e.name, e.err)
+		}
+	}
 }
 
 // summaryJSON is the -json output: medians over the rounds.
