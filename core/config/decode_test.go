@@ -24,7 +24,7 @@ func TestUnknownFieldWithoutNearName(t *testing.T) {
 bogus: 1
 `, env())
 	wantErrs(t, got,
-		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, filter_chains, listeners, routes, server, upstreams`)
+		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, consumers, filter_chains, listeners, observability, plugins, routes, server, stores, upstreams`)
 }
 
 func TestWrongTypes(t *testing.T) {

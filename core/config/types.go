@@ -14,6 +14,12 @@ type Config struct {
 	FilterChains map[string][]FilterSpec `yaml:"filter_chains"`
 	Routes       []Route                 `yaml:"routes"`
 
+	// Sections owned by filter families; their types live in their own files.
+	Consumers     []Consumer         `yaml:"consumers"`     // consumers.go
+	Stores        Stores             `yaml:"stores"`        // stores.go
+	Plugins       map[string]*Plugin `yaml:"plugins"`       // plugins.go
+	Observability Observability      `yaml:"observability"` // observability.go
+
 	// File is the path the config was loaded from ("" for an embedded one);
 	// Root its document node, for resolving error positions after decoding.
 	File string     `yaml:"-"`

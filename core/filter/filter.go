@@ -9,6 +9,7 @@
 package filter
 
 import (
+	"github.com/wasmgate/wasmgate/core/config"
 	"io"
 	"log/slog"
 )
@@ -78,6 +79,9 @@ type BuildContext struct {
 	Route       string       // the route the chain belongs to
 	RouteParams []string     // the route's path parameter names, for templates
 	Logger      *slog.Logger // already tagged with route and filter
+	// Config is the whole config being built, for filters that use its
+	// shared sections (consumers, stores, plugins, upstreams).
+	Config *config.Config
 	// Keep returns a value shared across snapshots under key, creating it
 	// with create on first use. Values not requested by a new snapshot are
 	// closed (if they are io.Closers) after the swap. Filters use it to keep

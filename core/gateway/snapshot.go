@@ -234,6 +234,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			RouteParams: params,
 			Logger:      b.logger.With("route", rc.Name, "filter", spec.Name),
 			Keep:        b.keep.get,
+			Config:      b.cfg,
 		}
 		f, err := fc.Build(bc)
 		if err != nil {
