@@ -9,9 +9,10 @@
 package filter
 
 import (
-	"github.com/wasmgate/wasmgate/core/config"
 	"io"
 	"log/slog"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // Filter is one step of a route's chain, built once from its config at load.

@@ -56,7 +56,7 @@ type startOptions struct {
 	// and gives it a symlink to it, so file edits reach it only through
 	// SIGHUP or POST /reload, never through the file watcher.
 	symlinked bool
-	noConfig  bool // serve the embedded demo
+	noConfig  bool // serve the embedded demo on Listen and Admin
 	noReady   bool // do not wait for /readyz
 }
 
@@ -94,7 +94,10 @@ func startGateway(t *testing.T, cfg string, v vars, o ...startOptions) *gateway 
 
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cmd = exec.CommandContext(ctx, binary, args...)
-	g.cmd.Env = append(os.Environ(), opt.env...)
+	g.cmd.Env = append(childEnv(), opt.env...)
+	if opt.noConfig {
+		g.cmd.Env = append(g.cmd.Env, "WASMGATE_DEMO_LISTEN="+g.Listen, "WASMGATE_DEMO_ADMIN="+g.Admin)
+	}
 	g.cmd.Stdout = &g.stdout
 	g.cmd.Stderr = &g.stderr
 	if err := g.cmd.Start(); err != nil {
@@ -117,6 +120,9 @@ func startGateway(t *testing.T, cfg string, v vars, o ...startOptions) *gateway 
 		if code != 0 {
 			t.Errorf("wasmgate exited with status %d after SIGTERM, want 0", code)
 		}
+		if log := g.stderr.String(); strings.Contains(log, "panic") || strings.Contains(log, "DATA RACE") {
+			t.Error("wasmgate logged a panic or a data race")
+		}
 		if t.Failed() {
 			t.Logf("wasmgate stderr:\n%s", g.stderr.String())
 		}
@@ -125,6 +131,13 @@ func startGateway(t *testing.T, cfg string, v vars, o ...startOptions) *gateway 
 		g.waitReady()
 	}
 	return g
+}
+
+// childEnv is the environment for wasmgate processes. A race-enabled binary
+// sleeps a second at exit by default, waiting for late reports; a test that
+// waits for the exit already gives them time.
+func childEnv() []string {
+	return append([]string{"GORACE=atexit_sleep_ms=0"}, os.Environ()...)
 }
 
 // writeConfig renders cfg with the gateway's vars plus extra and replaces

@@ -47,7 +47,11 @@ func build(dir string) (string, error) {
 		root = filepath.Dir(mod)
 	}
 	bin := filepath.Join(dir, "wasmgate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/wasmgate")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/wasmgate")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v\n%s", err, out)
