@@ -9,7 +9,7 @@ import (
 
 // secretKey matches config keys whose values are secrets. Values that came
 // from ${ENV} are never shown expanded: Redact works on the file as written.
-var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|api_?key|private|credential|sha256|bcrypt|hmac)`)
+var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|api[-_]?key|private|credential|sha256|bcrypt|hmac|authorization|cookie)`)
 
 // Redacted is what a secret value is replaced with.
 const Redacted = "[redacted]"

@@ -74,6 +74,7 @@ upstreams:
 	wantErrs(t, got,
 		`gw.yaml:2:14: listeners[0].address: environment variable ADDR is not set; set it, or give a default: ${ADDR:-default}`,
 		`gw.yaml:3:10: listeners[0].h2c: expected true or false, got "perhaps"`,
+		`gw.yaml:5:3: upstreams.${NOT_A_VAR}: upstream name "${NOT_A_VAR}" is not valid; use letters, digits, '_', '.' and '-'`,
 		`gw.yaml:6:21: upstreams.${NOT_A_VAR}.targets[0].url: environment variable HOST is not set; set it, or give a default: ${HOST:-default}`,
 	)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,18 +45,41 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if err := Decode(file, root, "", c); err != nil {
 		errs = append(errs, err.(Errors)...)
 	}
-	// Validating a config that did not decode would mostly repeat the same
-	// problems in other words ("unknown upstream" for a mistyped block), so
-	// stop here; the next run shows what is left.
-	if len(errs) == 0 {
-		applyDefaults(c)
-		errs = validate(c)
+	// Validate even what did not decode cleanly, so one run lists every
+	// problem; but a block with a decode error is not judged further, since
+	// its other problems would repeat that one in other words ("needs an
+	// upstream" for a mistyped "upstrem").
+	applyDefaults(c)
+	decodeErrs := errs
+	for _, e := range validate(c) {
+		if !insideBroken(e.Field, decodeErrs) {
+			errs = append(errs, e)
+		}
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
 	}
 	return c, nil
+}
+
+// insideBroken reports whether field lies in a block (the parent of a field)
+// that has a decode error. A broken top-level key only hides itself.
+func insideBroken(field string, decodeErrs Errors) bool {
+	for _, e := range decodeErrs {
+		i := strings.LastIndexAny(e.Field, ".[")
+		if i < 0 {
+			if field == e.Field {
+				return true
+			}
+			continue
+		}
+		block := e.Field[:i]
+		if field == block || strings.HasPrefix(field, block+".") || strings.HasPrefix(field, block+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlLine splits yaml.v3's "yaml: line 3: did not find expected key".
