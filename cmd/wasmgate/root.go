@@ -22,6 +22,7 @@ Run 'wasmgate serve' with no config to start the embedded demo.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newValidateCmd(), newVersionCmd())
+	root.AddCommand(newPluginCmd())
 	root.SetErrPrefix("wasmgate:")
 	return root
 }

@@ -26,6 +26,56 @@ type Backend interface {
 	Routes() []Route
 	// Reload loads the config file again and swaps it in if valid.
 	Reload() error
+	// Upstreams is the live state of every upstream: per target health,
+	// ejections, in-flight requests and latency; the circuit breaker.
+	Upstreams() []Upstream
+}
+
+// Upstream is one upstream's live state as GET /upstreams shows it.
+type Upstream struct {
+	Name          string           `json:"name"`
+	Balancer      string           `json:"balancer"`
+	InFlight      int64            `json:"in_flight"`
+	RetriesActive int64            `json:"retries_in_flight"`
+	Pending       int64            `json:"pending"`
+	Retries       uint64           `json:"retries"`
+	RetriesDenied uint64           `json:"retries_denied"`
+	PanicPicks    uint64           `json:"panic_picks"`
+	Breaker       *Breaker         `json:"circuit_breaker,omitempty"`
+	Targets       []UpstreamTarget `json:"targets"`
+}
+
+// Breaker is an upstream's circuit breaker.
+type Breaker struct {
+	State     string     `json:"state"` // closed, open, half-open
+	OpenUntil *time.Time `json:"open_until,omitempty"`
+	Opens     uint64     `json:"opens"`
+	Overflows uint64     `json:"overflows"`
+}
+
+// UpstreamTarget is one target's live state.
+type UpstreamTarget struct {
+	URL          string     `json:"url"`
+	Host         string     `json:"host"`
+	Weight       int        `json:"weight"`
+	Available    bool       `json:"available"`
+	Healthy      bool       `json:"healthy"`
+	Ejected      bool       `json:"ejected"`
+	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
+	Ejections    int32      `json:"ejections"`
+	LastCheck    string     `json:"last_check_error,omitempty"`
+	InFlight     int64      `json:"in_flight"`
+	EWMAMillis   float64    `json:"ewma_ms"`
+	SlowStart    float64    `json:"slow_start_share"`
+	Requests     uint64     `json:"requests"`
+	Failures     uint64     `json:"failures"`
+}
+
+// MetricsBackend is implemented by backends that serve metrics (Prometheus
+// text format) on the admin listener, at a path the config chooses; h is nil
+// while metrics are off.
+type MetricsBackend interface {
+	Metrics() (path string, h http.Handler)
 }
 
 // Status is the running snapshot's identity.
@@ -113,6 +163,9 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("GET /routes", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Routes())
 	})
+	mux.HandleFunc("GET /upstreams", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Upstreams())
+	})
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
@@ -128,10 +181,17 @@ func Handler(b Backend) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The metrics path can change on reload, so it is matched here.
+		if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
+			if path, h := mb.Metrics(); h != nil && r.URL.Path == path {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
 		writeJSON(w, http.StatusNotFound, map[string]any{
 			"error":     "no such admin endpoint",
 			"status":    http.StatusNotFound,
-			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "POST /reload"},
+			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams", "POST /reload"},
 		})
 	})
 	return mux

@@ -23,6 +23,9 @@ func (f *fakeBackend) Status() Status {
 }
 func (f *fakeBackend) ConfigYAML() []byte { return Redact([]byte("a: 1\n")) }
 func (f *fakeBackend) Routes() []Route    { return []Route{{Name: "r1", Path: "/x"}} }
+func (f *fakeBackend) Upstreams() []Upstream {
+	return []Upstream{{Name: "u", Targets: []UpstreamTarget{{URL: "http://a:1", Available: true}}}}
+}
 func (f *fakeBackend) Reload() error {
 	if f.fail {
 		return errors.New("gateway.yaml:3:5: routes[0].upstream: unknown upstream")

@@ -77,12 +77,20 @@ func applyDefaults(c *Config) {
 				u.Targets[j].Weight = 1
 			}
 		}
+		upstreamDefaults(u) // upstreams.go
 	}
+
+	storeDefaults(&c.Stores)
+
+	pluginDefaults(c) // plugins_validate.go
+
+	observabilityDefaults(&c.Observability) // observability_validate.go
 
 	for i := range c.Routes {
 		if r := c.Routes[i].Respond; r != nil && r.Status == 0 {
 			r.Status = defaultRespondStatus
 		}
+		routeDefaults(&c.Routes[i]) // upstreams.go
 	}
 }
 

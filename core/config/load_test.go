@@ -33,7 +33,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	r := c.Routes[0]
 	if len(r.Filters) != 3 || r.Filters[0].Name != "chain" || r.Filters[1].Name != "cors" || !r.Websocket || !r.PreserveHost ||
-		r.Timeout.D() != 15*time.Second || r.MaxRequestBody != 1<<20 || len(r.Match.Headers) != 4 {
+		r.Timeouts.Request.D() != 15*time.Second || r.MaxRequestBody != 1<<20 || len(r.Match.Headers) != 4 {
 		t.Errorf("route users = %+v", r)
 	}
 	if got := c.Routes[2].Respond; got.Status != 301 || got.Headers["Location"] != "/new" || got.Body != "moved" {
@@ -71,7 +71,7 @@ upstreams:
 		t.Errorf("admin.address = %q", c.Admin.Address)
 	}
 	u := c.Upstreams["users"]
-	wantT := UpstreamTimeouts{Duration(5 * time.Second), Duration(30 * time.Second), Duration(90 * time.Second)}
+	wantT := UpstreamTimeouts{Connect: Duration(5 * time.Second), ResponseHeader: Duration(30 * time.Second), Idle: Duration(90 * time.Second)}
 	if u.Balancer != "round_robin" || u.Protocol != "http1" || u.MaxIdlePerTarget != 256 || u.Timeouts != wantT || u.Targets[0].Weight != 1 {
 		t.Errorf("upstream defaults = %+v", u)
 	}

@@ -96,13 +96,24 @@ type Admin struct {
 // Upstream is a named group of targets that routes forward to.
 type Upstream struct {
 	Targets  []Target         `yaml:"targets"`
-	Balancer string           `yaml:"balancer"` // round_robin (default) | weighted
+	Balancer string           `yaml:"balancer"` // round_robin (default) | weighted | least_conn | p2c_ewma | consistent_hash
 	Timeouts UpstreamTimeouts `yaml:"timeouts"`
 	// Protocol spoken to the targets: http1 (default), h2c (HTTP/2 without
 	// TLS, e.g. gRPC), or auto (h2 over TLS where offered, else HTTP/1.1).
 	Protocol string `yaml:"protocol"`
 	// MaxIdlePerTarget sizes each target's keep-alive pool (default 256).
 	MaxIdlePerTarget int `yaml:"max_idle_per_target"`
+
+	// Policies; the types and their defaults are in upstreams.go.
+	Hash           *HashKey        `yaml:"hash"` // the key of consistent_hash
+	Health         Health          `yaml:"health"`
+	Retries        *Retries        `yaml:"retries"`
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
+	TLS            *UpstreamTLS    `yaml:"tls"`
+	DNS            DNS             `yaml:"dns"`
+	// SlowStart ramps a target's share up over this long after it becomes
+	// healthy again (0: at once).
+	SlowStart Duration `yaml:"slow_start"`
 }
 
 // Target is one backend address of an upstream.
@@ -116,6 +127,7 @@ type UpstreamTimeouts struct {
 	Connect        Duration `yaml:"connect"`         // default 5s
 	ResponseHeader Duration `yaml:"response_header"` // default 30s
 	Idle           Duration `yaml:"idle"`            // keep-alive idle, default 90s
+	Request        Duration `yaml:"request"`         // the whole exchange, retries included; 0: none
 }
 
 // Route matches requests and says what to do with them.
@@ -131,10 +143,14 @@ type Route struct {
 	Websocket bool `yaml:"websocket"`
 	// MaxRequestBody overrides server.max_request_body for this route.
 	MaxRequestBody Size `yaml:"max_request_body"`
-	// Timeout bounds the whole exchange with the upstream (0: none beyond the upstream's).
-	Timeout Duration `yaml:"timeout"`
 	// PreserveHost sends the client's Host to the upstream instead of the target's.
 	PreserveHost bool `yaml:"preserve_host"`
+	// Retries replaces the upstream's retry policy for this route (upstreams.go).
+	Retries  *Retries      `yaml:"retries"`
+	Timeouts RouteTimeouts `yaml:"timeouts"`
+
+	// Aggregate is a third target, instead of Upstream or Respond (aggregate.go).
+	Aggregate *Aggregate `yaml:"aggregate"`
 }
 
 // Match selects requests for a route. All given conditions must hold.

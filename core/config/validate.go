@@ -20,6 +20,10 @@ func validate(c *Config) Errors {
 	v.upstreams()
 	v.chains()
 	v.routes()
+	v.consumers()
+	v.plugins() // plugins_validate.go
+	v.stores()
+	v.observability() // observability_validate.go
 	return v.errs
 }
 
@@ -154,7 +158,7 @@ func (v *validator) upstreams() {
 			}
 			v.notNegative(tp+".weight", t.Weight)
 		}
-		v.oneOf(p+".balancer", u.Balancer, "round_robin", "weighted")
+		v.upstreamPolicies(p, u) // upstreams_validate.go
 		v.oneOf(p+".protocol", u.Protocol, "http1", "h2c", "auto")
 		v.notNegative(p+".max_idle_per_target", u.MaxIdlePerTarget)
 	}

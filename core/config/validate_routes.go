@@ -29,6 +29,7 @@ func (v *validator) routes() {
 			v.filterEntry(joinIndex(p+".filters", j), f)
 		}
 		v.target(p, r)
+		v.routePolicies(p, r) // upstreams_validate.go
 		if s := r.Rewrite.StripPrefix; s != "" && !strings.HasPrefix(s, "/") {
 			v.errf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)
 		}
@@ -41,10 +42,14 @@ func (v *validator) routes() {
 // target checks that a route has exactly one target, and that it exists.
 func (v *validator) target(p string, r *Route) {
 	switch {
-	case r.Upstream == "" && r.Respond == nil:
-		v.errf(p, "a route needs a target: upstream: <name> or respond: {status: 200}")
+	case r.Upstream == "" && r.Respond == nil && r.Aggregate == nil:
+		v.errf(p, "a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}")
 	case r.Upstream != "" && r.Respond != nil:
 		v.errf(p+".respond", "upstream and respond are exclusive; keep one")
+	case r.Aggregate != nil && (r.Upstream != "" || r.Respond != nil):
+		v.errf(p+".aggregate", "aggregate, upstream and respond are exclusive; keep one")
+	case r.Aggregate != nil:
+		v.aggregate(p, r) // aggregate_validate.go
 	case r.Upstream != "":
 		if _, ok := v.c.Upstreams[r.Upstream]; !ok {
 			valid := sortedKeys(v.c.Upstreams)

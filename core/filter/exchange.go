@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmgate/wasmgate/core/router"
 )
 
@@ -34,6 +36,32 @@ type Exchange struct {
 	// Response is the response being returned, set before the response phase.
 	Response *Response
 
+	// The exchange's record, filled in by the gateway and the proxy as it
+	// happens, for observers (metrics, traces, access log) to read at End.
+
+	// RouteIndex is the matched route's index in Config.Routes (valid when
+	// Route is set), so observers index state bound per route at load.
+	RouteIndex int
+	RequestID  string
+	// Status is the status sent to the client, or 499 when the client left
+	// before there was anything to send.
+	Status   int
+	BytesIn  int64 // request body bytes read from the client
+	BytesOut int64 // response body bytes written to the client
+	// Upstream and Target name the last upstream attempt: the upstream's
+	// config name and the target's host:port.
+	Upstream string
+	Target   string
+	Attempts int
+	// UpstreamDuration is the time spent waiting for upstream response
+	// headers, summed over attempts.
+	UpstreamDuration time.Duration
+	// RejectedBy names the filter whose local response ended the request phase.
+	RejectedBy string
+	// Err is why the exchange failed on the gateway's side, for logs.
+	Err error
+
+	span   trace.Span
 	values map[any]any
 }
 

@@ -17,6 +17,7 @@ import (
 //	{query.NAME}      a query parameter (first value)
 //	{client.ip}       the client address
 //	{consumer.name}   the authenticated consumer ("" if none)
+//	{claim.NAME}      a claim of the verified token (see ClaimsKey; "" if none)
 //
 // "{{" and "}}" stand for literal braces.
 type Template struct {
@@ -38,6 +39,7 @@ const (
 	queryParam
 	clientIP
 	consumerName
+	claimValue
 )
 
 type part struct {
@@ -111,10 +113,13 @@ func parsePlaceholder(name string, params []string) (part, error) {
 	if q, ok := strings.CutPrefix(name, "query."); ok && q != "" {
 		return part{kind: queryParam, text: q}, nil
 	}
+	if c, ok := strings.CutPrefix(name, "claim."); ok && c != "" {
+		return part{kind: claimValue, text: c}, nil
+	}
 	if !strings.Contains(name, ".") && slices.Contains(params, name) {
 		return part{kind: routeParam, text: name}, nil
 	}
-	valid := "route.name, request.method, request.path, request.host, request.query, header.NAME, query.NAME, client.ip, consumer.name"
+	valid := "route.name, request.method, request.path, request.host, request.query, header.NAME, query.NAME, claim.NAME, client.ip, consumer.name"
 	if len(params) > 0 {
 		valid = "a route parameter (" + strings.Join(params, ", ") + "), " + valid
 	}
@@ -168,6 +173,9 @@ func (p part) value(x *Exchange) string {
 		if x.Consumer != nil {
 			return x.Consumer.Name
 		}
+	case claimValue:
+		v, _ := Claim(x, p.text)
+		return v
 	}
 	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/server"
+	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
 // Source is where the config comes from: a file (reloadable) or fixed bytes
@@ -102,6 +104,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		return nil, cfg.Resolve("", err)
 	}
 	g.current.Store(s)
+	s.configApplied(false)
 	if cfg.Admin.Address != "off" {
 		a, err := admin.Start(cfg.Admin.Address, g, logger)
 		if err != nil {
@@ -148,19 +151,24 @@ func (g *Gateway) reload() error {
 	cfg, data, err := g.src.load()
 	if err != nil {
 		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
+		old.configRejected(err)
 		return err
 	}
 	s, err := g.build(cfg, data, old)
 	if err != nil {
 		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
+		old.configRejected(err)
 		return err
 	}
 	if err := g.server.Apply(cfg.Listeners); err != nil {
 		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err)
+		s.next.Store(old) // so closing s spares the upstreams it carried over from old
 		s.retireFrom(nil)
+		old.configRejected(err)
 		return cfg.Resolve("", err)
 	}
 	g.current.Store(s)
+	s.configApplied(true)
 	old.retireFrom(s)
 	g.logger.Info("config reloaded", "generation", s.Generation, "routes", len(s.routes), "upstreams", len(s.upstreams))
 	return nil
@@ -249,4 +257,44 @@ func (g *Gateway) acquire() *Snapshot {
 		}
 		s.release()
 	}
+}
+
+// Upstreams implements admin.Backend.
+func (g *Gateway) Upstreams() []admin.Upstream {
+	s := g.current.Load()
+	names := make([]string, 0, len(s.upstreams))
+	for name := range s.upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]admin.Upstream, 0, len(names))
+	for _, name := range names {
+		out = append(out, adminUpstream(s.upstreams[name].Status()))
+	}
+	return out
+}
+
+func adminUpstream(st upstream.Status) admin.Upstream {
+	au := admin.Upstream{
+		Name: st.Name, Balancer: st.Balancer, InFlight: st.Active, RetriesActive: st.Retrying,
+		Pending: st.Pending, Retries: st.Retries, RetriesDenied: st.RetriesDenied, PanicPicks: st.Panics,
+	}
+	if b := st.Breaker; b != nil {
+		au.Breaker = &admin.Breaker{State: b.State, Opens: b.Opens, Overflows: b.Overflows}
+		if !b.OpenUntil.IsZero() {
+			au.Breaker.OpenUntil = &b.OpenUntil
+		}
+	}
+	for _, t := range st.Targets {
+		at := admin.UpstreamTarget{
+			URL: t.URL, Host: t.Host, Weight: t.Weight, Available: t.Available, Healthy: t.Healthy,
+			Ejected: t.Ejected, Ejections: t.Ejections, LastCheck: t.LastCheck, InFlight: t.InFlight,
+			EWMAMillis: float64(t.EWMA.Microseconds()) / 1000, SlowStart: t.Ramp, Requests: t.Requests, Failures: t.Failures,
+		}
+		if !t.EjectedUntil.IsZero() {
+			at.EjectedUntil = &t.EjectedUntil
+		}
+		au.Targets = append(au.Targets, at)
+	}
+	return au
 }

@@ -37,6 +37,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := server.ListenerFrom(r.Context())
 	peer, trusted := peerOf(r, info)
 	x.ClientIP = clientIP(r, peer, trusted, info)
+	if s.requestID != nil {
+		s.requestID.apply(w, r, x)
+	}
+	if obs := s.observer; obs != nil {
+		obs.Begin(x)
+		defer obs.End(x) // before the exchange is reset: deferred after it
+	}
 
 	path, err := router.Canonicalize(r.URL.EscapedPath(), s.mergeSlashes)
 	if err != nil {
@@ -60,7 +67,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeLocal(w, r, x, resp)
 		return
 	}
-	x.Route = route.Name
+	x.Route, x.RouteIndex = route.Name, route.index
 
 	if resp := route.limitBody(w, r, x); resp != nil {
 		g.writeLocal(w, r, x, resp)
@@ -71,13 +78,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upstreamResp *http.Response
 	if local != nil {
 		x.Response = local
+		if ran <= len(route.filters) {
+			x.RejectedBy = route.filters[ran-1]
+		}
 	} else if upstreamResp = g.target(w, route, x, trusted); x.Response == nil {
 		// The client went away before there was anything to answer.
+		x.Status = proxy.StatusClientClosed
 		route.chain.Done(x, ran)
 		return
 	}
 	route.chain.Response(x, ran)
 	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)
+	if werr != nil {
+		x.Err = werr
+	}
 	route.chain.Done(x, ran)
 	if werr != nil && werr.Aborted {
 		// The response started and broke: abort so the client sees it broken
@@ -95,6 +109,10 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 		resp := *route.respond
 		resp.Header = route.respond.Header.Clone()
 		x.Response = &resp
+		return nil
+	}
+	if route.fanout != nil {
+		x.Response = route.fanout.Run(x) // nil: the client left
 		return nil
 	}
 	if route.rewrite != nil {
@@ -165,15 +183,18 @@ func bufferResponse(out *filter.Response, resp *http.Response, limit int64) erro
 	return nil
 }
 
-// checkHeaders applies the underscore policy: header names with "_" are
-// ambiguous with "-" behind CGI-style upstreams (a spoofing vector), so by
-// default they are dropped, as nginx does.
+// checkHeaders cleans the client's header names in one pass. Names with
+// "_" are ambiguous with "-" behind CGI-style upstreams (a spoofing vector),
+// so by default they are dropped, as nginx does. X-Consumer-* is identity
+// the gateway asserts after authentication: a client never gets to send it,
+// on any route, with or without an auth filter.
 func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
-	if s.underscoreHeaders == "allow" {
-		return nil
-	}
 	for name := range r.Header {
-		if strings.IndexByte(name, '_') < 0 {
+		if len(name) > len(consumerPrefix) && strings.EqualFold(name[:len(consumerPrefix)], consumerPrefix) {
+			delete(r.Header, name)
+			continue
+		}
+		if s.underscoreHeaders == "allow" || strings.IndexByte(name, '_') < 0 {
 			continue
 		}
 		if s.underscoreHeaders == "reject" {
@@ -183,6 +204,8 @@ func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
 	}
 	return nil
 }
+
+const consumerPrefix = "X-Consumer-"
 
 // setPath sets the request path from its canonical escaped form.
 func setPath(r *http.Request, escaped string) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/aggregate"
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/proxy"
@@ -39,6 +40,8 @@ type Snapshot struct {
 	underscoreHeaders string
 	maxRequestBody    int64
 	ioTimeouts        config.ServerTimeouts // the longest read/write of any listener
+	observer          filter.Observer       // nil when nothing is observed (observe.go)
+	requestID         *requestID            // nil when off
 
 	// Lifecycle: see lifecycle.go.
 	keep    *keeper
@@ -54,10 +57,13 @@ type Route struct {
 	chain    *filter.Chain
 	upstream *upstream.Upstream
 	respond  *filter.Response // a static response; cloned per request
+	fanout   *aggregate.Plan  // an aggregate target (aggregate.go)
 	rewrite  *router.Rewriter
 	proxy    *proxy.Proxy
 	maxBody  int64
 	spec     *config.Route
+	index    int      // in Config.Routes, for observers' per-route state
+	filters  []string // the chain's filter names, to say which one rejected
 }
 
 // builder accumulates positioned errors while a snapshot is built, so one
@@ -87,7 +93,9 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,
 		maxRequestBody:    int64(cfg.Server.MaxRequestBody),
+		requestID:         newRequestID(cfg.Observability.RequestID),
 	}
+	s.observer = b.observer()
 	// The proxy extends client deadlines as bytes move. Routes are shared by
 	// all listeners, so they use the most generous listener's timeouts.
 	for _, l := range cfg.Listeners {
@@ -121,6 +129,11 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 		s.table = table
 	}
 	if len(b.errs) > 0 {
+		for name, u := range s.upstreams { // stop the health checks of those built here
+			if b.prev == nil || b.prev.upstreams[name] != u {
+				u.Close()
+			}
+		}
 		sort.SliceStable(b.errs, func(i, j int) bool { return b.errs[i].Line < b.errs[j].Line })
 		return nil, b.errs
 	}
@@ -140,6 +153,9 @@ func (b *builder) upstream(name string, uc *config.Upstream) *upstream.Upstream 
 		b.fail("upstreams."+name, err)
 		return nil
 	}
+	if b.prev != nil {
+		u.Inherit(b.prev.upstreams[name]) // a changed upstream keeps its targets' health
+	}
 	return u
 }
 
@@ -155,12 +171,18 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 		Name:    rc.Name,
 		maxBody: s.maxRequestBody,
 		spec:    rc,
+		index:   i,
+		filters: filterNames(b.cfg, rc.Filters, map[string]bool{}),
 		proxy: proxy.New(proxy.Options{
 			PreserveHost: rc.PreserveHost,
 			Websocket:    rc.Websocket,
-			Timeout:      rc.Timeout.D(),
-			ReadTimeout:  s.ioTimeouts.Read.D(),
-			WriteTimeout: s.ioTimeouts.Write.D(),
+			Timeout:      rc.Timeouts.Request.D(),
+			// Retries and the per-attempt header timeout (upstreams.go in config).
+			ResponseHeaderTimeout: rc.Timeouts.ResponseHeader.D(),
+			Retry:                 routeRetry(rc),
+			ReadTimeout:           s.ioTimeouts.Read.D(),
+			WriteTimeout:          s.ioTimeouts.Write.D(),
+			Observer:              attemptObserver(s.observer),
 		}),
 	}
 	if rc.MaxRequestBody > 0 {
@@ -181,6 +203,9 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	switch {
 	case rc.Respond != nil:
 		r.respond = staticResponse(rc.Respond)
+	case rc.Aggregate != nil:
+		r.fanout = b.aggregate(base, rc, params, s)
+		ok = ok && r.fanout != nil
 	case rc.Upstream != "":
 		r.upstream = s.upstreams[rc.Upstream]
 		if r.upstream == nil {
@@ -261,4 +286,12 @@ func staticResponse(rc *config.Respond) *filter.Response {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(rc.Body)))
 	return &filter.Response{Status: rc.Status, Header: h, Body: []byte(rc.Body), Local: true}
+}
+
+// routeRetry compiles a route's own retry policy; nil keeps the upstream's.
+func routeRetry(rc *config.Route) *upstream.RetryPolicy {
+	if rc.Retries == nil {
+		return nil
+	}
+	return upstream.NewRetryPolicy(rc.Retries)
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -32,6 +34,10 @@ const (
 	// KindClientBody: reading the client's request body failed: too large
 	// (413) or stalled past the read timeout (408).
 	KindClientBody
+	// KindUnavailable: the upstream refused the exchange before any attempt
+	// (circuit breaker open, a concurrency limit reached). Status 503 with
+	// Retry-After; nothing was sent.
+	KindUnavailable
 )
 
 // StatusClientClosed is the status logged when the client went away before
@@ -44,6 +50,10 @@ type Error struct {
 	Kind   Kind
 	Status int
 	Err    error
+	// RetryAfter is when the client may try again (KindUnavailable).
+	RetryAfter time.Duration
+	// detail is the upstream's reason for refusing (KindUnavailable).
+	detail string
 	// Aborted is set by WriteResponse when the response had already started:
 	// the client must see a broken response rather than a truncated one that
 	// looks complete, so the caller should panic(http.ErrAbortHandler) once
@@ -54,6 +64,10 @@ type Error struct {
 // Reason is the fixed, client-safe description of the failure.
 func (e *Error) Reason() string {
 	switch {
+	case e.Kind == KindUnavailable && e.detail != "":
+		return e.detail
+	case e.Kind == KindUnavailable:
+		return "upstream unavailable"
 	case e.Kind == KindConnect && e.Status == http.StatusGatewayTimeout:
 		return "upstream connect timeout"
 	case e.Kind == KindConnect:
@@ -81,9 +95,20 @@ func (e *Error) Error() string {
 // Unwrap exposes the cause to errors.Is/As.
 func (e *Error) Unwrap() error { return e.Err }
 
+// Timeout reports whether the upstream took too long (as net.Error does).
+func (e *Error) Timeout() bool { return e.Kind == KindTimeout }
+
 // Response is the JSON error response for the client:
 // {"error": reason, "status": N}.
-func (e *Error) Response() *filter.Response { return filter.Error(e.Status, e.Reason()) }
+// A refusal by the upstream carries Retry-After in whole seconds (RFC 9110
+// §10.2.3), rounded up.
+func (e *Error) Response() *filter.Response {
+	r := filter.Error(e.Status, e.Reason())
+	if e.RetryAfter > 0 {
+		r.Header["Retry-After"] = []string{strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10)}
+	}
+	return r
+}
 
 // classify maps a failed round trip to an Error. Order matters: a failed
 // read of the client's body explains the transport's error (and the server

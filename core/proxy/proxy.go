@@ -39,15 +39,23 @@ type Options struct {
 	// Websocket lets "Upgrade: websocket" through (HTTP/1.1 clients only).
 	// Any other upgrade, h2c included, is always stripped.
 	Websocket bool
-	// Timeout bounds the whole exchange with the upstream, body included;
-	// 0 leaves only the upstream's own timeouts.
+	// Timeout bounds the whole exchange with the upstream, body and
+	// retries included; 0 leaves the upstream's timeouts.request.
 	Timeout time.Duration
+	// ResponseHeaderTimeout bounds each attempt until the response headers
+	// arrive; 0 leaves the upstream's (its transport's) in charge.
+	ResponseHeaderTimeout time.Duration
+	// Retry replaces the upstream's retry policy for this route; nil keeps
+	// the upstream's.
+	Retry *upstream.RetryPolicy
 	// ReadTimeout and WriteTimeout are per-progress deadlines on the client
 	// connection: extended as request-body bytes are read and response bytes
 	// written, so long streams live while a stalled peer is cut off. 0 leaves
 	// the server's deadlines alone.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// Observer, if set, is told of every upstream attempt (observe.go).
+	Observer filter.AttemptObserver
 }
 
 // Proxy forwards a route's exchanges. It is immutable and safe for
@@ -80,6 +88,15 @@ type trip struct {
 	vals  [10]string // backing for header values set by us
 	nvals int
 
+	up            *upstream.Upstream
+	call          upstream.Call
+	target        *upstream.Target // of the attempt whose response is returned
+	attemptCancel context.CancelCauseFunc
+	waiting       atomic.Bool // counted as waiting for a connection (max_pending)
+	released      bool
+
+	attempt filter.Attempt // what observers see of this attempt
+
 	mu    sync.Mutex // guards the fields below against the transport's goroutine
 	w     http.ResponseWriter
 	done  bool // RoundTrip returned: no more 1xx writes
@@ -110,11 +127,25 @@ func (t *trip) Close() error {
 	return err
 }
 
+// release ends the exchange's hold on everything it took: the client's
+// body, the route timeout, the target's and the upstream's in-flight
+// counts. It runs once, whichever path gets there first.
 func (t *trip) release() {
+	if t.released {
+		return
+	}
+	t.released = true
 	t.body.close()
 	if t.cancel != nil {
 		t.cancel()
 	}
+	if t.attemptCancel != nil {
+		t.attemptCancel(nil)
+	}
+	if t.target != nil {
+		t.target.End()
+	}
+	t.up.End(&t.call)
 }
 
 // RoundTrip sends x.Request to a target of up and returns its response,
@@ -125,13 +156,21 @@ func (t *trip) release() {
 // Forwarded headers are extended rather than replaced. w receives relayed
 // 1xx responses while RoundTrip runs.
 //
+// The upstream may refuse the exchange (circuit breaker, concurrency
+// limits): a KindUnavailable error, 503 with Retry-After. Failed attempts
+// are retried inside RoundTrip as the route's (or else the upstream's)
+// retry policy allows; see retry.go for when a body can be sent again.
+//
 // On success the caller owns resp and must pass it to WriteResponse (or
 // close resp.Body). On failure the *Error says what to tell the client.
-// RoundTrip runs once per exchange; retries belong inside it.
+// RoundTrip runs once per exchange.
 func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstream.Upstream, trustedPeer bool) (*http.Response, *Error) {
 	in := x.Request
-	target := up.Pick()
-	t := &trip{w: w, allow: in.ProtoAtLeast(1, 1)}
+	call, rej := up.Begin()
+	if rej != nil {
+		return nil, &Error{Kind: KindUnavailable, Status: http.StatusServiceUnavailable, Err: errRefused, detail: rej.Reason, RetryAfter: rej.RetryAfter}
+	}
+	t := &trip{w: w, allow: in.ProtoAtLeast(1, 1), up: up, call: call}
 
 	h := in.Header
 	if h == nil {
@@ -154,45 +193,50 @@ func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstrea
 	}
 	t.setForwarding(h, in, x.ClientIP, trustedPeer)
 
-	t.url = url.URL{
-		Scheme:     target.URL.Scheme,
-		Host:       target.URL.Host,
-		RawQuery:   in.URL.RawQuery,
-		ForceQuery: in.URL.ForceQuery,
-	}
-	t.url.Path, t.url.RawPath = joinPath(target.URL, in.URL)
-
 	ctx := in.Context()
-	if p.o.Timeout > 0 {
-		ctx, t.cancel = context.WithTimeout(ctx, p.o.Timeout)
+	timeout := p.o.Timeout
+	if timeout == 0 {
+		timeout = up.RequestTimeout()
+	}
+	if timeout > 0 {
+		ctx, t.cancel = context.WithTimeout(ctx, timeout)
 	}
 	t.trace.Got1xxResponse = t.got1xx
+	if up.TracksPending() {
+		t.trace.GetConn = t.getConn
+		t.trace.GotConn = t.gotConn
+	}
 	ctx = httptrace.WithClientTrace(ctx, &t.trace)
 
 	tmpl := http.Request{
 		Method:     in.Method,
-		URL:        &t.url,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     h,
-		Host:       target.Host,
 		Trailer:    in.Trailer,
 	}
-	if p.o.PreserveHost {
-		tmpl.Host = in.Host
+	policy := p.o.Retry
+	if policy == nil {
+		policy = up.Retry()
 	}
-	t.setBody(&tmpl, x, w, p.o.ReadTimeout)
-	out := tmpl.WithContext(ctx)
+	if upgrade != "" || (policy != nil && policy.Attempts < 2) {
+		policy = nil // an upgraded connection is not a request to repeat
+	}
+	rp, perr := t.setBody(&tmpl, x, w, p.o.ReadTimeout, policy)
+	if perr != nil {
+		t.release()
+		return nil, perr
+	}
 
-	resp, err := up.Transport().RoundTrip(out)
+	resp, perr := p.attempts(ctx, x, up, t, &tmpl, policy, rp)
 	t.mu.Lock()
 	t.done = true
 	t.w = nil
 	t.mu.Unlock()
-	if err != nil {
+	if perr != nil {
 		t.release()
-		return nil, classify(err, in, t)
+		return nil, perr
 	}
 
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -229,28 +273,52 @@ func joinPath(base, req *url.URL) (path, rawPath string) {
 // close it nor read it after the exchange, and so that progress extends the
 // read deadline. No body is nil (http.NoBody included): the transport may
 // then retry an idempotent request on a stale keep-alive connection.
-func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWriter, readTimeout time.Duration) {
+//
+// It also decides whether the body can be sent again (replay.ok): when there
+// is none, when the chain buffered it, or when a retry after sending is
+// possible (policy, method) and its Content-Length is at most
+// retries.buffer_body, in which case it is read here, up front. A chunked or
+// larger body streams, and is retried only when no byte of it was read
+// (a connect failure).
+func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWriter, readTimeout time.Duration, policy *upstream.RetryPolicy) (replay, *Error) {
 	in := x.Request
 	switch {
 	case x.RequestBody != nil:
 		if len(x.RequestBody) == 0 {
-			return
+			return replay{ok: true}, nil
 		}
 		t.buf.Reset(x.RequestBody)
 		t.body.src = &t.buf
 		out.ContentLength = int64(len(x.RequestBody))
 		body := x.RequestBody
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		t.body.want = out.ContentLength
+		out.Body = &t.body
+		return replay{ok: true, data: body}, nil
 	case in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0:
-		return
-	default:
-		t.body.src = in.Body
-		t.body.rc = *http.NewResponseController(w)
-		t.body.timeout = readTimeout
-		out.ContentLength = in.ContentLength
+		return replay{ok: true}, nil
 	}
-	t.body.want = out.ContentLength
+	t.body.src = in.Body
+	t.body.rc = *http.NewResponseController(w)
+	t.body.timeout = readTimeout
+	t.body.want = in.ContentLength
+	out.ContentLength = in.ContentLength
+	if policy != nil && in.ContentLength > 0 && in.ContentLength <= policy.BufferBody &&
+		(policy.NonIdempotent || upstream.Idempotent(in.Method)) {
+		data := make([]byte, in.ContentLength)
+		if _, err := io.ReadFull(&t.body, data); err != nil {
+			if berr := t.body.readErr(); berr != nil {
+				err = berr
+			}
+			return replay{}, clientBodyError(err)
+		}
+		t.buf.Reset(data)
+		out.Body = io.NopCloser(&t.buf)
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		return replay{ok: true, data: data}, nil
+	}
 	out.Body = &t.body
+	return replay{}, nil
 }
 
 // got1xx relays an informational response (103 Early Hints and the like)

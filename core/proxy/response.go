@@ -35,6 +35,7 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 		}
 		t, _ = resp.Body.(*trip)
 		if xr.Status == http.StatusSwitchingProtocols && xr.Body == nil && t != nil && t.upgrade != "" {
+			x.Status = xr.Status // the tunnel's bytes are not counted
 			return p.switchProtocols(w, xr, t)
 		}
 		defer resp.Body.Close()
@@ -42,6 +43,12 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	if xr == nil || xr.Status < 200 || xr.Status > 999 {
 		// A 1xx final status cannot be written (101 only with an upgrade).
 		xr = filter.Error(http.StatusBadGateway, "bad upstream response")
+	}
+	x.Status = xr.Status
+	if t != nil {
+		x.BytesIn = t.body.n.Load()
+	} else {
+		x.BytesIn = int64(len(x.RequestBody))
 	}
 
 	h := w.Header()
@@ -73,7 +80,9 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 
 	if !stream {
 		if len(xr.Body) > 0 {
-			if _, err := w.Write(xr.Body); err != nil {
+			n, err := w.Write(xr.Body)
+			x.BytesOut = int64(n)
+			if err != nil {
 				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
 			}
 		}
@@ -84,7 +93,7 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	if flush {
 		_ = rc.Flush() // headers now: an event stream may be quiet for long
 	}
-	if err := copyBody(w, rc, &dl, resp.Body, flush); err != nil {
+	if err := copyBody(w, rc, &dl, resp.Body, flush, &x.BytesOut); err != nil {
 		if err.Kind != KindClientGone && r.Context().Err() != nil {
 			err.Kind, err.Status, err.Aborted = KindClientGone, StatusClientClosed, false
 		}
@@ -147,7 +156,7 @@ func bodyAllowed(status int) bool {
 // copyBody streams src to the client through a pooled buffer, extending the
 // write deadline as it goes and flushing after each write if asked. A
 // failed read of src after the response started must abort the response.
-func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, src io.Reader, flush bool) *Error {
+func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, src io.Reader, flush bool, written *int64) *Error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -155,7 +164,9 @@ func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, 
 		n, rerr := src.Read(buf)
 		if n > 0 {
 			dl.extend(rc)
-			if _, err := w.Write(buf[:n]); err != nil {
+			m, err := w.Write(buf[:n])
+			*written += int64(m)
+			if err != nil {
 				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
 			}
 			if flush {

@@ -1,63 +1,200 @@
 // Package upstream holds the backends routes forward to: targets, how one is
-// picked for each request, and the tuned transport used to reach them.
+// picked for each request (balancers), whether it may be picked (active
+// health checks, passive outlier ejection, slow start), whether the
+// upstream takes requests at all (circuit breaking, retry budgets), and the
+// tuned transport used to reach its targets (TLS, h2, DNS refresh).
+//
+// An Upstream is built once per config and carried over by reloads while
+// its config is unchanged, so pools and health state survive; Close stops
+// its background work (health checks, DNS refresh, ejection timers).
 package upstream
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
 )
 
-// Target is one backend address.
-type Target struct {
-	URL    *url.URL // scheme and host; Path is a base path prefixed to every request
-	Host   string   // URL.Host, the Host header sent unless the route preserves the client's
-	Weight int
-}
-
-// Upstream is a named, immutable group of targets with a balancer and a
-// transport. It is safe for concurrent use.
+// Upstream is a named group of targets with a balancer, health state, a
+// circuit breaker and a transport. It is safe for concurrent use.
 type Upstream struct {
-	Name      string
-	Targets   []*Target
-	balancer  balancer
+	Name string
+
+	cfg       *config.Upstream
+	set       atomic.Pointer[targetSet]
+	key       keyFunc
 	transport *http.Transport
-	timeouts  config.UpstreamTimeouts
+	retry     *RetryPolicy // the upstream's own; a route may override it
+	breaker   *breaker     // nil: no limits
+	clock     clock
+
+	now         atomic.Int64 // when the latest attempt ended (unix nanos), see targetSet.nowNano
+	active      atomic.Int64 // requests in flight (admitted by Begin, not yet End)
+	retrying    atomic.Int64 // retries in flight
+	pending     atomic.Int64 // attempts waiting for a connection
+	retries     atomic.Uint64
+	retriesDeny atomic.Uint64 // retries refused by the budget or breaker
+	panics      atomic.Uint64 // picks made with every target out
+
+	mu       sync.Mutex // guards state transitions and the fields below
+	changed  chan struct{}
+	timers   map[*Target]stopper
+	closed   bool
+	stop     chan struct{}
+	bg       sync.WaitGroup
+	lookup   func(ctx context.Context, host string) ([]string, error)
+	manual   bool // tests drive checks and DNS refreshes themselves
+	checkCli *http.Client
+	named    map[string]*http.Transport // per TLS name, for resolved https targets
 }
 
-// balancer picks the target for one request.
-type balancer interface {
-	pick() *Target
+// options are test hooks.
+type options struct {
+	clock  clock
+	manual bool
+	lookup func(ctx context.Context, host string) ([]string, error)
 }
 
-// New builds an upstream from its (defaulted, validated) config.
+// New builds an upstream from its (defaulted, validated) config and starts
+// its health checks and DNS refresh, if configured. Close stops them.
 func New(name string, c *config.Upstream) (*Upstream, error) {
-	u := &Upstream{Name: name, timeouts: c.Timeouts}
+	return build(name, c, options{})
+}
+
+// Inherit copies the live state of prev's targets (health, ejections,
+// latency estimates) to u's targets with the same URL, so a reload that
+// changed an upstream's config does not forget which targets are down.
+func (u *Upstream) Inherit(prev *Upstream) {
+	if prev == nil {
+		return
+	}
+	old := map[string]*Target{}
+	for _, t := range prev.set.Load().targets {
+		old[t.key] = t
+	}
+	for _, t := range u.set.Load().targets {
+		if o := old[t.key]; o != nil {
+			if u.cfg.Health.Active != nil {
+				t.state.Store(o.state.Load() & stateDown)
+			}
+			t.ewma.Store(o.ewma.Load())
+			t.stamp.Store(o.stamp.Load())
+			t.passes.Store(o.passes.Load())
+			t.failsActive.Store(o.failsActive.Load())
+		}
+	}
+}
+
+func build(name string, c *config.Upstream, o options) (*Upstream, error) {
+	u := &Upstream{
+		Name: name, cfg: c, clock: o.clock, manual: o.manual, lookup: o.lookup,
+		changed: make(chan struct{}), timers: map[*Target]stopper{}, stop: make(chan struct{}),
+	}
+	if u.clock == nil {
+		u.clock = realClock{}
+	}
+	if u.lookup == nil {
+		u.lookup = net.DefaultResolver.LookupHost
+	}
+	var targets []*Target
 	for i, tc := range c.Targets {
 		t, err := parseTarget(tc)
 		if err != nil {
 			return nil, config.FieldErr(fmt.Sprintf("targets[%d].url", i), "%v", err)
 		}
-		u.Targets = append(u.Targets, t)
+		targets = append(targets, t)
 	}
-	if len(u.Targets) == 0 {
+	if len(targets) == 0 {
 		return nil, config.FieldErr("targets", "an upstream needs at least one target")
 	}
 	switch c.Balancer {
-	case "", "round_robin", "weighted":
-		u.balancer = newSmoothWeighted(u.Targets)
+	case "", "round_robin", "weighted", "least_conn", "p2c_ewma":
+	case "consistent_hash":
+		if u.key = newKeyFunc(c.Hash); u.key == nil {
+			return nil, config.FieldErr("hash", "consistent_hash needs a key: header, cookie, query, param or client_ip")
+		}
 	default:
-		return nil, config.FieldErr("balancer", "unknown balancer %q; valid: round_robin, weighted", c.Balancer)
+		return nil, config.FieldErr("balancer", "unknown balancer %q; valid: %s", c.Balancer, strings.Join(config.Balancers, ", "))
 	}
-	u.transport = newTransport(c)
+	tlsConf, err := tlsConfig(c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	u.transport = newTransport(c, tlsConf)
+	if c.Retries != nil {
+		u.retry = NewRetryPolicy(c.Retries)
+	}
+	if c.CircuitBreaker != nil {
+		u.breaker = newBreaker(c.CircuitBreaker, u.clock)
+	}
+	if c.DNS.Refresh > 0 {
+		targets = u.resolveAll(targets)
+	}
+	u.setTargets(targets)
+	if a := c.Health.Active; a != nil {
+		u.checkCli = &http.Client{
+			Transport:     u.transport,
+			Timeout:       a.Timeout.D(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		if !u.manual {
+			u.background(a.Interval.D(), u.CheckNow)
+		}
+	}
+	if c.DNS.Refresh > 0 && !u.manual {
+		u.background(c.DNS.Refresh.D(), u.RefreshDNS)
+	}
 	return u, nil
+}
+
+// setTargets installs a new target set with its own balancer.
+func (u *Upstream) setTargets(targets []*Target) {
+	for _, t := range targets {
+		if t.transport == nil {
+			t.transport = u.transport
+		}
+	}
+	bounded := 0.0
+	if u.cfg.Hash != nil {
+		bounded = u.cfg.Hash.BoundedLoad
+	}
+	u.set.Store(&targetSet{
+		targets:   targets,
+		bal:       newBalancer(u.cfg.Balancer, targets, bounded),
+		slowStart: u.cfg.SlowStart.D(),
+		now:       &u.now,
+	})
+}
+
+// background runs f now and then every interval until Close.
+func (u *Upstream) background(interval time.Duration, f func(context.Context)) {
+	u.bg.Add(1)
+	go func() {
+		defer u.bg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-u.stop; cancel() }()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			f(ctx)
+			select {
+			case <-u.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 }
 
 func parseTarget(tc config.Target) (*Target, error) {
@@ -77,22 +214,95 @@ func parseTarget(tc config.Target) (*Target, error) {
 	if w <= 0 {
 		w = 1
 	}
-	return &Target{URL: u, Host: u.Host, Weight: w}, nil
+	return &Target{URL: u, Host: u.Host, Weight: w, key: u.Scheme + "://" + u.Host + u.Path}, nil
 }
 
-// Pick returns the target for the next request.
-func (u *Upstream) Pick() *Target { return u.balancer.pick() }
+// Targets returns the current targets (a DNS refresh may change them).
+func (u *Upstream) Targets() []*Target { return u.set.Load().targets }
 
-// Transport returns the upstream's transport, shared by all its targets.
+// Pick returns the target for x, never avoid unless it is the only one
+// left. Unavailable targets (failed checks, ejected) are skipped; when every
+// target is out, the pick ignores health rather than fail the request
+// (Envoy's panic mode): a health check that is wrong must not take a whole
+// upstream down.
+func (u *Upstream) Pick(x *filter.Exchange, avoid *Target) *Target {
+	s := u.set.Load()
+	p := pickReq{avoid: avoid, load: u.active.Load()}
+	if u.key != nil && x != nil {
+		p.hash, p.hasKey = u.key(x)
+	}
+	if t := s.bal.pick(s, p); t != nil {
+		return t
+	}
+	if avoid != nil {
+		p.avoid = nil
+		if t := s.bal.pick(s, p); t != nil {
+			return t
+		}
+	}
+	u.panics.Add(1)
+	p.any = true
+	if t := s.bal.pick(s, p); t != nil {
+		return t
+	}
+	return s.targets[0]
+}
+
+// Transport returns the upstream's transport, shared by its targets (DNS
+// targets of https names have their own, for the TLS server name).
 func (u *Upstream) Transport() http.RoundTripper { return u.transport }
 
-// Close releases idle connections; in-flight requests are not affected.
-func (u *Upstream) Close() { u.transport.CloseIdleConnections() }
+// TransportFor is the transport that reaches t.
+func (u *Upstream) TransportFor(t *Target) http.RoundTripper { return t.transport }
+
+// Retry is the upstream's retry policy; nil when it has none.
+func (u *Upstream) Retry() *RetryPolicy { return u.retry }
+
+// RequestTimeout is the upstream's bound on a whole exchange (0: none).
+func (u *Upstream) RequestTimeout() time.Duration { return u.cfg.Timeouts.Request.D() }
+
+// Close stops health checks, DNS refresh and ejection timers, and releases
+// idle connections; in-flight requests are not affected.
+func (u *Upstream) Close() {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.closed = true
+	close(u.stop)
+	for t, s := range u.timers {
+		s.Stop()
+		delete(u.timers, t)
+	}
+	u.mu.Unlock()
+	u.bg.Wait()
+	u.transport.CloseIdleConnections()
+	for _, t := range u.set.Load().targets {
+		if t.transport != u.transport {
+			t.transport.CloseIdleConnections()
+		}
+	}
+}
+
+// Changed returns a channel closed at the next health state change of any
+// target (tests and the admin API wait on it instead of sleeping).
+func (u *Upstream) Changed() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.changed
+}
+
+// notify wakes Changed waiters; u.mu must be held.
+func (u *Upstream) notify() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
 
 // newTransport tunes an http.Transport for proxying: a keep-alive pool sized
 // for load, every timeout set, no proxy from the environment, no transparent
 // decompression (bodies pass through as the upstream sent them).
-func newTransport(c *config.Upstream) *http.Transport {
+func newTransport(c *config.Upstream, tlsConf *tls.Config) *http.Transport {
 	dialer := &net.Dialer{Timeout: c.Timeouts.Connect.D(), KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:                  nil,
@@ -107,68 +317,18 @@ func newTransport(c *config.Upstream) *http.Transport {
 		MaxResponseHeaderBytes: 64 << 10,
 		WriteBufferSize:        32 << 10,
 		ReadBufferSize:         32 << 10,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        tlsConf,
 	}
 	var p http.Protocols
 	switch c.Protocol {
 	case "h2c":
 		p.SetUnencryptedHTTP2(true)
-		t.Protocols = &p
 	case "auto":
 		p.SetHTTP1(true)
 		p.SetHTTP2(true)
-		t.Protocols = &p
 	default:
 		p.SetHTTP1(true)
-		t.Protocols = &p
 	}
+	t.Protocols = &p
 	return t
-}
-
-// smoothWeighted is nginx's smooth weighted round robin, precomputed: the
-// pick sequence for one full cycle is built once, so a pick is one atomic
-// increment and an index, with no lock and no allocation. With equal weights
-// it is plain round robin.
-type smoothWeighted struct {
-	seq  []*Target
-	next atomic.Uint64
-}
-
-// maxCycle bounds the precomputed sequence; weights are scaled down to fit.
-const maxCycle = 4096
-
-func newSmoothWeighted(targets []*Target) *smoothWeighted {
-	weights := make([]int, len(targets))
-	total := 0
-	for i, t := range targets {
-		weights[i] = t.Weight
-		total += t.Weight
-	}
-	if total > maxCycle {
-		scale := float64(maxCycle) / float64(total)
-		total = 0
-		for i := range weights {
-			weights[i] = max(1, int(float64(weights[i])*scale))
-			total += weights[i]
-		}
-	}
-	current := make([]int, len(targets))
-	seq := make([]*Target, 0, total)
-	for range total {
-		best := 0
-		for i := range targets {
-			current[i] += weights[i]
-			if current[i] > current[best] {
-				best = i
-			}
-		}
-		current[best] -= total
-		seq = append(seq, targets[best])
-	}
-	return &smoothWeighted{seq: seq}
-}
-
-func (b *smoothWeighted) pick() *Target {
-	n := b.next.Add(1) - 1
-	return b.seq[n%uint64(len(b.seq))]
 }

@@ -26,7 +26,7 @@ func TestSmoothWeightedSpreadsPicks(t *testing.T) {
 	// back to back, never five a's in a row.
 	var seq []string
 	for range 7 {
-		seq = append(seq, u.Pick().Host)
+		seq = append(seq, u.Pick(nil, nil).Host)
 	}
 	want := "a:1 a:1 b:1 a:1 c:1 a:1 a:1"
 	if got := strings.Join(seq, " "); got != want {
@@ -34,7 +34,7 @@ func TestSmoothWeightedSpreadsPicks(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for range 7000 {
-		counts[u.Pick().Host]++
+		counts[u.Pick(nil, nil).Host]++
 	}
 	if counts["a:1"] != 5000 || counts["b:1"] != 1000 || counts["c:1"] != 1000 {
 		t.Errorf("over whole cycles picks must follow weights exactly, got %v", counts)
@@ -43,7 +43,7 @@ func TestSmoothWeightedSpreadsPicks(t *testing.T) {
 
 func TestLargeWeightsAreScaled(t *testing.T) {
 	u := newUpstream(t, config.Target{URL: "http://a:1", Weight: 1_000_000}, config.Target{URL: "http://b:1", Weight: 1})
-	sw := u.balancer.(*smoothWeighted)
+	sw := u.set.Load().bal.(*smoothWeighted)
 	if len(sw.seq) > maxCycle+1 {
 		t.Fatalf("cycle of %d picks exceeds the cap %d", len(sw.seq), maxCycle)
 	}
@@ -66,7 +66,7 @@ func TestTargetValidation(t *testing.T) {
 		t.Error("an upstream without targets should be rejected")
 	}
 	u := newUpstream(t, config.Target{URL: "http://a:1/base/"})
-	if p := u.Targets[0].URL.Path; p != "/base" {
+	if p := u.Targets()[0].URL.Path; p != "/base" {
 		t.Errorf("base path %q, want /base (trailing slash trimmed)", p)
 	}
 }
@@ -80,7 +80,7 @@ func BenchmarkPick(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_ = u.Pick()
+			_ = u.Pick(nil, nil)
 		}
 	})
 }

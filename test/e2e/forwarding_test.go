@@ -65,6 +65,21 @@ func TestForwardingHeaders(t *testing.T) {
 		})
 	}
 
+	// Identity is asserted by the gateway after auth; a client's own
+	// X-Consumer-* never reaches an upstream, even on a route with no auth.
+	t.Run("spoofed identity", func(t *testing.T) {
+		resp := rawGet(t, g.Listen, "/", "X-Consumer-Name: admin", "x-consumer-groups: root", "X-Consumerish: kept")
+		s := decodeSeen(t, resp.Status, resp.Body)
+		for _, k := range []string{"X-Consumer-Name", "X-Consumer-Groups"} {
+			if v := s.Header.Values(k); len(v) > 0 {
+				t.Errorf("client-sent %s reached the upstream: %q", k, v)
+			}
+		}
+		if s.Header.Get("X-Consumerish") != "kept" {
+			t.Error("a header that only shares the prefix's letters must pass")
+		}
+	})
+
 	t.Run("hop-by-hop", func(t *testing.T) {
 		resp := rawGet(t, g.Listen, "/",
 			"Connection: keep-alive, X-Secret",

@@ -28,7 +28,7 @@ routes:
     upstream: down
   - name: slow
     match: { path: /odd/slow }
-    timeout: 200ms
+    timeouts: { request: 200ms }
     upstream: odd
   - name: odd
     match: { prefix: /odd }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,7 @@ func Start() (*Demo, error) {
 		"WASMGATE_DEMO_INDEX":  indexService(),
 		"WASMGATE_DEMO_USERS":  usersService(),
 		"WASMGATE_DEMO_ORDERS": ordersService(),
+		"WASMGATE_DEMO_RECS":   recommendationsService(),
 	}
 	for env, h := range services {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,12 +70,17 @@ func Banner(listen, admin string) string {
 wasmgate demo is running on http://%[1]s (admin API on http://%[2]s)
 
 Try:
-  curl -s http://%[1]s/                      # the demo's routes
-  curl -s http://%[1]s/api/users/42 -i       # a templated route, rewritten and forwarded
-  curl -s http://%[1]s/api/orders -d '{"item":"book","qty":2}' -H 'Content-Type: application/json'
+  curl -s http://%[1]s/                   # every demo route, with what it shows
+  curl -s http://%[1]s/api/home/42 -i     # one request, three backends, one merged JSON
+  curl -s http://%[1]s/api/me -H "Authorization: Bearer $TOKEN"
 
-Admin: curl -s http://%[2]s/routes   ·   stop with Ctrl-C
-`, listen, admin)
+  TOKEN=%[3]s
+  API key (X-API-Key, for /api/partner/orders): %[4]s
+
+More: /api/users/42 (templated, rewritten), /api/users (rate limited: 5/s per client),
+POST /api/orders, /api/orders/stream (SSE). Admin: /routes /upstreams /metrics /config.
+Stop with Ctrl-C.
+`, listen, admin, DemoToken(), DemoAPIKey)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -92,6 +99,9 @@ func indexService() http.Handler {
 				{"route": "GET /api/users/{id}", "what": "one user; the gateway adds X-User-Id from the path"},
 				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped)"},
 				{"route": "GET /api/orders/stream", "what": "server-sent events, streamed through unbuffered"},
+				{"route": "GET /api/home/{id}", "what": "aggregated: profile, then that user's orders, and recommendations (optional, sometimes slow) in one JSON"},
+				{"route": "GET /api/me", "what": "who you are: needs a JWT (Authorization: Bearer, the banner prints one)"},
+				{"route": "GET /api/partner/orders", "what": "orders for partners: needs an API key (X-API-Key, the banner prints it)"},
 				{"route": "GET /health", "what": "answered by the gateway itself"},
 			},
 		})
@@ -110,6 +120,13 @@ func usersService() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, users)
+	})
+	// What the gateway says about the caller, after authenticating it.
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"consumer": r.Header.Get("X-Consumer-Name"),
+			"email":    r.Header.Get("X-User-Email"),
+		})
 	})
 	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.Atoi(r.PathValue("id"))
@@ -140,17 +157,28 @@ type order struct {
 	ID   int    `json:"id"`
 	Item string `json:"item"`
 	Qty  int    `json:"qty"`
+	User int    `json:"user,omitempty"` // who ordered; GET /orders?user=ID filters by it
 }
 
 func ordersService() http.Handler {
 	var (
 		mu     sync.Mutex
-		orders = []order{{1, "keyboard", 1}}
+		orders = []order{{1, "keyboard", 1, 42}, {2, "towel", 1, 42}, {3, "notebook", 3, 1}}
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
+		if u := r.URL.Query().Get("user"); u != "" {
+			mine := []order{}
+			for _, o := range orders {
+				if strconv.Itoa(o.User) == u {
+					mine = append(mine, o)
+				}
+			}
+			writeJSON(w, http.StatusOK, mine)
+			return
+		}
 		writeJSON(w, http.StatusOK, orders)
 	})
 	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +220,27 @@ func ordersService() http.Handler {
 				return
 			}
 		}
+	})
+	return mux
+}
+
+// recommendationsService is slow on every third request, so the aggregated
+// /api/home/{id} route shows an optional call left out (X-Wasmgate-Partial).
+func recommendationsService() http.Handler {
+	var n atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /recommendations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%3 == 0 {
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"for":   r.PathValue("id"),
+			"items": []string{"The Hitchhiker's Guide", "Structure and Interpretation of Computer Programs"},
+		})
 	})
 	return mux
 }

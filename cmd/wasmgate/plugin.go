@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmgate/wasmgate/filters/wasm"
+)
+
+func newPluginCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugin",
+		Short: "Inspect and test Wasm filters",
+	}
+	cmd.AddCommand(newPluginInspectCmd(), newPluginTestCmd())
+	return cmd
+}
+
+func newPluginInspectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Show a module's ABI, imports, exports and memory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := os.ReadFile(args[0])
+			if err != nil {
+				return fail(cmd, "%v", err)
+			}
+			info, err := wasm.Inspect(cmd.Context(), code)
+			if err != nil {
+				return fail(cmd, "%s: %v", args[0], err)
+			}
+			w := cmd.OutOrStdout()
+			abi := info.ABI
+			if abi == "" {
+				abi = "none (not a Proxy-Wasm module)"
+			}
+			fmt.Fprintf(w, "file:    %s (%d bytes)\nabi:     proxy-wasm %s\n", args[0], len(code), abi)
+			mem := fmt.Sprintf("%d KiB initial", info.MemoryKB)
+			if info.MaxKB > 0 {
+				mem += fmt.Sprintf(", %d KiB max", info.MaxKB)
+			}
+			fmt.Fprintf(w, "memory:  %s\nimports: %d\n", mem, len(info.Imports))
+			for _, im := range info.Imports {
+				note := ""
+				if !im.Provided {
+					note = "  (answers UNIMPLEMENTED/ENOSYS)"
+				}
+				fmt.Fprintf(w, "  %s.%s%s%s\n", im.Module, im.Name, im.Signature, note)
+			}
+			fmt.Fprintf(w, "exports: %d\n", len(info.Exports))
+			for _, e := range info.Exports {
+				fmt.Fprintf(w, "  %s\n", e)
+			}
+			if info.Problem != nil {
+				return fail(cmd, "%s would not load: %v", args[0], info.Problem)
+			}
+			fmt.Fprintln(w, "status:  loadable")
+			return nil
+		},
+	}
+}
+
+type pluginTestFlags struct {
+	config   string
+	request  string
+	headers  []string
+	body     string
+	bodies   []string
+	failOpen bool
+}
+
+func newPluginTestCmd() *cobra.Command {
+	var f pluginTestFlags
+	cmd := &cobra.Command{
+		Use:   "test FILE --request 'METHOD URL' [--config JSON|@file] [-H 'K: V'] [--body @file]",
+		Short: "Run one request through a filter and print what it did",
+		Long: `Load a Proxy-Wasm module as the gateway would, run one request through it
+(request callbacks, a 200 upstream response, response callbacks, done/log/delete)
+and print the headers it added, replaced or removed, any local response, and
+everything it logged.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runPluginTest(cmd, args[0], &f) },
+	}
+	cmd.Flags().StringVar(&f.config, "config", "", "plugin config: JSON (or any text) or @file")
+	cmd.Flags().StringVar(&f.request, "request", "GET http://localhost/", "the request: 'METHOD URL'")
+	cmd.Flags().StringArrayVarP(&f.headers, "header", "H", nil, "a request header 'Name: value' (repeatable)")
+	cmd.Flags().StringVar(&f.body, "body", "", "request body: text or @file (turns on request body buffering)")
+	cmd.Flags().StringSliceVar(&f.bodies, "bodies", nil, "bodies the plugin sees: request, response")
+	cmd.Flags().BoolVar(&f.failOpen, "fail-open", false, "apply fail_open instead of fail_closed")
+	return cmd
+}
+
+func readArg(s string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(s, "@"); ok {
+		return os.ReadFile(name)
+	}
+	return []byte(s), nil
+}
+
+func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
+	cfg, err := readArg(f.config)
+	if err != nil {
+		return fail(cmd, "--config: %v", err)
+	}
+	method, url, ok := strings.Cut(strings.TrimSpace(f.request), " ")
+	if !ok {
+		return fail(cmd, "--request %q: want 'METHOD URL', e.g. 'GET http://localhost/users/1'", f.request)
+	}
+	opts := wasm.Options{Name: "test", Config: cfg, FailOpen: f.failOpen, Instances: 1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, b := range f.bodies {
+		switch b {
+		case "request":
+			opts.RequestBody = true
+		case "response":
+			opts.ResponseBody = true
+		default:
+			return fail(cmd, "--bodies %q: valid values are request and response", b)
+		}
+	}
+	var body []byte
+	if f.body != "" {
+		if body, err = readArg(f.body); err != nil {
+			return fail(cmd, "--body: %v", err)
+		}
+		opts.RequestBody = true
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	p, err := wasm.Load(ctx, file, opts)
+	if err != nil {
+		return fail(cmd, "%v", err)
+	}
+	defer p.Close()
+
+	req := httptest.NewRequest(strings.ToUpper(method), url, nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok {
+			return fail(cmd, "-H %q: want 'Name: value'", h)
+		}
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	before := req.Header.Clone()
+	beforeURL := req.URL.RequestURI()
+	out, err := p.Exchange(ctx, wasm.Run{Request: req, Body: body, Route: "test"})
+	if err != nil {
+		return fail(cmd, "%v", err)
+	}
+	w := bufio.NewWriter(cmd.OutOrStdout())
+	defer w.Flush()
+	fmt.Fprintf(w, "request: %s %s\n", method, url)
+	if u := out.Request.URL.RequestURI(); u != beforeURL {
+		fmt.Fprintf(w, "  path rewritten: %s\n", u)
+	}
+	printHeaderDiff(w, "request header", before, out.Request.Header)
+	if body != nil && !bytes.Equal(body, out.Body) {
+		fmt.Fprintf(w, "  request body replaced: %q\n", out.Body)
+	}
+	switch {
+	case out.Local != nil:
+		fmt.Fprintf(w, "local response: %d\n", out.Local.Status)
+		printHeaders(w, out.Local.Header)
+		fmt.Fprintf(w, "  body: %q\n", out.Local.Body)
+	case out.Response != nil:
+		fmt.Fprintf(w, "response: %d (the upstream's 200 after the response phase)\n", out.Response.Status)
+		printHeaderDiff(w, "response header", http.Header{}, out.Response.Header)
+	}
+	fmt.Fprintf(w, "logs: %d\n", len(out.Logs))
+	for _, l := range out.Logs {
+		fmt.Fprintf(w, "  [%s] %s\n", l.Level, l.Message)
+	}
+	if out.Failed != nil {
+		w.Flush()
+		return fail(cmd, "the plugin failed: %v", out.Failed)
+	}
+	return nil
+}
+
+func printHeaderDiff(w io.Writer, what string, before, after http.Header) {
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		b, a := before[k], after[k]
+		switch {
+		case len(b) == 0:
+			fmt.Fprintf(w, "  + %s %s: %s\n", what, k, strings.Join(a, ", "))
+		case len(a) == 0:
+			fmt.Fprintf(w, "  - %s %s\n", what, k)
+		case strings.Join(a, "\x00") != strings.Join(b, "\x00"):
+			fmt.Fprintf(w, "  ~ %s %s: %s (was %s)\n", what, k, strings.Join(a, ", "), strings.Join(b, ", "))
+		}
+	}
+}
+
+func printHeaders(w io.Writer, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s: %s\n", k, strings.Join(h[k], ", "))
+	}
+}

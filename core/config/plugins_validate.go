@@ -1,0 +1,58 @@
+package config
+
+import "time"
+
+const (
+	defaultPluginMemory       = 64 << 20 // 64MiB
+	defaultPluginTimeout      = 100 * time.Millisecond
+	defaultPluginStartTimeout = 10 * time.Second
+	defaultPluginMaxBody      = 1 << 20 // 1MiB
+	defaultFailurePolicy      = "fail_closed"
+	wasmPageSize              = 64 << 10
+	maxPluginMemory           = 4 << 30 // the 32-bit address space
+)
+
+// pluginDefaults fills each plugin's unset fields. Instances stays 0 when
+// unset: the Wasm host sizes the pool from GOMAXPROCS.
+func pluginDefaults(c *Config) {
+	for name, p := range c.Plugins {
+		if p == nil { // "name:" with nothing under it; validation says what is missing
+			p = &Plugin{}
+			c.Plugins[name] = p
+		}
+		setSize(&p.Limits.Memory, defaultPluginMemory)
+		setDuration(&p.Limits.Timeout, defaultPluginTimeout)
+		setDuration(&p.Limits.StartTimeout, defaultPluginStartTimeout)
+		setSize(&p.Limits.MaxBody, defaultPluginMaxBody)
+		setString(&p.FailurePolicy, defaultFailurePolicy)
+		setBool(&p.CloseOnContextDone, true)
+	}
+}
+
+func (v *validator) plugins() {
+	for _, name := range sortedKeys(v.c.Plugins) {
+		p := JoinKey("plugins", name)
+		v.name(p, "plugin", name)
+		pl := v.c.Plugins[name]
+		if pl.Source == "" {
+			v.errf(p+".source", "required: the path of the plugin's .wasm file, e.g. source: plugins/check.wasm")
+		}
+		switch m := int64(pl.Limits.Memory); {
+		case m < wasmPageSize:
+			v.errf(p+".limits.memory", "%d bytes is less than one 64KiB Wasm page; e.g. memory: 16MiB (Go guests need at least 4MiB)", m)
+		case m > maxPluginMemory:
+			v.errf(p+".limits.memory", "%d bytes is more than a 32-bit Wasm memory can address; the maximum is 4GiB", m)
+		}
+		v.notNegative(p+".limits.instances", pl.Limits.Instances)
+		v.oneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
+		seen := map[string]bool{}
+		for i, b := range pl.Bodies {
+			f := joinIndex(p+".bodies", i)
+			v.oneOf(f, b, "request", "response")
+			if seen[b] {
+				v.errf(f, "%q is listed twice", b)
+			}
+			seen[b] = true
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Balancers are the valid values of upstreams.*.balancer.
+var Balancers = []string{"round_robin", "weighted", "least_conn", "p2c_ewma", "consistent_hash"}
+
+// upstreamPolicies checks the policy blocks of the upstream at path p.
+func (v *validator) upstreamPolicies(p string, u *Upstream) {
+	v.oneOf(p+".balancer", u.Balancer, Balancers...)
+	switch h := u.Hash; {
+	case u.Balancer == "consistent_hash" && h == nil:
+		v.errf(p+".hash", "consistent_hash needs a key, e.g. hash: {header: X-User-ID} (or cookie, query, param, client_ip: true)")
+	case h != nil && u.Balancer != "consistent_hash":
+		v.errf(p+".hash", "hash is only used by balancer: consistent_hash (this upstream uses %s)", u.Balancer)
+	case h != nil:
+		n := 0
+		for _, s := range []string{h.Header, h.Cookie, h.Query, h.Param} {
+			if s != "" {
+				n++
+			}
+		}
+		if h.ClientIP {
+			n++
+		}
+		if n != 1 {
+			v.errf(p+".hash", "set exactly one of header, cookie, query, param, client_ip")
+		}
+		if h.BoundedLoad != 0 && h.BoundedLoad < 1 {
+			v.errf(p+".hash.bounded_load", "%g is below 1; a target may take this factor of the mean load, e.g. 1.25 (0 turns the cap off)", h.BoundedLoad)
+		}
+	}
+	if a := u.Health.Active; a != nil {
+		ap := p + ".health.active"
+		if !strings.HasPrefix(a.Path, "/") {
+			v.errf(ap+".path", "a health check needs a path starting with \"/\", e.g. /healthz")
+		}
+		if a.Timeout > a.Interval {
+			v.errf(ap+".timeout", "timeout %s is longer than interval %s; a check must end before the next starts", a.Timeout, a.Interval)
+		}
+		v.notNegative(ap+".healthy_threshold", a.HealthyThreshold)
+		v.notNegative(ap+".unhealthy_threshold", a.UnhealthyThreshold)
+		for i, s := range a.Statuses {
+			if _, _, err := ParseStatusRange(s); err != nil {
+				v.errf(joinIndex(ap+".statuses", i), "%v", err)
+			}
+		}
+	}
+	if ps := u.Health.Passive; ps != nil {
+		pp := p + ".health.passive"
+		v.notNegative(pp+".failures", ps.Failures)
+		if ps.MaxEjectedPercent < 0 || ps.MaxEjectedPercent > 100 {
+			v.errf(pp+".max_ejected_percent", "%d is not a percentage from 0 to 100", ps.MaxEjectedPercent)
+		}
+		if ps.MaxEject < ps.Eject {
+			v.errf(pp+".max_eject", "%s is shorter than eject %s", ps.MaxEject, ps.Eject)
+		}
+	}
+	if u.Retries != nil {
+		v.retries(p+".retries", u.Retries)
+	}
+	if b := u.CircuitBreaker; b != nil {
+		bp := p + ".circuit_breaker"
+		v.notNegative(bp+".max_requests", b.MaxRequests)
+		v.notNegative(bp+".max_pending", b.MaxPending)
+		v.notNegative(bp+".max_retries", b.MaxRetries)
+		v.notNegative(bp+".min_requests", b.MinRequests)
+		v.notNegative(bp+".half_open_probes", b.HalfOpenProbes)
+	}
+	if t := u.TLS; t != nil {
+		tp := p + ".tls"
+		if (t.Cert == "") != (t.Key == "") {
+			v.errf(tp, "cert and key go together: the client certificate and its private key")
+		}
+		https := false
+		for _, tg := range u.Targets {
+			https = https || strings.HasPrefix(tg.URL, "https://")
+		}
+		if !https {
+			v.errf(tp, "tls applies to https:// targets and this upstream has none")
+		}
+	}
+	if u.SlowStart < 0 {
+		v.errf(p+".slow_start", "cannot be negative")
+	}
+}
+
+// retries checks a retries block (of an upstream or a route).
+func (v *validator) retries(p string, r *Retries) {
+	if r.Attempts < 1 || r.Attempts > 10 {
+		v.errf(p+".attempts", "%d is not valid: tries in total, the first included, from 1 to 10", r.Attempts)
+	}
+	for i, on := range r.On {
+		if !validRetryOn(on) {
+			v.errf(joinIndex(p+".on", i), "%q is not a retry condition; valid: connect_failure, reset, timeout, 5xx, or a status code from 500 to 599", on)
+		}
+	}
+	v.notNegative(p+".min_retries", r.MinRetries)
+	if r.Backoff.Max < r.Backoff.Base {
+		v.errf(p+".backoff.max", "%s is shorter than base %s", r.Backoff.Max, r.Backoff.Base)
+	}
+}
+
+func validRetryOn(s string) bool {
+	switch s {
+	case "connect_failure", "reset", "timeout", "5xx":
+		return true
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 500 && n <= 599
+}
+
+// routePolicies checks a route's retries and timeouts.
+func (v *validator) routePolicies(p string, r *Route) {
+	if r.Retries != nil {
+		if r.Upstream == "" {
+			v.errf(p+".retries", "retries apply to routes with an upstream")
+		}
+		v.retries(p+".retries", r.Retries)
+	}
+}
+
+// ParseStatusRange reads "200" or "200-399".
+func ParseStatusRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi = lo
+	var err2 error
+	if isRange {
+		hi, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	if err1 != nil || err2 != nil || lo < 100 || hi > 599 || lo > hi {
+		return 0, 0, &fieldError{msg: strconv.Quote(s) + ` is not a status or range; valid: "200" or "200-399" (100 to 599)`}
+	}
+	return lo, hi, nil
+}

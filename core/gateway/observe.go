@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"net/http"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// observer builds the snapshot's observer from the registered ones (the
+// observe filter package, when linked in). nil when nothing is observed.
+func (b *builder) observer() filter.Observer {
+	var all observers
+	for _, build := range filter.Observers() {
+		o, err := build(&filter.BuildContext{Logger: b.logger, Config: b.cfg, Keep: b.keep.get})
+		if err != nil {
+			b.fail("observability", err)
+			continue
+		}
+		if o != nil {
+			all = append(all, o)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	return all
+}
+
+func attemptObserver(o filter.Observer) filter.AttemptObserver {
+	ao, _ := o.(filter.AttemptObserver)
+	return ao
+}
+
+// observers fans every observer call out, for when more than one observer
+// package is linked in.
+type observers []filter.Observer
+
+func (os observers) Begin(x *filter.Exchange) {
+	for _, o := range os {
+		o.Begin(x)
+	}
+}
+
+func (os observers) End(x *filter.Exchange) {
+	for _, o := range os {
+		o.End(x)
+	}
+}
+
+func (os observers) AttemptStart(x *filter.Exchange, a *filter.Attempt) {
+	for _, o := range os {
+		if ao, ok := o.(filter.AttemptObserver); ok {
+			ao.AttemptStart(x, a)
+		}
+	}
+}
+
+func (os observers) AttemptEnd(x *filter.Exchange, a *filter.Attempt) {
+	for _, o := range os {
+		if ao, ok := o.(filter.AttemptObserver); ok {
+			ao.AttemptEnd(x, a)
+		}
+	}
+}
+
+func (os observers) ConfigApplied(hash [32]byte, reload bool) {
+	for _, o := range os {
+		if co, ok := o.(filter.ConfigObserver); ok {
+			co.ConfigApplied(hash, reload)
+		}
+	}
+}
+
+func (os observers) ConfigRejected(err error) {
+	for _, o := range os {
+		if co, ok := o.(filter.ConfigObserver); ok {
+			co.ConfigRejected(err)
+		}
+	}
+}
+
+func (os observers) Metrics() (string, http.Handler) {
+	for _, o := range os {
+		if me, ok := o.(filter.MetricsExposer); ok {
+			if path, h := me.Metrics(); h != nil {
+				return path, h
+			}
+		}
+	}
+	return "", nil
+}
+
+// configApplied tells s's observer that s went live.
+func (s *Snapshot) configApplied(reload bool) {
+	if co, ok := s.observer.(filter.ConfigObserver); ok {
+		co.ConfigApplied(sha256.Sum256(s.Source), reload)
+	}
+}
+
+// configRejected tells s's observer, still serving, that a reload failed.
+func (s *Snapshot) configRejected(err error) {
+	if co, ok := s.observer.(filter.ConfigObserver); ok {
+		co.ConfigRejected(err)
+	}
+}
+
+// Metrics serves the observer's metrics on the admin listener, if any.
+func (g *Gateway) Metrics() (string, http.Handler) {
+	if me, ok := g.current.Load().observer.(filter.MetricsExposer); ok {
+		return me.Metrics()
+	}
+	return "", nil
+}
+
+// filterNames are the names of a route's filters as its chain holds them,
+// `- chain:` entries expanded, so a rejection is logged by filter name.
+func filterNames(cfg *config.Config, specs []config.FilterSpec, seen map[string]bool) []string {
+	var names []string
+	for _, spec := range specs {
+		if spec.Name != "chain" {
+			names = append(names, spec.Name)
+			continue
+		}
+		var name string
+		if config.Decode(cfg.File, spec.Node, "", &name) != nil || seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, filterNames(cfg, cfg.FilterChains[name], seen)...)
+		delete(seen, name)
+	}
+	return names
+}
+
+var (
+	_ filter.AttemptObserver = observers(nil)
+	_ filter.ConfigObserver  = observers(nil)
+	_ filter.MetricsExposer  = observers(nil)
+)

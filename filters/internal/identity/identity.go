@@ -1,0 +1,90 @@
+// Package identity is what the auth filters (apikey, basicauth, jwt, mtls)
+// share: consumers indexed from config, the identity headers sent to
+// upstreams, 401/403 answers, and failure counts by reason.
+//
+// Identity headers: a client must never be able to claim an identity by
+// sending the headers the gateway uses to announce one. So the first auth
+// filter of a chain to succeed deletes every X-Consumer-* request header
+// (and the headers its config names, such as forwarded claims) before it
+// sets its own; a later auth filter on the same chain only overwrites.
+package identity
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// HeaderPrefix starts every identity header the gateway sets.
+const HeaderPrefix = "X-Consumer-"
+
+// NameHeader carries the authenticated consumer's name to the upstream.
+const NameHeader = "X-Consumer-Name"
+
+// Consumer is a consumer ready for the hot path: the exchange value and its
+// name header, built once at load.
+type Consumer struct {
+	*filter.Consumer
+	// Registered is false for an identity made up from a token's subject
+	// (the jwt filter's unregistered consumers).
+	Registered bool
+	nameValue  []string // len == cap == 1, so an append by anyone copies
+}
+
+// NewConsumer prepares a consumer for the hot path.
+func NewConsumer(name string, metadata map[string]string, registered bool) *Consumer {
+	return &Consumer{
+		Consumer:   &filter.Consumer{Name: name, Metadata: metadata},
+		Registered: registered,
+		nameValue:  []string{name}[:1:1],
+	}
+}
+
+// Index returns cfg's consumers by name.
+func Index(cfg *config.Config) map[string]*Consumer {
+	out := make(map[string]*Consumer, len(cfg.Consumers))
+	for _, c := range cfg.Consumers {
+		out[c.Name] = NewConsumer(c.Name, c.Metadata, true)
+	}
+	return out
+}
+
+// Strip deletes client-supplied identity headers: every X-Consumer-* and
+// the extra names (canonical), unless an earlier auth filter of this
+// exchange already authenticated it (then the X-Consumer-* present are ours).
+// It does not allocate.
+func Strip(x *filter.Exchange, extra []string) {
+	h := x.Request.Header
+	if x.Consumer == nil {
+		for name := range h {
+			// Cheap tests first: this runs for every header of every
+			// authenticated request. Names are canonical when they come
+			// from the server, but a filter may have added any spelling.
+			if len(name) >= len(HeaderPrefix) && name[0]|0x20 == 'x' && name[1] == '-' &&
+				strings.EqualFold(name[2:len(HeaderPrefix)], HeaderPrefix[2:]) {
+				delete(h, name)
+			}
+		}
+	}
+	for _, name := range extra {
+		delete(h, name)
+	}
+}
+
+// Set makes c the exchange's consumer and announces it to the upstream.
+// Call Strip first.
+func Set(x *filter.Exchange, c *Consumer) {
+	x.Consumer = c.Consumer
+	x.Request.Header[NameHeader] = c.nameValue
+}
+
+// CanonicalNames canonicalizes header names for Strip.
+func CanonicalNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = http.CanonicalHeaderKey(n)
+	}
+	return out
+}

@@ -1,0 +1,52 @@
+// Package mtls maps the verified client certificate of a mutual-TLS
+// connection to a consumer, by subject or subject alternative name.
+package mtls
+
+import (
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/identity"
+)
+
+func init() {
+	filter.Register("mtls", func() filter.Config { return new(Config) })
+}
+
+// Config is the `mtls:` block of a route's filters. Certificate identities
+// belong to consumers (consumers[].mtls). The listener must verify client
+// certificates (tls.client_ca); this filter only reads what it verified.
+type Config struct {
+	// Consumers, if set, are the only consumers allowed on the route.
+	Consumers []string `yaml:"consumers"`
+}
+
+// Build indexes every consumer's certificate identities.
+func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
+	allowed, err := identity.Allowed(bc.Config, "consumers", c.Consumers)
+	if err != nil {
+		return nil, err
+	}
+	consumers := identity.Index(bc.Config)
+	f := &Filter{
+		subjects: map[string]*identity.Consumer{},
+		sans:     map[string]*identity.Consumer{},
+		allowed:  allowed,
+		failures: newFailures(),
+	}
+	tlsListener := false
+	for _, l := range bc.Config.Listeners {
+		tlsListener = tlsListener || (l.TLS != nil && l.TLS.ClientCA != "")
+	}
+	if !tlsListener {
+		bc.Logger.Warn("no listener verifies client certificates (tls.client_ca), so every request on this route will be refused")
+	}
+	for _, cc := range bc.Config.Consumers {
+		for _, id := range cc.MTLS {
+			if id.Subject != "" {
+				f.subjects[id.Subject] = consumers[cc.Name]
+			} else {
+				f.sans[id.SAN] = consumers[cc.Name]
+			}
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,213 @@
+// Package observe wraps every exchange with the gateway's observability:
+// Prometheus metrics through the OpenTelemetry SDK, OpenTelemetry traces
+// exported over OTLP, and an asynchronous access log. It plugs into the core
+// as a filter.Observer built from the config's observability section; see
+// README.md for the metrics and the hooks other packages record into.
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+func init() {
+	filter.RegisterObserver("observe", build)
+}
+
+// Observer is one snapshot's observer: the signals the config turns on, and
+// per-route state bound at load. Signals that are off are nil.
+type Observer struct {
+	meters  *Meters
+	tracing *tracing
+	log     *accessLog
+	fields  *fieldSet
+
+	metricsPath string
+	routes      []routeObs // by Exchange.RouteIndex
+	unrouted    routeMetrics
+}
+
+// routeObs is what the hot path needs about one route, resolved at load.
+type routeObs struct {
+	name      string
+	template  string // http.route: the path template, prefix or regex
+	spanNames [len(methods)]string
+	metrics   *routeMetrics
+	upstream  *upstreamMetrics // nil for routes that respond locally
+}
+
+func build(bc *filter.BuildContext) (filter.Observer, error) {
+	cfg := bc.Config
+	oc := &cfg.Observability
+	if !oc.Metrics.Prometheus && oc.Tracing.OTLPEndpoint == "" && oc.AccessLog == nil {
+		return nil, nil
+	}
+	o := &Observer{metricsPath: oc.Metrics.Path}
+	if oc.Metrics.Prometheus {
+		v, err := bc.Keep(metricsKey, func() (io.Closer, error) { return newMeters() })
+		if err != nil {
+			return nil, config.FieldErr("metrics", "%v", err)
+		}
+		o.meters = v.(*Meters)
+	}
+	if oc.Tracing.OTLPEndpoint != "" {
+		key, _ := json.Marshal(oc.Tracing)
+		v, err := bc.Keep("observe/tracing:"+string(key), func() (io.Closer, error) { return newTracing(oc.Tracing) })
+		if err != nil {
+			return nil, config.FieldErr("tracing", "%v", err)
+		}
+		o.tracing = v.(*tracing)
+	}
+	if al := oc.AccessLog; al != nil {
+		v, err := bc.Keep(accessLogKey(al), func() (io.Closer, error) { return newAccessLog(al) })
+		if err != nil {
+			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)
+		}
+		o.log = v.(*accessLog)
+		o.fields = compileFields(al.Fields)
+	}
+
+	upstreams := map[string]*upstreamMetrics{}
+	o.routes = make([]routeObs, len(cfg.Routes))
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		ro := &o.routes[i]
+		ro.name = rc.Name
+		ro.template = template(rc.Match)
+		for m, method := range methods {
+			if method == "_OTHER" {
+				method = "HTTP"
+			}
+			ro.spanNames[m] = method + " " + ro.template
+		}
+		ro.metrics = &routeMetrics{route: rc.Name}
+		if uc := cfg.Upstreams[rc.Upstream]; uc != nil {
+			if upstreams[rc.Upstream] == nil {
+				upstreams[rc.Upstream] = newUpstreamMetrics(rc.Upstream, uc)
+			}
+			ro.upstream = upstreams[rc.Upstream]
+		}
+	}
+	return o, nil
+}
+
+// template is the route's http.route: its path template as written.
+func template(m config.Match) string {
+	switch {
+	case m.Path != "":
+		return m.Path
+	case m.Prefix != "":
+		return m.Prefix + "*"
+	case m.Regex != "":
+		return m.Regex
+	}
+	return "/*"
+}
+
+func (o *Observer) route(x *filter.Exchange) *routeObs {
+	if x.Route == "" || x.RouteIndex >= len(o.routes) {
+		return nil
+	}
+	return &o.routes[x.RouteIndex]
+}
+
+// Begin starts the server span and counts the request as active.
+func (o *Observer) Begin(x *filter.Exchange) {
+	if o.meters != nil {
+		o.meters.active.Add(context.Background(), 1)
+	}
+	if o.tracing != nil {
+		o.tracing.begin(x)
+	}
+}
+
+// End records the exchange: metrics, the span's end, the access-log line.
+func (o *Observer) End(x *filter.Exchange) {
+	now := time.Now()
+	ro := o.route(x)
+	if m := o.meters; m != nil {
+		m.active.Add(context.Background(), -1)
+		rm := &o.unrouted
+		if ro != nil {
+			rm = ro.metrics
+		}
+		m.record(rm, x, now.Sub(x.Start))
+	}
+	if o.tracing != nil {
+		o.tracing.end(x, ro)
+	}
+	if o.log != nil {
+		var e entry
+		e.fill(x, o.fields, now)
+		if !o.log.log(&e) && o.meters != nil {
+			o.meters.logDropped.Add(context.Background(), 1)
+		}
+	}
+}
+
+// AttemptStart starts the attempt's client span and counts retries.
+func (o *Observer) AttemptStart(x *filter.Exchange, a *filter.Attempt) {
+	if o.tracing != nil {
+		o.tracing.attemptStart(x, a)
+	}
+	if a.N > 1 && o.meters != nil {
+		if ro := o.route(x); ro != nil && ro.upstream != nil {
+			o.meters.retries.Add(context.Background(), 1, ro.upstream.retries...)
+		}
+	}
+}
+
+// AttemptEnd records the attempt's duration and failure, and ends its span.
+func (o *Observer) AttemptEnd(x *filter.Exchange, a *filter.Attempt) {
+	if o.meters != nil {
+		if ro := o.route(x); ro != nil && ro.upstream != nil {
+			o.meters.attempt(ro.upstream, a)
+		}
+	}
+	if o.tracing != nil {
+		o.tracing.attemptEnd(a)
+	}
+}
+
+// ConfigApplied records the loaded config's hash, and a successful reload.
+func (o *Observer) ConfigApplied(hash [32]byte, reload bool) {
+	if o.meters == nil {
+		return
+	}
+	var h uint64
+	for _, b := range hash[:6] {
+		h = h<<8 | uint64(b)
+	}
+	o.meters.configHash.Store(h)
+	if reload {
+		o.meters.reloads.Add(context.Background(), 1, o.meters.reloadOK...)
+	}
+}
+
+// ConfigRejected counts a failed reload.
+func (o *Observer) ConfigRejected(error) {
+	if o.meters != nil {
+		o.meters.reloads.Add(context.Background(), 1, o.meters.reloadFailed...)
+	}
+}
+
+// Metrics serves the Prometheus endpoint on the admin listener.
+func (o *Observer) Metrics() (string, http.Handler) {
+	if o.meters == nil {
+		return "", nil
+	}
+	return o.metricsPath, o.meters.handler
+}
+
+var (
+	_ filter.Observer        = (*Observer)(nil)
+	_ filter.AttemptObserver = (*Observer)(nil)
+	_ filter.ConfigObserver  = (*Observer)(nil)
+	_ filter.MetricsExposer  = (*Observer)(nil)
+)

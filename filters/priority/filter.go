@@ -1,0 +1,97 @@
+package priority
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/limits"
+)
+
+// Filter admits a request while its group's in-flight count is under the
+// request's level threshold, and counts it in flight until OnDone.
+type Filter struct {
+	group      string
+	level      string
+	threshold  int64
+	thresholds map[string]int64 // per level, for consumer overrides
+	metaKey    string
+	gate       *gate
+}
+
+// gate is a group's in-flight count, shared by the routes of the group and
+// kept across reloads.
+type gate struct{ inflight atomic.Int64 }
+
+func (g *gate) Close() error { return nil }
+
+type admittedKey struct{ f *Filter }
+
+// Build resolves the thresholds once.
+func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
+	f := &Filter{
+		group:      c.Group,
+		level:      levelOr(c.Level, "normal"),
+		metaKey:    c.ConsumerLevel,
+		thresholds: map[string]int64{},
+	}
+	if f.group == "" {
+		f.group = "gateway"
+	}
+	if f.metaKey == "" {
+		f.metaKey = "priority"
+	}
+	for l := range shares {
+		f.thresholds[l] = c.threshold(l)
+	}
+	f.threshold = f.thresholds[f.level]
+	create := func() (io.Closer, error) { return &gate{}, nil }
+	var v io.Closer
+	var err error
+	if bc.Keep != nil {
+		v, err = bc.Keep("priority.gate:"+f.group, create)
+	} else {
+		v, err = create()
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.gate = v.(*gate)
+	return f, nil
+}
+
+// OnRequest counts the request in, or sheds it.
+func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
+	limit := f.threshold
+	if x.Consumer != nil {
+		if l, ok := f.thresholds[x.Consumer.Metadata[f.metaKey]]; ok {
+			limit = l
+		}
+	}
+	if n := f.gate.inflight.Add(1); n > limit {
+		f.gate.inflight.Add(-1)
+		return limits.Reject(http.StatusServiceUnavailable,
+			fmt.Sprintf("overloaded: shedding lower-priority requests (group %s)", f.group), "priority:"+f.group, time.Second)
+	}
+	x.Set(admittedKey{f}, true)
+	return nil
+}
+
+// OnDone counts an admitted request out.
+func (f *Filter) OnDone(x *filter.Exchange) {
+	if x.Value(admittedKey{f}) != nil {
+		f.gate.inflight.Add(-1)
+	}
+}
+
+// InFlight is the group's in-flight count.
+func (f *Filter) InFlight() int64 { return f.gate.inflight.Load() }
+
+var (
+	_ filter.Filter     = (*Filter)(nil)
+	_ filter.DoneFilter = (*Filter)(nil)
+	_ filter.Validator  = (*Config)(nil)
+)

@@ -1,0 +1,290 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/gateway"
+	"github.com/wasmgate/wasmgate/filters/internal/redistest"
+)
+
+func redisConfig(addr, prefix string) *config.Config {
+	return &config.Config{Stores: config.Stores{Redis: &config.RedisStore{
+		Address: addr, KeyPrefix: prefix, PoolSize: 16,
+		DialTimeout:  config.Duration(250 * time.Millisecond),
+		ReadTimeout:  config.Duration(100 * time.Millisecond),
+		WriteTimeout: config.Duration(100 * time.Millisecond),
+	}}}
+}
+
+func TestRedisDecisionsAndHeaders(t *testing.T) {
+	addr := redistest.Addr(t)
+	f := build(t, `{name: api, key: client_ip, rate: 5/s, burst: 10, store: redis}`, redisConfig(addr, redistest.Prefix(t)))
+	for i := range 10 {
+		r := roundTrip(f, exchange("192.0.2.1"))
+		if r.Status != 200 {
+			t.Fatalf("request %d: status %d, want 200 within the burst", i+1, r.Status)
+		}
+		if got, want := r.Header.Get("RateLimit"), `"api";r=`+itoa(9-i); got[:len(want)] != want {
+			t.Errorf("request %d: RateLimit = %q, want it to start %q", i+1, got, want)
+		}
+	}
+	// Refusals must not consume: hammer while limited, then wait one
+	// interval (200ms): exactly one more is admitted.
+	for range 200 {
+		if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 429 {
+			t.Fatalf("over the limit: status %d, want 429", r.Status)
+		}
+	}
+	time.Sleep(220 * time.Millisecond)
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 200 {
+		t.Fatalf("one interval after the limit: %d, want 200 (rejected requests consumed tokens)", r.Status)
+	}
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 429 {
+		t.Fatalf("second request in that interval: %d, want 429", r.Status)
+	}
+	if !f.store.Up() || f.store.Failovers() != 0 {
+		t.Errorf("store up=%v failovers=%d, want every decision made by redis", f.store.Up(), f.store.Failovers())
+	}
+}
+
+// gatewayConfig is a whole gateway config: one route limited through Redis.
+func gatewayConfig(addr, prefix, limit string) []byte {
+	return fmt.Appendf(nil, `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+stores:
+  redis: { address: %q, key_prefix: %q }
+routes:
+  - name: limited
+    match: { prefix: /limited }
+    filters:
+      - rate_limit: %s
+    respond: { status: 200, body: ok }
+  - name: closed
+    match: { prefix: /closed }
+    filters:
+      - rate_limit: { name: closed, rate: 100/m, store: redis, on_store_failure: fail_closed }
+    respond: { status: 200, body: ok }
+`, addr, prefix, limit)
+}
+
+func startGateway(t *testing.T, cfg []byte) string {
+	t.Helper()
+	g, err := gateway.Start(gateway.Source{Name: "test", Bytes: cfg}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Shutdown(context.Background()) })
+	return "http://" + g.Addrs()["main"].String()
+}
+
+func status(t testing.TB, c *http.Client, url string) (int, http.Header) {
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Error(err)
+		return 0, nil
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+// TestTwoGatewaysShareOneLimit runs two gateway instances on one Redis and
+// floods both at once: together they must admit the configured total. The
+// rate is slow (1000 per hour) so the test measures sharing, not timing:
+// at most one token refills while it runs.
+func TestTwoGatewaysShareOneLimit(t *testing.T) {
+	addr := redistest.Addr(t)
+	cfg := gatewayConfig(addr, redistest.Prefix(t), `{ rate: 1000/h, burst: 1000, store: redis }`)
+	urls := []string{startGateway(t, cfg), startGateway(t, cfg)}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	var admitted, refused [2]atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := w % 2
+			for range 100 { // 1600 requests for a limit of 1000
+				switch code, _ := status(t, client, urls[g]+"/limited"); code {
+				case 200:
+					admitted[g].Add(1)
+				case 429:
+					refused[g].Add(1)
+				default:
+					t.Errorf("status %d, want 200 or 429", code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := admitted[0].Load() + admitted[1].Load()
+	t.Logf("admitted %d + %d = %d of 1600; refused %d + %d", admitted[0].Load(), admitted[1].Load(), total, refused[0].Load(), refused[1].Load())
+	if total < 980 || total > 1020 {
+		t.Errorf("two instances admitted %d together, want 1000 ± 2%%", total)
+	}
+	if admitted[0].Load() < 300 || admitted[1].Load() < 300 {
+		t.Errorf("both instances should have admitted a share: %d and %d", admitted[0].Load(), admitted[1].Load())
+	}
+}
+
+// TestRedisKilledMidRun kills the Redis both policies depend on, checks each
+// follows its declared policy, then restarts Redis and checks the shared
+// limit is back without restarting the gateway.
+func TestRedisKilledMidRun(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	url := startGateway(t, gatewayConfig(srv.Addr, prefix, `{ name: open, rate: 10/m, burst: 5, store: redis, on_store_failure: fail_open }`))
+	client := &http.Client{Timeout: 5 * time.Second}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	keys := func() []string {
+		ks, err := rdb.Keys(context.Background(), prefix+"*").Result()
+		if err != nil {
+			t.Fatalf("listing keys: %v", err)
+		}
+		sort.Strings(ks)
+		return ks
+	}
+
+	if code, h := status(t, client, url+"/limited"); code != 200 || h.Get("RateLimit") != `"open";r=4;t=6` {
+		t.Fatalf("with redis up: %d %q, want 200 and the shared count", code, h.Get("RateLimit"))
+	}
+	if code, _ := status(t, client, url+"/closed"); code != 200 {
+		t.Fatalf("fail_closed route with redis up: %d", code)
+	}
+	if got := keys(); len(got) != 2 {
+		t.Fatalf("keys in redis %v, want one per route", got)
+	}
+
+	srv.Kill()
+	// fail_closed: 503 with Retry-After, however many requests.
+	for i := range 5 {
+		code, h := status(t, client, url+"/closed")
+		if code != 503 || h.Get("Retry-After") == "" {
+			t.Fatalf("fail_closed with redis down, request %d: %d (Retry-After %q), want 503 with Retry-After", i+1, code, h.Get("Retry-After"))
+		}
+	}
+	// fail_open: a per-instance limiter of the same policy takes over, so
+	// the route is still limited: burst 5, then 429.
+	var codes []int
+	for range 7 {
+		code, _ := status(t, client, url+"/limited")
+		codes = append(codes, code)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 200 200 429 429]" {
+		t.Errorf("fail_open with redis down: %v, want the local fallback's burst of 5 then 429", codes)
+	}
+
+	srv.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _ := status(t, client, url+"/closed")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis is back but fail_closed still answers %d after 5s", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The restarted Redis is empty: the shared limit starts over there.
+	if code, h := status(t, client, url+"/limited"); code != 200 || h.Get("RateLimit") != `"open";r=4;t=6` {
+		t.Errorf("after recovery: %d %q, want decisions from redis again", code, h.Get("RateLimit"))
+	}
+	if got := keys(); len(got) != 2 {
+		t.Errorf("keys in redis after recovery %v, want both routes deciding there again", got)
+	}
+}
+
+// TestRedisSlowFollowsPolicy stalls Redis (DEBUG SLEEP) past the read
+// timeout: a slow store is a failed store.
+func TestRedisSlowFollowsPolicy(t *testing.T) {
+	srv := redistest.Start(t)
+	f := build(t, `{name: slow, rate: 100/s, store: redis, on_store_failure: fail_closed}`, redisConfig(srv.Addr, redistest.Prefix(t)))
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 200 {
+		t.Fatalf("redis responsive: %d", r.Status)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	go rdb.Do(context.Background(), "DEBUG", "SLEEP", "1")
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	r := roundTrip(f, exchange("192.0.2.1"))
+	if r.Status != 503 {
+		t.Fatalf("redis stalled: %d, want 503 under fail_closed", r.Status)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("the decision waited %v on a stalled redis; the timeouts should bound it at ~200ms", took)
+	}
+	start = time.Now()
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 503 || time.Since(start) > 50*time.Millisecond {
+		t.Errorf("while down, decisions should fail fast: %d in %v", r.Status, time.Since(start))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for roundTrip(f, exchange("192.0.2.1")).Status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("redis answered again but the limit did not recover")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// BenchmarkRedisDecision is one shared decision: a round trip to Redis and
+// the GCRA script. Reported: decisions/s and the p99 latency one adds.
+func BenchmarkRedisDecision(b *testing.B) {
+	addr := redistest.Addr(b)
+	f := build(b, `{key: client_ip, rate: 1000000/s, burst: 1000000000, store: redis}`, redisConfig(addr, redistest.Prefix(b)))
+	x := exchange("192.0.2.1")
+	lat := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		t0 := time.Now()
+		if d, ok := f.decide(x); !ok || !d.allowed {
+			b.Fatal("refused")
+		}
+		if len(lat) < cap(lat) {
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	}
+	if f.store.Failovers() != 0 {
+		b.Fatalf("%d decisions failed over", f.store.Failovers())
+	}
+}
+
+func BenchmarkRedisDecisionParallel(b *testing.B) {
+	addr := redistest.Addr(b)
+	f := build(b, `{key: "header:X-Key", rate: 1000000/s, burst: 1000000000, store: redis}`, redisConfig(addr, redistest.Prefix(b)))
+	var n atomic.Int64
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		x := exchange("192.0.2.1")
+		x.Request.Header.Set("X-Key", fmt.Sprint(n.Add(1)))
+		for pb.Next() {
+			if d, ok := f.decide(x); !ok || !d.allowed {
+				b.Error("refused")
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+}

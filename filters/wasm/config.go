@@ -1,0 +1,179 @@
+package wasm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+func init() {
+	filter.Register("wasm", func() filter.Config { return new(Config) })
+}
+
+// Config is the `wasm:` entry of a route's filters: `- wasm: NAME` or
+// `- wasm: { plugin: NAME }`, naming a module declared under `plugins:`.
+type Config struct {
+	Plugin string `yaml:"plugin"`
+}
+
+// UnmarshalNode accepts the short form (a name) and the long one (a map).
+func (c *Config) UnmarshalNode(n *yaml.Node) error {
+	const want = `expected a plugin name ("- wasm: my-plugin") or {plugin: my-plugin}`
+	switch n.Kind {
+	case yaml.ScalarNode:
+		c.Plugin = n.Value
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value != "plugin" {
+				return config.FieldErr(k.Value, "unknown field; valid: plugin")
+			}
+			if v.Kind != yaml.ScalarNode {
+				return config.FieldErr("plugin", "%s", want)
+			}
+			c.Plugin = v.Value
+		}
+		return nil
+	}
+	return fmt.Errorf("%s", want)
+}
+
+// Validate checks the entry names a plugin; Build checks it exists.
+func (c *Config) Validate() error {
+	if c.Plugin == "" {
+		return config.FieldErr("", "a plugin name is required, e.g. - wasm: my-plugin (declared under plugins:)")
+	}
+	return nil
+}
+
+// Build loads the plugin, or reuses it from a previous snapshot when its
+// module bytes and options are unchanged (BuildContext.Keep).
+func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
+	var pc *config.Plugin
+	if bc.Config != nil {
+		pc = bc.Config.Plugins[c.Plugin]
+	}
+	if pc == nil {
+		var names []string
+		if bc.Config != nil {
+			for n := range bc.Config.Plugins {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		valid := "none are declared under plugins:"
+		if len(names) > 0 {
+			valid = strings.Join(names, ", ")
+		}
+		return nil, config.FieldErr("", "unknown plugin %q; valid plugins: %s", c.Plugin, valid)
+	}
+	opts, err := OptionsFrom(c.Plugin, pc)
+	if err != nil {
+		return nil, err
+	}
+	opts.Logger = bc.Logger
+	code, err := os.ReadFile(pc.Source)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", c.Plugin, err)
+	}
+	load := func() (io.Closer, error) { return LoadBytes(context.Background(), code, opts) }
+	var closer io.Closer
+	if bc.Keep != nil {
+		closer, err = bc.Keep(poolKey(c.Plugin, code, opts), load)
+	} else {
+		closer, err = load()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return closer.(*Plugin).NewFilter(), nil
+}
+
+// poolKey identifies a (module, config) pair: a reload that changes neither
+// keeps the plugin and its warm instances.
+func poolKey(name string, code []byte, o Options) string {
+	h := sha256.New()
+	h.Write(code)
+	o.Logger = nil
+	meta, _ := json.Marshal(o)
+	h.Write(meta)
+	return "wasm/" + name + "/" + hex.EncodeToString(h.Sum(nil))
+}
+
+// OptionsFrom converts a `plugins:` entry (defaults applied by the config
+// loader) into Options. The config blocks become bytes: a YAML string as
+// is, anything else as compact JSON.
+func OptionsFrom(name string, pc *config.Plugin) (Options, error) {
+	cfg, err := configBytes(pc.Config)
+	if err != nil {
+		return Options{}, config.FieldErr("config", "%v", err)
+	}
+	vm, err := configBytes(pc.VMConfig)
+	if err != nil {
+		return Options{}, config.FieldErr("vm_config", "%v", err)
+	}
+	o := Options{
+		Name:                 name,
+		Config:               cfg,
+		VMConfig:             vm,
+		MemoryLimit:          int64(pc.Limits.Memory),
+		Timeout:              pc.Limits.Timeout.D(),
+		StartTimeout:         pc.Limits.StartTimeout.D(),
+		Instances:            pc.Limits.Instances,
+		MaxBody:              int64(pc.Limits.MaxBody),
+		FailOpen:             pc.FailurePolicy == "fail_open",
+		NoCloseOnContextDone: pc.CloseOnContextDone != nil && !*pc.CloseOnContextDone,
+	}
+	for _, b := range pc.Bodies {
+		switch b {
+		case "request":
+			o.RequestBody = true
+		case "response":
+			o.ResponseBody = true
+		}
+	}
+	return o, nil
+}
+
+// configBytes renders a config node for the guest.
+func configBytes(n *yaml.Node) ([]byte, error) {
+	if n == nil {
+		return nil, nil
+	}
+	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Tag == "") && n.Value == "" {
+		return nil, nil
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return []byte(n.Value), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be passed to the plugin as JSON: %v (map keys must be strings)", err)
+	}
+	return b, nil
+}
+
+var (
+	_ filter.Config          = (*Config)(nil)
+	_ filter.Validator       = (*Config)(nil)
+	_ config.NodeUnmarshaler = (*Config)(nil)
+)

@@ -1,0 +1,92 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/router"
+)
+
+// Run is one exchange to put through a plugin outside a route.
+type Run struct {
+	Request  *http.Request    // required; edited in place as the upstream would see it
+	Body     []byte           // the request body, if any
+	Response *filter.Response // the upstream's response (default 200, no headers, empty body)
+	Route    string           // the wasmgate.route property
+	Params   router.Params    // the wasmgate.route_params property
+	Consumer *filter.Consumer // the wasmgate.consumer property
+}
+
+// Outcome is what a plugin did to one exchange.
+type Outcome struct {
+	Request  *http.Request    // the request after the request phase
+	Body     []byte           // the request body after the request phase
+	Local    *filter.Response // the plugin's local response, or the failure policy's 503
+	Response *filter.Response // the response after the response phase (nil if Local)
+	Logs     []LogEntry       // what the guest logged, and host failures
+	Failed   error            // the trap, deadline or host error, if the plugin failed
+}
+
+// Exchange runs one exchange through the plugin, as a route with only this
+// filter would: request callbacks, then (unless the plugin answered
+// locally) the response callbacks on in.Response, then done, log, delete.
+func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
+	if run.Request == nil {
+		return nil, errors.New("wasm: Run.Request is required")
+	}
+	f := p.NewFilter()
+	f.capture = &capture{}
+	x := &filter.Exchange{
+		Request:     run.Request,
+		Route:       run.Route,
+		Params:      run.Params,
+		Consumer:    run.Consumer,
+		Start:       time.Now(),
+		RequestBody: run.Body,
+	}
+	if ap, err := netip.ParseAddrPort(run.Request.RemoteAddr); err == nil {
+		x.ClientIP = ap.Addr().Unmap()
+	}
+	if run.Body != nil {
+		run.Request.Body = io.NopCloser(bytes.NewReader(run.Body))
+		run.Request.ContentLength = int64(len(run.Body))
+	}
+	out := &Outcome{Request: run.Request}
+	local := f.OnRequest(x)
+	if local != nil {
+		x.Response = local
+	} else {
+		resp := run.Response
+		if resp == nil {
+			resp = &filter.Response{Status: http.StatusOK, Header: http.Header{}, Body: []byte{}}
+		}
+		if resp.Body == nil {
+			resp.Body = []byte{}
+		}
+		x.Response = resp
+		if r := f.OnResponse(x); r != nil {
+			x.Response = r
+		}
+	}
+	f.OnDone(x)
+	out.Logs, out.Failed = f.capture.logs, f.capture.err
+	out.Body = x.RequestBody
+	if x.Response.Local {
+		out.Local = x.Response
+	} else {
+		out.Response = x.Response
+	}
+	return out, nil
+}
+
+// capture collects what one exchange's guest logged, and its failure.
+type capture struct {
+	logs []LogEntry
+	err  error
+}

@@ -1,0 +1,201 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// Filter runs a plugin in a route's chain. One Filter per route entry;
+// the Plugin (and its pool) is shared by every route that names it.
+type Filter struct {
+	p       *Plugin
+	needs   filter.Needs
+	failure *filter.Response // fail_closed's answer; nil when failing open
+	capture *capture         // Plugin.Exchange only
+}
+
+// NewFilter returns a chain filter running p.
+func (p *Plugin) NewFilter() *Filter {
+	f := &Filter{p: p}
+	if p.opts.RequestBody || p.opts.ResponseBody {
+		f.needs = filter.Needs{RequestBody: p.opts.RequestBody, ResponseBody: p.opts.ResponseBody, MaxBody: p.opts.MaxBody}
+	}
+	if !p.opts.FailOpen {
+		f.failure = filter.Error(http.StatusServiceUnavailable, "plugin "+p.name+" failed")
+	}
+	return f
+}
+
+// Needs declares the bodies the plugin's config asks for.
+func (f *Filter) Needs() filter.Needs { return f.needs }
+
+// OnRequest pins an instance to the exchange, creates its stream context
+// and runs the request callbacks.
+func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
+	s := streams.Get().(*stream)
+	s.f, s.x, s.capture = f, x, f.capture
+	x.Set(f, s)
+	f.p.stats.exchanges.Add(1)
+	in, err := f.p.pool.acquire(context.Background())
+	if err != nil {
+		return f.fail(s, "acquire", err)
+	}
+	s.in = in
+	body := x.RequestBody
+	eos := len(body) == 0 && (x.Request.Body == nil || x.Request.Body == http.NoBody || f.needs.RequestBody)
+
+	in.mu.Lock()
+	in.cur = s
+	s.id = in.nextID
+	if in.nextID++; in.nextID == 0 {
+		in.nextID = rootID + 1
+	}
+	_, err = in.call(cbContextCreate, uint64(s.id), rootID)
+	if err == nil {
+		s.started = true
+		_, err = in.call(cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
+	}
+	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
+		_, err = in.call(cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+	}
+	in.cur = nil
+	in.mu.Unlock()
+
+	if err != nil {
+		return f.fail(s, "request", err)
+	}
+	// A pause without a local response has nothing to wait for here (the
+	// chain is synchronous and any body the plugin asked for is already
+	// whole), so it continues.
+	if s.local != nil {
+		f.p.stats.localResponses.Add(1)
+		return s.local
+	}
+	return nil
+}
+
+// OnResponse runs the response callbacks, unless the plugin answered
+// locally itself or already failed.
+func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
+	s, _ := x.Value(f).(*stream)
+	if s == nil || s.failed || !s.started || (s.local != nil && x.Response == s.local) {
+		return nil
+	}
+	in := s.in
+	resp := x.Response
+	s.phase = phaseResponse
+	eos := len(resp.Body) == 0 && (resp.Local || f.p.opts.ResponseBody)
+	before := s.local
+
+	in.mu.Lock()
+	in.cur = s
+	_, err := in.call(cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
+	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
+		_, err = in.call(cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+	}
+	in.cur = nil
+	in.mu.Unlock()
+
+	if err != nil {
+		return f.fail(s, "response", err)
+	}
+	if s.local != before {
+		f.p.stats.localResponses.Add(1)
+		return s.local
+	}
+	return nil
+}
+
+// OnDone runs done, log and delete, and unpins the instance.
+func (f *Filter) OnDone(x *filter.Exchange) {
+	s, _ := x.Value(f).(*stream)
+	if s == nil {
+		return
+	}
+	x.Set(f, nil)
+	if in := s.in; in != nil {
+		if s.started && !s.failed {
+			s.phase = phaseDone
+			in.mu.Lock()
+			in.cur = s
+			id := uint64(s.id)
+			_, err := in.call(cbDone, id)
+			if err == nil {
+				_, err = in.call(cbLog, id)
+			}
+			if err == nil {
+				_, err = in.call(cbDelete, id)
+			}
+			in.cur = nil
+			in.mu.Unlock()
+			if err != nil {
+				f.fail(s, "done", err) // the response is gone: only the instance pays
+			}
+		}
+		f.p.pool.release(in)
+	}
+	s.reset()
+	streams.Put(s)
+}
+
+// fail discards the stream's instance, logs and counts the failure, and
+// applies the failure policy.
+func (f *Filter) fail(s *stream, phase string, err error) *filter.Response {
+	s.failed = true
+	p := f.p
+	p.stats.failures.Add(1)
+	switch {
+	case errors.Is(err, errTimeout):
+		p.stats.timeouts.Add(1)
+	case errors.Is(err, errNoInstance):
+		p.stats.unavailable.Add(1)
+	}
+	if s.in != nil {
+		p.pool.discard(s.in)
+	}
+	if c := s.capture; c != nil {
+		c.logs = append(c.logs, LogEntry{Level: "host", Message: phase + ": " + err.Error()})
+		if c.err == nil {
+			c.err = err
+		}
+	}
+	p.logger.Error("wasm plugin failed", "route", s.x.Route, "phase", phase, "err", err, "policy", policyName(f.failure == nil))
+	if f.failure == nil {
+		return nil
+	}
+	r := *f.failure
+	r.Header = f.failure.Header.Clone()
+	return &r
+}
+
+func policyName(open bool) string {
+	if open {
+		return "fail_open"
+	}
+	return "fail_closed"
+}
+
+func countHeaders(h http.Header) int {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	return n
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var (
+	_ filter.Filter         = (*Filter)(nil)
+	_ filter.ResponseFilter = (*Filter)(nil)
+	_ filter.DoneFilter     = (*Filter)(nil)
+	_ filter.BodyFilter     = (*Filter)(nil)
+)

@@ -1,0 +1,7 @@
+package wasm
+
+// The test guests are WebAssembly text; the assembled .wasm files are
+// committed so tests and CI need no wabt. Rebuild them after editing a .wat
+// (needs wat2wasm from Debian's wabt):
+//
+//go:generate sh -c "for f in testdata/*.wat; do wat2wasm \"$DOLLAR{f}\" -o \"$DOLLAR{f%.wat}.wasm\" || exit 1; done"

@@ -1,0 +1,97 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// logBuffer collects the plugin's log lines, safely across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func testOptions(t testing.TB, name string) (Options, *logBuffer) {
+	lb := &logBuffer{}
+	return Options{
+		Name:     name,
+		CacheDir: filepath.Join(t.TempDir(), "cache"),
+		Logger:   slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug - 4})),
+		Timeout:  200 * time.Millisecond,
+	}, lb
+}
+
+func load(t testing.TB, module string, opts Options) *Plugin {
+	t.Helper()
+	p, err := Load(context.Background(), filepath.Join("testdata", module+".wasm"), opts)
+	if err != nil {
+		t.Fatalf("loading %s: %v", module, err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func request(method, url string, hdr ...string) *http.Request {
+	r := httptest.NewRequest(method, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+func exchange(t testing.TB, p *Plugin, r *http.Request) *Outcome {
+	t.Helper()
+	out, err := p.Exchange(context.Background(), Run{Request: r, Route: "users"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func logMessages(out *Outcome) []string {
+	var msgs []string
+	for _, l := range out.Logs {
+		msgs = append(msgs, l.Message)
+	}
+	return msgs
+}
+
+func wantStatus(t testing.TB, out *Outcome, status int) {
+	t.Helper()
+	got := 0
+	switch {
+	case out.Local != nil:
+		got = out.Local.Status
+	case out.Response != nil:
+		got = out.Response.Status
+	}
+	if got != status {
+		t.Fatalf("status %d, want %d (failed: %v; logs: %q)", got, status, out.Failed, logMessages(out))
+	}
+}
+
+func isPolicy503(r *filter.Response, plugin string) bool {
+	return r != nil && r.Status == 503 && strings.Contains(string(r.Body), `"plugin `+plugin+` failed"`)
+}

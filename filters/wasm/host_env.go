@@ -1,0 +1,547 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// hostFunc is one host function: its Wasm signature and implementation.
+// Implementations read their i32 arguments from stack and write the status
+// to stack[0]; every guest pointer is checked before use.
+type hostFunc struct {
+	params  string // one letter per parameter: i for i32, I for i64
+	results string // "" or "i"
+	fn      func(ctx context.Context, in *instance, mem api.Memory, a []uint64) status
+}
+
+// envFuncs are the Proxy-Wasm host functions we implement (module env).
+// Imports from env not listed here, or with another signature, answer
+// UNIMPLEMENTED.
+var envFuncs = map[string]hostFunc{
+	"proxy_log":                          {"iii", "i", hostLog},
+	"proxy_get_log_level":                {"i", "i", hostGetLogLevel},
+	"proxy_get_current_time_nanoseconds": {"i", "i", hostCurrentTime},
+	"proxy_get_header_map_pairs":         {"iii", "i", hostGetMapPairs},
+	"proxy_set_header_map_pairs":         {"iii", "i", hostSetMapPairs},
+	"proxy_get_header_map_value":         {"iiiii", "i", hostGetMapValue},
+	"proxy_add_header_map_value":         {"iiiii", "i", hostAddMapValue},
+	"proxy_replace_header_map_value":     {"iiiii", "i", hostReplaceMapValue},
+	"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
+	"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
+	"proxy_get_buffer_bytes":             {"iiiii", "i", hostGetBufferBytes},
+	"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
+	"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
+	"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
+	"proxy_continue_stream":              {"i", "i", hostOK},
+	"proxy_close_stream":                 {"i", "i", hostOK},
+	"proxy_continue_request":             {"", "i", hostOK},
+	"proxy_continue_response":            {"", "i", hostOK},
+	"proxy_clear_route_cache":            {"", "i", hostOK},
+	"proxy_done":                         {"", "i", hostOK},
+	"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
+	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
+	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
+	"proxy_get_status":                   {"iii", "i", hostGetStatus},
+	"proxy_set_tick_period_milliseconds": {"i", "i", hostUnimplemented},
+}
+
+func hostOK(context.Context, *instance, api.Memory, []uint64) status { return statusOK }
+
+func hostUnimplemented(context.Context, *instance, api.Memory, []uint64) status {
+	return statusUnimplemented
+}
+
+func arg(a []uint64, i int) uint32 { return uint32(a[i]) }
+
+// read returns guest memory [ptr, ptr+size), or false if out of range.
+// The slice aliases guest memory: copy what must outlive the call.
+func read(mem api.Memory, ptr, size uint32) ([]byte, bool) {
+	if mem == nil {
+		return nil, false
+	}
+	if size == 0 {
+		return nil, true
+	}
+	return mem.Read(ptr, size)
+}
+
+// give copies data into memory the guest allocates and writes its address
+// and size to the guest's return pointers.
+func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) status {
+	if mem == nil {
+		return statusInvalidMemoryAccess
+	}
+	// Check the return slots before allocating, so a bad pointer costs nothing.
+	if _, ok := mem.Read(retPtr, 4); !ok {
+		return statusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(retSize, 4); !ok {
+		return statusInvalidMemoryAccess
+	}
+	var ptr uint32
+	if len(data) > 0 {
+		p, ok := in.allocate(ctx, uint32(len(data)))
+		if !ok {
+			return statusInvalidMemoryAccess
+		}
+		if !mem.Write(p, data) {
+			return statusInvalidMemoryAccess
+		}
+		ptr = p
+	}
+	if !mem.WriteUint32Le(retPtr, ptr) || !mem.WriteUint32Le(retSize, uint32(len(data))) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+var slogLevels = [...]slog.Level{
+	logTrace: slog.LevelDebug - 4, logDebug: slog.LevelDebug, logInfo: slog.LevelInfo,
+	logWarn: slog.LevelWarn, logError: slog.LevelError, logCritical: slog.LevelError + 4,
+}
+
+var levelNames = [...]string{"trace", "debug", "info", "warn", "error", "critical"}
+
+func hostLog(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	level := arg(a, 0)
+	if level > logCritical {
+		return statusBadArgument
+	}
+	msg, ok := read(mem, arg(a, 1), arg(a, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	in.guestLog(ctx, levelNames[level], slogLevels[level], msg)
+	return statusOK
+}
+
+// guestLog sends a guest's line to the gateway log and, when the exchange
+// captures logs, to the exchange.
+func (in *instance) guestLog(ctx context.Context, level string, sl slog.Level, msg []byte) {
+	s := in.cur
+	if s != nil && s.capture != nil {
+		s.capture.logs = append(s.capture.logs, LogEntry{Level: level, Message: string(msg)})
+	}
+	if in.p.logger.Enabled(ctx, sl) {
+		if s != nil && s.x != nil {
+			in.p.logger.Log(ctx, sl, string(msg), "route", s.x.Route)
+		} else {
+			in.p.logger.Log(ctx, sl, string(msg))
+		}
+	}
+}
+
+func hostGetLogLevel(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	level := uint32(logCritical)
+	for l := logTrace; l <= logCritical; l++ {
+		if in.p.logger.Enabled(ctx, slogLevels[l]) {
+			level = uint32(l)
+			break
+		}
+	}
+	if mem == nil || !mem.WriteUint32Le(arg(a, 0), level) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+	if mem == nil || !mem.WriteUint64Le(arg(a, 0), uint64(time.Now().UnixNano())) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+	id := arg(a, 0)
+	if id == rootID || (in.cur != nil && in.cur.id == id) {
+		return statusOK
+	}
+	return statusBadArgument
+}
+
+// headerMap is the map a map type names for the current callback, or nil.
+type headerMap struct {
+	s        *stream
+	request  bool
+	h        http.Header
+	writable bool
+}
+
+func (in *instance) headerMap(mapType uint32) (headerMap, status) {
+	s := in.cur
+	if s == nil {
+		return headerMap{}, statusNotFound // the root context has no stream
+	}
+	switch mapType {
+	case mapRequestHeaders:
+		return headerMap{s: s, request: true, h: s.request().Header, writable: s.phase == phaseRequest}, statusOK
+	case mapResponseHeaders:
+		resp := s.response()
+		if resp == nil {
+			return headerMap{}, statusNotFound
+		}
+		if resp.Header == nil {
+			resp.Header = http.Header{}
+		}
+		return headerMap{s: s, h: resp.Header, writable: s.phase == phaseResponse}, statusOK
+	case mapRequestTrailers, mapResponseTrailers:
+		return headerMap{}, statusNotFound
+	default:
+		return headerMap{}, statusBadArgument
+	}
+}
+
+func (m headerMap) pairs(dst []pair) []pair {
+	return headerPairs(m.pseudo(dst), m.h)
+}
+
+func (m headerMap) pseudo(dst []pair) []pair {
+	if m.request {
+		return m.s.requestPseudo(dst)
+	}
+	return append(dst, pair{":status", strconv.Itoa(m.s.response().Status)})
+}
+
+func (m headerMap) get(key string) (string, bool) {
+	if strings.HasPrefix(key, ":") {
+		var buf [4]pair
+		for _, p := range m.pseudo(buf[:0]) {
+			if p.k == key {
+				return p.v, true
+			}
+		}
+		return "", false
+	}
+	vv := m.h[http.CanonicalHeaderKey(key)]
+	switch len(vv) {
+	case 0:
+		return "", false
+	case 1:
+		return vv[0], true
+	default:
+		return strings.Join(vv, ","), true
+	}
+}
+
+// setPseudo replaces a pseudo-header: :path, :method, :authority on
+// requests, :status on responses.
+func (m headerMap) setPseudo(key, value string) status {
+	if m.request {
+		r := m.s.request()
+		switch key {
+		case ":path":
+			if !strings.HasPrefix(value, "/") {
+				return statusBadArgument
+			}
+			path, query, _ := strings.Cut(value, "?")
+			r.URL.Path, r.URL.RawPath, r.URL.RawQuery = path, "", query
+			if u, err := r.URL.Parse(value); err == nil {
+				r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+			}
+		case ":method":
+			if value == "" || strings.ContainsAny(value, " \t\r\n") {
+				return statusBadArgument
+			}
+			r.Method = value
+		case ":authority":
+			r.Host = value
+		default:
+			return statusBadArgument
+		}
+		return statusOK
+	}
+	if key != ":status" {
+		return statusBadArgument
+	}
+	code := 0
+	for _, c := range []byte(value) {
+		if c < '0' || c > '9' || code > 999 {
+			return statusBadArgument
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || code > 599 {
+		return statusBadArgument
+	}
+	m.s.response().Status = code
+	return statusOK
+}
+
+func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, st := in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return st
+	}
+	in.scr = appendMap(in.scr[:0], m.pairs(nil))
+	return in.give(ctx, mem, in.scr, arg(a, 1), arg(a, 2))
+}
+
+func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, st := in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return st
+	}
+	in.scr = appendMap(in.scr[:0], m.pairs(nil))
+	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(in.scr))) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, st := in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return st
+	}
+	if !m.writable {
+		return statusBadArgument
+	}
+	b, ok := read(mem, arg(a, 1), arg(a, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	pairs, ok := parseMap(b)
+	if !ok {
+		return statusBadArgument
+	}
+	for _, p := range pairs {
+		if !strings.HasPrefix(p.k, ":") && !validHeader(p.k, p.v) {
+			return statusBadArgument
+		}
+	}
+	clear(m.h)
+	for _, p := range pairs {
+		if strings.HasPrefix(p.k, ":") {
+			if st := m.setPseudo(p.k, p.v); st != statusOK && p.k != ":scheme" {
+				return st
+			}
+			continue
+		}
+		m.h.Add(p.k, p.v)
+	}
+	return statusOK
+}
+
+func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, st := in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return st
+	}
+	key, ok := read(mem, arg(a, 1), arg(a, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	v, found := m.get(string(key))
+	if !found {
+		return statusNotFound
+	}
+	in.scr = append(in.scr[:0], v...)
+	return in.give(ctx, mem, in.scr, arg(a, 3), arg(a, 4))
+}
+
+// mapKV reads the key and value arguments of add and replace.
+func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string, st status) {
+	m, st = in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return
+	}
+	kb, ok1 := read(mem, arg(a, 1), arg(a, 2))
+	vb, ok2 := read(mem, arg(a, 3), arg(a, 4))
+	if !ok1 || !ok2 {
+		return m, "", "", statusInvalidMemoryAccess
+	}
+	if !m.writable {
+		return m, "", "", statusBadArgument
+	}
+	k, v = string(kb), string(vb)
+	if !strings.HasPrefix(k, ":") && !validHeader(k, v) {
+		return m, "", "", statusBadArgument
+	}
+	return m, k, v, statusOK
+}
+
+func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, k, v, st := in.mapKV(mem, a)
+	if st != statusOK {
+		return st
+	}
+	if strings.HasPrefix(k, ":") {
+		return m.setPseudo(k, v)
+	}
+	ck := http.CanonicalHeaderKey(k)
+	m.h[ck] = append(m.h[ck], v)
+	return statusOK
+}
+
+func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, k, v, st := in.mapKV(mem, a)
+	if st != statusOK {
+		return st
+	}
+	if strings.HasPrefix(k, ":") {
+		return m.setPseudo(k, v)
+	}
+	m.h[http.CanonicalHeaderKey(k)] = []string{v}
+	return statusOK
+}
+
+func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	m, st := in.headerMap(arg(a, 0))
+	if st != statusOK {
+		return st
+	}
+	key, ok := read(mem, arg(a, 1), arg(a, 2))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	if !m.writable || bytes.HasPrefix(key, []byte(":")) {
+		return statusBadArgument
+	}
+	delete(m.h, http.CanonicalHeaderKey(string(key)))
+	return statusOK
+}
+
+// buffer returns the bytes of a buffer type, and whether it exists now.
+func (in *instance) buffer(t uint32) ([]byte, bool) {
+	switch t {
+	case bufferPluginConfig:
+		return in.p.opts.Config, true
+	case bufferVMConfig:
+		return in.p.opts.VMConfig, true
+	}
+	s := in.cur
+	if s == nil {
+		return nil, false
+	}
+	switch t {
+	case bufferRequestBody:
+		if !in.p.opts.RequestBody || s.phase != phaseRequest {
+			return nil, false
+		}
+		return s.x.RequestBody, true
+	case bufferResponseBody:
+		if !in.p.opts.ResponseBody || s.response() == nil {
+			return nil, false
+		}
+		return s.response().Body, true
+	}
+	return nil, false
+}
+
+func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	b, ok := in.buffer(arg(a, 0))
+	if !ok {
+		return statusNotFound
+	}
+	start, max := uint64(arg(a, 1)), uint64(arg(a, 2))
+	if start > uint64(len(b)) {
+		return statusBadArgument
+	}
+	end := min(start+max, uint64(len(b)))
+	return in.give(ctx, mem, b[start:end], arg(a, 3), arg(a, 4))
+}
+
+func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	b, ok := in.buffer(arg(a, 0))
+	if !ok {
+		return statusNotFound
+	}
+	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(arg(a, 2), 1 /* end of stream */) {
+		return statusInvalidMemoryAccess
+	}
+	return statusOK
+}
+
+// hostSetBufferBytes replaces [start, start+size) of a body with the data:
+// start 0 and size len replaces it all, size 0 inserts, start len appends.
+func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	t := arg(a, 0)
+	if t != bufferRequestBody && t != bufferResponseBody {
+		return statusBadArgument
+	}
+	b, ok := in.buffer(t)
+	if !ok {
+		return statusNotFound
+	}
+	data, ok := read(mem, arg(a, 3), arg(a, 4))
+	if !ok {
+		return statusInvalidMemoryAccess
+	}
+	start, size := uint64(arg(a, 1)), uint64(arg(a, 2))
+	if start > uint64(len(b)) {
+		return statusBadArgument
+	}
+	end := min(start+size, uint64(len(b)))
+	if uint64(len(b))-(end-start)+uint64(len(data)) > uint64(in.p.opts.MaxBody) {
+		return statusBadArgument
+	}
+	out := make([]byte, 0, uint64(len(b))-(end-start)+uint64(len(data)))
+	out = append(append(append(out, b[:start]...), data...), b[end:]...)
+	s := in.cur
+	if t == bufferRequestBody {
+		s.x.RequestBody = out
+		r := s.request()
+		r.Body = io.NopCloser(bytes.NewReader(out))
+		r.ContentLength = int64(len(out))
+		r.Header.Del("Content-Length")
+	} else {
+		s.response().Body = out
+		s.response().Header.Del("Content-Length")
+	}
+	return statusOK
+}
+
+func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	s := in.cur
+	if s == nil {
+		return statusBadArgument
+	}
+	code := int(arg(a, 0))
+	if code < 200 || code > 599 {
+		return statusBadArgument
+	}
+	_, ok1 := read(mem, arg(a, 1), arg(a, 2)) // details: not sent to the client
+	body, ok2 := read(mem, arg(a, 3), arg(a, 4))
+	hb, ok3 := read(mem, arg(a, 5), arg(a, 6))
+	if !ok1 || !ok2 || !ok3 {
+		return statusInvalidMemoryAccess
+	}
+	pairs, ok := parseMap(hb)
+	if !ok {
+		return statusBadArgument
+	}
+	h := make(http.Header, len(pairs))
+	for _, p := range pairs {
+		if strings.HasPrefix(p.k, ":") {
+			continue
+		}
+		if !validHeader(p.k, p.v) {
+			return statusBadArgument
+		}
+		h.Add(p.k, p.v)
+	}
+	s.local = &filter.Response{Status: code, Header: h, Body: append([]byte{}, body...), Local: true}
+	return statusOK
+}
+
+func hostGetStatus(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	if mem == nil || !mem.WriteUint32Le(arg(a, 0), 0) {
+		return statusInvalidMemoryAccess
+	}
+	return in.give(ctx, mem, nil, arg(a, 1), arg(a, 2))
+}
+
+// putU64 is a little-endian u64, as numeric properties are returned.
+func putU64(dst []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(dst, v) }

@@ -1,0 +1,299 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// rootID is the root context's id; stream contexts count up from it.
+const rootID = 1
+
+// instance is one instantiated module. Callbacks into it are serialized by
+// mu; exchanges pinned to it share it. Once broken (a trap, a deadline, a
+// host error) it is never called again.
+type instance struct {
+	p   *Plugin
+	mod api.Module
+	mem api.Memory
+
+	mu     sync.Mutex // held for each callback, and while cur is set
+	cur    *stream    // the stream whose callback runs; nil for the root context
+	ctx    *callCtx
+	fns    [numCallbacks]api.Function // nil where not exported
+	params [numCallbacks]int
+	alloc  api.Function
+	stack  [8]uint64 // callback params and results
+	astack [1]uint64 // allocator params and results (used inside a callback)
+	nextID uint32
+	scr    []byte    // scratch for serializing maps
+	output [2][]byte // partial stdout and stderr lines
+
+	// Host state of the last callback, as proxy_get_status reports it.
+	lastErr error
+
+	pins    atomic.Int32 // exchanges pinned to this instance
+	inIdle  atomic.Bool  // queued in the pool's idle channel
+	broken  atomic.Bool
+	closing sync.Once
+}
+
+// instKey finds the instance from a host function's context.
+type instKey struct{}
+
+// instanceOf returns the instance a host function was called for.
+func instanceOf(ctx context.Context) *instance {
+	in, _ := ctx.Value(instKey{}).(*instance)
+	return in
+}
+
+// newInstance instantiates the module, runs its initialization and the
+// root context's vm_start and configure, all within StartTimeout.
+func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
+	start := time.Now()
+	in = &instance{p: p, nextID: rootID + 1}
+	self := in // in is nil in the deferred func when an error is returned
+	in.ctx = newCallCtx(in, !p.opts.NoCloseOnContextDone)
+	sctx, cancel := context.WithTimeout(context.WithValue(ctx, instKey{}, in), p.opts.StartTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("instantiating: host panic: %v", r)
+		}
+		if err != nil {
+			p.stats.failures.Add(1)
+			if self.mod != nil {
+				_ = self.mod.Close(context.Background())
+			}
+			in = nil
+		}
+	}()
+	name := p.name + "#" + strconv.FormatUint(p.seq.Add(1), 10)
+	cfg := wazero.NewModuleConfig().WithName(name).WithStartFunctions() // we call them, under the deadline
+	in.mod, err = p.rt.InstantiateModule(sctx, p.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiating: %w", describeErr(err, sctx))
+	}
+	in.mem = in.mod.Memory()
+	for i := range in.fns {
+		if f := in.mod.ExportedFunction(callbackNames[i]); f != nil {
+			in.fns[i] = f
+			in.params[i] = len(f.Definition().ParamTypes())
+		}
+	}
+	if in.alloc = in.mod.ExportedFunction("malloc"); in.alloc == nil {
+		in.alloc = in.mod.ExportedFunction("proxy_on_memory_allocate")
+	}
+	if d := in.alloc.Definition(); len(d.ParamTypes()) != 1 || len(d.ResultTypes()) != 1 {
+		return nil, errors.New("the allocator must take one i32 and return one i32")
+	}
+	// Reactor modules (_initialize, then main if exported) or a command's _start.
+	if f := in.mod.ExportedFunction("_initialize"); f != nil {
+		if _, err = f.Call(sctx); err != nil {
+			return nil, fmt.Errorf("_initialize: %w", describeErr(err, sctx))
+		}
+		if m := in.mod.ExportedFunction("main"); m != nil && len(m.Definition().ParamTypes()) == 0 {
+			if _, err = m.Call(sctx); err != nil {
+				return nil, fmt.Errorf("main: %w", describeErr(err, sctx))
+			}
+		}
+	} else if f := in.mod.ExportedFunction("_start"); f != nil {
+		if _, err = f.Call(sctx); err != nil && !isExit0(err) {
+			return nil, fmt.Errorf("_start: %w", describeErr(err, sctx))
+		}
+	}
+	if _, err = in.callCtx(sctx, cbContextCreate, rootID, 0); err != nil {
+		return nil, fmt.Errorf("proxy_on_context_create (root): %w", err)
+	}
+	if in.fns[cbVMStart] != nil {
+		ok, err := in.callCtx(sctx, cbVMStart, rootID, uint64(len(p.opts.VMConfig)))
+		if err != nil {
+			return nil, fmt.Errorf("proxy_on_vm_start: %w", err)
+		}
+		if uint32(ok) == 0 {
+			return nil, errors.New("proxy_on_vm_start returned false: the plugin rejected its vm_config")
+		}
+	}
+	if in.fns[cbConfigure] != nil {
+		ok, err := in.callCtx(sctx, cbConfigure, rootID, uint64(len(p.opts.Config)))
+		if err != nil {
+			return nil, fmt.Errorf("proxy_on_configure: %w", err)
+		}
+		if uint32(ok) == 0 {
+			return nil, errors.New("proxy_on_configure returned false: the plugin rejected its config")
+		}
+	}
+	p.stats.instancesCreated.Add(1)
+	p.logger.Debug("wasm instance created", "instance", name, "took", time.Since(start))
+	return in, nil
+}
+
+// call runs one callback under the per-callback deadline. It returns the
+// callback's result (0 if it returns nothing). Callers hold in.mu.
+func (in *instance) call(cb callback, args ...uint64) (uint64, error) {
+	if in.broken.Load() {
+		return 0, errBroken
+	}
+	d := in.p.opts.Timeout
+	in.ctx.arm(d)
+	r, err := in.callCtx(in.ctx, cb, args...)
+	if !in.ctx.disarm() && err == nil {
+		// The deadline fired as the callback returned: the guest may
+		// already be closed, so do not trust it again.
+		err = fmt.Errorf("deadline of %s exceeded", d)
+	}
+	return r, err
+}
+
+// callCtx calls a cached export with as many of args as it takes (0.1-era
+// callbacks take fewer), recovering any panic into an error.
+func (in *instance) callCtx(ctx context.Context, cb callback, args ...uint64) (r uint64, err error) {
+	f := in.fns[cb]
+	if f == nil {
+		return 0, nil
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("host panic in %s: %v", callbackNames[cb], rec)
+		}
+	}()
+	n := in.params[cb]
+	copy(in.stack[:n], args)
+	err = f.CallWithStack(ctx, in.stack[:])
+	if len(in.output[0])+len(in.output[1]) > 0 {
+		in.flushOutput(ctx)
+	}
+	if err != nil {
+		return 0, describeErr(err, ctx)
+	}
+	return in.stack[0], nil
+}
+
+// allocate asks the guest for size bytes (malloc, else
+// proxy_on_memory_allocate) from inside a host function.
+func (in *instance) allocate(ctx context.Context, size uint32) (uint32, bool) {
+	in.astack[0] = uint64(size)
+	if err := in.alloc.CallWithStack(ctx, in.astack[:]); err != nil {
+		in.lastErr = err
+		return 0, false
+	}
+	ptr := uint32(in.astack[0])
+	if ptr == 0 && size > 0 {
+		return 0, false
+	}
+	return ptr, true
+}
+
+func (in *instance) close() {
+	in.closing.Do(func() {
+		_ = in.mod.Close(context.Background())
+	})
+}
+
+var errBroken = errors.New("the instance failed earlier in this exchange")
+
+// errTimeout marks a callback stopped by its deadline.
+var errTimeout = errors.New("deadline exceeded")
+
+// describeErr turns wazero's exit errors into ours: a deadline, a
+// proc_exit, or the trap as is.
+func describeErr(err error, ctx context.Context) error {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return errTimeout
+		case sys.ExitCodeContextCanceled:
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return errTimeout
+			}
+			return context.Canceled
+		default:
+			return fmt.Errorf("the guest exited with code %d", exit.ExitCode())
+		}
+	}
+	return err
+}
+
+func isExit0(err error) bool {
+	var exit *sys.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == 0
+}
+
+// callCtx is an instance's reusable callback context: it carries the
+// instance for host functions and a deadline re-armed per callback, without
+// allocating a context and timer per call.
+type callCtx struct {
+	in      *instance
+	enabled bool // false: Done is nil, so wazero adds no watcher per call
+
+	mu    sync.Mutex
+	done  chan struct{}
+	fired bool
+	timer *time.Timer
+}
+
+func newCallCtx(in *instance, enabled bool) *callCtx {
+	c := &callCtx{in: in, enabled: enabled, done: make(chan struct{})}
+	if enabled {
+		c.timer = time.AfterFunc(time.Hour, c.fire)
+		c.timer.Stop()
+	}
+	return c
+}
+
+func (c *callCtx) fire() {
+	c.mu.Lock()
+	if !c.fired {
+		c.fired = true
+		close(c.done)
+	}
+	c.mu.Unlock()
+}
+
+func (c *callCtx) arm(d time.Duration) {
+	if c.enabled {
+		c.timer.Reset(d)
+	}
+}
+
+// disarm stops the deadline; false means it fired.
+func (c *callCtx) disarm() bool { return !c.enabled || c.timer.Stop() }
+
+func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+func (c *callCtx) Done() <-chan struct{} {
+	if !c.enabled {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+func (c *callCtx) Err() error {
+	if !c.enabled {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fired {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (c *callCtx) Value(key any) any {
+	if key == (instKey{}) {
+		return c.in
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+// Package wasm hosts sandboxed WebAssembly filters speaking the Proxy-Wasm
+// ABI (0.2.x) on wazero: module loading and validation, a compilation cache
+// on disk, bounded instance pools kept across reloads, the host functions,
+// a WASI subset, sandbox limits and failure policies. The route filter is
+// `- wasm: NAME` referencing `plugins.NAME`; Load and Plugin.Exchange run a
+// module outside a route (the plugin test command, the SDK's test helper).
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Options configure one plugin. The zero value of every field means its
+// default, so Options{Name: "x"} is a valid configuration.
+type Options struct {
+	Name     string // used in logs, errors and the plugin_name property
+	RootID   string // the plugin_root_id property (default "")
+	Config   []byte // buffer 7, read by the guest in proxy_on_configure
+	VMConfig []byte // buffer 6, read by the guest in proxy_on_vm_start
+
+	MemoryLimit  int64         // linear memory cap in bytes, rounded up to 64KiB pages (default 64MiB)
+	Timeout      time.Duration // deadline per callback (default 100ms)
+	StartTimeout time.Duration // deadline for instantiation and configuration (default 10s)
+	Instances    int           // instance pool bound (default GOMAXPROCS)
+	MaxBody      int64         // buffered body cap (default 1MiB)
+
+	RequestBody  bool // the plugin sees the whole request body (proxy_on_request_body)
+	ResponseBody bool // the plugin sees the whole response body (proxy_on_response_body)
+
+	FailOpen bool // on failure continue without the plugin (default: fail closed, 503)
+	// NoCloseOnContextDone turns off wazero's WithCloseOnContextDone: each
+	// callback is cheaper, but a runaway guest can no longer be stopped.
+	NoCloseOnContextDone bool
+
+	// CacheDir is the compilation cache directory: "" for
+	// $WASMGATE_CACHE_DIR or os.UserCacheDir()/wasmgate/wazero, "off" for
+	// an in-memory cache only.
+	CacheDir string
+	Logger   *slog.Logger // guest logs and host errors (default slog.Default())
+}
+
+const (
+	pageSize            = 64 << 10
+	defaultMemory       = 64 << 20
+	defaultTimeout      = 100 * time.Millisecond
+	defaultStartTimeout = 10 * time.Second
+	defaultMaxBody      = 1 << 20
+)
+
+func (o *Options) setDefaults() {
+	if o.MemoryLimit <= 0 {
+		o.MemoryLimit = defaultMemory
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = defaultStartTimeout
+	}
+	if o.Instances <= 0 {
+		o.Instances = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = defaultMaxBody
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Plugin is a compiled module with its instance pool. It is safe for
+// concurrent use; Close frees everything it holds.
+type Plugin struct {
+	name     string
+	opts     Options
+	logger   *slog.Logger
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	exports  map[string]api.FunctionDefinition
+	pool     *pool
+	stats    counters
+	closed   atomic.Bool
+	seq      atomic.Uint64 // instance names
+}
+
+// Load reads, compiles and validates the module at path, and creates its
+// first instance (running its configuration), so a bad module or config
+// fails here rather than on the first request.
+func Load(ctx context.Context, path string, opts Options) (*Plugin, error) {
+	code, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", opts.Name, err)
+	}
+	return LoadBytes(ctx, code, opts)
+}
+
+// LoadBytes is Load from the module's bytes.
+func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) {
+	opts.setDefaults()
+	p := &Plugin{name: opts.Name, opts: opts, logger: opts.Logger.With("plugin", opts.Name)}
+	cache, err := compilationCache(opts.CacheDir)
+	if err != nil {
+		p.logger.Warn("wasm compilation cache unavailable; compiling in memory", "err", err)
+	}
+	pages := uint32((opts.MemoryLimit + pageSize - 1) / pageSize)
+	if pages > 65536 {
+		pages = 65536
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(!opts.NoCloseOnContextDone).
+		WithCompilationCache(cache)
+	if !compilerSupported() {
+		rc = wazero.NewRuntimeConfigInterpreter().
+			WithMemoryLimitPages(pages).
+			WithCloseOnContextDone(!opts.NoCloseOnContextDone).
+			WithCompilationCache(cache)
+	}
+	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	p.rt = wazero.NewRuntimeWithConfig(sctx, rc)
+	fail := func(err error) (*Plugin, error) {
+		_ = p.rt.Close(context.Background())
+		return nil, fmt.Errorf("plugin %s: %w", opts.Name, err)
+	}
+	p.compiled, err = p.rt.CompileModule(sctx, code)
+	if err != nil {
+		return fail(fmt.Errorf("compiling: %w", err))
+	}
+	if err := validateModule(p.compiled); err != nil {
+		return fail(err)
+	}
+	p.exports = p.compiled.ExportedFunctions()
+	if err := p.instantiateHostModules(sctx); err != nil {
+		return fail(err)
+	}
+	p.pool = newPool(p, opts.Instances)
+	in, err := p.newInstance(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	p.pool.adopt(in)
+	openPlugins.Add(1)
+	loadedPlugins.Add(1)
+	return p, nil
+}
+
+// Name is the plugin's name.
+func (p *Plugin) Name() string { return p.name }
+
+// Options returns the options the plugin runs with, defaults filled in.
+func (p *Plugin) Options() Options { return p.opts }
+
+// Close discards every instance and frees the compiled module. Exchanges
+// must be over: the gateway closes a plugin only when no snapshot uses it.
+func (p *Plugin) Close() error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	p.pool.close()
+	p.stats.closes.Add(1)
+	openPlugins.Add(-1)
+	return p.rt.Close(context.Background())
+}
+
+// openPlugins counts loaded, not yet closed plugins in the process: what a
+// reload must keep flat.
+var openPlugins atomic.Int64
+
+// loadedPlugins counts successful loads, to tell a kept plugin from a reloaded one.
+var loadedPlugins atomic.Int64
+
+// OpenPlugins reports how many plugins are loaded and not closed.
+func OpenPlugins() int64 { return openPlugins.Load() }
+
+// validateModule checks what a module must export and may import.
+func validateModule(m wazero.CompiledModule) error {
+	exports := m.ExportedFunctions()
+	abi := false
+	for _, name := range abiMarkers {
+		if _, ok := exports[name]; ok {
+			abi = true
+		}
+	}
+	if !abi {
+		return fmt.Errorf("not a Proxy-Wasm 0.2 module: it exports neither %s; build it with a Proxy-Wasm SDK", joinOr(abiMarkers))
+	}
+	if _, ok := m.ExportedMemories()["memory"]; !ok {
+		return errors.New(`the module exports no memory named "memory"`)
+	}
+	_, malloc := exports["malloc"]
+	_, alloc := exports["proxy_on_memory_allocate"]
+	if !malloc && !alloc {
+		return errors.New("the module exports no allocator: malloc or proxy_on_memory_allocate")
+	}
+	if _, ok := exports["proxy_on_context_create"]; !ok {
+		return errors.New("the module does not export proxy_on_context_create")
+	}
+	for _, f := range m.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if mod == "http_handler" {
+			return errors.New("this is an http-wasm module (imports http_handler); only the Proxy-Wasm ABI is supported so far")
+		}
+		if !allowedImports[mod] {
+			return fmt.Errorf("the module imports %s.%s; imports are only allowed from env, wasi_snapshot_preview1 and wasi_unstable", mod, name)
+		}
+	}
+	if ms := m.ImportedMemories(); len(ms) > 0 {
+		mod, name, _ := ms[0].Import()
+		return fmt.Errorf("the module imports a memory (%s.%s); it must define and export its own", mod, name)
+	}
+	return nil
+}
+
+func joinOr(names []string) string {
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += " nor "
+		}
+		s += n
+	}
+	return s
+}
+
+// compilationCaches holds one wazero cache per directory for the whole
+// process, so every plugin, reload and test shares compiled code.
+var compilationCaches = struct {
+	sync.Mutex
+	m map[string]wazero.CompilationCache
+}{m: map[string]wazero.CompilationCache{}}
+
+// CacheDir is the compilation cache directory Options.CacheDir "" stands for.
+func CacheDir() string {
+	if d := os.Getenv("WASMGATE_CACHE_DIR"); d != "" {
+		return d
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "off"
+	}
+	return base + string(os.PathSeparator) + "wasmgate" + string(os.PathSeparator) + "wazero"
+}
+
+func compilationCache(dir string) (wazero.CompilationCache, error) {
+	if dir == "" {
+		dir = CacheDir()
+	}
+	compilationCaches.Lock()
+	defer compilationCaches.Unlock()
+	if c, ok := compilationCaches.m[dir]; ok {
+		return c, nil
+	}
+	var err error
+	var c wazero.CompilationCache
+	if dir != "off" {
+		c, err = wazero.NewCompilationCacheWithDir(dir)
+	}
+	if c == nil {
+		if mem, ok := compilationCaches.m["off"]; ok {
+			return mem, err
+		}
+		c = wazero.NewCompilationCache()
+		dir = "off"
+	}
+	compilationCaches.m[dir] = c
+	return c, err
+}
+
+func compilerSupported() bool {
+	return runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+}

@@ -1,0 +1,175 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// pool is a plugin's bounded set of instances. Idle instances wait in a
+// channel (not a sync.Pool, which drops its contents at GC and would lose
+// plugin state). An exchange takes an idle instance if there is one, else
+// creates one up to the bound, else shares a busy one: callbacks serialize
+// on the instance's mutex, so long-lived streams cannot exhaust the pool.
+type pool struct {
+	p    *Plugin
+	max  int
+	idle chan *instance
+
+	mu        sync.Mutex
+	live      []*instance
+	creating  int
+	next      int
+	backoff   time.Duration // the wait after the next failure
+	notBefore time.Time     // no creation before this, after a failure
+	closed    bool
+}
+
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// errNoInstance is a failure to get any instance (creation failed or is
+// backing off after failures).
+var errNoInstance = errors.New("no healthy instance")
+
+func newPool(p *Plugin, max int) *pool {
+	return &pool{p: p, max: max, idle: make(chan *instance, max), backoff: minBackoff}
+}
+
+// adopt adds a fresh instance to the pool, idle.
+func (pl *pool) adopt(in *instance) {
+	pl.mu.Lock()
+	pl.live = append(pl.live, in)
+	pl.mu.Unlock()
+	in.inIdle.Store(true)
+	pl.idle <- in
+}
+
+// acquire pins an instance to the caller until release.
+func (pl *pool) acquire(ctx context.Context) (*instance, error) {
+	for {
+		select {
+		case in := <-pl.idle:
+			in.pins.Add(1)
+			in.inIdle.Store(false)
+			if in.broken.Load() {
+				pl.release(in)
+				continue
+			}
+			return in, nil
+		default:
+		}
+		return pl.acquireSlow(ctx)
+	}
+}
+
+func (pl *pool) acquireSlow(ctx context.Context) (*instance, error) {
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil, errors.New("the plugin is closed")
+	}
+	if len(pl.live)+pl.creating < pl.max && !time.Now().Before(pl.notBefore) {
+		pl.creating++
+		pl.mu.Unlock()
+		in, err := pl.p.newInstance(ctx)
+		pl.mu.Lock()
+		pl.creating--
+		if err == nil && !pl.closed {
+			in.pins.Add(1)
+			pl.live = append(pl.live, in)
+			pl.backoff = minBackoff
+			pl.mu.Unlock()
+			return in, nil
+		}
+		if err == nil { // closed meanwhile
+			in.close()
+			err = errors.New("the plugin is closed")
+		}
+		pl.delay()
+		pl.p.logger.Error("wasm instance creation failed", "err", err, "retry_in", pl.backoff)
+		if len(pl.live) == 0 {
+			pl.mu.Unlock()
+			return nil, fmt.Errorf("%w: %v", errNoInstance, err)
+		}
+	}
+	if len(pl.live) == 0 {
+		pl.mu.Unlock()
+		return nil, fmt.Errorf("%w: re-creation is backing off after failures", errNoInstance)
+	}
+	pl.next++
+	in := pl.live[pl.next%len(pl.live)]
+	in.pins.Add(1)
+	pl.mu.Unlock()
+	return in, nil
+}
+
+// delay schedules the next creation after the current back-off and doubles
+// it. Callers hold mu.
+func (pl *pool) delay() {
+	pl.notBefore = time.Now().Add(pl.backoff)
+	pl.backoff = min(pl.backoff*2, maxBackoff)
+}
+
+// release unpins an instance: back to the idle channel when nobody uses it,
+// or closed if it broke.
+func (pl *pool) release(in *instance) {
+	if in.pins.Add(-1) != 0 {
+		return
+	}
+	if in.broken.Load() {
+		in.close()
+		return
+	}
+	if in.inIdle.CompareAndSwap(false, true) {
+		select {
+		case pl.idle <- in:
+		default:
+			in.inIdle.Store(false)
+		}
+	}
+}
+
+// discard takes a failed instance out of the pool for good; it is closed
+// when its last exchange lets go. Re-creation waits out the back-off.
+func (pl *pool) discard(in *instance) {
+	if in.broken.Swap(true) {
+		return
+	}
+	pl.p.stats.instancesDiscarded.Add(1)
+	pl.mu.Lock()
+	for i, l := range pl.live {
+		if l == in {
+			pl.live = append(pl.live[:i], pl.live[i+1:]...)
+			break
+		}
+	}
+	pl.delay()
+	pl.mu.Unlock()
+	if in.pins.Load() == 0 {
+		in.close()
+	}
+}
+
+// close closes every instance; the runtime's Close frees the rest.
+func (pl *pool) close() {
+	pl.mu.Lock()
+	pl.closed = true
+	live := pl.live
+	pl.live = nil
+	pl.mu.Unlock()
+	for _, in := range live {
+		in.close()
+	}
+}
+
+// size reports the live instances and how many are idle.
+func (pl *pool) size() (live, idle int) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return len(pl.live), len(pl.idle)
+}

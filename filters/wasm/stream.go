@@ -1,0 +1,57 @@
+package wasm
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// stream is one exchange as the plugin sees it: a Proxy-Wasm stream context
+// pinned to one instance for its whole life.
+type stream struct {
+	f     *Filter
+	in    *instance
+	id    uint32
+	x     *filter.Exchange
+	phase phase
+
+	local   *filter.Response // set by proxy_send_local_response
+	failed  bool             // the plugin failed; no more callbacks
+	started bool             // proxy_on_context_create ran
+	props   map[string][]byte
+	capture *capture // Plugin.Exchange only: logs and failure
+}
+
+type phase uint8
+
+const (
+	phaseRequest phase = iota
+	phaseResponse
+	phaseDone
+)
+
+// LogEntry is one line a guest logged during an exchange.
+type LogEntry struct {
+	Level   string // trace, debug, info, warn, error, critical; stdout/stderr for WASI output
+	Message string
+}
+
+var streams = sync.Pool{New: func() any { return new(stream) }}
+
+func (s *stream) reset() {
+	clear(s.props)
+	props := s.props
+	*s = stream{props: props}
+}
+
+// request returns the exchange's request.
+func (s *stream) request() *http.Request { return s.x.Request }
+
+// response returns the response of the response phase, or nil.
+func (s *stream) response() *filter.Response {
+	if s.phase < phaseResponse {
+		return nil
+	}
+	return s.x.Response
+}
