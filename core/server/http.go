@@ -75,7 +75,8 @@ func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info]
 	// same for every connection, and ListenerFrom loads its current value.
 	base := context.WithValue(context.Background(), infoKey{}, info)
 	return &http.Server{
-		Handler:           handler,
+		Handler:           guardFraming(handler),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: st.readHeader,
 		ReadTimeout:       st.read,
 		WriteTimeout:      st.write,

@@ -72,6 +72,16 @@ func (s *socket) acceptLoop() {
 	}
 }
 
+// requeue hands a connection back for the next server that accepts, or
+// closes it if the socket is closing.
+func (s *socket) requeue(c net.Conn) {
+	select {
+	case s.conns <- c:
+	case <-s.closed:
+		c.Close()
+	}
+}
+
 // close stops accepting at the kernel: the port refuses new connections at
 // once, while connections already handed out are left to their server.
 func (s *socket) close() {
@@ -103,6 +113,14 @@ func (v *view) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-v.s.conns:
+		// Closed while the connection was on its way: it belongs to the
+		// successor, which takes it from the socket's queue.
+		select {
+		case <-v.closed:
+			go v.s.requeue(c)
+			return nil, net.ErrClosed
+		default:
+		}
 		return c, nil
 	case <-v.closed:
 		return nil, net.ErrClosed

@@ -81,6 +81,7 @@ type listener struct {
 	tlsConf  atomic.Pointer[tls.Config]
 	settings settings
 	srv      *http.Server
+	view     *view // srv's handle on sock
 }
 
 // plan is one config entry validated and loaded, ready to commit.
@@ -252,6 +253,11 @@ func (s *Server) update(l *listener, p plan) {
 		return
 	}
 	old := l.srv
+	// Stop the old server taking connections before the new one starts, so
+	// every connection accepted after Apply meets the new settings (an h2c
+	// client must not land on a server without h2c). Meanwhile connections
+	// wait in the socket's queue; none is refused.
+	l.view.Close()
 	l.settings = p.settings
 	l.srv = s.serve(l)
 	s.drain(old, s.drainTimeout)
@@ -263,7 +269,8 @@ func (s *Server) serve(l *listener) *http.Server {
 	info := l.info.Load()
 	logger := s.logger.With("listener", info.Name)
 	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
-	var ln net.Listener = l.sock.newView()
+	l.view = l.sock.newView()
+	var ln net.Listener = l.view
 	if l.settings.tls {
 		// The handshake reads the current tls.Config, so Apply swaps
 		// certificates without restarting anything.
