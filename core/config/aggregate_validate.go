@@ -63,7 +63,7 @@ func (v *validator) aggregateCall(cp string, c *AggregateCall) {
 		}
 		v.errf(cp+".upstream", "%s", msg)
 	}
-	if c.Method != "" && !isToken(c.Method) {
+	if c.Method != "" && !IsToken(c.Method) {
 		v.errf(cp+".method", "%q is not a valid HTTP method (a token like GET)", c.Method)
 	}
 	if !strings.HasPrefix(c.Path, "/") {
@@ -72,12 +72,12 @@ func (v *validator) aggregateCall(cp string, c *AggregateCall) {
 		v.errf(cp+".path", "%q must not have a fragment", c.Path)
 	}
 	for _, h := range sortedKeys(c.Headers) {
-		if !isToken(h) {
+		if !IsToken(h) {
 			v.errf(JoinKey(cp+".headers", h), "%q is not a valid header name (RFC 9110 token)", h)
 		}
 	}
 	for i, h := range c.PassHeaders {
-		if !isToken(h) {
+		if !IsToken(h) {
 			v.errf(joinIndex(cp+".pass_headers", i), "%q is not a valid header name (RFC 9110 token)", h)
 		}
 	}

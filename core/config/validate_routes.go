@@ -64,7 +64,7 @@ func (v *validator) target(p string, r *Route) {
 			v.errf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)
 		}
 		for _, h := range sortedKeys(r.Respond.Headers) {
-			if !isToken(h) {
+			if !IsToken(h) {
 				v.errf(JoinKey(p+".respond.headers", h), "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h)
 			}
 		}
@@ -93,13 +93,13 @@ func (v *validator) match(p string, m *Match) {
 		}
 	}
 	for i, method := range m.Methods {
-		if !isToken(method) {
+		if !IsToken(method) {
 			v.errf(joinIndex(p+".methods", i), "%q is not a valid HTTP method (a token like GET or PURGE)", method)
 		}
 	}
 	for i, h := range m.Headers {
 		hp := joinIndex(p+".headers", i)
-		if h.Name != "" && !isToken(h.Name) {
+		if h.Name != "" && !IsToken(h.Name) {
 			v.errf(hp+".name", "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h.Name)
 		}
 		v.valueMatch(hp, h)
@@ -134,9 +134,9 @@ func (v *validator) regex(field, expr string) {
 	}
 }
 
-// isToken reports whether s is an RFC 9110 token (section 5.6.2), the
-// syntax of methods and header names.
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 token (section 5.6.2), the
+// syntax of methods and header names. Filters validate names with it too.
+func IsToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		alnum := (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')

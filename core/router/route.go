@@ -152,7 +152,7 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		}
 	}
 	for i, meth := range m.Methods {
-		if !isToken(meth) {
+		if !config.IsToken(meth) {
 			fail(fmt.Sprintf("methods[%d]", i), "%q is not an HTTP method token (methods are case-sensitive, like GET)", meth)
 		} else if !slices.Contains(r.methods, meth) {
 			r.methods = append(r.methods, meth)
@@ -167,7 +167,7 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 			fail(field+err.field, "%s", err.msg)
 			continue
 		}
-		if !isToken(vm.Name) {
+		if !config.IsToken(vm.Name) {
 			fail(field+".name", "%q is not a valid header name", vm.Name)
 			continue
 		}
@@ -223,18 +223,4 @@ func normalizeHost(h string) (string, error) {
 		return "", fmt.Errorf("%q: hosts match without the port; remove it", h)
 	}
 	return h, nil
-}
-
-// isToken reports whether s is an RFC 9110 token (method and header names).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -38,7 +38,7 @@ type Config struct {
 
 // Validate checks the names the key is read from.
 func (c *Config) Validate() error {
-	if c.Header != "" && !validToken(c.Header) {
+	if c.Header != "" && !config.IsToken(c.Header) {
 		return config.FieldErr("header", "%q is not a valid header name", c.Header)
 	}
 	if c.Query != "" && url.QueryEscape(c.Query) != c.Query {
@@ -80,14 +80,4 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		bc.Logger.Warn("no consumer has an API key, so every request on this route will be refused; add consumers[].api_keys")
 	}
 	return f, nil
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ':' || c == '"' || c == ',' || c == ';' || c == '(' || c == ')' || c == '/' || c == '\\' || c == '<' || c == '>' || c == '=' || c == '?' || c == '@' || c == '[' || c == ']' || c == '{' || c == '}' {
-			return false
-		}
-	}
-	return s != ""
 }

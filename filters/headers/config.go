@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -36,13 +35,13 @@ func (c *Config) Validate() error {
 	var errs []error
 	for dir, ops := range map[string]Ops{"request": c.Request, "response": c.Response} {
 		for i, name := range ops.Remove {
-			if !validHeaderName(name) {
+			if !config.IsToken(name) {
 				errs = append(errs, config.FieldErr(fmt.Sprintf("%s.remove[%d]", dir, i), "%q is not a valid header name", name))
 			}
 		}
 		for op, m := range map[string]map[string]string{"set": ops.Set, "add": ops.Add} {
 			for name := range m {
-				if !validHeaderName(name) {
+				if !config.IsToken(name) {
 					errs = append(errs, config.FieldErr(fmt.Sprintf("%s.%s", dir, op), "%q is not a valid header name", name))
 				}
 			}
@@ -100,19 +99,6 @@ func compileValues(field string, m map[string]string, params []string) ([]value,
 		out = append(out, value{name: http.CanonicalHeaderKey(n), tmpl: t})
 	}
 	return out, nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func joinSorted(errs []error) error {

@@ -177,17 +177,17 @@ func (c *Config) Validate() error {
 		return config.FieldErr("audiences", "required: the aud values accepted, e.g. [api] (or allow_any_audience: true)")
 	}
 	for _, h := range []struct{ field, name string }{{"from.header", c.From.Header}} {
-		if h.name != "" && !validHeaderName(h.name) {
+		if h.name != "" && !config.IsToken(h.name) {
 			return config.FieldErr(h.field, "%q is not a valid header name", h.name)
 		}
 	}
 	for claim, h := range c.ForwardClaims {
-		if !validHeaderName(h) {
+		if !config.IsToken(h) {
 			return config.FieldErr(`forward_claims["`+claim+`"]`, "%q is not a valid header name", h)
 		}
 	}
 	for i, h := range c.StripHeaders {
-		if !validHeaderName(h) {
+		if !config.IsToken(h) {
 			return config.FieldErr(fmt.Sprintf("strip_headers[%d]", i), "%q is not a valid header name", h)
 		}
 	}
@@ -200,19 +200,6 @@ func (c *Config) Validate() error {
 		return config.FieldErr("cache_size", "%d is negative", c.CacheSize)
 	}
 	return nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // fingerprint identifies everything a cached verification depends on:
