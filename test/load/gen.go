@@ -21,12 +21,16 @@ import (
 // responses completed before the deadline count, as with wrk.
 
 // runGen drives rawURL and reports what it measured.
-func runGen(ctx context.Context, rawURL string, conns int, d time.Duration, maxReqs int64) (loadResult, error) {
+func runGen(ctx context.Context, rawURL string, headers []string, conns int, d time.Duration, maxReqs int64) (loadResult, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return loadResult{}, fmt.Errorf("load URL %q: want http://host:port/path", rawURL)
 	}
-	req := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: wasmgate-load\r\n\r\n")
+	head := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: wasmgate-load\r\n"
+	for _, h := range headers {
+		head += h + "\r\n"
+	}
+	req := []byte(head + "\r\n")
 
 	var budget atomic.Int64 // requests left when maxReqs > 0
 	budget.Store(maxReqs)

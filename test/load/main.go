@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,7 @@ type options struct {
 	wrk        string
 	body       int
 	path       string
+	headers    headerFlags
 	pin        bool
 	serverCPUs string
 	loadCPUs   string
@@ -65,6 +67,7 @@ func main() {
 	fs.StringVar(&o.wrk, "wrk", "auto", "use wrk as the load generator: auto (if installed), on, off")
 	fs.IntVar(&o.body, "body", 1024, "upstream response body size in bytes")
 	fs.StringVar(&o.path, "path", "/", "request path")
+	fs.Var(&o.headers, "H", `request header "Name: value" sent on every request, direct and through the gateway (repeatable), e.g. an Authorization header for an auth route`)
 	fs.BoolVar(&o.pin, "pin", true, "pin the servers and the load generator to separate CPUs with taskset")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "0", "CPU list for the gateway and the upstream (with -pin)")
 	fs.StringVar(&o.loadCPUs, "load-cpus", "1", "CPU list for the load generator (with -pin)")
@@ -325,9 +328,9 @@ func (b *bench) load(ctx context.Context, url string, d time.Duration) (loadResu
 		}
 	}
 	if b.useWrk {
-		return runWrk(ctx, b.pin.load, url, b.o.conns, d)
+		return runWrk(ctx, b.pin.load, url, b.o.headers, b.o.conns, d)
 	}
-	return runGen(ctx, url, b.o.conns, d, b.o.maxReqs)
+	return runGen(ctx, url, b.o.headers, b.o.conns, d, b.o.maxReqs)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -337,4 +340,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// headerFlags collects repeated -H "Name: value" flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string { return strings.Join(*h, "; ") }
+
+func (h *headerFlags) Set(v string) error {
+	name, _, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%q: want \"Name: value\"", v)
+	}
+	*h = append(*h, v)
+	return nil
 }

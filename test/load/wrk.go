@@ -13,10 +13,14 @@ import (
 
 // runWrk drives url with wrk (one thread, conns connections) for d and parses
 // its report. prefix is the CPU-pinning command (e.g. "taskset -c 1"), if any.
-func runWrk(ctx context.Context, prefix []string, url string, conns int, d time.Duration) (loadResult, error) {
+func runWrk(ctx context.Context, prefix []string, url string, headers []string, conns int, d time.Duration) (loadResult, error) {
 	secs := max(1, int(math.Round(d.Seconds())))
 	args := append(append([]string{}, prefix...), "wrk", "-t1", "-c"+strconv.Itoa(conns),
-		"-d"+strconv.Itoa(secs)+"s", "--latency", url)
+		"-d"+strconv.Itoa(secs)+"s", "--latency")
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	args = append(args, url)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
