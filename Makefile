@@ -25,21 +25,42 @@ bench: ## micro-benchmarks beside the code they measure
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/...
 
 # Wasm filters built with the standard toolchain (GOOS=wasip1, c-shared): every
-# plugins/<name>/ to plugins/<name>/<name>.wasm, plus the examples. The .wasm files
+# plugins/<name>/ to plugins/<name>/<name>.wasm, plus the examples (Go, WAT,
+# AssemblyScript with npm, C with clang + wasi-libc) and the conformance guests;
+# a missing toolchain leaves its committed .wasm as is. The .wasm files
 # are committed, so tests and the demo need no build step; this rebuilds them.
 WASM_BUILD := GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w'
 .PHONY: plugins test-sdk
 plugins: ## rebuild the first-party Wasm filters and the example filters
 	@set -e; for d in plugins/*/main.go; do n=$$(basename $$(dirname $$d)); \
 		(cd plugins && $(WASM_BUILD) -o $$n/$$n.wasm ./$$n); ls -l plugins/$$n/$$n.wasm; done
+	cp plugins/json-validate/json-validate.wasm cmd/wasmgate/demo/json-validate.wasm # embedded in the demo
 	cd examples/go-filter && $(WASM_BUILD) -o go-filter.wasm .
 	@if command -v wat2wasm >/dev/null; then wat2wasm examples/wat-filter/add-header.wat -o examples/wat-filter/add-header.wasm; \
 	else echo "wat2wasm not found (apt-get install wabt): examples/wat-filter/add-header.wasm left as is"; fi
+	@if command -v npm >/dev/null; then cd examples/assemblyscript && npm ci --no-audit --no-fund && npm run asbuild; \
+	else echo "npm not found: examples/assemblyscript/*/*.wasm left as is"; fi
+	@if command -v clang >/dev/null && test -f /usr/lib/wasm32-wasi/libc.a; then examples/c-filter/build.sh; \
+	else echo "clang or wasi-libc not found (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32): examples/c-filter/*.wasm left as is"; fi
+	@if command -v wat2wasm >/dev/null; then for f in test/conformance/testdata/*.wat; do wat2wasm $$f -o $${f%.wat}.wasm; done; \
+	else echo "wat2wasm not found: test/conformance/testdata/*.wasm left as is"; fi
 
 test-sdk: ## the SDK, the first-party plugins and the Go example, natively (their own modules)
 	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd plugins && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd examples/go-filter && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Each fuzzer for FUZZTIME (CI runs only their checked-in seed corpora, through
+# plain `go test`). A finding is written to the package's testdata/fuzz/: keep it
+# there as a seed, with its fix.
+FUZZTIME ?= 60s
+FUZZERS := ./core/config:FuzzParse ./core/router:FuzzCanonicalize ./core/router:FuzzRouteProtectedPrefix \
+	./test/hardening:FuzzRawHTTP1 ./filters/jwt:FuzzVerify ./filters/wasm:FuzzHostFunctions
+.PHONY: fuzz
+fuzz: ## run every fuzzer for FUZZTIME (default 60s) each
+	@set -e; for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; done
 
 load: build ## direct-to-upstream vs through-the-gateway load run (wrk if installed)
 	$(GO) run ./test/load -gateway $(BIN)

@@ -79,6 +79,7 @@ type pluginTestFlags struct {
 	body     string
 	bodies   []string
 	failOpen bool
+	rootID   string
 }
 
 func newPluginTestCmd() *cobra.Command {
@@ -99,6 +100,7 @@ everything it logged.`,
 	cmd.Flags().StringVar(&f.body, "body", "", "request body: text or @file (turns on request body buffering)")
 	cmd.Flags().StringSliceVar(&f.bodies, "bodies", nil, "bodies the plugin sees: request, response")
 	cmd.Flags().BoolVar(&f.failOpen, "fail-open", false, "apply fail_open instead of fail_closed")
+	cmd.Flags().StringVar(&f.rootID, "root-id", "", "the plugin_root_id property (SDKs with several root contexts pick theirs by it)")
 	return cmd
 }
 
@@ -118,7 +120,7 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 	if !ok {
 		return fail(cmd, "--request %q: want 'METHOD URL', e.g. 'GET http://localhost/users/1'", f.request)
 	}
-	opts := wasm.Options{Name: "test", Config: cfg, FailOpen: f.failOpen, Instances: 1,
+	opts := wasm.Options{Name: "test", Config: cfg, FailOpen: f.failOpen, Instances: 1, RootID: f.rootID,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, b := range f.bodies {
 		switch b {

@@ -78,6 +78,21 @@ type MetricsBackend interface {
 	Metrics() (path string, h http.Handler)
 }
 
+// RequestObserver is implemented by backends that count the admin API's own
+// requests (metrics). endpoint is one of Endpoints.
+type RequestObserver interface {
+	AdminRequest(endpoint string, status int, elapsed time.Duration)
+}
+
+// ReadinessBackend is implemented by backends whose readiness depends on
+// upstreams; Unready names those holding it back.
+type ReadinessBackend interface {
+	Unready() []string
+}
+
+// Endpoints are the admin endpoints as metrics label them: a fixed set.
+var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "reload", "metrics", "other"}
+
 // Status is the running snapshot's identity.
 type Status struct {
 	Generation uint64    `json:"generation"`
@@ -148,7 +163,13 @@ func Handler(b Backend) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !b.Ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
+			body := map[string]any{"ready": false}
+			if rb, ok := b.(ReadinessBackend); ok {
+				if names := rb.Unready(); len(names) > 0 {
+					body["unavailable_upstreams"] = names
+				}
+			}
+			writeJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
@@ -194,8 +215,68 @@ func Handler(b Backend) http.Handler {
 			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams", "POST /reload"},
 		})
 	})
+	if ro, ok := b.(RequestObserver); ok {
+		return observed(mux, ro, b)
+	}
 	return mux
 }
+
+// observed counts every admin request by endpoint and status.
+func observed(mux *http.ServeMux, ro RequestObserver, b Backend) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		ro.AdminRequest(endpointOf(r, b), sw.status, time.Since(start))
+	})
+}
+
+// endpointOf names the endpoint the mux chose for r (it sets r.Pattern).
+func endpointOf(r *http.Request, b Backend) string {
+	switch r.Pattern {
+	case "GET /healthz":
+		return "healthz"
+	case "GET /readyz":
+		return "readyz"
+	case "GET /status":
+		return "status"
+	case "GET /config":
+		return "config"
+	case "GET /routes":
+		return "routes"
+	case "GET /upstreams":
+		return "upstreams"
+	case "/reload":
+		return "reload"
+	}
+	if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
+		if path, h := mb.Metrics(); h != nil && r.URL.Path == path {
+			return "metrics"
+		}
+	}
+	return "other"
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,5 +111,37 @@ routes:
 	}
 	if got := string(Redact([]byte("a: [unclosed"))); !strings.HasPrefix(got, "#") {
 		t.Errorf("unparsable config should yield a comment, got %q", got)
+	}
+}
+
+// observedBackend counts admin requests and reports an unready upstream.
+type observedBackend struct {
+	fakeBackend
+	got []string
+}
+
+func (o *observedBackend) AdminRequest(endpoint string, status int, _ time.Duration) {
+	o.got = append(o.got, endpoint+" "+http.StatusText(status))
+}
+
+func (o *observedBackend) Unready() []string { return []string{"users"} }
+
+func (o *observedBackend) Metrics() (string, http.Handler) {
+	return "/m", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "x 1\n") })
+}
+
+func TestAdminRequestsObserved(t *testing.T) {
+	b := &observedBackend{}
+	h := Handler(b)
+	for _, rq := range [][2]string{{"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/m"}, {"GET", "/nope"}, {"GET", "/reload"}, {"GET", "/status"}} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(rq[0], rq[1], nil))
+		if rq[1] == "/readyz" && !strings.Contains(w.Body.String(), `"unavailable_upstreams": [`) {
+			t.Errorf("readyz body %s does not name the upstream holding it back", w.Body)
+		}
+	}
+	want := "healthz OK|readyz Service Unavailable|metrics OK|other Not Found|reload Method Not Allowed|status OK"
+	if got := strings.Join(b.got, "|"); got != want {
+		t.Errorf("observed\n got %s\nwant %s", got, want)
 	}
 }

@@ -19,7 +19,8 @@ type Metrics struct {
 // client span per upstream attempt. It is on when OTLPEndpoint is set.
 type Tracing struct {
 	// OTLPEndpoint is the collector's base URL, e.g. http://127.0.0.1:4318
-	// (OTLP/HTTP; traces go to /v1/traces unless the URL has a path).
+	// (OTLP/HTTP; traces go to /v1/traces unless the URL has a path), or
+	// http(s)://host:4317 with protocol grpc (http: plaintext, https: TLS).
 	OTLPEndpoint string `yaml:"otlp_endpoint"`
 	Protocol     string `yaml:"protocol"` // http (default) | grpc
 	// Sample is the ratio of new traces recorded, 0 to 1 (default 1). A

@@ -59,3 +59,28 @@ routes: [{ name: r, match: { prefix: / }, respond: { status: 200 } }]
 		t.Errorf("request id defaults: %+v", r)
 	}
 }
+
+func TestReadinessUpstreams(t *testing.T) {
+	got := parseErrs(t, `
+listeners: [{ address: ":8080" }]
+admin: { readiness: { require_healthy_upstreams: [users, userz] } }
+upstreams: { users: { targets: [{ url: "http://127.0.0.1:9001" }] } }
+routes: [{ name: r, match: { prefix: / }, upstream: users }]
+`, env())
+	want := `gw.yaml:2:58: admin.readiness.require_healthy_upstreams[1]: unknown upstream "userz"; valid upstreams: users; did you mean "users"?`
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), want)
+	}
+}
+
+func TestTracingGRPCNoPath(t *testing.T) {
+	got := parseErrs(t, `
+listeners: [{ address: ":8080" }]
+observability:
+  tracing: { otlp_endpoint: "http://127.0.0.1:4317/v1/traces", protocol: grpc }
+routes: [{ name: r, match: { prefix: / }, respond: { status: 200 } }]
+`, env())
+	if len(got) != 1 || !strings.Contains(got[0], "observability.tracing.otlp_endpoint: \"http://127.0.0.1:4317/v1/traces\": OTLP/gRPC takes no path") {
+		t.Errorf("got %q", got)
+	}
+}

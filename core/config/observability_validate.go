@@ -60,6 +60,8 @@ func (v *validator) observability() {
 	case t.OTLPEndpoint != "":
 		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errf(p+".tracing.otlp_endpoint", "%q is not a collector URL; want http(s)://host:port, e.g. http://127.0.0.1:4318", t.OTLPEndpoint)
+		} else if t.Protocol == "grpc" && strings.TrimSuffix(u.Path, "/") != "" {
+			v.errf(p+".tracing.otlp_endpoint", "%q: OTLP/gRPC takes no path; want http(s)://host:port, e.g. http://127.0.0.1:4317 (http: plaintext, https: TLS)", t.OTLPEndpoint)
 		}
 		v.oneOf(p+".tracing.protocol", t.Protocol, "http", "grpc")
 		if s := *t.Sample; s < 0 || s > 1 {

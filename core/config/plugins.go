@@ -22,6 +22,18 @@ type Plugin struct {
 	// (default true); off, a runaway guest cannot be stopped but each
 	// callback is cheaper.
 	CloseOnContextDone *bool `yaml:"close_on_context_done"`
+	// Callouts names the upstreams the plugin may call with proxy_http_call
+	// (the spec's "cluster" argument); any other name is refused.
+	Callouts []string `yaml:"callouts"`
+	// VMID groups plugins that share data and queues (the Proxy-Wasm vm_id);
+	// default: the plugin's name.
+	VMID string `yaml:"vm_id"`
+	// RootID is the plugin_root_id property: SDKs that register several
+	// root contexts (the AssemblyScript one) pick theirs by it. Default "".
+	RootID string `yaml:"root_id"`
+	// SharedData is where proxy_get/set_shared_data live: memory (default,
+	// this process) or redis (stores.redis, shared by every gateway).
+	SharedData string `yaml:"shared_data"`
 }
 
 // PluginLimits are a plugin's sandbox limits.
@@ -31,4 +43,12 @@ type PluginLimits struct {
 	StartTimeout Duration `yaml:"start_timeout"` // instantiation and configuration, default 10s
 	Instances    int      `yaml:"instances"`     // instance pool bound, default GOMAXPROCS (0)
 	MaxBody      Size     `yaml:"max_body"`      // buffered body cap, default 1MiB
+	// Callouts caps the plugin's concurrent proxy_http_call requests
+	// (default 64); more wait for a slot within their timeout.
+	Callouts int `yaml:"callouts"`
+	// CalloutTimeout bounds each callout, whatever the guest asks (default 5s).
+	CalloutTimeout Duration `yaml:"callout_timeout"`
+	// SharedData bounds the shared data of the plugin's vm_id: keys plus
+	// values, in memory; per value with Redis (default 1MiB).
+	SharedData Size `yaml:"shared_data"`
 }

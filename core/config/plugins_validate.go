@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 const (
 	defaultPluginMemory       = 64 << 20 // 64MiB
@@ -8,6 +11,9 @@ const (
 	defaultPluginStartTimeout = 10 * time.Second
 	defaultPluginMaxBody      = 1 << 20 // 1MiB
 	defaultFailurePolicy      = "fail_closed"
+	defaultPluginCallouts     = 64
+	defaultCalloutTimeout     = 5 * time.Second
+	defaultPluginSharedData   = 1 << 20 // 1MiB
 	wasmPageSize              = 64 << 10
 	maxPluginMemory           = 4 << 30 // the 32-bit address space
 )
@@ -26,6 +32,12 @@ func pluginDefaults(c *Config) {
 		setSize(&p.Limits.MaxBody, defaultPluginMaxBody)
 		setString(&p.FailurePolicy, defaultFailurePolicy)
 		setBool(&p.CloseOnContextDone, true)
+		setDuration(&p.Limits.CalloutTimeout, defaultCalloutTimeout)
+		setSize(&p.Limits.SharedData, defaultPluginSharedData)
+		setString(&p.SharedData, "memory")
+		if p.Limits.Callouts == 0 {
+			p.Limits.Callouts = defaultPluginCallouts
+		}
 	}
 }
 
@@ -45,6 +57,21 @@ func (v *validator) plugins() {
 		}
 		v.notNegative(p+".limits.instances", pl.Limits.Instances)
 		v.oneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
+		v.notNegative(p+".limits.callouts", pl.Limits.Callouts)
+		v.oneOf(p+".shared_data", pl.SharedData, "memory", "redis")
+		if pl.SharedData == "redis" && v.c.Stores.Redis == nil {
+			v.errf(p+".shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
+		}
+		for i, u := range pl.Callouts {
+			if _, ok := v.c.Upstreams[u]; !ok {
+				valid := sortedKeys(v.c.Upstreams)
+				msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", u, validList(valid))
+				if s := closest(u, valid); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				}
+				v.errf(joinIndex(p+".callouts", i), "%s", msg)
+			}
+		}
 		seen := map[string]bool{}
 		for i, b := range pl.Bodies {
 			f := joinIndex(p+".bodies", i)

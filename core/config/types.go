@@ -37,6 +37,12 @@ type Server struct {
 	MergeSlashes *bool `yaml:"merge_slashes"`
 	// MaxRequestBody caps every request body unless a route says otherwise (default 16MiB; 0 in YAML means the default).
 	MaxRequestBody Size `yaml:"max_request_body"`
+	// ServerHeader, if set, is the Server field of every response the
+	// gateway sends, replacing an upstream's (which names its software).
+	ServerHeader string `yaml:"server_header"`
+	// HideResponseHeaders are removed from every response before it reaches
+	// a client, e.g. [X-Powered-By, X-AspNet-Version] (server_validate.go).
+	HideResponseHeaders []string `yaml:"hide_response_headers"`
 }
 
 // Listener is one address the gateway accepts client connections on.
@@ -90,7 +96,17 @@ type Certificate struct {
 
 // Admin is the admin API's listener.
 type Admin struct {
-	Address string `yaml:"address"` // default 127.0.0.1:9901; "off" disables
+	Address   string    `yaml:"address"` // default 127.0.0.1:9901; "off" disables
+	Readiness Readiness `yaml:"readiness"`
+}
+
+// Readiness is what GET /readyz requires beyond the gateway running (it is
+// false while starting and draining regardless).
+type Readiness struct {
+	// RequireHealthyUpstreams names upstreams that must each have at least
+	// one available target (not failing active checks, not ejected) for the
+	// gateway to report ready.
+	RequireHealthyUpstreams []string `yaml:"require_healthy_upstreams"`
 }
 
 // Upstream is a named group of targets that routes forward to.

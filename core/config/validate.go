@@ -54,6 +54,7 @@ func (v *validator) notNegative(field string, n int) {
 
 func (v *validator) server() {
 	v.oneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
+	v.responseHygiene() // server_validate.go
 }
 
 func (v *validator) listeners() {
@@ -115,6 +116,16 @@ func (v *validator) admin() {
 	if a := v.c.Admin.Address; a != "off" {
 		if err := checkHostPort(a); err != nil {
 			v.errf("admin.address", `%v, or "off" to disable the admin API`, err)
+		}
+	}
+	for i, name := range v.c.Admin.Readiness.RequireHealthyUpstreams {
+		if _, ok := v.c.Upstreams[name]; !ok {
+			valid := sortedKeys(v.c.Upstreams)
+			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", name, validList(valid))
+			if s := closest(name, valid); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			v.errf(joinIndex("admin.readiness.require_healthy_upstreams", i), "%s", msg)
 		}
 	}
 }

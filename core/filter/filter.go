@@ -80,6 +80,10 @@ type BuildContext struct {
 	Route       string       // the route the chain belongs to
 	RouteParams []string     // the route's path parameter names, for templates
 	Logger      *slog.Logger // already tagged with route and filter
+	// BaseLogger is the gateway's logger without route tags: for values
+	// shared by routes through Keep (a kept value outlives the route that
+	// created it), which tag each line with its route themselves.
+	BaseLogger *slog.Logger
 	// Config is the whole config being built, for filters that use its
 	// shared sections (consumers, stores, plugins, upstreams).
 	Config *config.Config

@@ -54,14 +54,20 @@ func (c upstreamCaller) Do(ctx context.Context, parent *filter.Exchange, req *ht
 	req.RemoteAddr, req.TLS = in.RemoteAddr, in.TLS
 	req.Host = in.Host
 	sub := &filter.Exchange{
-		Request:   req,
-		Route:     parent.Route,
-		Params:    parent.Params,
-		ClientIP:  parent.ClientIP,
-		Start:     time.Now(),
-		Consumer:  parent.Consumer,
-		RequestID: parent.RequestID,
+		Request:    req,
+		Route:      parent.Route,
+		RouteIndex: parent.RouteIndex,
+		Params:     parent.Params,
+		ClientIP:   parent.ClientIP,
+		Start:      time.Now(),
+		Consumer:   parent.Consumer,
+		RequestID:  parent.RequestID,
 	}
+	// The call's client spans are children of the client's server span.
+	// The sub-exchange only reads it (spans are safe for concurrent use);
+	// attempts are recorded on the sub-exchange, never on the parent,
+	// which other calls' goroutines share.
+	sub.SetSpan(parent.Span())
 	resp, perr := c.proxy.RoundTrip(discard{}, sub, c.u, false)
 	if perr != nil {
 		return nil, perr

@@ -204,8 +204,21 @@ func (g *Gateway) Current() *Snapshot { return g.current.Load() }
 
 // The admin API's view of the gateway.
 
-// Ready implements admin.Backend.
-func (g *Gateway) Ready() bool { return g.ready.Load() }
+// Ready implements admin.Backend: false while starting or draining, and
+// while an upstream that admin.readiness requires has no available target.
+func (g *Gateway) Ready() bool { return g.ready.Load() && len(g.Unready()) == 0 }
+
+// Unready names the required upstreams (admin.readiness) that have no
+// available target now.
+func (g *Gateway) Unready() []string {
+	var out []string
+	for _, u := range g.current.Load().readiness {
+		if !u.HasAvailable() {
+			out = append(out, u.Name)
+		}
+	}
+	return out
+}
 
 // Status implements admin.Backend.
 func (g *Gateway) Status() admin.Status {

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/router"
@@ -47,11 +49,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path, err := router.Canonicalize(r.URL.EscapedPath(), s.mergeSlashes)
 	if err != nil {
-		g.writeLocal(w, r, x, filter.Error(http.StatusBadRequest, "invalid request path: "+reasonOf(err)))
+		g.writeLocal(s, w, r, x, filter.Error(http.StatusBadRequest, "invalid request path: "+reasonOf(err)))
+		return
+	}
+	if tooManyParams(r.URL.RawQuery) {
+		g.writeLocal(s, w, r, x, filter.Error(http.StatusBadRequest, "more than "+strconv.Itoa(maxQueryParams)+" query parameters"))
 		return
 	}
 	if resp := s.checkHeaders(r); resp != nil {
-		g.writeLocal(w, r, x, resp)
+		g.writeLocal(s, w, r, x, resp)
 		return
 	}
 	setPath(r, path)
@@ -59,18 +65,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, res, allow := s.table.Match(r, hostOf(r), path, &x.Params)
 	switch res {
 	case router.NotFound:
-		g.writeLocal(w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
+		g.writeLocal(s, w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
 		return
 	case router.MethodNotAllowed:
 		resp := filter.Error(http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here")
 		resp.Header["Allow"] = []string{strings.Join(allow, ", ")}
-		g.writeLocal(w, r, x, resp)
+		g.writeLocal(s, w, r, x, resp)
 		return
 	}
 	x.Route, x.RouteIndex = route.Name, route.index
 
 	if resp := route.limitBody(w, r, x); resp != nil {
-		g.writeLocal(w, r, x, resp)
+		g.writeLocal(s, w, r, x, resp)
 		return
 	}
 
@@ -82,12 +88,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x.RejectedBy = route.filters[ran-1]
 		}
 	} else if upstreamResp = g.target(w, route, x, trusted); x.Response == nil {
-		// The client went away before there was anything to answer.
+		// The client went away before there was anything to answer. Abort
+		// rather than return: returning would let net/http answer an empty
+		// 200 on the client's behalf, were it still there after all.
 		x.Status = proxy.StatusClientClosed
 		route.chain.Done(x, ran)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	route.chain.Response(x, ran)
+	s.hygiene.apply(x.Response)
 	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)
 	if werr != nil {
 		x.Err = werr
@@ -207,6 +216,19 @@ func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
 
 const consumerPrefix = "X-Consumer-"
 
+// maxQueryParams is net/url's limit (its urlmaxqueryparams default): past it
+// url.ParseQuery returns no values at all. A query matcher would then see no
+// parameter where an upstream with another parser sees them all (a route
+// with `absent: true` would match a request that has the parameter), so such
+// a request is refused before routing.
+const maxQueryParams = 10000
+
+func tooManyParams(rawQuery string) bool {
+	// Each parameter past the first needs a '&': shorter queries cannot
+	// exceed the limit, and the count is skipped for them.
+	return len(rawQuery) >= maxQueryParams && strings.Count(rawQuery, "&")+1 > maxQueryParams
+}
+
 // setPath sets the request path from its canonical escaped form.
 func setPath(r *http.Request, escaped string) {
 	if p, err := pathUnescape(escaped); err == nil {
@@ -282,7 +304,8 @@ func hostOf(r *http.Request) string {
 }
 
 // writeLocal answers before any route applies (bad path, no route).
-func (g *Gateway) writeLocal(w http.ResponseWriter, r *http.Request, x *filter.Exchange, resp *filter.Response) {
+func (g *Gateway) writeLocal(s *Snapshot, w http.ResponseWriter, r *http.Request, x *filter.Exchange, resp *filter.Response) {
+	s.hygiene.apply(resp)
 	x.Response = resp
 	g.local.WriteResponse(w, r, x, nil)
 }
@@ -293,4 +316,40 @@ func reasonOf(err error) string {
 		return pe.Reason
 	}
 	return "malformed path"
+}
+
+// responseHygiene is what every response loses or gets on its way out,
+// whoever made it (upstream, filter, gateway): the fields in hide (say
+// X-Powered-By, which advertises an upstream's software and version) and,
+// if set, our own Server field in place of the upstream's. Keys are
+// canonical at load, so applying it allocates nothing.
+type responseHygiene struct {
+	hide   []string
+	server []string // nil: leave Server as it is
+}
+
+func newResponseHygiene(c config.Server) responseHygiene {
+	var h responseHygiene
+	for _, name := range c.HideResponseHeaders {
+		h.hide = append(h.hide, textproto.CanonicalMIMEHeaderKey(name))
+	}
+	if c.ServerHeader != "" {
+		h.server = []string{c.ServerHeader}
+	}
+	return h
+}
+
+func (h *responseHygiene) apply(resp *filter.Response) {
+	if resp == nil || (h.hide == nil && h.server == nil) {
+		return
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	for _, k := range h.hide {
+		delete(resp.Header, k)
+	}
+	if h.server != nil {
+		resp.Header["Server"] = h.server
+	}
 }

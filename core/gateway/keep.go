@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 )
@@ -17,6 +19,9 @@ type keeper struct {
 
 type keptValue struct {
 	v     io.Closer
+	err   error
+	ready chan struct{}   // closed once v or err is set
+	done  bool            // v or err is set (under keeper.mu)
 	users map[uint64]bool // generations using the value
 }
 
@@ -29,21 +34,57 @@ func (k *keeper) begin(gen uint64) {
 	k.mu.Unlock()
 }
 
-// get is filter.BuildContext.Keep.
+// get is filter.BuildContext.Keep. create runs without the keeper's lock
+// (a cold Wasm compile takes most of a second), once per key: concurrent
+// gets of the same key wait for the first one's result, gets of other keys
+// proceed.
 func (k *keeper) get(key string, create func() (io.Closer, error)) (io.Closer, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	gen := k.building
 	kv, ok := k.vals[key]
-	if !ok {
-		v, err := create()
-		if err != nil {
-			return nil, err
+	if ok {
+		kv.users[gen] = true
+		k.mu.Unlock()
+		<-kv.ready
+		if kv.err != nil {
+			return nil, kv.err
 		}
-		kv = &keptValue{v: v, users: map[uint64]bool{}}
-		k.vals[key] = kv
+		return kv.v, nil
 	}
-	kv.users[k.building] = true
-	return kv.v, nil
+	kv = &keptValue{ready: make(chan struct{}), users: map[uint64]bool{gen: true}}
+	k.vals[key] = kv
+	k.mu.Unlock()
+
+	var v io.Closer
+	var err error
+	var panicked any
+	func() {
+		defer func() {
+			if panicked = recover(); panicked != nil {
+				err = fmt.Errorf("creating %s: panic: %v", key, panicked)
+			}
+		}()
+		v, err = create()
+	}()
+	k.mu.Lock()
+	kv.v, kv.err, kv.done = v, err, true
+	orphan := k.vals[key] != kv // every user released it meanwhile
+	if err != nil && !orphan {
+		delete(k.vals, key) // the next get tries again
+	}
+	close(kv.ready)
+	k.mu.Unlock()
+	if panicked != nil {
+		panic(panicked)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if orphan {
+		_ = v.Close()
+		return nil, errors.New("the build using it was abandoned")
+	}
+	return v, nil
 }
 
 // release drops generation gen's uses (its snapshot retired, or its build
@@ -54,7 +95,9 @@ func (k *keeper) release(gen uint64) {
 	for key, kv := range k.vals {
 		delete(kv.users, gen)
 		if len(kv.users) == 0 {
-			unused = append(unused, kv.v)
+			if kv.done && kv.err == nil {
+				unused = append(unused, kv.v)
+			} // else its creator closes it when done
 			delete(k.vals, key)
 		}
 	}

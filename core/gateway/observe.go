@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"net/http"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -84,6 +85,22 @@ func (os observers) ConfigRejected(err error) {
 	}
 }
 
+func (os observers) ObserveUpstreams(src filter.UpstreamSource) {
+	for _, o := range os {
+		if uo, ok := o.(filter.UpstreamObserver); ok {
+			uo.ObserveUpstreams(src)
+		}
+	}
+}
+
+func (os observers) AdminRequest(endpoint string, status int, elapsed time.Duration) {
+	for _, o := range os {
+		if ao, ok := o.(filter.AdminObserver); ok {
+			ao.AdminRequest(endpoint, status, elapsed)
+		}
+	}
+}
+
 func (os observers) Metrics() (string, http.Handler) {
 	for _, o := range os {
 		if me, ok := o.(filter.MetricsExposer); ok {
@@ -106,6 +123,24 @@ func (s *Snapshot) configApplied(reload bool) {
 func (s *Snapshot) configRejected(err error) {
 	if co, ok := s.observer.(filter.ConfigObserver); ok {
 		co.ConfigRejected(err)
+	}
+}
+
+// UpstreamStates implements filter.UpstreamSource for the snapshot's
+// observer: it reads live upstream state, at scrape time only.
+func (s *Snapshot) UpstreamStates(fn func(*filter.UpstreamState)) {
+	var st filter.UpstreamState
+	for _, name := range s.upNames {
+		s.upstreams[name].State(&st)
+		fn(&st)
+	}
+}
+
+// AdminRequest counts one admin API request with the serving snapshot's
+// observer (admin.RequestObserver).
+func (g *Gateway) AdminRequest(endpoint string, status int, elapsed time.Duration) {
+	if ao, ok := g.current.Load().observer.(filter.AdminObserver); ok {
+		ao.AdminRequest(endpoint, status, elapsed)
 	}
 }
 
@@ -138,7 +173,10 @@ func filterNames(cfg *config.Config, specs []config.FilterSpec, seen map[string]
 }
 
 var (
-	_ filter.AttemptObserver = observers(nil)
-	_ filter.ConfigObserver  = observers(nil)
-	_ filter.MetricsExposer  = observers(nil)
+	_ filter.UpstreamSource   = (*Snapshot)(nil)
+	_ filter.UpstreamObserver = observers(nil)
+	_ filter.AdminObserver    = observers(nil)
+	_ filter.AttemptObserver  = observers(nil)
+	_ filter.ConfigObserver   = observers(nil)
+	_ filter.MetricsExposer   = observers(nil)
 )

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
+	"unsafe"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -33,8 +34,8 @@ func (q *requestID) apply(w http.ResponseWriter, r *http.Request, x *filter.Exch
 	case len(vv) == 1 && validRequestID(vv[0]):
 		x.RequestID = vv[0]
 	case q.generate:
-		x.RequestID = generateRequestID()
-		vv = []string{x.RequestID}
+		vv = generateRequestID()
+		x.RequestID = vv[0]
 		r.Header[q.header] = vv
 	default:
 		delete(r.Header, q.header) // malformed or repeated: not ours to pass on
@@ -57,13 +58,19 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// generateRequestID returns 128 random bits in hex. It needs to be unique,
-// not unguessable, so it uses the runtime's per-thread generator: no lock.
-func generateRequestID() string {
+// generateRequestID returns 128 random bits in hex, as a header's values.
+// It needs to be unique, not unguessable, so it uses the runtime's
+// per-thread generator: no lock. The string and its slice are one
+// allocation.
+func generateRequestID() []string {
+	v := new(struct {
+		vv  [1]string
+		out [32]byte
+	})
 	var raw [16]byte
 	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	var out [32]byte
-	hex.Encode(out[:], raw[:])
-	return string(out[:])
+	hex.Encode(v.out[:], raw[:])
+	v.vv[0] = unsafe.String(&v.out[0], len(v.out)) // out is not written again
+	return v.vv[:]
 }

@@ -35,9 +35,12 @@ type Snapshot struct {
 	table     *router.Table[*Route]
 	routes    []*Route
 	upstreams map[string]*upstream.Upstream
+	upNames   []string             // sorted, for observers
+	readiness []*upstream.Upstream // admin.readiness.require_healthy_upstreams
 
 	mergeSlashes      bool
 	underscoreHeaders string
+	hygiene           responseHygiene // handler.go: server_header, hide_response_headers
 	maxRequestBody    int64
 	ioTimeouts        config.ServerTimeouts // the longest read/write of any listener
 	observer          filter.Observer       // nil when nothing is observed (observe.go)
@@ -94,6 +97,7 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,
 		maxRequestBody:    int64(cfg.Server.MaxRequestBody),
 		requestID:         newRequestID(cfg.Observability.RequestID),
+		hygiene:           newResponseHygiene(cfg.Server),
 	}
 	s.observer = b.observer()
 	// The proxy extends client deadlines as bytes move. Routes are shared by
@@ -110,7 +114,16 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 	for _, name := range names {
 		if u := b.upstream(name, cfg.Upstreams[name]); u != nil {
 			s.upstreams[name] = u
+			s.upNames = append(s.upNames, name)
 		}
+	}
+	for _, name := range cfg.Admin.Readiness.RequireHealthyUpstreams {
+		if u := s.upstreams[name]; u != nil {
+			s.readiness = append(s.readiness, u)
+		}
+	}
+	if uo, ok := s.observer.(filter.UpstreamObserver); ok {
+		uo.ObserveUpstreams(s)
 	}
 
 	entries := make([]router.Entry[*Route], 0, len(cfg.Routes))
@@ -258,6 +271,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			Route:       rc.Name,
 			RouteParams: params,
 			Logger:      b.logger.With("route", rc.Name, "filter", spec.Name),
+			BaseLogger:  b.logger,
 			Keep:        b.keep.get,
 			Config:      b.cfg,
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +79,8 @@ func (e *Error) Reason() string {
 		return "client closed request"
 	case e.Status == http.StatusRequestEntityTooLarge:
 		return "request body too large"
+	case e.Kind == KindClientBody && e.Status == http.StatusBadRequest:
+		return "malformed request body"
 	case e.Kind == KindClientBody:
 		return "request body timeout"
 	}
@@ -143,15 +146,28 @@ func classify(err error, in *http.Request, t *trip) *Error {
 }
 
 // clientBodyError maps a failed read of the client's request body.
+//
+// What is neither a limit, a timeout nor a connection that ended is a body
+// net/http could not decode (a bad chunk-size line, chunk data longer than
+// its size): the client is still there and must hear 400. Taking it for a
+// client that left would write nothing, and net/http would then answer the
+// request with an empty 200 of its own.
 func clientBodyError(err error) *Error {
-	var tooLarge *http.MaxBytesError
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return &Error{Kind: KindClientBody, Status: http.StatusRequestEntityTooLarge, Err: err}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return &Error{Kind: KindClientBody, Status: http.StatusRequestTimeout, Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, http.ErrBodyReadAfterClose), errors.Is(err, errBodyClosed),
+		errors.Is(err, context.Canceled), errors.As(err, &netErr):
+		return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
 	}
-	return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+	return &Error{Kind: KindClientBody, Status: http.StatusBadRequest, Err: err}
 }
 
 // isTimeout reports a deadline: the route's context or a net timeout.

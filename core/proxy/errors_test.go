@@ -3,10 +3,12 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,33 @@ func TestStalledRequestBodyIs408(t *testing.T) {
 	checkJSONError(t, resp, http.StatusRequestTimeout, "request body timeout")
 	if !resp.Close {
 		t.Error("connection kept open after an unread body")
+	}
+}
+
+// A client body net/http cannot decode is the client's fault, and the
+// client is still there to be told: 400, not "client gone" (which writes
+// nothing and lets net/http answer an empty 200).
+func TestClientBodyErrorMalformedIs400(t *testing.T) {
+	cases := []struct {
+		err    error
+		kind   Kind
+		status int
+	}{
+		{errors.New("invalid byte in chunk length"), KindClientBody, http.StatusBadRequest},
+		{errors.New("malformed chunked encoding"), KindClientBody, http.StatusBadRequest},
+		{&http.MaxBytesError{Limit: 1}, KindClientBody, http.StatusRequestEntityTooLarge},
+		{os.ErrDeadlineExceeded, KindClientBody, http.StatusRequestTimeout},
+		{io.ErrUnexpectedEOF, KindClientGone, StatusClientClosed},
+		{&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, KindClientGone, StatusClientClosed},
+		{context.Canceled, KindClientGone, StatusClientClosed},
+	}
+	for _, c := range cases {
+		e := clientBodyError(c.err)
+		if e.Kind != c.kind || e.Status != c.status {
+			t.Errorf("clientBodyError(%v) = kind %d status %d, want kind %d status %d", c.err, e.Kind, e.Status, c.kind, c.status)
+		}
+	}
+	if r := clientBodyError(errors.New("x")).Reason(); r != "malformed request body" {
+		t.Errorf("reason %q", r)
 	}
 }

@@ -5,49 +5,97 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 )
 
-// Request framing (RFC 9112 §6.1, §6.3).
+// Request framing (RFC 9112 §5.2, §6.1, §6.3).
 //
 // net/http resolves a request that carries both Content-Length and
 // Transfer-Encoding: chunked by reading it as chunked and deleting the
-// Content-Length (the upstream never sees both), and it ignores
-// Transfer-Encoding on HTTP/1.0. But RFC 9112 asks more of an intermediary:
-// such a message "ought to be handled as an error", and an HTTP/1.0 message
-// with Transfer-Encoding MUST be treated as faultily framed "and the
-// connection closed after processing the message". Either is the signature of
-// a desync attempt against whatever sits in front of us, so the request is
-// refused with 400 and the connection closed, as Envoy does by default.
+// Content-Length (the upstream never sees both), ignores Transfer-Encoding on
+// HTTP/1.0, and unfolds obs-fold continuation lines into spaces. RFC 9112
+// allows each, but asks an intermediary for more: a message framed both ways
+// "ought to be handled as an error", and an HTTP/1.0 message with
+// Transfer-Encoding MUST be treated as faultily framed and its connection
+// closed. All three are how a request is made to look different to a proxy
+// in front of us than to us (a desync), so such a request is refused with
+// 400 and its connection closed, as Envoy and HAProxy do by default.
 //
-// By the time a handler runs, net/http has deleted both fields from the
-// header map, so the evidence is taken from the bytes themselves: on plain
-// listeners every connection is wrapped in a framingConn that watches the
-// start and end of each line (header names, the request line's version)
-// between blank lines. It jumps from newline to newline with IndexByte, so
-// bodies cost little, and it stops looking once a connection turns out to be
-// h2c. Its verdict is per connection and errs on the side of closing: a
-// pipelined request behind the current one, or a body line that looks like a
-// header, can only cost a keep-alive connection, never let a request through.
+// By the time a handler runs, net/http has deleted both framing fields from
+// the header map and joined folded lines, so the evidence is taken from the
+// bytes: on plain listeners every connection is a framingConn that looks at
+// the start and the end of each line. A line ending in " HTTP/1.x" opens a
+// request head; its header lines are checked until the blank line that ends
+// it, and a faulty head's request line is remembered for the handler, which
+// refuses the request with that line. Lines outside a head (bodies) only cost
+// an IndexByte jump to the next newline, and the scan stops for good once a
+// connection turns out to be h2c. A body that happens to hold a faulty head
+// with the very request line of a later request can only cost that request,
+// never let one through.
 //
 // Over TLS the plaintext is inside tls.Conn, which net/http must see unwrapped
 // (for ALPN and r.TLS); there an HTTP/1.x request with Transfer-Encoding gets
-// "Connection: close" instead, whatever else it carried.
+// "Connection: close" instead, whatever else it carried, and folding is left
+// to net/http's unfolding.
 
-// framingConn is a client connection whose reads are scanned for framing
-// conflicts.
+// framingConn is a client connection whose reads are scanned for faultily
+// framed request heads.
 type framingConn struct {
 	net.Conn
-	scan     framingScanner
-	conflict atomic.Bool // set by the reading goroutine, read by handlers
+	scan framingScanner // only the reading goroutine touches it
+
+	pending atomic.Bool // faulty is not empty: the hot path's only cost
+	mu      sync.Mutex
+	faulty  []string // request lines (their last bytes) of faulty heads
 }
+
+// maxFaulty bounds what one connection may queue; past it every further
+// request on the connection is refused.
+const maxFaulty = 16
 
 func (c *framingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.scan.off && c.scan.feed(p[:n]) {
-		c.conflict.Store(true)
+	if n > 0 && !c.scan.off {
+		c.scan.feed(p[:n], c.report)
 	}
 	return n, err
+}
+
+func (c *framingConn) report(requestLine []byte) {
+	c.mu.Lock()
+	if len(c.faulty) < maxFaulty {
+		c.faulty = append(c.faulty, string(requestLine))
+	} else {
+		c.faulty[maxFaulty-1] = "" // matches any request: refuse the rest
+	}
+	c.mu.Unlock()
+	c.pending.Store(true)
+}
+
+// faultyHead reports (and forgets) whether r's head was one the scanner found
+// faulty. Lines are compared by their common suffix: the scanner keeps only
+// the last bytes of a line, and a line that follows a body on the same read
+// may have body bytes in front.
+func (c *framingConn) faultyHead(r *http.Request) bool {
+	if !c.pending.Load() {
+		return false
+	}
+	line := r.Method + " " + r.RequestURI + " " + r.Proto
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, f := range c.faulty {
+		n := min(len(f), len(line))
+		if f[len(f)-n:] != line[len(line)-n:] {
+			continue
+		}
+		if f != "" { // "" is the overflow marker: it stays
+			c.faulty = append(c.faulty[:i], c.faulty[i+1:]...)
+		}
+		c.pending.Store(len(c.faulty) > 0)
+		return true
+	}
+	return false
 }
 
 // CloseWrite lets http.Server half-close the connection after an error
@@ -60,38 +108,41 @@ func (c *framingConn) CloseWrite() error {
 }
 
 // framingScanner is the line-level state machine over a connection's bytes.
-// Only the first len(head) and last len(tail) bytes of a line matter.
+// Only the first len(head) and the last len(tail) bytes of a line matter.
 type framingScanner struct {
 	head    [len("transfer-encoding:")]byte
-	tail    [len(" HTTP/1.0\r")]byte
+	tail    [64]byte
 	nhead   int
 	ntail   int
 	lineLen int
 	lines   int // lines seen on the connection, to recognize the h2c preface
-	// fields of the current block (lines between two blank lines)
-	cl, te, http10 bool
-	off            bool // the connection speaks h2c: nothing more to look at
+
+	// The request head being read, if a request line has been seen since
+	// the last blank line.
+	inHead                 bool
+	reqLine                [64]byte
+	nreq                   int
+	cl, te, http10, folded bool
+
+	off bool // the connection speaks h2c: nothing more to look at
 }
 
-// feed scans p and reports whether a block ending in p had a framing conflict.
-func (s *framingScanner) feed(p []byte) bool {
-	conflict := false
+// feed scans p and calls report with the request line of every faulty head
+// that ends in p.
+func (s *framingScanner) feed(p []byte, report func(requestLine []byte)) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			s.add(p)
-			return conflict
+			return
 		}
 		s.add(p[:i])
-		if s.endLine() {
-			conflict = true
-		}
+		s.endLine(report)
 		if s.off {
-			return conflict
+			return
 		}
 		p = p[i+1:]
 	}
-	return conflict
 }
 
 func (s *framingScanner) add(seg []byte) {
@@ -112,25 +163,32 @@ func (s *framingScanner) add(seg []byte) {
 }
 
 // endLine classifies the line just ended and resets for the next one.
-func (s *framingScanner) endLine() (conflict bool) {
-	head, tail := s.head[:s.nhead], s.tail[:s.ntail]
+func (s *framingScanner) endLine(report func([]byte)) {
+	head, tail := s.head[:s.nhead], bytes.TrimSuffix(s.tail[:s.ntail], []byte("\r"))
 	blank := s.lineLen == 0 || (s.lineLen == 1 && head[0] == '\r')
 	s.lines++
 	switch {
 	case s.lines == 1 && bytes.Equal(head, []byte("PRI * HTTP/2.0\r")):
 		s.off = true // the h2c preface: HTTP/2 frames follow
 	case blank:
-		conflict = s.te && (s.cl || s.http10)
-		s.cl, s.te, s.http10 = false, false, false
+		if s.inHead && (s.folded || s.te && (s.cl || s.http10)) {
+			report(s.reqLine[:s.nreq])
+		}
+		s.inHead = false
+	case bytes.HasSuffix(tail, []byte(" HTTP/1.1")) || bytes.HasSuffix(tail, []byte(" HTTP/1.0")):
+		s.inHead = true
+		s.nreq = copy(s.reqLine[:], tail)
+		s.http10 = tail[len(tail)-1] == '0'
+		s.cl, s.te, s.folded = false, false, false
+	case !s.inHead:
+	case head[0] == ' ' || head[0] == '\t':
+		s.folded = true
 	case hasPrefixFold(head, "content-length:"):
 		s.cl = true
 	case hasPrefixFold(head, "transfer-encoding:"):
 		s.te = true
-	case bytes.HasSuffix(tail, []byte(" HTTP/1.0")) || bytes.HasSuffix(tail, []byte(" HTTP/1.0\r")):
-		s.http10 = true
 	}
 	s.nhead, s.ntail, s.lineLen = 0, 0, 0
-	return conflict
 }
 
 // hasPrefixFold is an ASCII case-insensitive prefix test against a
@@ -173,15 +231,15 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // guardFraming is the server's outermost handler: it refuses HTTP/1.x
-// requests framed both ways (see above) and h2 requests whose Host field
+// requests with a faulty head (see above) and h2 requests whose Host field
 // disagrees with :authority, before the gateway routes anything.
 func guardFraming(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.ProtoMajor {
 		case 1:
 			if fc, ok := r.Context().Value(connKey{}).(*framingConn); ok {
-				if fc.conflict.Load() {
-					refuse(w, r, "request framed with both Content-Length and Transfer-Encoding, or Transfer-Encoding in HTTP/1.0")
+				if fc.faultyHead(r) {
+					refuse(w, r, "request framed with both Content-Length and Transfer-Encoding, Transfer-Encoding in HTTP/1.0, or a folded header line")
 					return
 				}
 			} else if len(r.TransferEncoding) > 0 {

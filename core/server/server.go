@@ -271,7 +271,9 @@ func (s *Server) serve(l *listener) *http.Server {
 	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
 	l.view = l.sock.newView()
 	var ln net.Listener = l.view
-	if l.settings.tls {
+	if !l.settings.tls {
+		ln = framingListener{ln} // framing.go: CL+TE is visible only in the raw bytes
+	} else {
 		// The handshake reads the current tls.Config, so Apply swaps
 		// certificates without restarting anything.
 		ln = tls.NewListener(ln, &tls.Config{

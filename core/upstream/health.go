@@ -168,6 +168,7 @@ func (u *Upstream) eject(t *Target, p *config.PassiveHealth) {
 		return
 	}
 	n := t.ejections.Add(1)
+	t.ejectTotal.Add(1)
 	d := min(time.Duration(n)*p.Eject.D(), p.MaxEject.D())
 	t.fails.Store(0)
 	t.ejectedTil.Store(u.clock.Now().Add(d).UnixNano())

@@ -1,6 +1,10 @@
 package upstream
 
-import "time"
+import (
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
 
 // Status is an upstream's live state, for the admin API.
 type Status struct {
@@ -81,3 +85,33 @@ func (u *Upstream) Status() Status {
 
 // RetryStats returns the retries made and refused so far.
 func (u *Upstream) RetryStats() (made, denied uint64) { return u.retries.Load(), u.retriesDeny.Load() }
+
+// State fills st with the upstream's live state for an observer (metrics at
+// scrape time), reusing st.Targets. It reads atomics only: no locks.
+func (u *Upstream) State(st *filter.UpstreamState) {
+	st.Name = u.Name
+	st.Breaker = ""
+	if b := u.breaker; b != nil && b.c.ErrorRatio > 0 {
+		st.Breaker = BreakerState(b.state.Load()).String()
+	}
+	st.Retries, st.RetriesDenied = u.retries.Load(), u.retriesDeny.Load()
+	st.Targets = st.Targets[:0]
+	for _, t := range u.set.Load().targets {
+		s := t.state.Load()
+		st.Targets = append(st.Targets, filter.TargetState{
+			Host: t.Host, Available: s == 0, Healthy: s&stateDown == 0, Ejected: s&stateEjected != 0,
+			Ejections: t.ejectTotal.Load(),
+		})
+	}
+}
+
+// HasAvailable reports whether any target may be picked without panic mode
+// (none failing active checks or ejected), for readiness.
+func (u *Upstream) HasAvailable() bool {
+	for _, t := range u.set.Load().targets {
+		if t.Available() {
+			return true
+		}
+	}
+	return false
+}

@@ -33,6 +33,7 @@ type Target struct {
 	ejections  atomic.Int32
 	ejectedTil atomic.Int64
 	backAt     atomic.Int64
+	ejectTotal atomic.Uint64 // ejections since the target was built (monotonic)
 
 	// Active health: consecutive passes and failures, owned by the checker.
 	passes, failsActive atomic.Int32

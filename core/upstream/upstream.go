@@ -91,6 +91,7 @@ func (u *Upstream) Inherit(prev *Upstream) {
 			t.stamp.Store(o.stamp.Load())
 			t.passes.Store(o.passes.Load())
 			t.failsActive.Store(o.failsActive.Load())
+			t.ejectTotal.Store(o.ejectTotal.Load())
 		}
 	}
 }

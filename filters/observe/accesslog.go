@@ -2,10 +2,8 @@ package observe
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -100,9 +99,8 @@ type accessLog struct {
 
 	out    *bufio.Writer
 	file   *os.File // nil for stdout and stderr
-	json   *slog.Logger
-	attrs  []slog.Attr
 	text   bool
+	pause  time.Duration // how long the writer lets lines gather after a batch
 	buf    []byte
 	hexBuf [32]byte
 	ipBuf  []byte
@@ -133,18 +131,22 @@ func newAccessLog(c *config.AccessLog) (*accessLog, error) {
 		l.file, w = f, f
 	}
 	l.out = bufio.NewWriterSize(w, 64<<10)
-	l.json = slog.New(slog.NewJSONHandler(l.out, &slog.HandlerOptions{ReplaceAttr: dropLevelAndMsg}))
+	if c.Buffer >= minBatchBuffer {
+		l.pause = batchPause
+	}
 	go l.run()
 	return l, nil
 }
 
-// dropLevelAndMsg leaves only the access-log fields in a JSON line.
-func dropLevelAndMsg(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && (a.Key == slog.LevelKey || a.Key == slog.MessageKey) {
-		return slog.Attr{}
-	}
-	return a
-}
+// The writer works in batches: once it has written what was queued (and
+// flushed it), it sleeps batchPause before it looks again, so that under
+// load one wake-up and one write(2) serve many lines instead of one each.
+// Lines reach the sink at most about batchPause late. A queue too small to
+// hold a pause's worth of lines at high rates is drained eagerly instead.
+const (
+	batchPause     = time.Millisecond
+	minBatchBuffer = 256
+)
 
 // log queues e, or counts it dropped; it reports whether it was queued.
 func (l *accessLog) log(e *entry) bool {
@@ -163,8 +165,17 @@ func (l *accessLog) run() {
 		select {
 		case e := <-l.queue:
 			l.write(&e)
-			if len(l.queue) == 0 {
-				_ = l.out.Flush()
+			for drained := false; !drained; {
+				select {
+				case e := <-l.queue:
+					l.write(&e)
+				default:
+					drained = true
+				}
+			}
+			_ = l.out.Flush()
+			if l.pause > 0 {
+				time.Sleep(l.pause)
 			}
 		case <-l.stop:
 			for {
@@ -199,61 +210,145 @@ func (l *accessLog) write(e *entry) {
 		l.writeText(e)
 		return
 	}
-	attrs := l.attrs[:0]
-	var t time.Time
+	l.buf = appendJSON(l.buf[:0], e)
+	_, _ = l.out.Write(l.buf)
+}
+
+// jsonKeys are the fields' keys, quoted, with their colon.
+var jsonKeys = func() []string {
+	keys := make([]string, len(config.AccessLogFields))
+	for i, k := range config.AccessLogFields {
+		keys[i] = strconv.Quote(k) + ":"
+	}
+	return keys
+}()
+
+// appendJSON appends e as one JSON line, byte for byte what log/slog's
+// JSONHandler wrote before (the time first, RFC 3339 with nanoseconds, then
+// the other chosen fields in order, strings escaped as slog escapes them),
+// without its per-record work: no attrs, no reflection, no allocation.
+func appendJSON(b []byte, e *entry) []byte {
+	b = append(b, '{')
+	n := len(b)
 	for _, id := range e.fields.ids {
-		switch id {
-		case fTime:
-			t = e.time
-		case fRequestID:
-			attrs = append(attrs, slog.String("request_id", e.requestID))
-		case fTraceID:
-			attrs = append(attrs, slog.String("trace_id", l.traceID(e)))
-		case fClientIP:
-			attrs = append(attrs, slog.String("client_ip", l.clientIP(e)))
-		case fMethod:
-			attrs = append(attrs, slog.String("method", e.method))
-		case fHost:
-			attrs = append(attrs, slog.String("host", e.host))
-		case fPath:
-			attrs = append(attrs, slog.String("path", e.path))
-		case fProtocol:
-			attrs = append(attrs, slog.String("protocol", e.protocol))
-		case fRoute:
-			attrs = append(attrs, slog.String("route", e.route))
-		case fStatus:
-			attrs = append(attrs, slog.Int("status", e.status))
-		case fBytesIn:
-			attrs = append(attrs, slog.Int64("bytes_in", e.bytesIn))
-		case fBytesOut:
-			attrs = append(attrs, slog.Int64("bytes_out", e.bytesOut))
-		case fDuration:
-			attrs = append(attrs, slog.Int64("duration_us", e.duration.Microseconds()))
-		case fUpstreamDuration:
-			attrs = append(attrs, slog.Int64("upstream_duration_us", e.upstreamD.Microseconds()))
-		case fUpstream:
-			attrs = append(attrs, slog.String("upstream", e.upstream))
-		case fUpstreamTarget:
-			attrs = append(attrs, slog.String("upstream_target", e.target))
-		case fAttempts:
-			attrs = append(attrs, slog.Int("attempts", e.attempts))
-		case fConsumer:
-			attrs = append(attrs, slog.String("consumer", e.consumer))
-		case fRejectedBy:
-			attrs = append(attrs, slog.String("rejected_by", e.rejectedBy))
-		case fUserAgent:
-			attrs = append(attrs, slog.String("user_agent", e.userAgent))
-		case fError:
-			attrs = append(attrs, slog.String("error", e.err))
+		if id == fTime && !e.time.IsZero() {
+			b = append(b, `"time":"`...)
+			b = e.time.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+			break
 		}
 	}
-	l.attrs = attrs
-	r := slog.NewRecord(t, slog.LevelInfo, "", 0)
-	// One inlined group (empty key) instead of many attrs: a record holds
-	// five attrs inline and allocates for more.
-	r.AddAttrs(slog.Attr{Value: slog.GroupValue(attrs...)})
-	_ = l.json.Handler().Handle(context.Background(), r)
+	for _, id := range e.fields.ids {
+		if id == fTime {
+			continue
+		}
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, jsonKeys[id]...)
+		switch id {
+		case fRequestID:
+			b = appendJSONString(b, e.requestID)
+		case fTraceID:
+			b = append(b, '"')
+			if e.hasTrace {
+				b = hex.AppendEncode(b, e.traceID[:])
+			}
+			b = append(b, '"')
+		case fClientIP:
+			b = append(b, '"')
+			if e.clientIP.IsValid() {
+				b = e.clientIP.AppendTo(b)
+			}
+			b = append(b, '"')
+		case fMethod:
+			b = appendJSONString(b, e.method)
+		case fHost:
+			b = appendJSONString(b, e.host)
+		case fPath:
+			b = appendJSONString(b, e.path)
+		case fProtocol:
+			b = appendJSONString(b, e.protocol)
+		case fRoute:
+			b = appendJSONString(b, e.route)
+		case fStatus:
+			b = strconv.AppendInt(b, int64(e.status), 10)
+		case fBytesIn:
+			b = strconv.AppendInt(b, e.bytesIn, 10)
+		case fBytesOut:
+			b = strconv.AppendInt(b, e.bytesOut, 10)
+		case fDuration:
+			b = strconv.AppendInt(b, e.duration.Microseconds(), 10)
+		case fUpstreamDuration:
+			b = strconv.AppendInt(b, e.upstreamD.Microseconds(), 10)
+		case fUpstream:
+			b = appendJSONString(b, e.upstream)
+		case fUpstreamTarget:
+			b = appendJSONString(b, e.target)
+		case fAttempts:
+			b = strconv.AppendInt(b, int64(e.attempts), 10)
+		case fConsumer:
+			b = appendJSONString(b, e.consumer)
+		case fRejectedBy:
+			b = appendJSONString(b, e.rejectedBy)
+		case fUserAgent:
+			b = appendJSONString(b, e.userAgent)
+		case fError:
+			b = appendJSONString(b, e.err)
+		}
+	}
+	return append(b, '}', '\n')
 }
+
+// appendJSONString appends s quoted, escaped as log/slog escapes: '"', '\\'
+// and control bytes; invalid UTF-8 as U+FFFD; U+2028 and U+2029.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
 
 // writeText writes the common log format, extended:
 //
@@ -285,6 +380,12 @@ func (l *accessLog) writeText(e *entry) {
 		b = append(b, '=')
 		b = append(b, dash(v)...)
 	}
+	num := func(k string, v int64) {
+		b = append(b, ' ')
+		b = append(b, k...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, v, 10)
+	}
 	for _, id := range e.fields.ids {
 		switch id {
 		case fRequestID:
@@ -296,17 +397,17 @@ func (l *accessLog) writeText(e *entry) {
 		case fRoute:
 			kv("route", e.route)
 		case fBytesIn:
-			kv("bytes_in", strconv.FormatInt(e.bytesIn, 10))
+			num("bytes_in", e.bytesIn)
 		case fDuration:
-			kv("duration_us", strconv.FormatInt(e.duration.Microseconds(), 10))
+			num("duration_us", e.duration.Microseconds())
 		case fUpstreamDuration:
-			kv("upstream_duration_us", strconv.FormatInt(e.upstreamD.Microseconds(), 10))
+			num("upstream_duration_us", e.upstreamD.Microseconds())
 		case fUpstream:
 			kv("upstream", e.upstream)
 		case fUpstreamTarget:
 			kv("upstream_target", e.target)
 		case fAttempts:
-			kv("attempts", strconv.Itoa(e.attempts))
+			num("attempts", int64(e.attempts))
 		case fRejectedBy:
 			kv("rejected_by", e.rejectedBy)
 		case fUserAgent:

@@ -47,6 +47,10 @@ var benchVariants = []struct{ name, obs string }{
 	{"MetricsLogTrace0", `  metrics: { prometheus: true }
   access_log: { path: /dev/null }
   tracing: { otlp_endpoint: "http://127.0.0.1:4318", sample: 0 }`},
+	{"MetricsLogTrace0ID", `  metrics: { prometheus: true }
+  access_log: { path: /dev/null }
+  request_id: {}
+  tracing: { otlp_endpoint: "http://127.0.0.1:4318", sample: 0 }`},
 	{"MetricsLogTrace100", `  metrics: { prometheus: true }
   access_log: { path: /dev/null }
   request_id: {}

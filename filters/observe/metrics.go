@@ -45,7 +45,7 @@ type Meters struct {
 	requestDuration metric.Float64Histogram
 	requestSize     metric.Int64Histogram
 	responseSize    metric.Int64Histogram
-	active          metric.Int64UpDownCounter
+	active          atomic.Int64 // read at scrape time: http.server.active_requests
 	attemptDuration metric.Float64Histogram
 	attemptErrors   metric.Int64Counter
 	retries         metric.Int64Counter
@@ -56,6 +56,7 @@ type Meters struct {
 	reloadOK, reloadFailed []metric.AddOption
 
 	hooks
+	stateInstruments
 }
 
 const metricsKey = "observe/metrics"
@@ -89,8 +90,12 @@ func newMeters() (*Meters, error) {
 	m.responseSize, err = mt.Int64Histogram("http.server.response.body.size", metric.WithUnit("By"),
 		metric.WithDescription("Size of HTTP server response bodies written."), metric.WithExplicitBucketBoundaries(sizeBuckets...))
 	add(err)
-	m.active, err = mt.Int64UpDownCounter("http.server.active_requests", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests being served."))
+	_, err = mt.Int64ObservableUpDownCounter("http.server.active_requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests being served."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(m.active.Load())
+			return nil
+		}))
 	add(err)
 	m.attemptDuration, err = mt.Float64Histogram("wasmgate.upstream.attempt.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time to an upstream's response headers, per attempt, by upstream and target."),
@@ -116,6 +121,7 @@ func newMeters() (*Meters, error) {
 		}))
 	add(err)
 	add(m.hooks.init(mt))
+	add(m.stateInstruments.init(mt))
 	if err := errors.Join(errs...); err != nil {
 		_ = m.provider.Shutdown(context.Background())
 		return nil, err
@@ -203,6 +209,7 @@ func (rm *routeMetrics) opts(method, status int) []metric.RecordOption {
 
 // upstreamMetrics holds an upstream's attribute sets per target, bound at load.
 type upstreamMetrics struct {
+	name    string
 	retries []metric.AddOption
 	targets []targetMetrics
 	unknown targetMetrics // a target not in the config (cannot happen today)
@@ -226,7 +233,7 @@ func errorTypeIndex(t string) int {
 }
 
 func newUpstreamMetrics(name string, uc *config.Upstream) *upstreamMetrics {
-	um := &upstreamMetrics{retries: addOpts(keyUpstream.String(name))}
+	um := &upstreamMetrics{name: name, retries: addOpts(keyUpstream.String(name))}
 	bind := func(host string) targetMetrics {
 		tm := targetMetrics{host: host, duration: recordOpts(keyUpstream.String(name), keyTarget.String(host))}
 		for i, e := range errorTypes {

@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -29,8 +31,10 @@ type Observer struct {
 	fields  *fieldSet
 
 	metricsPath string
-	routes      []routeObs // by Exchange.RouteIndex
+	routes      []routeObs         // by Exchange.RouteIndex
+	upstreams   []*upstreamMetrics // every upstream, sorted by name
 	unrouted    routeMetrics
+	upstreamSrc filter.UpstreamSource // the snapshot's upstreams (state.go)
 }
 
 // routeObs is what the hot path needs about one route, resolved at load.
@@ -74,6 +78,10 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 	}
 
 	upstreams := map[string]*upstreamMetrics{}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Upstreams)) {
+		upstreams[name] = newUpstreamMetrics(name, cfg.Upstreams[name])
+		o.upstreams = append(o.upstreams, upstreams[name])
+	}
 	o.routes = make([]routeObs, len(cfg.Routes))
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
@@ -87,12 +95,7 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 			ro.spanNames[m] = method + " " + ro.template
 		}
 		ro.metrics = &routeMetrics{route: rc.Name}
-		if uc := cfg.Upstreams[rc.Upstream]; uc != nil {
-			if upstreams[rc.Upstream] == nil {
-				upstreams[rc.Upstream] = newUpstreamMetrics(rc.Upstream, uc)
-			}
-			ro.upstream = upstreams[rc.Upstream]
-		}
+		ro.upstream = upstreams[rc.Upstream] // nil for local and aggregate routes
 	}
 	return o, nil
 }
@@ -110,6 +113,21 @@ func template(m config.Match) string {
 	return "/*"
 }
 
+// upstream finds the metrics of the attempt's upstream: the route's own
+// (bound at load) for proxied routes; for an aggregate's calls, which go to
+// other upstreams, a scan of the few configured ones (no map, no alloc).
+func (o *Observer) upstream(x *filter.Exchange, a *filter.Attempt) *upstreamMetrics {
+	if ro := o.route(x); ro != nil && ro.upstream != nil && ro.upstream.name == a.Upstream {
+		return ro.upstream
+	}
+	for _, um := range o.upstreams {
+		if um.name == a.Upstream {
+			return um
+		}
+	}
+	return nil
+}
+
 func (o *Observer) route(x *filter.Exchange) *routeObs {
 	if x.Route == "" || x.RouteIndex >= len(o.routes) {
 		return nil
@@ -120,7 +138,7 @@ func (o *Observer) route(x *filter.Exchange) *routeObs {
 // Begin starts the server span and counts the request as active.
 func (o *Observer) Begin(x *filter.Exchange) {
 	if o.meters != nil {
-		o.meters.active.Add(context.Background(), 1)
+		o.meters.active.Add(1)
 	}
 	if o.tracing != nil {
 		o.tracing.begin(x)
@@ -132,7 +150,7 @@ func (o *Observer) End(x *filter.Exchange) {
 	now := time.Now()
 	ro := o.route(x)
 	if m := o.meters; m != nil {
-		m.active.Add(context.Background(), -1)
+		m.active.Add(-1)
 		rm := &o.unrouted
 		if ro != nil {
 			rm = ro.metrics
@@ -157,8 +175,8 @@ func (o *Observer) AttemptStart(x *filter.Exchange, a *filter.Attempt) {
 		o.tracing.attemptStart(x, a)
 	}
 	if a.N > 1 && o.meters != nil {
-		if ro := o.route(x); ro != nil && ro.upstream != nil {
-			o.meters.retries.Add(context.Background(), 1, ro.upstream.retries...)
+		if um := o.upstream(x, a); um != nil {
+			o.meters.retries.Add(context.Background(), 1, um.retries...)
 		}
 	}
 }
@@ -166,8 +184,8 @@ func (o *Observer) AttemptStart(x *filter.Exchange, a *filter.Attempt) {
 // AttemptEnd records the attempt's duration and failure, and ends its span.
 func (o *Observer) AttemptEnd(x *filter.Exchange, a *filter.Attempt) {
 	if o.meters != nil {
-		if ro := o.route(x); ro != nil && ro.upstream != nil {
-			o.meters.attempt(ro.upstream, a)
+		if um := o.upstream(x, a); um != nil {
+			o.meters.attempt(um, a)
 		}
 	}
 	if o.tracing != nil {
@@ -185,6 +203,11 @@ func (o *Observer) ConfigApplied(hash [32]byte, reload bool) {
 		h = h<<8 | uint64(b)
 	}
 	o.meters.configHash.Store(h)
+	if o.upstreamSrc != nil {
+		o.meters.upstreams.Store(&upstreamSource{o.upstreamSrc})
+	} else {
+		o.meters.upstreams.Store(nil)
+	}
 	if reload {
 		o.meters.reloads.Add(context.Background(), 1, o.meters.reloadOK...)
 	}

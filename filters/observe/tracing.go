@@ -2,21 +2,26 @@ package observe
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -27,16 +32,21 @@ import (
 type tracing struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
+	// The root sampler's decision, made here for new traces: always, or
+	// when the trace ID's low 63 bits are below bound (as
+	// sdktrace.TraceIDRatioBased decides).
+	always bool
+	bound  uint64
 }
 
 // newSpanExporter makes the OTLP exporter; tests swap in an in-memory one.
 var newSpanExporter = func(c config.Tracing) (sdktrace.SpanExporter, error) {
-	if c.Protocol == "grpc" {
-		return nil, fmt.Errorf("protocol grpc needs the OTLP/gRPC exporter, which this build does not include; use protocol: http (port 4318)")
-	}
 	u, err := url.Parse(c.OTLPEndpoint)
 	if err != nil {
 		return nil, err
+	}
+	if c.Protocol == "grpc" {
+		return newGRPCExporter(u, c.Headers)
 	}
 	opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(u.Host)}
 	if u.Scheme == "http" {
@@ -51,6 +61,21 @@ var newSpanExporter = func(c config.Tracing) (sdktrace.SpanExporter, error) {
 	return otlptracehttp.New(context.Background(), opts...)
 }
 
+// newGRPCExporter exports over OTLP/gRPC to u's host:port (4317 by
+// convention): plaintext for http://, TLS with the system roots for https://.
+// The connection is made lazily; an unreachable collector costs dropped
+// batches, never requests.
+func newGRPCExporter(u *url.URL, headers map[string]string) (sdktrace.SpanExporter, error) {
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(u.Host)}
+	if u.Scheme == "http" {
+		opts = append(opts, otlptracegrpc.WithInsecure())
+	}
+	if len(headers) > 0 {
+		opts = append(opts, otlptracegrpc.WithHeaders(headers))
+	}
+	return otlptracegrpc.New(context.Background(), opts...)
+}
+
 func newTracing(c config.Tracing) (*tracing, error) {
 	exp, err := newSpanExporter(c)
 	if err != nil {
@@ -61,9 +86,64 @@ func newTracing(c config.Tracing) (*tracing, error) {
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*c.Sample))),
+		sdktrace.WithIDGenerator(idGenerator{}),
 	)
-	return &tracing{provider: tp, tracer: tp.Tracer("github.com/wasmgate/wasmgate")}, nil
+	t := &tracing{provider: tp, tracer: tp.Tracer("github.com/wasmgate/wasmgate")}
+	switch f := *c.Sample; {
+	case f >= 1:
+		t.always = true
+	case f > 0:
+		t.bound = uint64(f * (1 << 63))
+	}
+	return t, nil
 }
+
+// sampled is the root sampler's decision for a new trace.
+func (t *tracing) sampled(tid trace.TraceID) bool {
+	return t.always || binary.BigEndian.Uint64(tid[8:16])>>1 < t.bound
+}
+
+// idGenerator is the SDK's random generator, except that a new trace takes
+// the ID begin already drew (and sampled on) when it is in the context.
+type idGenerator struct{}
+
+type presetTraceID struct{}
+
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if tid, ok := ctx.Value(presetTraceID{}).(trace.TraceID); ok && tid.IsValid() {
+		return tid, newSpanID()
+	}
+	return newTraceID(), newSpanID()
+}
+
+func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
+
+func newTraceID() (tid trace.TraceID) {
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	return tid
+}
+
+func newSpanID() (sid trace.SpanID) {
+	for !sid.IsValid() {
+		binary.NativeEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
+}
+
+// unsampledSpan is the server span of an exchange that is not sampled: what
+// the SDK would make (a non-recording span with the same IDs, flags and
+// trace state), without its context values and sampler calls.
+type unsampledSpan struct {
+	noop.Span
+	sc trace.SpanContext
+	tp trace.TracerProvider
+}
+
+func (s *unsampledSpan) SpanContext() trace.SpanContext       { return s.sc }
+func (s *unsampledSpan) TracerProvider() trace.TracerProvider { return s.tp }
 
 // Close flushes queued spans and stops the exporter.
 func (t *tracing) Close() error {
@@ -104,10 +184,38 @@ func (c requestCarrier) Keys() []string     { return nil }
 
 // begin starts the server span, a child of the client's trace context if it
 // sent one. Attributes are set only on spans that are recorded.
+//
+// The sampler (parent-based, then by trace ID ratio) is applied here first:
+// an exchange it would not sample gets an unsampledSpan, the same span
+// context as the SDK would give it, for a fraction of the cost.
 func (t *tracing) begin(x *filter.Exchange) {
 	r := x.Request
-	ctx := traceContext.Extract(r.Context(), requestCarrier(r.Header))
-	_, span := t.tracer.Start(ctx, r.Method, serverKind...)
+	var psc trace.SpanContext
+	if len(r.Header["Traceparent"]) > 0 {
+		psc = trace.SpanContextFromContext(traceContext.Extract(context.Background(), requestCarrier(r.Header)))
+	}
+	var span trace.Span
+	switch {
+	case psc.IsValid() && !psc.IsSampled():
+		span = &unsampledSpan{tp: t.provider, sc: trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: psc.TraceID(), SpanID: newSpanID(), TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled,
+			TraceState: psc.TraceState(),
+		})}
+	case psc.IsValid():
+		_, span = t.tracer.Start(trace.ContextWithRemoteSpanContext(r.Context(), psc), r.Method, serverKind...)
+	case t.always:
+		_, span = t.tracer.Start(r.Context(), r.Method, serverKind...)
+	default:
+		tid := newTraceID()
+		if !t.sampled(tid) {
+			span = &unsampledSpan{tp: t.provider, sc: trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: tid, SpanID: newSpanID(),
+			})}
+			break
+		}
+		// Sampled at a ratio: the SDK's sampler must see the same ID.
+		_, span = t.tracer.Start(context.WithValue(r.Context(), presetTraceID{}, tid), r.Method, serverKind...)
+	}
 	x.SetSpan(span)
 	if span.IsRecording() {
 		scheme := "http"
@@ -120,7 +228,7 @@ func (t *tracing) begin(x *filter.Exchange) {
 			semconv.URLScheme(scheme),
 			semconv.ServerAddress(r.Host),
 			semconv.ClientAddress(x.ClientIP.String()),
-			semconv.NetworkProtocolVersion(fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor)),
+			semconv.NetworkProtocolVersion(protocolVersion(r)),
 			semconv.UserAgentOriginal(r.UserAgent()),
 		)
 		if x.RequestID != "" {
@@ -180,7 +288,7 @@ func (t *tracing) attemptStart(x *filter.Exchange, a *filter.Attempt) {
 	}
 	if sc.IsValid() {
 		h := a.Request.Header
-		h["Traceparent"] = []string{traceparent(sc)}
+		h["Traceparent"] = traceparent(sc)
 		if ts := sc.TraceState(); ts.Len() > 0 {
 			h["Tracestate"] = []string{ts.String()}
 		} else {
@@ -208,15 +316,35 @@ func (t *tracing) attemptEnd(a *filter.Attempt) {
 	span.End()
 }
 
-// traceparent formats sc as a W3C traceparent header (version 00).
-func traceparent(sc trace.SpanContext) string {
-	var b [55]byte
+// protocolVersion is network.protocol.version, "major.minor".
+func protocolVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1"
+	case r.ProtoMajor == 2 && r.ProtoMinor == 0:
+		return "2.0"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0"
+	}
+	return fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor)
+}
+
+// traceparent formats sc as a W3C traceparent header (version 00): the
+// header's values, the string and its slice in one allocation.
+func traceparent(sc trace.SpanContext) []string {
+	v := new(struct {
+		vv [1]string
+		b  [55]byte
+	})
+	b := &v.b
 	copy(b[:3], "00-")
 	tid, sid := sc.TraceID(), sc.SpanID()
 	hex.Encode(b[3:35], tid[:])
 	b[35] = '-'
 	hex.Encode(b[36:52], sid[:])
 	b[52] = '-'
-	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
-	return string(b[:])
+	f := byte(sc.TraceFlags())
+	b[53], b[54] = hexDigits[f>>4], hexDigits[f&0xF]
+	v.vv[0] = unsafe.String(&b[0], len(b)) // b is not written again
+	return v.vv[:]
 }

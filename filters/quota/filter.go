@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // quotaScript is one decision, atomic: a request that would pass the limit
@@ -33,6 +34,7 @@ return {1, limit - used}
 // Filter counts requests against a calendar window in Redis.
 type Filter struct {
 	name       string
+	decisions  *observe.RateLimit // nil when metrics are off
 	sfName     string
 	policy     []string
 	key        limits.Key
@@ -74,6 +76,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		window = 24 * time.Hour
 	} // a month has no fixed length: w is left out
 	f := &Filter{
+		decisions:  observe.From(bc).RateLimit(bc.Route, c.Name),
 		name:       c.Name,
 		sfName:     limits.SFString(c.Name),
 		policy:     []string{limits.PolicyItem(c.Name, c.Limit, window, "")},
@@ -117,6 +120,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	}
 	if err != nil {
 		f.store.CountFailover()
+		f.decisions.Error()
 		if f.failClosed {
 			return limits.StoreUnavailable(f.name)
 		}
@@ -126,8 +130,10 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		x.Set(resultKey{f}, result{remaining: res[1], reset: reset, counted: true})
 	}
 	if res[0] != 1 {
+		f.decisions.Limited()
 		return limits.Reject(http.StatusTooManyRequests, "quota exceeded", f.name, reset)
 	}
+	f.decisions.Allowed()
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 var errBadReply = errors.New("rate limit script returned an unexpected reply")
@@ -34,6 +35,8 @@ type Filter struct {
 	toleranceUS int64
 	failClosed  bool
 	logger      *slog.Logger
+
+	decisions *observe.RateLimit // nil when metrics are off
 }
 
 // decisionKey is the exchange key under which OnRequest leaves its decision
@@ -57,6 +60,8 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		key:     c.Key,
 		headers: c.Headers == nil || *c.Headers,
 		logger:  bc.Logger,
+		// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}
+		decisions: observe.From(bc).RateLimit(bc.Route, name),
 	}
 	if f.logger == nil {
 		f.logger = slog.Default()
@@ -99,14 +104,17 @@ func fmtField(field string, err error) error { return config.FieldErr(field, "%v
 func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	d, ok := f.decide(x)
 	if !ok {
+		f.decisions.Error()
 		return limits.StoreUnavailable(f.name)
 	}
 	if f.headers {
 		x.Set(decisionKey{f}, d)
 	}
 	if !d.allowed {
+		f.decisions.Limited()
 		return limits.Reject(http.StatusTooManyRequests, "rate limit exceeded", f.name, d.retry)
 	}
+	f.decisions.Allowed()
 	return nil
 }
 

@@ -12,6 +12,7 @@ const (
 	statusSerializationFail   status = 3
 	statusInvalidMemoryAccess status = 6
 	statusEmpty               status = 7
+	statusCasMismatch         status = 8
 	statusInternalFailure     status = 10
 	statusUnimplemented       status = 12
 )
@@ -27,6 +28,7 @@ const (
 const (
 	bufferRequestBody  = 0
 	bufferResponseBody = 1
+	bufferCallResponse = 4 // the body of the callout response being delivered
 	bufferVMConfig     = 6
 	bufferPluginConfig = 7
 )
@@ -37,6 +39,8 @@ const (
 	mapRequestTrailers  = 1
 	mapResponseHeaders  = 2
 	mapResponseTrailers = 3
+	mapCallHeaders      = 6 // the callout response being delivered
+	mapCallTrailers     = 7
 )
 
 // Log levels, trace 0 to critical 5.
@@ -66,6 +70,11 @@ const (
 	cbDone
 	cbLog
 	cbDelete
+	cbTick
+	cbQueueReady
+	cbCallResponse
+	cbHandleRequest  // http-wasm
+	cbHandleResponse // http-wasm
 	numCallbacks
 )
 
@@ -80,6 +89,11 @@ var callbackNames = [numCallbacks]string{
 	cbDone:            "proxy_on_done",
 	cbLog:             "proxy_on_log",
 	cbDelete:          "proxy_on_delete",
+	cbTick:            "proxy_on_tick",
+	cbQueueReady:      "proxy_on_queue_ready",
+	cbCallResponse:    "proxy_on_http_call_response",
+	cbHandleRequest:   "handle_request",
+	cbHandleResponse:  "handle_response",
 }
 
 // allowedImports are the modules a guest may import from.

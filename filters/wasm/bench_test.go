@@ -33,16 +33,19 @@ func benchOptions(b *testing.B) Options {
 
 // Per-exchange overhead of a filter adding one request header: the whole
 // stream lifecycle (create, request headers, done/log/delete where
-// exported), with and without WithCloseOnContextDone.
+// exported): deadlines by instrumentation (the default), by wazero's
+// WithCloseOnContextDone (the fallback), and off.
 func BenchmarkExchange(b *testing.B) {
 	code := benchModule(b)
 	for _, c := range []struct {
-		name string
-		off  bool
-	}{{"close_on_context_done", false}, {"no_close_on_context_done", true}} {
+		name       string
+		off, noIns bool
+	}{{"deadlines_instrumented", false, false}, {"deadlines_wazero", false, true}, {"deadlines_off", true, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			opts := benchOptions(b)
 			opts.NoCloseOnContextDone = c.off
+			instrumentModules = !c.noIns
+			defer func() { instrumentModules = true }()
 			p, err := LoadBytes(context.Background(), code, opts)
 			if err != nil {
 				b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 func init() {
@@ -83,7 +84,15 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Logger = bc.Logger
+	// The plugin is shared by every route naming it (and kept across
+	// reloads): its logger carries no route; lines of an exchange add it.
+	opts.Logger = bc.BaseLogger
+	if opts.Logger == nil {
+		opts.Logger = bc.Logger
+	}
+	if err := hostOptions(bc, pc, &opts); err != nil { // callouts.go: upstreams, Redis
+		return nil, err
+	}
 	code, err := os.ReadFile(pc.Source)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", c.Plugin, err)
@@ -98,7 +107,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return closer.(*Plugin).NewFilter(), nil
+	f := closer.(*Plugin).NewFilter()
+	f.metrics = newPhaseMetrics(observe.From(bc), c.Plugin)
+	return f, nil
 }
 
 // poolKey identifies a (module, config) pair: a reload that changes neither
@@ -135,6 +146,11 @@ func OptionsFrom(name string, pc *config.Plugin) (Options, error) {
 		MaxBody:              int64(pc.Limits.MaxBody),
 		FailOpen:             pc.FailurePolicy == "fail_open",
 		NoCloseOnContextDone: pc.CloseOnContextDone != nil && !*pc.CloseOnContextDone,
+		VMID:                 pc.VMID,
+		RootID:               pc.RootID,
+		CalloutLimit:         pc.Limits.Callouts,
+		CalloutTimeout:       pc.Limits.CalloutTimeout.D(),
+		SharedDataLimit:      int64(pc.Limits.SharedData),
 	}
 	for _, b := range pc.Bodies {
 		switch b {

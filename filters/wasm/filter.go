@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -15,6 +16,7 @@ type Filter struct {
 	needs   filter.Needs
 	failure *filter.Response // fail_closed's answer; nil when failing open
 	capture *capture         // Plugin.Exchange only
+	metrics *phaseMetrics    // nil when metrics are off
 }
 
 // NewFilter returns a chain filter running p.
@@ -22,6 +24,9 @@ func (p *Plugin) NewFilter() *Filter {
 	f := &Filter{p: p}
 	if p.opts.RequestBody || p.opts.ResponseBody {
 		f.needs = filter.Needs{RequestBody: p.opts.RequestBody, ResponseBody: p.opts.ResponseBody, MaxBody: p.opts.MaxBody}
+	}
+	if p.abi == abiHTTPWasm {
+		f.needs = p.hwNeeds(f.needs) // buffering the guest enabled at initialization
 	}
 	if !p.opts.FailOpen {
 		f.failure = filter.Error(http.StatusServiceUnavailable, "plugin "+p.name+" failed")
@@ -39,6 +44,9 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	s.f, s.x, s.capture = f, x, f.capture
 	x.Set(f, s)
 	f.p.stats.exchanges.Add(1)
+	if m := f.metrics; m != nil {
+		defer recordPhase(m.request, time.Now(), s)
+	}
 	in, err := f.p.pool.acquire(context.Background())
 	if err != nil {
 		return f.fail(s, "acquire", err)
@@ -56,16 +64,22 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	_, err = in.call(cbContextCreate, uint64(s.id), rootID)
 	if err == nil {
 		s.started = true
-		_, err = in.call(cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
+		_, err = in.callAwait(s, cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
 	}
 	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
-		_, err = in.call(cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+		_, err = in.callAwait(s, cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+	}
+	if err == nil && f.p.abi == abiHTTPWasm { // the Proxy-Wasm callbacks above are absent: no-ops
+		err = in.hwRequest(s)
 	}
 	in.cur = nil
 	in.mu.Unlock()
 
 	if err != nil {
 		return f.fail(s, "request", err)
+	}
+	if r, ok := f.calloutFailure(s); ok {
+		return r
 	}
 	// A pause without a local response has nothing to wait for here (the
 	// chain is synchronous and any body the plugin asked for is already
@@ -84,6 +98,9 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	if s == nil || s.failed || !s.started || (s.local != nil && x.Response == s.local) {
 		return nil
 	}
+	if m := f.metrics; m != nil {
+		defer recordPhase(m.response, time.Now(), s)
+	}
 	in := s.in
 	resp := x.Response
 	s.phase = phaseResponse
@@ -92,15 +109,21 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 
 	in.mu.Lock()
 	in.cur = s
-	_, err := in.call(cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
+	_, err := in.callAwait(s, cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
 	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
-		_, err = in.call(cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+		_, err = in.callAwait(s, cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+	}
+	if err == nil && f.p.abi == abiHTTPWasm {
+		err = in.hwResponse(s)
 	}
 	in.cur = nil
 	in.mu.Unlock()
 
 	if err != nil {
 		return f.fail(s, "response", err)
+	}
+	if r, ok := f.calloutFailure(s); ok {
+		return r
 	}
 	if s.local != before {
 		f.p.stats.localResponses.Add(1)
@@ -118,6 +141,10 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 	x.Set(f, nil)
 	if in := s.in; in != nil {
 		if s.started && !s.failed {
+			var t0 time.Time
+			if f.metrics != nil {
+				t0 = time.Now()
+			}
 			s.phase = phaseDone
 			in.mu.Lock()
 			in.cur = s
@@ -134,6 +161,9 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 			if err != nil {
 				f.fail(s, "done", err) // the response is gone: only the instance pays
 			}
+			if f.metrics != nil {
+				recordPhase(f.metrics.done, t0, s) // before s is reset
+			}
 		}
 		f.p.pool.release(in)
 	}
@@ -147,11 +177,14 @@ func (f *Filter) fail(s *stream, phase string, err error) *filter.Response {
 	s.failed = true
 	p := f.p
 	p.stats.failures.Add(1)
+	s.kind = failKindError
 	switch {
 	case errors.Is(err, errTimeout):
 		p.stats.timeouts.Add(1)
+		s.kind = failKindTimeout
 	case errors.Is(err, errNoInstance):
 		p.stats.unavailable.Add(1)
+		s.kind = failKindUnavailable
 	}
 	if s.in != nil {
 		p.pool.discard(s.in)

@@ -5,3 +5,4 @@ package wasm
 // (needs wat2wasm from Debian's wabt):
 //
 //go:generate sh -c "for f in testdata/*.wat; do wat2wasm \"$DOLLAR{f}\" -o \"$DOLLAR{f%.wat}.wasm\" || exit 1; done"
+//go:generate sh -c "cd testdata/goguest && GOWORK=off GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o ../goguest.wasm ."

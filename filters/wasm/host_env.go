@@ -43,17 +43,32 @@ var envFuncs = map[string]hostFunc{
 	"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
 	"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
 	"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
-	"proxy_continue_stream":              {"i", "i", hostOK},
+	"proxy_continue_stream":              {"i", "i", hostContinueStream},
 	"proxy_close_stream":                 {"i", "i", hostOK},
-	"proxy_continue_request":             {"", "i", hostOK},
-	"proxy_continue_response":            {"", "i", hostOK},
+	"proxy_continue_request":             {"", "i", hostContinueStream},
+	"proxy_continue_response":            {"", "i", hostContinueStream},
 	"proxy_clear_route_cache":            {"", "i", hostOK},
-	"proxy_done":                         {"", "i", hostOK},
+	"proxy_done":                         {"", "i", hostDone},
 	"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
 	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
 	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 	"proxy_get_status":                   {"iii", "i", hostGetStatus},
-	"proxy_set_tick_period_milliseconds": {"i", "i", hostUnimplemented},
+	"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
+	"proxy_http_call":                    {"iiiiiiiiii", "i", hostHTTPCall},
+	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
+	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},
+	"proxy_register_shared_queue":        {"iii", "i", hostRegisterQueue},
+	"proxy_resolve_shared_queue":         {"iiiii", "i", hostResolveQueue},
+	"proxy_enqueue_shared_queue":         {"iii", "i", hostEnqueue},
+	"proxy_dequeue_shared_queue":         {"iii", "i", hostDequeue},
+	"proxy_define_metric":                {"iiii", "i", hostDefineMetric},
+	"proxy_increment_metric":             {"iI", "i", hostIncrementMetric},
+	"proxy_record_metric":                {"iI", "i", hostRecordMetric},
+	"proxy_get_metric":                   {"ii", "i", hostGetMetric},
+	// Left UNIMPLEMENTED (README): gRPC callouts and streams, L4 stream
+	// callbacks' buffers, foreign functions.
+	"proxy_grpc_call":             {"iiiiiiiiiiii", "i", hostUnimplemented},
+	"proxy_call_foreign_function": {"iiiiii", "i", hostUnimplemented},
 }
 
 func hostOK(context.Context, *instance, api.Memory, []uint64) status { return statusOK }
@@ -165,6 +180,19 @@ func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64)
 
 func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
 	id := arg(a, 0)
+	if c := in.host.delivering; c != nil {
+		// A callout response runs in the root context; the guest may switch
+		// to the stream that dispatched it, and back.
+		switch {
+		case id == rootID:
+			in.cur = nil
+			return statusOK
+		case c.owner != nil && c.owner.id == id:
+			in.cur = c.owner
+			return statusOK
+		}
+		return statusBadArgument
+	}
 	if id == rootID || (in.cur != nil && in.cur.id == id) {
 		return statusOK
 	}
@@ -177,9 +205,14 @@ type headerMap struct {
 	request  bool
 	h        http.Header
 	writable bool
+	call     *callout // a callout response (map types 6 and 7), read-only
+	trailers bool
 }
 
 func (in *instance) headerMap(mapType uint32) (headerMap, status) {
+	if mapType == mapCallHeaders || mapType == mapCallTrailers {
+		return in.calloutMap(mapType)
+	}
 	s := in.cur
 	if s == nil {
 		return headerMap{}, statusNotFound // the root context has no stream
@@ -208,6 +241,12 @@ func (m headerMap) pairs(dst []pair) []pair {
 }
 
 func (m headerMap) pseudo(dst []pair) []pair {
+	if m.trailers {
+		return dst
+	}
+	if m.call != nil {
+		return append(dst, pair{":status", callStatus(m.call)})
+	}
 	if m.request {
 		return m.s.requestPseudo(dst)
 	}
@@ -420,6 +459,11 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 		return in.p.opts.Config, true
 	case bufferVMConfig:
 		return in.p.opts.VMConfig, true
+	case bufferCallResponse:
+		if c := in.host.delivering; c != nil && c.err == nil {
+			return c.body, true
+		}
+		return nil, false
 	}
 	s := in.cur
 	if s == nil {
@@ -450,6 +494,12 @@ func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []u
 		return statusBadArgument
 	}
 	end := min(start+max, uint64(len(b)))
+	if end == start {
+		// Nothing to hand over: OK, and the return slots left as they are,
+		// as the reference host does. The AssemblyScript SDK reads its
+		// (empty) plugin config this way and traps on a zeroed pointer.
+		return statusOK
+	}
 	return in.give(ctx, mem, b[start:end], arg(a, 3), arg(a, 4))
 }
 

@@ -19,6 +19,9 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 		byModule[mod] = append(byModule[mod], f)
 	}
 	for mod, imports := range byModule {
+		if mod == interruptModule { // the deadline check: instantiateInterrupt
+			continue
+		}
 		impls, stub := envFuncs, uint64(statusUnimplemented)
 		if mod != "env" {
 			impls, stub = wasiFuncs, errnoNosys
@@ -33,7 +36,9 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 			seen[name] = true
 			params, results := f.ParamTypes(), f.ResultTypes()
 			var fn api.GoModuleFunc
-			if h, ok := impls[name]; ok && sigMatches(params, h.params) && sigMatches(results, h.results) {
+			if mod == hwModule {
+				fn = hwModuleFunc(name, params, results)
+			} else if h, ok := impls[name]; ok && sigMatches(params, h.params) && sigMatches(results, h.results) {
 				fn = wrapHost(h)
 			} else {
 				fn = stubHost(stub, len(results))

@@ -39,11 +39,14 @@ type instance struct {
 
 	// Host state of the last callback, as proxy_get_status reports it.
 	lastErr error
+	host    instHost // callouts, effective context, http-wasm state (callout.go, httpwasm.go)
 
 	pins    atomic.Int32 // exchanges pinned to this instance
 	inIdle  atomic.Bool  // queued in the pool's idle channel
 	broken  atomic.Bool
 	closing sync.Once
+
+	dl deadline // the running callback's deadline, when the module is instrumented (interrupt.go)
 }
 
 // instKey finds the instance from a host function's context.
@@ -61,8 +64,16 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	start := time.Now()
 	in = &instance{p: p, nextID: rootID + 1}
 	self := in // in is nil in the deferred func when an error is returned
-	in.ctx = newCallCtx(in, !p.opts.NoCloseOnContextDone)
-	sctx, cancel := context.WithTimeout(context.WithValue(ctx, instKey{}, in), p.opts.StartTimeout)
+	// Held until the instance is configured: background work (ticks, queue
+	// and callout deliveries) started by its configuration waits for it.
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	// An instrumented module checks its own deadline (interrupt.go); else
+	// wazero watches the context (WithCloseOnContextDone) unless disabled.
+	in.ctx = newCallCtx(in, !p.opts.NoCloseOnContextDone && !p.instrumented)
+	in.dl.begin(p.opts.StartTimeout) // the whole start-up is one deadline
+	startLogs := &startLog{}
+	sctx, cancel := context.WithTimeout(context.WithValue(context.WithValue(ctx, instKey{}, in), startLogKey{}, startLogs), p.opts.StartTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -70,6 +81,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 		}
 		if err != nil {
 			p.stats.failures.Add(1)
+			self.broken.Store(true)
 			if self.mod != nil {
 				_ = self.mod.Close(context.Background())
 			}
@@ -92,7 +104,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	if in.alloc = in.mod.ExportedFunction("malloc"); in.alloc == nil {
 		in.alloc = in.mod.ExportedFunction("proxy_on_memory_allocate")
 	}
-	if d := in.alloc.Definition(); len(d.ParamTypes()) != 1 || len(d.ResultTypes()) != 1 {
+	if a := in.alloc; a != nil && (len(a.Definition().ParamTypes()) != 1 || len(a.Definition().ResultTypes()) != 1) {
 		return nil, errors.New("the allocator must take one i32 and return one i32")
 	}
 	// Reactor modules (_initialize, then main if exported) or a command's _start.
@@ -110,6 +122,10 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 			return nil, fmt.Errorf("_start: %w", describeErr(err, sctx))
 		}
 	}
+	if p.abi == abiHTTPWasm { // no root context: handle_request is all
+		p.stats.instancesCreated.Add(1)
+		return in, nil
+	}
 	if _, err = in.callCtx(sctx, cbContextCreate, rootID, 0); err != nil {
 		return nil, fmt.Errorf("proxy_on_context_create (root): %w", err)
 	}
@@ -119,7 +135,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 			return nil, fmt.Errorf("proxy_on_vm_start: %w", err)
 		}
 		if uint32(ok) == 0 {
-			return nil, errors.New("proxy_on_vm_start returned false: the plugin rejected its vm_config")
+			return nil, errors.New("proxy_on_vm_start returned false: the plugin rejected its vm_config" + startLogs.reason())
 		}
 	}
 	if in.fns[cbConfigure] != nil {
@@ -128,7 +144,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 			return nil, fmt.Errorf("proxy_on_configure: %w", err)
 		}
 		if uint32(ok) == 0 {
-			return nil, errors.New("proxy_on_configure returned false: the plugin rejected its config")
+			return nil, errors.New("proxy_on_configure returned false: the plugin rejected its config" + startLogs.reason())
 		}
 	}
 	p.stats.instancesCreated.Add(1)
@@ -143,6 +159,16 @@ func (in *instance) call(cb callback, args ...uint64) (uint64, error) {
 		return 0, errBroken
 	}
 	d := in.p.opts.Timeout
+	if in.p.instrumented {
+		in.dl.begin(d)
+		r, err := in.callCtx(in.ctx, cb, args...)
+		if err == nil && in.dl.expired {
+			// The guest swallowed the check's exit (a nested call): the
+			// instance is past its deadline all the same.
+			err = errTimeout
+		}
+		return r, err
+	}
 	in.ctx.arm(d)
 	r, err := in.callCtx(in.ctx, cb, args...)
 	if !in.ctx.disarm() && err == nil {

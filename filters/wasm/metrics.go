@@ -1,6 +1,11 @@
 package wasm
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/filters/observe"
+)
 
 // counters are a plugin's metrics, cheap enough for the hot path.
 type counters struct {
@@ -44,3 +49,32 @@ func (p *Plugin) Stats() Stats {
 		IdleInstances:      idle,
 	}
 }
+
+// phaseMetrics are a route's plugin call metrics, bound at build (labels:
+// plugin name and phase): wasmgate_wasm_calls_total, _errors_total by kind,
+// _duration_seconds. nil when metrics are off, so the hot path then pays a
+// nil check only.
+type phaseMetrics struct {
+	request, response, done *observe.WasmPhase
+}
+
+// Failure kinds, a fixed set: a deadline, no instance to run on, anything
+// else (traps, host errors).
+const (
+	failKindTimeout     = "timeout"
+	failKindUnavailable = "unavailable"
+	failKindError       = "error"
+)
+
+func newPhaseMetrics(m *observe.Meters, plugin string) *phaseMetrics {
+	if m == nil {
+		return nil
+	}
+	bind := func(phase string) *observe.WasmPhase {
+		return m.WasmPhase(plugin, phase, failKindTimeout, failKindUnavailable, failKindError)
+	}
+	return &phaseMetrics{request: bind("request"), response: bind("response"), done: bind("done")}
+}
+
+// recordPhase records one phase of s, begun at t0.
+func recordPhase(w *observe.WasmPhase, t0 time.Time, s *stream) { w.Call(time.Since(t0), s.kind) }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // Options configure one plugin. The zero value of every field means its
@@ -39,8 +41,9 @@ type Options struct {
 	ResponseBody bool // the plugin sees the whole response body (proxy_on_response_body)
 
 	FailOpen bool // on failure continue without the plugin (default: fail closed, 503)
-	// NoCloseOnContextDone turns off wazero's WithCloseOnContextDone: each
-	// callback is cheaper, but a runaway guest can no longer be stopped.
+	// NoCloseOnContextDone turns deadlines off (config close_on_context_done:
+	// false): the module is not instrumented (interrupt.go) and runs without
+	// WithCloseOnContextDone; a runaway guest can then no longer be stopped.
 	NoCloseOnContextDone bool
 
 	// CacheDir is the compilation cache directory: "" for
@@ -48,6 +51,16 @@ type Options struct {
 	// an in-memory cache only.
 	CacheDir string
 	Logger   *slog.Logger // guest logs and host errors (default slog.Default())
+
+	// Host features beyond the HTTP callbacks (callout.go, shared.go,
+	// queue.go, tick.go, wasmmetrics.go).
+	VMID            string            // shared data and queues are per vm id (default: Name)
+	Callouts        map[string]Caller // the upstreams proxy_http_call may reach, by name
+	CalloutLimit    int               // concurrent callouts of the plugin (default 64)
+	CalloutTimeout  time.Duration     // cap of each callout (default 5s)
+	SharedDataLimit int64             // in-memory shared data bytes per vm id (default 1MiB)
+	// SharedRedis keeps shared data in Redis, shared by every gateway.
+	SharedRedis *config.RedisStore
 }
 
 const (
@@ -77,6 +90,7 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.setHostDefaults()
 }
 
 // Plugin is a compiled module with its instance pool. It is safe for
@@ -92,6 +106,12 @@ type Plugin struct {
 	stats    counters
 	closed   atomic.Bool
 	seq      atomic.Uint64 // instance names
+	host     pluginHost    // ticks, callouts, shared data, queues, metrics
+	abi      abiKind       // Proxy-Wasm or http-wasm, from the module's imports
+
+	// instrumented: the module counts down to deadline checks (interrupt.go)
+	// and runs without WithCloseOnContextDone.
+	instrumented bool
 }
 
 // Load reads, compiles and validates the module at path, and creates its
@@ -108,7 +128,8 @@ func Load(ctx context.Context, path string, opts Options) (*Plugin, error) {
 // LoadBytes is Load from the module's bytes.
 func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) {
 	opts.setDefaults()
-	p := &Plugin{name: opts.Name, opts: opts, logger: opts.Logger.With("plugin", opts.Name)}
+	// The logger also collects a starting instance's error lines (startlog.go).
+	p := &Plugin{name: opts.Name, opts: opts, logger: slog.New(startLogHandler{opts.Logger.Handler()}).With("plugin", opts.Name)}
 	cache, err := compilationCache(opts.CacheDir)
 	if err != nil {
 		p.logger.Warn("wasm compilation cache unavailable; compiling in memory", "err", err)
@@ -117,37 +138,44 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 	if pages > 65536 {
 		pages = 65536
 	}
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(!opts.NoCloseOnContextDone).
-		WithCompilationCache(cache)
-	if !compilerSupported() {
-		rc = wazero.NewRuntimeConfigInterpreter().
-			WithMemoryLimitPages(pages).
-			WithCloseOnContextDone(!opts.NoCloseOnContextDone).
-			WithCompilationCache(cache)
-	}
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-	p.rt = wazero.NewRuntimeWithConfig(sctx, rc)
 	fail := func(err error) (*Plugin, error) {
-		_ = p.rt.Close(context.Background())
+		if p.rt != nil {
+			_ = p.rt.Close(context.Background())
+		}
 		return nil, fmt.Errorf("plugin %s: %w", opts.Name, err)
 	}
-	p.compiled, err = p.rt.CompileModule(sctx, code)
+	// The module instrumented for deadlines (interrupt.go), or as is.
+	err = p.compileRuntime(sctx, code, pages, cache)
 	if err != nil {
 		return fail(fmt.Errorf("compiling: %w", err))
 	}
-	if err := validateModule(p.compiled); err != nil {
+	guest := guestModule(p.compiled, p.instrumented) // without the instrumentation's import
+	if p.abi = detectABI(guest); p.abi == abiHTTPWasm {
+		err = validateHTTPWasm(guest)
+	} else {
+		err = validateModule(guest)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.host.open(p); err != nil {
 		return fail(err)
 	}
 	p.exports = p.compiled.ExportedFunctions()
 	if err := p.instantiateHostModules(sctx); err != nil {
 		return fail(err)
 	}
+	if p.instrumented {
+		if err := p.instantiateInterrupt(sctx); err != nil {
+			return fail(err)
+		}
+	}
 	p.pool = newPool(p, opts.Instances)
 	in, err := p.newInstance(ctx)
 	if err != nil {
+		p.host.close(p)
 		return fail(err)
 	}
 	p.pool.adopt(in)
@@ -168,6 +196,7 @@ func (p *Plugin) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	p.host.close(p) // on_done, ticks, callouts, queues: before the instances go
 	p.pool.close()
 	p.stats.closes.Add(1)
 	openPlugins.Add(-1)

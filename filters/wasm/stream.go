@@ -18,9 +18,11 @@ type stream struct {
 
 	local   *filter.Response // set by proxy_send_local_response
 	failed  bool             // the plugin failed; no more callbacks
+	kind    string           // why it failed, as metrics label it (fail)
 	started bool             // proxy_on_context_create ran
 	props   map[string][]byte
-	capture *capture // Plugin.Exchange only: logs and failure
+	capture *capture   // Plugin.Exchange only: logs and failure
+	host    streamHost // callouts, http-wasm state (hoststate.go)
 }
 
 type phase uint8
@@ -40,6 +42,7 @@ type LogEntry struct {
 var streams = sync.Pool{New: func() any { return new(stream) }}
 
 func (s *stream) reset() {
+	s.host.cancel() // callouts dispatched from done/log, or left by a failure
 	clear(s.props)
 	props := s.props
 	*s = stream{props: props}

@@ -53,6 +53,28 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("order validated by the wasm filter", func(t *testing.T) {
+		for _, c := range []struct {
+			body, want string
+		}{
+			{`{"item":"book","qty":500}`, `"field":"qty"`},
+			{`{"qty":2}`, `"item"`},
+			{`{"item":"book","qty":"two"}`, `"field":"qty"`},
+		} {
+			req := newRequest(t, "POST", g.url("/api/orders"), strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			resp, body := g.do(req)
+			if resp.StatusCode != 400 || !strings.Contains(string(body), c.want) || !strings.Contains(string(body), `"status":400`) {
+				t.Errorf("POST /api/orders %s: %d %s, want the plugin's 400 naming %s", c.body, resp.StatusCode, body, c.want)
+			}
+		}
+		req := newRequest(t, "POST", g.url("/api/orders"), strings.NewReader(`{"item":"lamp","qty":100}`))
+		req.Header.Set("Content-Type", "application/json")
+		if resp, body := g.do(req); resp.StatusCode != 201 || !strings.Contains(string(body), `"item":"lamp"`) {
+			t.Errorf("POST /api/orders (valid): %d %s, want 201", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("banner", func(t *testing.T) {
 		// The banner is printed just after the gateway turns ready.
 		var out string

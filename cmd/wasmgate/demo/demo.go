@@ -11,12 +11,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// orderCheck is plugins/json-validate (copied here by `make plugins`): the
+// demo's Wasm filter, validating POST /api/orders bodies. The gateway loads
+// plugins from files, so Start writes it to a temporary one.
+//
+//go:embed json-validate.wasm
+var orderCheck []byte
 
 //go:embed demo.yaml
 var configYAML []byte
@@ -27,6 +35,7 @@ const ConfigName = "<embedded demo>"
 // Demo is the running demo services.
 type Demo struct {
 	servers []*http.Server
+	tmp     string // the directory holding the demo's Wasm module
 	Config  []byte // the demo config, ready for config.Parse
 }
 
@@ -34,6 +43,20 @@ type Demo struct {
 // addresses to the environment for the demo config's ${ENV} references.
 func Start() (*Demo, error) {
 	d := &Demo{Config: configYAML}
+	tmp, err := os.MkdirTemp("", "wasmgate-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	d.tmp = tmp
+	wasm := filepath.Join(tmp, "order-check.wasm")
+	if err := os.WriteFile(wasm, orderCheck, 0o600); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.Setenv("WASMGATE_DEMO_ORDER_CHECK", wasm); err != nil {
+		d.Close()
+		return nil, err
+	}
 	services := map[string]http.Handler{
 		"WASMGATE_DEMO_INDEX":  indexService(),
 		"WASMGATE_DEMO_USERS":  usersService(),
@@ -61,6 +84,9 @@ func Start() (*Demo, error) {
 func (d *Demo) Close() {
 	for _, s := range d.servers {
 		_ = s.Close()
+	}
+	if d.tmp != "" {
+		_ = os.RemoveAll(d.tmp)
 	}
 }
 
@@ -97,7 +123,7 @@ func indexService() http.Handler {
 				{"route": "GET /", "what": "this list"},
 				{"route": "GET /api/users", "what": "all users (rewritten to /users)"},
 				{"route": "GET /api/users/{id}", "what": "one user; the gateway adds X-User-Id from the path"},
-				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped)"},
+				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped); a Wasm filter (plugins/json-validate) checks POST bodies: item a string, qty an integer 1..100, else 400 with the reason"},
 				{"route": "GET /api/orders/stream", "what": "server-sent events, streamed through unbuffered"},
 				{"route": "GET /api/home/{id}", "what": "aggregated: profile, then that user's orders, and recommendations (optional, sometimes slow) in one JSON"},
 				{"route": "GET /api/me", "what": "who you are: needs a JWT (Authorization: Bearer, the banner prints one)"},

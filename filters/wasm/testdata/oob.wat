@@ -1,7 +1,8 @@
 ;; oob: hands out-of-range pointers to host functions, and its malloc returns an
 ;; out-of-range address. Every call must answer INVALID_MEMORY_ACCESS (6), or
 ;; EFAULT (21) for WASI; if all do, it adds x-oob: ok, else x-oob: bad. Also calls
-;; an unimplemented host function (proxy_http_call: 12).
+;; proxy_http_call with an out-of-range upstream name (6), and an unimplemented host
+;; function (proxy_grpc_call: 12).
 ;; Assembled by `make wat` (wat2wasm from wabt) into the .wasm beside it.
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
@@ -13,6 +14,7 @@
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write1 (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
   (import "env" "proxy_http_call" (func $http_call (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_grpc_call" (func $grpc_call (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
   ;; Scratch: 16..31 return slots; 1024.. strings; 32768.. bump heap, reset per callback.
   (global $heap (mut i32) (i32.const 32768))
@@ -24,7 +26,7 @@
 
   (func (export "proxy_on_context_create") (param i32 i32))
   (func (export "proxy_on_request_headers") (param $id i32) (param $n i32) (param $eos i32) (result i32)
-    (if (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.const 1)
+    (if (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.and (i32.const 1)
         (i32.eq (call $log (i32.const 2) (i32.const 0xfffffff0) (i32.const 100)) (i32.const 6)))
         (i32.eq (call $log (i32.const 2) (i32.const 1024) (i32.const 0x7fffffff)) (i32.const 6)))
         (i32.eq (call $get (i32.const 0) (i32.const 0xfffffff0) (i32.const 4) (i32.const 16) (i32.const 20)) (i32.const 6)))
@@ -36,7 +38,8 @@
         (i32.eq (call $local (i32.const 403) (i32.const 0) (i32.const 0) (i32.const 0xfffffff0) (i32.const 64) (i32.const 0) (i32.const 0) (i32.const -1)) (i32.const 6)))
         (i32.eq (call $fd_write1 (i32.const 1) (i32.const 0xfffffff0) (i32.const 1) (i32.const 24)) (i32.const 21)))
         (i32.eq (call $random (i32.const 0xfffffff0) (i32.const 64)) (i32.const 21)))
-        (i32.eq (call $http_call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 16)) (i32.const 12)))
+        (i32.eq (call $http_call (i32.const 0xfffffff0) (i32.const 8) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 16)) (i32.const 6)))
+        (i32.eq (call $grpc_call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 16)) (i32.const 12)))
       (then (drop (call $add (i32.const 0) (i32.const 1042) (i32.const 5) (i32.const 1048) (i32.const 2))))
       (else (drop (call $add (i32.const 0) (i32.const 1042) (i32.const 5) (i32.const 1051) (i32.const 3)))))
     (i32.const 0))

@@ -1,0 +1,123 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/identity"
+)
+
+// State the gateway already keeps (upstream health, breakers, retry
+// budgets, auth failure counts) is exported through observable instruments:
+// read when /metrics is scraped, never on the request path.
+
+// stateInstruments are the observable instruments and the admin counter.
+type stateInstruments struct {
+	upstreams     atomic.Pointer[upstreamSource] // the live snapshot's; nil before one is live
+	targetHealthy metric.Int64ObservableGauge
+	breakerState  metric.Int64ObservableGauge
+	ejections     metric.Int64ObservableCounter
+	retriesDenied metric.Int64ObservableCounter
+	authFailures  metric.Int64ObservableCounter
+	adminRequests metric.Int64Counter
+}
+
+type upstreamSource struct{ filter.UpstreamSource }
+
+// Breaker states as the circuit-breaker gauge reports them.
+const (
+	breakerClosed   = 0
+	breakerHalfOpen = 1
+	breakerOpen     = 2
+)
+
+func breakerValue(s string) int64 {
+	switch s {
+	case "open":
+		return breakerOpen
+	case "half-open":
+		return breakerHalfOpen
+	}
+	return breakerClosed
+}
+
+func (si *stateInstruments) init(mt metric.Meter) error {
+	var err error
+	var errs []error
+	add := func(e error) { errs = append(errs, e) }
+	si.targetHealthy, err = mt.Int64ObservableGauge("wasmgate.upstream.target.healthy",
+		metric.WithDescription("1 while a target may be picked (passing active checks, not ejected), else 0."))
+	add(err)
+	si.breakerState, err = mt.Int64ObservableGauge("wasmgate.upstream.circuit_breaker.state",
+		metric.WithDescription("Error-ratio circuit breaker state per upstream: 0 closed, 1 half-open, 2 open."))
+	add(err)
+	si.ejections, err = mt.Int64ObservableCounter("wasmgate.upstream.ejections", metric.WithUnit("{ejection}"),
+		metric.WithDescription("Passive outlier ejections per target."))
+	add(err)
+	si.retriesDenied, err = mt.Int64ObservableCounter("wasmgate.upstream.retries.refused", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Retries refused by the upstream's retry budget or circuit_breaker.max_retries."))
+	add(err)
+	si.authFailures, err = mt.Int64ObservableCounter("wasmgate.auth.failures", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests refused by auth and access filters, by filter and reason."))
+	add(err)
+	si.adminRequests, err = mt.Int64Counter("wasmgate.admin.requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Admin API requests, by endpoint and status."))
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied, si.authFailures)
+	return err
+}
+
+// observe runs at scrape time.
+func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error {
+	if src := si.upstreams.Load(); src != nil {
+		src.UpstreamStates(func(st *filter.UpstreamState) {
+			up := keyUpstream.String(st.Name)
+			if st.Breaker != "" {
+				o.ObserveInt64(si.breakerState, breakerValue(st.Breaker), metric.WithAttributes(up))
+			}
+			o.ObserveInt64(si.retriesDenied, int64(st.RetriesDenied), metric.WithAttributes(up))
+			for _, t := range st.Targets {
+				attrs := metric.WithAttributes(up, keyTarget.String(t.Host))
+				healthy := int64(0)
+				if t.Available {
+					healthy = 1
+				}
+				o.ObserveInt64(si.targetHealthy, healthy, attrs)
+				o.ObserveInt64(si.ejections, int64(t.Ejections), attrs)
+			}
+		})
+	}
+	identity.Failures.Each(func(filterName, reason string, n uint64) {
+		o.ObserveInt64(si.authFailures, int64(n), metric.WithAttributes(attribute.String("filter", filterName), attribute.String("reason", reason)))
+	})
+	return nil
+}
+
+// ObserveUpstreams keeps the snapshot's upstreams; they are read once the
+// snapshot goes live (ConfigApplied).
+func (o *Observer) ObserveUpstreams(src filter.UpstreamSource) { o.upstreamSrc = src }
+
+// AdminRequest counts one admin API request. The admin API's rate is low
+// and its endpoints and statuses a fixed set: the attributes are made here.
+func (o *Observer) AdminRequest(endpoint string, status int, _ time.Duration) {
+	if o.meters == nil {
+		return
+	}
+	o.meters.adminRequests.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("endpoint", endpoint), attribute.String("http.response.status_code", strconv.Itoa(status))))
+}
+
+var (
+	_ filter.UpstreamObserver = (*Observer)(nil)
+	_ filter.AdminObserver    = (*Observer)(nil)
+)

@@ -1,0 +1,326 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// HTTP callouts (proxy_http_call). The filter contract is synchronous, so a
+// stream that dispatches callouts waits for them on its own goroutine, with
+// the instance's mutex released so other exchanges keep using the
+// instance; each response is then delivered to the root context
+// (proxy_on_http_call_response), from which the guest switches back to the
+// stream with proxy_set_effective_context. Callouts dispatched from the
+// root context (tick, queue, configure) are delivered in the background.
+
+// Caller sends one callout to a named upstream. The gateway's callers run
+// the upstream's attempt loop (balancer, retries, breaker, health);
+// URLCaller reaches a fixed base URL.
+type Caller interface {
+	Call(ctx context.Context, req *http.Request) (*http.Response, error)
+}
+
+// URLCaller returns a Caller that sends callouts to base (scheme://host[:port])
+// with http.DefaultTransport: for tests and `wasmgate plugin test`.
+func URLCaller(base string) Caller { return urlCaller{Base: strings.TrimSuffix(base, "/")} }
+
+type urlCaller struct{ Base string }
+
+func (c urlCaller) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
+	u, err := req.URL.Parse(c.Base + req.URL.RequestURI())
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	req.URL, req.RequestURI = u, ""
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// callout is one proxy_http_call in flight, then its result.
+type callout struct {
+	id     uint32
+	owner  *stream       // nil: dispatched by the root context
+	ready  chan *callout // the owner's ready channel (not read through owner: streams are reused)
+	cancel context.CancelFunc
+
+	status  int
+	header  http.Header
+	body    []byte
+	trailer http.Header
+	err     error // timeout, refused, transport error: delivered as 0 headers
+}
+
+var errCalloutCap = errors.New("the exchange has too many callouts in flight")
+
+func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	name, ok1 := read(mem, arg(a, 0), arg(a, 1))
+	hb, ok2 := read(mem, arg(a, 2), arg(a, 3))
+	body, ok3 := read(mem, arg(a, 4), arg(a, 5))
+	tb, ok4 := read(mem, arg(a, 6), arg(a, 7))
+	if !ok1 || !ok2 || !ok3 || !ok4 || mem == nil {
+		return statusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(arg(a, 9), 4); !ok {
+		return statusInvalidMemoryAccess
+	}
+	p := in.p
+	caller := p.opts.Callouts[string(name)]
+	if caller == nil {
+		p.logger.Warn("proxy_http_call to an upstream the plugin does not declare under callouts", "upstream", string(name))
+		return statusBadArgument
+	}
+	req, st := calloutRequest(hb, body, tb)
+	if st != statusOK {
+		return st
+	}
+	d := time.Duration(arg(a, 8)) * time.Millisecond
+	if d <= 0 || d > p.opts.CalloutTimeout {
+		d = p.opts.CalloutTimeout
+	}
+	s := in.cur
+	parent := p.host.bgCtx
+	c := &callout{owner: s}
+	if s != nil {
+		if len(s.host.pending) >= p.opts.CalloutLimit {
+			return statusInternalFailure
+		}
+		if s.host.ready == nil {
+			s.host.ready = make(chan *callout, p.opts.CalloutLimit)
+		}
+		c.ready = s.host.ready
+		parent = s.x.Request.Context()
+	} else if !p.host.enter() { // root callouts are background work
+		return statusInternalFailure
+	}
+	if in.host.nextCallout++; in.host.nextCallout == 0 {
+		in.host.nextCallout = 1
+	}
+	c.id = in.host.nextCallout
+	ctx, cancel := context.WithTimeout(parent, d)
+	c.cancel = cancel
+	mem.WriteUint32Le(arg(a, 9), c.id)
+	if s != nil {
+		s.host.pending = append(s.host.pending, c)
+		go c.run(ctx, p, caller, req)
+		return statusOK
+	}
+	go func() {
+		defer p.host.exit()
+		c.run(ctx, p, caller, req)
+		p.onRoot(in, func() error { return in.deliver(c) })
+	}()
+	return statusOK
+}
+
+// calloutRequest builds the request from the guest's serialized headers
+// (which must hold :method, :path and :authority), body and trailers.
+func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
+	pairs, ok := parseMap(hb)
+	if !ok {
+		return nil, statusBadArgument
+	}
+	var method, path, authority string
+	h := make(http.Header, len(pairs))
+	for _, p := range pairs {
+		switch p.k {
+		case ":method":
+			method = p.v
+		case ":path":
+			path = p.v
+		case ":authority":
+			authority = p.v
+		case ":scheme":
+		default:
+			if strings.HasPrefix(p.k, ":") || !validHeader(p.k, p.v) {
+				return nil, statusBadArgument
+			}
+			h.Add(p.k, p.v)
+		}
+	}
+	if method == "" || authority == "" || !strings.HasPrefix(path, "/") || strings.ContainsAny(method, " \t\r\n") {
+		return nil, statusBadArgument
+	}
+	var rb io.Reader
+	if len(body) > 0 {
+		rb = strings.NewReader(string(body))
+	}
+	req, err := http.NewRequest(method, "http://"+authority+path, rb)
+	if err != nil {
+		return nil, statusBadArgument
+	}
+	req.Header, req.Host = h, authority
+	if tp, ok := parseMap(tb); ok && len(tp) > 0 {
+		req.Trailer = make(http.Header, len(tp))
+		for _, p := range tp {
+			req.Trailer.Add(p.k, p.v)
+		}
+	}
+	return req, statusOK
+}
+
+// run sends the callout within its deadline, once a slot of the plugin's
+// concurrency cap is free, and hands the result to its owner.
+func (c *callout) run(ctx context.Context, p *Plugin, caller Caller, req *http.Request) {
+	defer c.cancel()
+	defer func() {
+		if c.ready != nil {
+			c.ready <- c // never blocks: capacity is the per-exchange cap
+		}
+	}()
+	select {
+	case p.host.slots <- struct{}{}:
+		defer func() { <-p.host.slots }()
+	case <-ctx.Done():
+		c.err = fmt.Errorf("callout waited for a free slot (limits.callouts %d): %w", cap(p.host.slots), ctx.Err())
+		return
+	}
+	resp, err := caller.Call(ctx, req)
+	if err != nil {
+		c.err = err
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.opts.MaxBody+1))
+	switch {
+	case err != nil:
+		c.err = err
+	case int64(len(body)) > p.opts.MaxBody:
+		c.err = fmt.Errorf("callout response body over limits.max_body (%d bytes)", p.opts.MaxBody)
+	default:
+		c.status, c.header, c.body, c.trailer = resp.StatusCode, resp.Header, body, resp.Trailer
+	}
+}
+
+// callAwait runs a stream callback and then, if it dispatched callouts,
+// waits for each and delivers it. Callers hold in.mu with in.cur == s.
+func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, error) {
+	s.host.resumed = false
+	act, err := in.call(cb, args...)
+	if err != nil || len(s.host.pending) == 0 {
+		return act, err
+	}
+	paused := act != actionContinue
+	err = in.awaitCallouts(s)
+	if err == nil && paused && !s.host.resumed && s.local == nil && s.host.failed != nil {
+		s.host.policy = true
+	}
+	return act, err
+}
+
+// awaitCallouts delivers the stream's callouts as they complete, including
+// any the guest dispatches from a delivery, until none is left or the guest
+// answers locally. The instance is unlocked while waiting.
+func (in *instance) awaitCallouts(s *stream) error {
+	defer s.host.cancel()
+	gone := s.x.Request.Context().Done()
+	for len(s.host.pending) > 0 && s.local == nil {
+		in.cur = nil
+		in.mu.Unlock()
+		var c *callout
+		select {
+		case c = <-s.host.ready:
+		case <-gone:
+		}
+		in.mu.Lock()
+		in.cur = s
+		if c == nil { // the client left: nothing to deliver to
+			s.host.failed = context.Canceled
+			return nil
+		}
+		for i, pc := range s.host.pending {
+			if pc == c {
+				s.host.pending = append(s.host.pending[:i], s.host.pending[i+1:]...)
+				break
+			}
+		}
+		if c.err != nil {
+			s.host.failed = c.err
+			in.p.logger.Warn("wasm callout failed", "route", s.x.Route, "err", c.err)
+		}
+		if err := in.deliver(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliver calls proxy_on_http_call_response on the root context, with c's
+// response readable as map types 6/7 and buffer type 4. Callers hold in.mu.
+func (in *instance) deliver(c *callout) error {
+	if in.fns[cbCallResponse] == nil {
+		return nil
+	}
+	var nh, nb, nt int
+	if c.err == nil {
+		nh, nb, nt = countHeaders(c.header)+1, len(c.body), countHeaders(c.trailer)
+	}
+	prev := in.cur
+	in.cur, in.host.delivering = nil, c
+	_, err := in.call(cbCallResponse, rootID, uint64(c.id), uint64(nh), uint64(nb), uint64(nt))
+	in.cur, in.host.delivering = prev, nil
+	return err
+}
+
+// calloutFailure applies the failure policy to an exchange whose callout
+// failed while it was paused, and which the guest neither resumed nor
+// answered. The instance is fine: it is kept.
+func (f *Filter) calloutFailure(s *stream) (*filter.Response, bool) {
+	if !s.host.policy {
+		return nil, false
+	}
+	s.failed = true
+	err := fmt.Errorf("callout failed and the plugin neither resumed nor answered: %w", s.host.failed)
+	f.p.stats.failures.Add(1)
+	s.kind = failKindError
+	if errors.Is(s.host.failed, context.DeadlineExceeded) {
+		f.p.stats.timeouts.Add(1)
+		s.kind = failKindTimeout
+	}
+	if c := s.capture; c != nil {
+		c.logs = append(c.logs, LogEntry{Level: "host", Message: "callout: " + err.Error()})
+		if c.err == nil {
+			c.err = err
+		}
+	}
+	f.p.logger.Error("wasm plugin failed", "route", s.x.Route, "phase", "callout", "err", err, "policy", policyName(f.failure == nil))
+	if f.failure == nil {
+		return nil, true
+	}
+	r := *f.failure
+	r.Header = f.failure.Header.Clone()
+	return &r, true
+}
+
+// calloutMap is the callout response being delivered, as a header map.
+func (in *instance) calloutMap(mapType uint32) (headerMap, status) {
+	c := in.host.delivering
+	if c == nil || c.err != nil {
+		return headerMap{}, statusNotFound
+	}
+	if mapType == mapCallTrailers {
+		if c.trailer == nil {
+			c.trailer = http.Header{}
+		}
+		return headerMap{h: c.trailer, call: c, trailers: true}, statusOK
+	}
+	return headerMap{h: c.header, call: c}, statusOK
+}
+
+func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
+	if s := in.cur; s != nil {
+		s.host.resumed = true
+	}
+	return statusOK
+}
+
+func callStatus(c *callout) string { return strconv.Itoa(c.status) }

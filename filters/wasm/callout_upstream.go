@@ -1,0 +1,101 @@
+package wasm
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/proxy"
+	"github.com/wasmgate/wasmgate/core/upstream"
+)
+
+// hostOptions fills the options that need the whole config: the upstreams
+// the plugin may call (plugins.NAME.callouts) and the Redis store for
+// shared_data: redis.
+func hostOptions(bc *filter.BuildContext, pc *config.Plugin, o *Options) error {
+	if pc.SharedData == "redis" && bc.Config != nil {
+		if bc.Config.Stores.Redis == nil {
+			return config.FieldErr("shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
+		}
+		o.SharedRedis = bc.Config.Stores.Redis
+	}
+	if len(pc.Callouts) == 0 {
+		return nil
+	}
+	o.Callouts = make(map[string]Caller, len(pc.Callouts))
+	for _, name := range pc.Callouts {
+		var uc *config.Upstream
+		if bc.Config != nil {
+			uc = bc.Config.Upstreams[name]
+		}
+		if uc == nil {
+			return config.FieldErr("callouts", "unknown upstream %q", name)
+		}
+		c, err := calloutUpstream(bc, name, uc)
+		if err != nil {
+			return err
+		}
+		o.Callouts[name] = c
+	}
+	return nil
+}
+
+// upstreamCaller sends callouts through an upstream's attempt loop: its
+// balancer, health, retries within budget and circuit breaker. The plugin
+// has an Upstream of its own for each callout target (shared by plugins
+// and kept across reloads while the upstream's config is unchanged): a
+// filter is built without the gateway's upstreams, so health state is
+// tracked separately from the routes' (and active checks run twice).
+type upstreamCaller struct {
+	Name     string
+	Upstream *config.Upstream // exported: part of the plugin's pool key, so a changed upstream reloads the plugin
+	u        *upstream.Upstream
+	proxy    *proxy.Proxy
+}
+
+type closeUpstream struct{ u *upstream.Upstream }
+
+func (c closeUpstream) Close() error { c.u.Close(); return nil }
+
+func calloutUpstream(bc *filter.BuildContext, name string, uc *config.Upstream) (*upstreamCaller, error) {
+	create := func() (io.Closer, error) {
+		u, err := upstream.New(name, uc)
+		if err != nil {
+			return nil, err
+		}
+		return closeUpstream{u}, nil
+	}
+	var c io.Closer
+	var err error
+	if bc.Keep != nil {
+		id, _ := json.Marshal(uc)
+		c, err = bc.Keep("wasm/callout/"+name+"/"+string(id), create)
+	} else {
+		c, err = create()
+	}
+	if err != nil {
+		return nil, config.FieldErr("callouts", "upstream %q: %v", name, err)
+	}
+	return &upstreamCaller{Name: name, Upstream: uc, u: c.(closeUpstream).u, proxy: proxy.New(proxy.Options{})}, nil
+}
+
+func (c *upstreamCaller) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
+	req = req.WithContext(ctx)
+	x := &filter.Exchange{Request: req, Start: time.Now()}
+	resp, perr := c.proxy.RoundTrip(discardWriter{}, x, c.u, false)
+	if perr != nil {
+		return nil, perr
+	}
+	return resp, nil
+}
+
+// discardWriter takes the 1xx responses a callout's upstream may send.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}

@@ -1,0 +1,211 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/core/config"
+)
+
+// Shared data (proxy_get_shared_data, proxy_set_shared_data): key/value
+// pairs per vm id, process-wide in memory, or in Redis so that every
+// gateway shares them. Each value carries a CAS number; a set with a
+// non-zero CAS that is not the current one fails with CAS_MISMATCH, as in
+// the reference host (a set with a CAS on a missing key succeeds).
+
+type sharedStore interface {
+	get(key string) (value []byte, cas uint32, st status)
+	set(key string, value []byte, cas uint32) status
+}
+
+func hostGetSharedData(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+	key, ok := read(mem, arg(a, 0), arg(a, 1))
+	if !ok || mem == nil {
+		return statusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(arg(a, 4), 4); !ok {
+		return statusInvalidMemoryAccess
+	}
+	v, cas, st := in.p.host.shared.get(string(key))
+	if st != statusOK {
+		return st
+	}
+	if st := in.give(ctx, mem, v, arg(a, 2), arg(a, 3)); st != statusOK {
+		return st
+	}
+	mem.WriteUint32Le(arg(a, 4), cas)
+	return statusOK
+}
+
+func hostSetSharedData(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+	key, ok1 := read(mem, arg(a, 0), arg(a, 1))
+	val, ok2 := read(mem, arg(a, 2), arg(a, 3))
+	if !ok1 || !ok2 {
+		return statusInvalidMemoryAccess
+	}
+	if len(key) == 0 {
+		return statusBadArgument
+	}
+	st := in.p.host.shared.set(string(key), val, arg(a, 4))
+	if st == statusInternalFailure {
+		in.p.logger.Warn("proxy_set_shared_data failed: over limits.shared_data, or the store is unreachable", "key", string(key))
+	}
+	return st
+}
+
+// memStore is one vm id's in-process shared data.
+type memStore struct {
+	mu   sync.Mutex
+	m    map[string]sharedEntry
+	size int64 // keys plus values
+	cas  uint32
+}
+
+type sharedEntry struct {
+	v   []byte
+	cas uint32
+}
+
+var memStores = struct {
+	sync.Mutex
+	m map[string]*memStore
+}{m: map[string]*memStore{}}
+
+// memView is a plugin's view of its vm id's store, with its own bound.
+type memView struct {
+	s     *memStore
+	limit int64
+}
+
+func memShared(vmID string, limit int64) sharedStore {
+	memStores.Lock()
+	defer memStores.Unlock()
+	s := memStores.m[vmID]
+	if s == nil {
+		s = &memStore{m: map[string]sharedEntry{}}
+		memStores.m[vmID] = s
+	}
+	return memView{s: s, limit: limit}
+}
+
+func (v memView) get(key string) ([]byte, uint32, status) {
+	v.s.mu.Lock()
+	e, ok := v.s.m[key]
+	v.s.mu.Unlock()
+	if !ok {
+		return nil, 0, statusNotFound
+	}
+	return e.v, e.cas, statusOK // e.v is never written again: a set stores a new slice
+}
+
+func (v memView) set(key string, value []byte, cas uint32) status {
+	s := v.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.m[key]
+	if exists && cas != 0 && cas != old.cas {
+		return statusCasMismatch
+	}
+	size := s.size + int64(len(value))
+	if exists {
+		size -= int64(len(old.v))
+	} else {
+		size += int64(len(key))
+	}
+	if size > v.limit {
+		return statusInternalFailure
+	}
+	if s.cas++; s.cas == 0 {
+		s.cas = 1
+	}
+	s.m[key] = sharedEntry{v: append([]byte(nil), value...), cas: s.cas}
+	s.size = size
+	return statusOK
+}
+
+// redisShared keeps shared data in Redis: one hash per key (v: the value,
+// c: its CAS), under KEY_PREFIX wasm:shared:VM_ID:KEY. A set is one Lua
+// script, so the CAS check and the write are atomic across gateways.
+type redisShared struct {
+	client  *redis.Client
+	prefix  string
+	limit   int64 // per value
+	timeout time.Duration
+}
+
+var casScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'c')
+local cas = tonumber(ARGV[2])
+if cas ~= 0 and cur and tonumber(cur) ~= cas then return -1 end
+local n = (tonumber(cur) or 0) % 4294967295 + 1
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', n)
+return n
+`)
+
+func newRedisShared(rc *config.RedisStore, vmID string, limit int64) *redisShared {
+	timeout := rc.ReadTimeout.D() + rc.WriteTimeout.D()
+	if timeout <= 0 {
+		timeout = 200 * time.Millisecond
+	}
+	return &redisShared{
+		client: redis.NewClient(&redis.Options{
+			Addr:                  rc.Address,
+			Username:              rc.Username,
+			Password:              rc.Password,
+			DB:                    rc.DB,
+			DialTimeout:           rc.DialTimeout.D(),
+			ReadTimeout:           rc.ReadTimeout.D(),
+			WriteTimeout:          rc.WriteTimeout.D(),
+			PoolSize:              rc.PoolSize,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1, // a retried set could apply twice
+			DisableIdentity:       true,
+		}),
+		prefix:  rc.KeyPrefix + "wasm:shared:" + vmID + ":",
+		limit:   limit,
+		timeout: timeout,
+	}
+}
+
+func (r *redisShared) get(key string) ([]byte, uint32, status) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	vals, err := r.client.HMGet(ctx, r.prefix+key, "v", "c").Result()
+	if err != nil {
+		return nil, 0, statusInternalFailure
+	}
+	v, ok1 := vals[0].(string)
+	c, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
+		return nil, 0, statusNotFound
+	}
+	cas, err := strconv.ParseUint(c, 10, 32)
+	if err != nil {
+		return nil, 0, statusInternalFailure
+	}
+	return []byte(v), uint32(cas), statusOK
+}
+
+func (r *redisShared) set(key string, value []byte, cas uint32) status {
+	if int64(len(value)) > r.limit {
+		return statusInternalFailure
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	n, err := casScript.Run(ctx, r.client, []string{r.prefix + key}, value, cas).Int64()
+	switch {
+	case errors.Is(err, redis.Nil), err != nil:
+		return statusInternalFailure
+	case n < 0:
+		return statusCasMismatch
+	}
+	return statusOK
+}
+
+func (r *redisShared) close() { _ = r.client.Close() }

@@ -1,0 +1,111 @@
+package wasm
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Ticks (proxy_set_tick_period_milliseconds, proxy_on_tick). Every instance
+// of a plugin runs the same configuration, so each asks for the same tick;
+// ticking them all would multiply the guest's periodic work by the pool
+// size. One instance per plugin ticks: the first to ask, replaced by another
+// live instance if it is discarded. Its root context gets proxy_on_tick.
+
+type ticker struct {
+	mu     sync.Mutex
+	owner  *instance
+	period time.Duration
+	stopc  chan struct{} // closes the running loop
+}
+
+func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+	p := in.p
+	t := &p.host.tick
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owner != nil && t.owner != in && !t.owner.broken.Load() {
+		return statusOK // another instance ticks for the plugin
+	}
+	t.owner = in
+	period := time.Duration(arg(a, 0)) * time.Millisecond
+	if period == t.period && t.stopc != nil {
+		return statusOK
+	}
+	t.period = period
+	if t.stopc != nil {
+		close(t.stopc)
+		t.stopc = nil
+	}
+	if period > 0 {
+		stop := make(chan struct{})
+		if p.background(func() { p.tickLoop(stop, period) }) {
+			t.stopc = stop
+		}
+	}
+	return statusOK
+}
+
+func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
+	tk := time.NewTicker(period)
+	defer tk.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tk.C:
+		}
+		if in := p.host.tick.current(p); in != nil {
+			p.onRoot(in, func() error {
+				_, err := in.call(cbTick, rootID)
+				return err
+			})
+		}
+	}
+}
+
+// current is the instance that ticks: the owner, or another live one if
+// the owner was discarded.
+func (t *ticker) current(p *Plugin) *instance {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owner != nil && !t.owner.broken.Load() {
+		return t.owner
+	}
+	t.owner = nil
+	p.pool.mu.Lock()
+	defer p.pool.mu.Unlock()
+	for _, in := range p.pool.live {
+		if !in.broken.Load() {
+			t.owner = in
+			break
+		}
+	}
+	return t.owner
+}
+
+func (t *ticker) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopc != nil {
+		close(t.stopc)
+		t.stopc = nil
+	}
+	t.owner = nil
+}
+
+// hostDone is proxy_done: a root context that answered false to
+// proxy_on_done says it has finished.
+func hostDone(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
+	if in.cur == nil && in.host.draining != nil {
+		close(in.host.draining)
+		in.host.draining = nil
+		return statusOK
+	}
+	if in.cur != nil {
+		return statusOK // streams are always done at once
+	}
+	return statusNotFound // nothing is waiting for this root context
+}

@@ -1,0 +1,319 @@
+// Package hardening holds the gateway's hostile-input suites: request
+// framing and smuggling, HTTP/2 abuse and conformance, slow and greedy
+// clients, hostile upstreams, header hygiene, fuzzers over raw bytes, and
+// graceful stop and reload under load.
+//
+// Most tests run the gateway in-process (gateway.Start on loopback, the same
+// code the binary runs) so that they can count goroutines and fuzz without a
+// process per input; the few that need the real process (signals, h2spec,
+// slowhttptest) build it once, as test/e2e does.
+package hardening
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/wasmgate/wasmgate/core/gateway"
+
+	// The filters the binary registers.
+	_ "github.com/wasmgate/wasmgate/filters/apikey"
+	_ "github.com/wasmgate/wasmgate/filters/headers"
+	_ "github.com/wasmgate/wasmgate/filters/jwt"
+)
+
+// vars fill a config template.
+type vars map[string]string
+
+// render executes cfg as a text/template with v; a missing key fails.
+func render(t testing.TB, cfg string, v vars) []byte {
+	t.Helper()
+	tmpl, err := template.New("config").Option("missingkey=error").Parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, map[string]string(v)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// inproc is a gateway running in this process.
+type inproc struct {
+	g    *gateway.Gateway
+	Addr string // the first listener, host:port
+	log  *syncBuffer
+}
+
+// startInProcess starts a gateway on cfg; its listeners should use port 0
+// ("127.0.0.1:0") and name themselves, the first one "main". It is shut down
+// when the test ends.
+func startInProcess(t testing.TB, cfg string, v vars) *inproc {
+	t.Helper()
+	buf := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := gateway.Start(gateway.Source{Name: "hardening.yaml", Bytes: render(t, cfg, v)}, logger)
+	if err != nil {
+		t.Fatalf("gateway.Start: %v", err)
+	}
+	ip := &inproc{g: g, log: buf}
+	addr := g.Addrs()["main"]
+	if addr == nil {
+		t.Fatalf("no listener named main in %v", g.Addrs())
+	}
+	ip.Addr = addr.String()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.Shutdown(ctx); err != nil {
+			t.Errorf("gateway shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("gateway log (tail):\n%s", tail(buf.String(), 4000))
+		}
+	})
+	return ip
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// recorded is one request as an upstream received it.
+type recorded struct {
+	Method, URI string
+	Head        string // the raw request head, request line included
+	Header      http.Header
+	Body        []byte
+	Complete    bool   // the body was read to its framed end
+	Err         string // why the request did not re-parse strictly
+}
+
+// recorder is a raw-TCP upstream that re-parses every request it receives
+// with net/http's strict parser, checks the raw head for what a well-framed
+// request must not hold, and answers 200 "ok". A hook may replace the answer.
+type recorder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	reqs  []recorded
+	conns sync.WaitGroup
+	// answer, if set, writes the response to a request instead of 200 "ok".
+	answer func(conn net.Conn, req *http.Request) bool // false: close the connection
+}
+
+func newRecorder(t testing.TB) *recorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{ln: ln}
+	go r.accept()
+	t.Cleanup(func() { ln.Close() })
+	return r
+}
+
+func (r *recorder) URL() string { return "http://" + r.ln.Addr().String() }
+
+func (r *recorder) accept() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.conns.Add(1)
+		go r.serve(c)
+	}
+}
+
+func (r *recorder) serve(c net.Conn) {
+	defer r.conns.Done()
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		head, err := readHead(br)
+		if err != nil {
+			return
+		}
+		rec := recorded{Head: head}
+		if why := badHead(head); why != "" {
+			rec.Err = why
+		}
+		inner := bufio.NewReader(io.MultiReader(strings.NewReader(head), br))
+		req, err := http.ReadRequest(inner)
+		if err != nil {
+			rec.Err = "does not re-parse: " + err.Error()
+			r.add(rec)
+			return
+		}
+		rec.Method, rec.URI, rec.Header = req.Method, req.RequestURI, req.Header
+		body, err := io.ReadAll(req.Body)
+		rec.Body, rec.Complete = body, err == nil
+		// The gateway waits for each response before sending the next
+		// request, so a byte past the framed end is a framing bug.
+		if err == nil && inner.Buffered() > 0 {
+			rec.Err = fmt.Sprintf("%d bytes past the framed end of the request", inner.Buffered())
+		}
+		r.add(rec)
+		if err != nil {
+			return
+		}
+		if r.answer != nil {
+			if !r.answer(c, req) {
+				return
+			}
+			continue
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
+	}
+}
+
+// readHead reads up to and including the blank line that ends a request head.
+// The head is re-parsed together with what follows, so reading it line by line
+// here does not change what net/http sees.
+func readHead(br *bufio.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		b.WriteString(line)
+		if err != nil {
+			return "", err
+		}
+		if line == "\r\n" || line == "\n" {
+			return b.String(), nil
+		}
+		if b.Len() > 1<<20 {
+			return "", fmt.Errorf("head over 1MiB")
+		}
+	}
+}
+
+// badHead reports what a request head sent by the gateway must never hold:
+// both framings, folded lines, bare CR or LF, or an HTTP/1.0 request line.
+func badHead(head string) string {
+	lower := strings.ToLower(head)
+	switch {
+	case strings.Contains(lower, "\r\ncontent-length:") && strings.Contains(lower, "\r\ntransfer-encoding:"):
+		return "both Content-Length and Transfer-Encoding"
+	case strings.Contains(head, "\r\n ") || strings.Contains(head, "\r\n\t"):
+		return "folded header line"
+	case strings.Count(head, "\r") != strings.Count(head, "\n"):
+		return "bare CR or LF"
+	case strings.Contains(lower, "\r\nconnection: keep-alive, ") || strings.Contains(lower, "\r\nte: gzip"):
+		return "hop-by-hop header forwarded"
+	}
+	return ""
+}
+
+func (r *recorder) add(rec recorded) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, rec)
+	r.mu.Unlock()
+}
+
+// take returns what was recorded so far and forgets it.
+func (r *recorder) take() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reqs
+	r.reqs = nil
+	return out
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reqs)
+}
+
+// exchange writes raw to a new connection to addr, half-closes it unless
+// keepOpen, and reads every response until the gateway closes the connection
+// or idle passes. closed reports whether the gateway closed it.
+func exchange(t testing.TB, addr string, raw string, idle time.Duration) (resps []*rawResp, closed bool) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return resps, false
+			}
+			return resps, true // EOF or reset: closed by the gateway
+		}
+		body, berr := io.ReadAll(resp.Body)
+		resps = append(resps, &rawResp{Status: resp.StatusCode, Header: resp.Header, Body: body, Err: berr})
+		if berr != nil {
+			return resps, true
+		}
+	}
+}
+
+type rawResp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Err    error // reading the body failed: the response was cut short
+}
+
+// goroutines waits for the goroutine count to settle at or below base+slack
+// and returns the last count; leaks show up as a count that stays high.
+func goroutines(base, slack int, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base+slack || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// long reports whether the long versions of load tests were asked for
+// (WASMGATE_HARDENING_LONG=1): a minute of reloads at 1,000 req/s and the like.
+func long() bool { return os.Getenv("WASMGATE_HARDENING_LONG") == "1" }
