@@ -176,11 +176,13 @@ func render(t *testing.T, cfg string, v vars) []byte {
 }
 
 // waitReady polls /readyz until it answers 200, the process exits, or a
-// deadline passes.
+// deadline passes. The deadline is generous: the demo compiles a Go-built
+// Wasm plugin at start, which takes seconds on a cold compilation cache
+// under -race on a loaded CI machine.
 func (g *gateway) waitReady() {
 	g.t.Helper()
 	c := &http.Client{Timeout: time.Second}
-	err := poll(10*time.Second, func() error {
+	err := poll(90*time.Second, func() error {
 		if !g.running() {
 			return errStop{fmt.Errorf("wasmgate exited early (%v)", g.err)}
 		}
