@@ -183,7 +183,13 @@ func TestAggregateRequiredFailures(t *testing.T) {
 			users := newBackend(t, tc.users)
 			orders := jsonBackend(t, 0, `{"items": []}`)
 			recs := jsonBackend(t, 0, `{}`)
-			cfg := strings.Replace(aggregateConfig, "    aggregate:\n", "    timeouts: { request: 150ms }\n    aggregate:\n", 1)
+			// Only the timeout case may be cut by the route's timeout; the
+			// others must fail for their own reason even on a slow machine.
+			timeout := "30s"
+			if tc.status == http.StatusGatewayTimeout {
+				timeout = "150ms"
+			}
+			cfg := strings.Replace(aggregateConfig, "    aggregate:\n", "    timeouts: { request: "+timeout+" }\n    aggregate:\n", 1)
 			gw := startYAML(t, cfg, map[string]*backend{"users": users, "orders": orders, "recs": recs})
 			resp, body := get(t, gw+"/home/7")
 			if resp == nil || resp.StatusCode != tc.status || !strings.Contains(body, tc.reason) {

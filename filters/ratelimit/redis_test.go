@@ -225,8 +225,11 @@ func TestRedisSlowFollowsPolicy(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
-	go rdb.Do(context.Background(), "DEBUG", "SLEEP", "1")
-	time.Sleep(50 * time.Millisecond)
+	// CLIENT PAUSE returns once every other client is held for 1s: the
+	// stall is in place before the next decision, with no sleep to guess it.
+	if err := rdb.Do(context.Background(), "CLIENT", "PAUSE", "1000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	r := roundTrip(f, exchange("192.0.2.1"))
 	if r.Status != 503 {
