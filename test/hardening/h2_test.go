@@ -204,8 +204,13 @@ func TestH2RapidReset(t *testing.T) {
 	}
 	h.c.Close()
 	t.Logf("rapid reset: %d streams sent, %d reached the upstream, peak %d concurrent", sent, total.Load(), peak.Load())
-	if p := peak.Load(); p > 10 {
-		t.Errorf("peak %d concurrent upstream requests from one connection, want <= max_concurrent_streams (10)", p)
+	// The gateway runs at most max_concurrent_streams (10) handlers for the
+	// connection. The upstream sees each cancelled request end only when it
+	// notices its connection closed, a little after the gateway's handler
+	// has returned and a new stream took the slot, so its own count can lag
+	// above 10; without the bound it would climb toward the 5000 sent.
+	if p := peak.Load(); p > 2*10 {
+		t.Errorf("peak %d concurrent upstream requests from one connection, want about max_concurrent_streams (10), at most twice that", p)
 	}
 
 	// Still serving.
