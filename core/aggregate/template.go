@@ -48,45 +48,22 @@ type scope struct {
 // first literal '?' are path segments and after it query parts.
 func compileTemplate(s string, sc *scope, mode escape) (*template, error) {
 	t := &template{}
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t.parts = append(t.parts, tpart{lit: lit.String(), ref: -1})
-			lit.Reset()
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '{' && i+1 < len(s) && s[i+1] == '{':
-			lit.WriteByte('{')
-			i++
-		case c == '}' && i+1 < len(s) && s[i+1] == '}':
-			lit.WriteByte('}')
-			i++
-		case c == '}':
-			return nil, fmt.Errorf("unmatched '}' in %q (write '}}' for a literal brace)", s)
-		case c == '{':
-			end := strings.IndexByte(s[i:], '}')
-			if end < 0 {
-				return nil, fmt.Errorf("unclosed '{' in %q (write '{{' for a literal brace)", s)
-			}
-			p, err := compilePlaceholder(s[i+1:i+end], sc)
-			if err != nil {
-				return nil, err
-			}
-			p.esc = mode
-			flush()
-			t.parts = append(t.parts, p)
-			i += end
-		default:
-			if c == '?' && mode == escPath {
+	err := filter.ScanTemplate(s,
+		func(text string) {
+			t.parts = append(t.parts, tpart{lit: text, ref: -1})
+			if mode == escPath && strings.IndexByte(text, '?') >= 0 {
 				mode = escQuery
 			}
-			lit.WriteByte(c)
-		}
+		},
+		func(name string) error {
+			p, err := compilePlaceholder(name, sc)
+			p.esc = mode
+			t.parts = append(t.parts, p)
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
-	flush()
 	if len(t.parts) == 0 {
 		t.parts = nil
 	} else if len(t.parts) == 1 && t.parts[0].ex == nil && t.parts[0].ref < 0 {

@@ -61,10 +61,33 @@ var namedParts = map[string]partKind{
 // that is not among them is an error, so typos fail at load, not per request.
 func CompileTemplate(s string, params []string) (*Template, error) {
 	t := &Template{}
+	err := ScanTemplate(s,
+		func(text string) { t.parts = append(t.parts, part{kind: literal, text: text}) },
+		func(name string) error {
+			p, err := parsePlaceholder(name, params)
+			t.parts = append(t.parts, p)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	if len(t.parts) == 1 && t.parts[0].kind == literal {
+		t.static = t.parts[0].text
+		t.parts = nil
+	}
+	return t, nil
+}
+
+// ScanTemplate splits s into literal text and {placeholder} names, with "{{"
+// and "}}" standing for literal braces: the one template syntax of the
+// gateway (header values, aggregate calls). literal gets each run of text
+// between placeholders, placeholder each name in order; an error from
+// placeholder stops the scan.
+func ScanTemplate(s string, literal func(text string), placeholder func(name string) error) error {
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
-			t.parts = append(t.parts, part{kind: literal, text: lit.String()})
+			literal(lit.String())
 			lit.Reset()
 		}
 	}
@@ -78,29 +101,23 @@ func CompileTemplate(s string, params []string) (*Template, error) {
 			lit.WriteByte('}')
 			i++
 		case c == '}':
-			return nil, fmt.Errorf("unmatched '}' in %q (write '}}' for a literal brace)", s)
+			return fmt.Errorf("unmatched '}' in %q (write '}}' for a literal brace)", s)
 		case c == '{':
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
-				return nil, fmt.Errorf("unclosed '{' in %q (write '{{' for a literal brace)", s)
-			}
-			p, err := parsePlaceholder(s[i+1:i+end], params)
-			if err != nil {
-				return nil, err
+				return fmt.Errorf("unclosed '{' in %q (write '{{' for a literal brace)", s)
 			}
 			flush()
-			t.parts = append(t.parts, p)
+			if err := placeholder(s[i+1 : i+end]); err != nil {
+				return err
+			}
 			i += end
 		default:
 			lit.WriteByte(c)
 		}
 	}
 	flush()
-	if len(t.parts) == 1 && t.parts[0].kind == literal {
-		t.static = t.parts[0].text
-		t.parts = nil
-	}
-	return t, nil
+	return nil
 }
 
 func parsePlaceholder(name string, params []string) (part, error) {
