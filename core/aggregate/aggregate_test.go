@@ -389,8 +389,9 @@ func TestShapeHelpers(t *testing.T) {
 }
 
 func TestClientCancellationStopsCalls(t *testing.T) {
-	stopped := make(chan struct{})
+	entered, stopped := make(chan struct{}), make(chan struct{})
 	f := newFixture(map[string]http.Handler{"u": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
 		<-r.Context().Done()
 		close(stopped)
 	})})
@@ -398,7 +399,7 @@ func TestClientCancellationStopsCalls(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	x := exchange("/")
 	x.Request = x.Request.WithContext(ctx)
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	go func() { <-entered; cancel() }() // the client leaves once the backend call is in flight
 	if resp := p.Run(x); resp != nil {
 		t.Errorf("got a response for a client that left: %d %s", resp.Status, resp.Body)
 	}

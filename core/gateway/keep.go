@@ -15,6 +15,9 @@ type keeper struct {
 	mu       sync.Mutex
 	vals     map[string]*keptValue
 	building uint64 // the generation being built; its gets are recorded as users
+	// onWait, if set (by tests), is called when a get is about to wait for
+	// another get's create of the same key.
+	onWait func(key string)
 }
 
 type keptValue struct {
@@ -44,7 +47,11 @@ func (k *keeper) get(key string, create func() (io.Closer, error)) (io.Closer, e
 	kv, ok := k.vals[key]
 	if ok {
 		kv.users[gen] = true
+		creating := !kv.done
 		k.mu.Unlock()
+		if creating && k.onWait != nil {
+			k.onWait(key)
+		}
 		<-kv.ready
 		if kv.err != nil {
 			return nil, kv.err

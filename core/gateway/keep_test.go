@@ -18,6 +18,8 @@ func (c *closer) Close() error { c.closed.Store(true); return nil }
 func TestKeepCreatesWithoutTheLock(t *testing.T) {
 	k := newKeeper()
 	k.begin(1)
+	waiting := make(chan string, 1)
+	k.onWait = func(key string) { waiting <- key }
 	started := make(chan string, 2)
 	release := make(chan struct{})
 	var calls atomic.Int32
@@ -60,7 +62,14 @@ func TestKeepCreatesWithoutTheLock(t *testing.T) {
 		}
 		got[2] = v
 	}()
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case key := <-waiting:
+		if key != "a" {
+			t.Fatalf("a get waited for %q, want a", key)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the get of a key being created did not wait for it")
+	}
 	close(release)
 	wg.Wait()
 	if calls.Load() != 2 {
@@ -96,11 +105,12 @@ func TestKeepReleasedDuringCreate(t *testing.T) {
 	release := make(chan struct{})
 	c := &closer{}
 	done := make(chan error)
+	creating := make(chan struct{})
 	go func() {
-		_, err := k.get("a", func() (io.Closer, error) { <-release; return c, nil })
+		_, err := k.get("a", func() (io.Closer, error) { close(creating); <-release; return c, nil })
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-creating   // the value is being created
 	k.release(1) // does not wait for the create
 	close(release)
 	if err := <-done; err == nil {

@@ -570,7 +570,7 @@ func TestShutdownDrainsInFlightRequest(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("port still accepts after Shutdown")
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // poll interval; the closed port is what is waited for
 	}
 	select {
 	case err := <-stopped:

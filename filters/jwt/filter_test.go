@@ -152,6 +152,7 @@ func TestUnknownKidRefreshesOnce(t *testing.T) {
 	srv2 := newJWKSServer(t, rsaJWK("k1", rsaKey))
 	f2 := mustBuild(t, jwksBlock(srv2.URL, ", jwks_min_refresh: 150ms, jwks_refresh: 1h"), "")
 	waitKeys(t, f2)
+	// Past jwks_min_refresh (150ms) since the start fetch: a refresh is allowed again.
 	time.Sleep(200 * time.Millisecond)
 	srv2.setKeys(rsaJWK("k1", rsaKey), rsaJWK("k2", rsaKey2)) // the issuer rotates
 	rotated := sign(t, jwtlib.SigningMethodRS256, "k2", rsaKey2, goodClaims())
@@ -198,7 +199,7 @@ func TestJWKSDownKeepsCachedKeys(t *testing.T) {
 	before := srv.hits.Load()
 	deadline := time.Now().Add(5 * time.Second)
 	for srv.hits.Load() < before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval; the refresh attempts (every 50ms) are what is waited for
 	}
 	if srv.hits.Load() < before+2 {
 		t.Fatal("no refresh attempts while down")
@@ -346,7 +347,7 @@ func TestTokenCache(t *testing.T) {
 		t.Fatalf("cache holds %d tokens, want 1", n)
 	}
 	// The issuer drops k1: the cached token must be checked again, and fail.
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // past jwks_min_refresh (10ms): the unknown kid below may refresh
 	srv.setKeys(rsaJWK("k2", rsaKey2))
 	run(f, "/", "Authorization", "Bearer "+sign(t, jwtlib.SigningMethodRS256, "k2", rsaKey2, goodClaims()))
 	if _, resp := run(f, "/", "Authorization", "Bearer "+tok); resp == nil {
@@ -360,7 +361,7 @@ func TestTokenCache(t *testing.T) {
 	if _, resp := run(f0, "/", "Authorization", "Bearer "+short); resp != nil {
 		t.Fatalf("refused: %s", resp.Body)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // the token's exp (1s) must really pass
 	if _, resp := run(f0, "/", "Authorization", "Bearer "+short); resp == nil {
 		t.Error("an expired token was served from the cache")
 	}

@@ -180,7 +180,7 @@ func waitKeys(t testing.TB, f *Filter) {
 		if time.Now().After(deadline) {
 			t.Fatal("the JWKS was never fetched")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval; the fetched key set is what is waited for
 	}
 }
 

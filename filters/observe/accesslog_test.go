@@ -48,7 +48,7 @@ func readLines(t *testing.T, path string, n int) []string {
 			}
 			return lines
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval; the lines in the file are what is waited for
 	}
 }
 

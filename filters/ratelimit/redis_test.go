@@ -48,7 +48,7 @@ func TestRedisDecisionsAndHeaders(t *testing.T) {
 			t.Fatalf("over the limit: status %d, want 429", r.Status)
 		}
 	}
-	time.Sleep(220 * time.Millisecond)
+	time.Sleep(220 * time.Millisecond) // one token refills every 200ms: the interval must really pass
 	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 200 {
 		t.Fatalf("one interval after the limit: %d, want 200 (rejected requests consumed tokens)", r.Status)
 	}
@@ -204,7 +204,7 @@ func TestRedisKilledMidRun(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("redis is back but fail_closed still answers %d after 5s", code)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval; the 200 is what is waited for
 	}
 	// The restarted Redis is empty: the shared limit starts over there.
 	if code, h := status(t, client, url+"/limited"); code != 200 || h.Get("RateLimit") != `"open";r=4;t=6` {
@@ -247,7 +247,7 @@ func TestRedisSlowFollowsPolicy(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("redis answered again but the limit did not recover")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval: the 1s CLIENT PAUSE must run out
 	}
 }
 

@@ -142,7 +142,7 @@ func TestCalloutConcurrencyCap(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a deliberately slow upstream: callouts overlap unless capped
 		inFlight.Add(-1)
 		_, _ = w.Write([]byte("ok"))
 	}))

@@ -124,6 +124,6 @@ func waitOpen(t *testing.T, want int64) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d plugins open, want %d", openPlugins.Load(), want)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval; the open count is what is waited for
 	}
 }

@@ -27,7 +27,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval; cond is what is waited for
 	}
 }
 
@@ -86,7 +86,7 @@ func TestTickOnOneInstance(t *testing.T) {
 	if live, _ := p.pool.size(); live != 3 {
 		t.Fatalf("%d live instances, want 3", live)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // ticks are counted over a real 200ms window
 	m, _ := metricValue(p, "ticks")
 	// 10ms period over 200ms: about 20 from one instance, never ~60.
 	if m.Value < 5 || m.Value > 30 {

@@ -117,7 +117,7 @@ func TestRunawayStoppedWithinTwiceDeadline(t *testing.T) {
 			t.Errorf("stopped after %v, want between %v and %v", took, d, 2*d)
 		}
 		t.Logf("runaway callback stopped after %v (deadline %v)", took, d)
-		time.Sleep(6 * time.Second / 10) // re-creation back-off
+		time.Sleep(6 * time.Second / 10) // the re-creation back-off must elapse before the next instance
 	}
 
 	sopts, _ := testOptions(t, "loop-start")
@@ -140,13 +140,19 @@ func TestRunawayDoesNotBlockGC(t *testing.T) {
 	opts, _ := testOptions(t, "loop")
 	opts.Timeout = 2 * time.Second
 	p := load(t, "loop_callback", opts)
+	exchange(t, p, request("GET", "http://x/")) // warm: one idle instance, so the next exchange only takes it
+	if s := p.Stats(); s.LiveInstances != 1 || s.IdleInstances != 1 {
+		t.Fatalf("after the warm-up exchange: %+v, want one idle instance", s)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		exchange(t, p, request("GET", "http://x/", "X-Loop", "1"))
 	}()
-	time.Sleep(100 * time.Millisecond) // the guest spins
+	// The instance leaves the pool, then the guest is a host call away from
+	// its loop, where it spins for 2s: the GCs below run while it does.
+	waitFor(t, "the looping exchange to take the instance", func() bool { return p.Stats().IdleInstances == 0 })
 	for i := 0; i < 3; i++ {
 		t0 := time.Now()
 		runtime.GC()

@@ -147,7 +147,7 @@ func TestHostileGuests(t *testing.T) {
 					t.Errorf("stats after failure: %+v", s)
 				}
 				// Back-off, then a fresh instance serves well-behaved requests.
-				time.Sleep(2 * minBackoff)
+				time.Sleep(2 * minBackoff) // the re-creation back-off must elapse
 				out = exchange(t, p, request("GET", "http://x/"))
 				if out.Failed != nil || out.Request.Header.Get("X-Ok") != "1" {
 					t.Fatalf("after recovery: failed %v, headers %v", out.Failed, out.Request.Header)

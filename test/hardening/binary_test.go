@@ -122,7 +122,7 @@ func startProcess(t *testing.T, cfg string, v vars) *process {
 		if time.Now().After(deadline) {
 			t.Fatalf("wasmgate not ready: %v\n%s", err, p.stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval; /readyz answering 200 is what is waited for
 	}
 }
 

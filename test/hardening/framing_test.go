@@ -109,7 +109,7 @@ func TestRequestFraming(t *testing.T) {
 				raw += "GET /probe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 			}
 			resps, closed := exchange(t, gw.Addr, raw, 3*time.Second)
-			time.Sleep(20 * time.Millisecond) // let the recorder file what it got
+			rec.settle(t) // everything the upstream got for it is filed
 			got := rec.take()
 			for _, r := range got {
 				if r.Err != "" {
@@ -189,6 +189,7 @@ func TestTruncatedBodyNeverAnswered200(t *testing.T) {
 		conn.(*net.TCPConn).CloseWrite()
 		got, _ := io.ReadAll(conn)
 		conn.Close()
+		rec.settle(t)
 		if bytes.HasPrefix(got, []byte("HTTP/1.1 2")) {
 			t.Errorf("%q: answered %q for a body that never arrived", firstLine(raw), firstLine(string(got)))
 		}

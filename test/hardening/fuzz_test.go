@@ -91,8 +91,8 @@ func FuzzRawHTTP1(f *testing.F) {
 			}
 		}
 		// The gateway closed the connection: every exchange it had with the
-		// upstream for it is over. Give the recorder a moment to file them.
-		time.Sleep(2 * time.Millisecond)
+		// upstream for it is over. Wait for the recorder to file them.
+		fuzzRec.settle(t)
 		got := fuzzRec.take()
 		complete := 0
 		for _, r := range got {

@@ -76,7 +76,7 @@ func (l *load) one(c *http.Client, url string) {
 	if err != nil {
 		if strings.Contains(err.Error(), "connection refused") {
 			l.refused.Add(1)
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // pacing: back off before dialling a stopped gateway again
 			return
 		}
 		l.loss(err.Error())
@@ -103,7 +103,7 @@ func (l *load) loss(s string) {
 func servedUpstream(t *testing.T, delay time.Duration, hits *atomic.Int64) *httptest.Server {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		time.Sleep(delay)
+		time.Sleep(delay) // a deliberately slow upstream: requests are in flight when the signal lands
 		io.WriteString(w, "served")
 	}))
 	t.Cleanup(up.Close)
@@ -122,7 +122,9 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { l.run("http://"+p.Listen+"/", 16, 0, stop); close(done) }()
-	time.Sleep(time.Second)
+	// SIGTERM must land under load: wait until every worker can have been
+	// answered a few times (each request spends 20ms at the upstream).
+	waitUntil(t, 10*time.Second, "the load to flow", func() bool { return l.ok.Load() >= 64 })
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	code := p.exitCode(15 * time.Second)
 	close(stop)
@@ -159,11 +161,33 @@ func TestReloadsUnderLoadLoseNothing(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { l.run("http://"+p.Listen+"/", workers, rate, stop); close(done) }()
-	for i := 1; i <= reloads; i++ {
-		time.Sleep(time.Second)
-		p.writeConfig(gracefulConfig, vars{"gen": fmt.Sprint(i)})
+	gen0, err := generation(p.Admin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the last reload, under load
+	// Each rewrite is applied, then traffic is answered by the new
+	// generation, before the next: every reload happens under load.
+	answered := func(n int64) func() bool {
+		from := l.ok.Load()
+		return func() bool { return l.ok.Load() >= from+n }
+	}
+	var pace <-chan time.Time
+	if long() {
+		tk := time.NewTicker(time.Second) // the long run spreads its reloads over a minute
+		defer tk.Stop()
+		pace = tk.C
+	}
+	for i := 1; i <= reloads; i++ {
+		if pace != nil {
+			<-pace
+		}
+		p.writeConfig(gracefulConfig, vars{"gen": fmt.Sprint(i)})
+		waitUntil(t, 10*time.Second, fmt.Sprintf("rewrite %d to be applied", i), func() bool {
+			g, err := generation(p.Admin)
+			return err == nil && g >= gen0+uint64(i)
+		})
+		waitUntil(t, 10*time.Second, fmt.Sprintf("traffic after reload %d", i), answered(int64(workers)))
+	}
 	close(stop)
 	<-done
 
@@ -180,6 +204,19 @@ func TestReloadsUnderLoadLoseNothing(t *testing.T) {
 	}
 	if len(l.lost) > 0 {
 		t.Errorf("%d requests lost during reloads, first: %s", len(l.lost), l.lost[0])
+	}
+}
+
+// waitUntil polls cond (every few milliseconds) until it holds, failing the
+// test if it still does not after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval; the condition is what is waited for
 	}
 }
 

@@ -154,7 +154,7 @@ func TestH2IllegalRequestHeaders(t *testing.T) {
 			t.Errorf("%s: %s, want the request refused (RST_STREAM, GOAWAY or 400)", c.name, got)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
+	rec.settle(t)
 	if got := rec.take(); len(got) != 0 {
 		t.Errorf("illegal h2 requests reached the upstream: %d, first:\n%s", len(got), got[0].Head)
 	}
@@ -270,6 +270,7 @@ func TestH2ContinuationFlood(t *testing.T) {
 	if written >= 64<<20 {
 		t.Errorf("the gateway took %d bytes of one header block without ending the connection", written)
 	}
+	rec.settle(t)
 	if n := rec.count(); n != 0 {
 		t.Errorf("the flooded request reached the upstream")
 	}

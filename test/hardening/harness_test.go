@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"text/template"
 	"time"
@@ -113,6 +114,14 @@ type recorder struct {
 	mu    sync.Mutex
 	reqs  []recorded
 	conns sync.WaitGroup
+	live  map[net.Conn]bool // open connections, for settle
+	// busy counts requests whose first byte has been taken from the socket
+	// and that are not filed yet: settle waits for it to reach zero.
+	busy atomic.Int64
+	// accepted holds the remote address of every connection accepted, and
+	// barriers the channels settle waits on for its barrier connections.
+	accepted map[string]bool
+	barriers map[string]chan struct{}
 	// answer, if set, writes the response to a request instead of 200 "ok".
 	answer func(conn net.Conn, req *http.Request) bool // false: close the connection
 }
@@ -123,7 +132,7 @@ func newRecorder(t testing.TB) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{ln: ln}
+	r := &recorder{ln: ln, live: map[net.Conn]bool{}, accepted: map[string]bool{}, barriers: map[string]chan struct{}{}}
 	go r.accept()
 	t.Cleanup(func() { ln.Close() })
 	return r
@@ -137,6 +146,14 @@ func (r *recorder) accept() {
 		if err != nil {
 			return
 		}
+		r.mu.Lock()
+		if ch := r.barriers[c.RemoteAddr().String()]; ch != nil {
+			close(ch)
+		} else {
+			r.accepted[c.RemoteAddr().String()] = true
+		}
+		r.live[c] = true
+		r.mu.Unlock()
 		r.conns.Add(1)
 		go r.serve(c)
 	}
@@ -144,13 +161,48 @@ func (r *recorder) accept() {
 
 func (r *recorder) serve(c net.Conn) {
 	defer r.conns.Done()
-	defer c.Close()
+	defer func() {
+		r.mu.Lock()
+		delete(r.live, c)
+		r.mu.Unlock()
+		c.Close()
+	}()
 	br := bufio.NewReader(c)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		// Wait for the next request without taking its bytes from the
+		// socket, and count it busy before reading it: at any moment a byte
+		// the gateway sent is either still in the socket or part of a busy
+		// request, which is what settle relies on.
+		if br.Buffered() == 0 {
+			if err := waitReadable(c); err != nil {
+				return
+			}
+		}
+		if !r.serveOne(c, br) {
+			return
+		}
+	}
+}
+
+// serveOne reads, files and answers one request; false: close the connection.
+func (r *recorder) serveOne(c net.Conn, br *bufio.Reader) bool {
+	r.busy.Add(1)
+	filed := false
+	defer func() {
+		if !filed {
+			r.busy.Add(-1)
+		}
+	}()
+	add := func(rec recorded) {
+		r.add(rec)
+		r.busy.Add(-1)
+		filed = true
+	}
+	{
 		head, err := readHead(br)
 		if err != nil {
-			return
+			return false
 		}
 		rec := recorded{Head: head}
 		if why := badHead(head); why != "" {
@@ -160,8 +212,8 @@ func (r *recorder) serve(c net.Conn) {
 		req, err := http.ReadRequest(inner)
 		if err != nil {
 			rec.Err = "does not re-parse: " + err.Error()
-			r.add(rec)
-			return
+			add(rec)
+			return false
 		}
 		rec.Method, rec.URI, rec.Header = req.Method, req.RequestURI, req.Header
 		body, err := io.ReadAll(req.Body)
@@ -171,19 +223,15 @@ func (r *recorder) serve(c net.Conn) {
 		if err == nil && inner.Buffered() > 0 {
 			rec.Err = fmt.Sprintf("%d bytes past the framed end of the request", inner.Buffered())
 		}
-		r.add(rec)
+		add(rec)
 		if err != nil {
-			return
+			return false
 		}
 		if r.answer != nil {
-			if !r.answer(c, req) {
-				return
-			}
-			continue
+			return r.answer(c, req)
 		}
-		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-			return
-		}
+		_, err = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return err == nil
 	}
 }
 
@@ -228,6 +276,58 @@ func (r *recorder) add(rec recorded) {
 	r.mu.Lock()
 	r.reqs = append(r.reqs, rec)
 	r.mu.Unlock()
+}
+
+// settle waits until the recorder has filed every request the gateway has
+// sent it so far: call it once the client's exchange is over, before take.
+// A barrier connection, accepted after every connection dialled before it
+// (the accept queue is FIFO), shows that the accept loop has registered them
+// all; then no registered socket may hold unread bytes and no request may be
+// mid-read. The sockets are checked before the busy count: a byte taken from
+// a socket after it was checked belongs to a request already counted busy.
+func (r *recorder) settle(t testing.TB) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", r.ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // served like any connection: it ends at once, with nothing to file
+	in, me := make(chan struct{}), c.LocalAddr().String()
+	r.mu.Lock()
+	if r.accepted[me] {
+		close(in)
+	} else {
+		r.barriers[me] = in
+	}
+	delete(r.accepted, me)
+	r.mu.Unlock()
+	select {
+	case <-in:
+	case <-time.After(5 * time.Second):
+		t.Fatal("recorder: the barrier connection was not accepted within 5s")
+	}
+	r.mu.Lock()
+	delete(r.barriers, me)
+	r.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		pending := 0
+		for lc := range r.live {
+			if hasUnread(lc) {
+				pending++
+			}
+		}
+		r.mu.Unlock()
+		busy := r.busy.Load()
+		if pending == 0 && busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recorder: %d connections with unread bytes and %d requests mid-read after 5s", pending, busy)
+		}
+		runtime.Gosched() // poll: the serving goroutines are about to read or file
+	}
 }
 
 // take returns what was recorded so far and forgets it.
@@ -292,7 +392,7 @@ func goroutines(base, slack int, within time.Duration) int {
 		if n <= base+slack || time.Now().After(deadline) {
 			return n
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval; the count itself is what is waited for
 	}
 }
 

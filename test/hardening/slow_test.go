@@ -67,7 +67,7 @@ func TestSlowAndGreedyClients(t *testing.T) {
 			default:
 			}
 			during = append(during, latencies(t, normal, url, 1)...)
-			time.Sleep(2 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond) // pacing: a steady client, not one that competes with the attack
 		}
 	}()
 
@@ -94,7 +94,7 @@ func TestSlowAndGreedyClients(t *testing.T) {
 						if _, err := c.Write([]byte("a")); err != nil {
 							return
 						}
-						time.Sleep(100 * time.Millisecond)
+						time.Sleep(100 * time.Millisecond) // slowloris: a byte every 100ms is the attack
 					}
 				}()
 				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))

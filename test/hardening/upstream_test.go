@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,16 @@ func (h *hostile) serve(c net.Conn) {
 
 func writeRaw(s string) func(net.Conn) { return func(c net.Conn) { io.WriteString(c, s) } }
 
+// waitSent waits (up to 5s) until the peer has acknowledged every byte
+// written to c. Where that cannot be known it returns at once: on loopback a
+// small write is delivered before the write call returns.
+func waitSent(c net.Conn) {
+	deadline := time.Now().Add(5 * time.Second)
+	for unsent(c) > 0 && time.Now().Before(deadline) {
+		runtime.Gosched() // poll the socket's send queue
+	}
+}
+
 // reset closes the connection with RST instead of FIN.
 func reset(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -110,11 +121,14 @@ routes:
 func TestHostileUpstreams(t *testing.T) {
 	big := strings.Repeat("x", 1000)
 	h := newHostile(t, map[string]func(net.Conn){
-		"/hang":        func(c net.Conn) { time.Sleep(5 * time.Second) },
+		"/hang":        func(c net.Conn) { time.Sleep(5 * time.Second) }, // hangs on purpose, past response_header (500ms)
 		"/reset-early": reset,
 		"/reset-mid-body": func(c net.Conn) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+big)
-			time.Sleep(50 * time.Millisecond)
+			// A reset discards what is still unsent (SO_LINGER 0): wait
+			// until the gateway has acknowledged the head and body start,
+			// so that the reset really comes mid-body.
+			waitSent(c)
 			reset(c)
 		},
 		"/eof-mid-body":       writeRaw("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + big),
@@ -260,7 +274,7 @@ func endless(c net.Conn) {
 		if _, err := io.WriteString(c, chunk); err != nil {
 			return
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // pacing: a steady stream, not a burst that fills the buffers at once
 	}
 }
 
