@@ -16,38 +16,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/wasm"
+	"github.com/wasmgate/wasmgate/test/internal/wasmtest"
 )
-
-func load(t *testing.T, path string, opts wasm.Options) *wasm.Plugin {
-	t.Helper()
-	if opts.Name == "" {
-		opts.Name = strings.TrimSuffix(filepath.Base(path), ".wasm")
-	}
-	p, err := wasm.Load(context.Background(), filepath.Join("..", "..", path), opts)
-	if err != nil {
-		t.Fatalf("loading %s: %v", path, err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-func exchange(t *testing.T, p *wasm.Plugin, run wasm.Run) *wasm.Outcome {
-	t.Helper()
-	out, err := p.Exchange(context.Background(), run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Failed != nil {
-		t.Fatalf("plugin failed: %v; logs %v", out.Failed, out.Logs)
-	}
-	return out
-}
 
 func upstream() *filter.Response {
 	return &filter.Response{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("ok")}
@@ -57,10 +31,10 @@ func upstream() *filter.Response {
 // "hello: <configuration>".
 func TestAssemblyScriptAddHeader(t *testing.T) {
 	for _, config := range []string{"what ever you want", `{"json":"too"}`} {
-		p := load(t, "examples/assemblyscript/add-header/add-header.wasm",
+		p := wasmtest.Load(t, "examples/assemblyscript/add-header/add-header.wasm",
 			wasm.Options{RootID: "add_header", Config: []byte(config)})
 		for range 3 { // instances and their root context are reused across exchanges
-			out := exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil), Response: upstream()})
+			out := wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil), Response: upstream()})
 			if out.Local != nil {
 				t.Fatalf("unexpected local response %d %s", out.Local.Status, out.Local.Body)
 			}
@@ -75,14 +49,14 @@ func TestAssemblyScriptAddHeader(t *testing.T) {
 }
 
 func TestAssemblyScriptAuth(t *testing.T) {
-	p := load(t, "examples/assemblyscript/auth/auth.wasm", wasm.Options{RootID: "auth", Config: []byte("s3cret")})
+	p := wasmtest.Load(t, "examples/assemblyscript/auth/auth.wasm", wasm.Options{RootID: "auth", Config: []byte("s3cret")})
 
 	for _, token := range []string{"", "wrong", "s3cret-but-longer"} {
 		req := httptest.NewRequest("GET", "http://api.test/admin", nil)
 		if token != "" {
 			req.Header.Set("X-Api-Token", token)
 		}
-		out := exchange(t, p, wasm.Run{Request: req, Response: upstream()})
+		out := wasmtest.Exchange(t, p, wasm.Run{Request: req, Response: upstream()})
 		if out.Local == nil {
 			t.Fatalf("token %q passed", token)
 		}
@@ -94,7 +68,7 @@ func TestAssemblyScriptAuth(t *testing.T) {
 
 	req := httptest.NewRequest("GET", "http://api.test/admin", nil)
 	req.Header.Set("X-Api-Token", "s3cret")
-	out := exchange(t, p, wasm.Run{Request: req, Response: upstream()})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: req, Response: upstream()})
 	if out.Local != nil {
 		t.Fatalf("the right token was refused: %d %q; logs %v", out.Local.Status, out.Local.Body, out.Logs)
 	}
@@ -117,8 +91,8 @@ func TestAssemblyScriptAuth(t *testing.T) {
 // configuration is whatever the stale block held, so only loading and
 // running cleanly is asserted, not the README's "world!".
 func TestAssemblyScriptAddHeaderEmptyConfig(t *testing.T) {
-	p := load(t, "examples/assemblyscript/add-header/add-header.wasm", wasm.Options{RootID: "add_header"})
-	out := exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil), Response: upstream()})
+	p := wasmtest.Load(t, "examples/assemblyscript/add-header/add-header.wasm", wasm.Options{RootID: "add_header"})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil), Response: upstream()})
 	if out.Local != nil || out.Response == nil || out.Response.Status != 200 {
 		t.Fatalf("exchange with an empty config: local %v, response %v; logs %v", out.Local, out.Response, out.Logs)
 	}
@@ -136,11 +110,11 @@ func TestAssemblyScriptUnknownRootID(t *testing.T) {
 
 func TestCHeaderFilter(t *testing.T) {
 	for _, tc := range []struct{ config, header string }{{"", "X-C-Filter"}, {"x-from-config", "X-From-Config"}} {
-		p := load(t, "examples/c-filter/header_filter.wasm", wasm.Options{Config: []byte(tc.config)})
+		p := wasmtest.Load(t, "examples/c-filter/header_filter.wasm", wasm.Options{Config: []byte(tc.config)})
 		for i := range 3 {
 			req := httptest.NewRequest("GET", fmt.Sprintf("http://api.test/items/%d?q=1", i), nil)
 			req.Header.Set("X-Remove-Me", "1")
-			out := exchange(t, p, wasm.Run{Request: req, Response: upstream()})
+			out := wasmtest.Exchange(t, p, wasm.Run{Request: req, Response: upstream()})
 			if out.Local != nil {
 				t.Fatalf("unexpected local response %d", out.Local.Status)
 			}
@@ -158,9 +132,9 @@ func TestCHeaderFilter(t *testing.T) {
 }
 
 func TestCLocalResponse(t *testing.T) {
-	p := load(t, "examples/c-filter/local_response.wasm", wasm.Options{Config: []byte("/private")})
+	p := wasmtest.Load(t, "examples/c-filter/local_response.wasm", wasm.Options{Config: []byte("/private")})
 
-	out := exchange(t, p, wasm.Run{Request: httptest.NewRequest("POST", "http://api.test/private/x", nil), Response: upstream()})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("POST", "http://api.test/private/x", nil), Response: upstream()})
 	if out.Local == nil {
 		t.Fatal("a blocked path reached the upstream")
 	}
@@ -169,7 +143,7 @@ func TestCLocalResponse(t *testing.T) {
 		t.Fatalf("local response %d %q %v", out.Local.Status, out.Local.Body, out.Local.Header)
 	}
 
-	out = exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/public", nil), Response: upstream()})
+	out = wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/public", nil), Response: upstream()})
 	if out.Local != nil || out.Request.Header.Get("X-C-Checked") != "yes" || out.Response.Status != 200 {
 		t.Fatalf("an allowed path: local %+v, headers %v", out.Local, out.Request.Header)
 	}

@@ -9,39 +9,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/wasm"
+	"github.com/wasmgate/wasmgate/test/internal/wasmtest"
 )
-
-func load(t *testing.T, path string, opts wasm.Options) *wasm.Plugin {
-	t.Helper()
-	if opts.Name == "" {
-		opts.Name = strings.TrimSuffix(filepath.Base(path), ".wasm")
-	}
-	p, err := wasm.Load(context.Background(), filepath.Join("..", "..", path), opts)
-	if err != nil {
-		t.Fatalf("loading %s: %v", path, err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-func exchange(t *testing.T, p *wasm.Plugin, run wasm.Run) *wasm.Outcome {
-	t.Helper()
-	out, err := p.Exchange(context.Background(), run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Failed != nil {
-		t.Fatalf("plugin failed: %v; logs %v", out.Failed, out.Logs)
-	}
-	return out
-}
 
 func jsonRequest(method, target string) *http.Request {
 	r := httptest.NewRequest(method, target, nil)
@@ -57,9 +32,9 @@ func TestAddHeader(t *testing.T) {
 		{"plugins/add-header/add-header.wasm", `{"name":"x-hello","value":"world"}`, "X-Hello", "world"},
 		{"examples/wat-filter/add-header.wasm", "", "X-Wat-Filter", "hello"},
 	} {
-		p := load(t, tc.path, wasm.Options{Config: []byte(tc.config)})
+		p := wasmtest.Load(t, tc.path, wasm.Options{Config: []byte(tc.config)})
 		for range 3 { // instances are reused across exchanges
-			out := exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/users/1", nil)})
+			out := wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/users/1", nil)})
 			if out.Local != nil {
 				t.Fatalf("%s: unexpected local response %d %s", tc.path, out.Local.Status, out.Local.Body)
 			}
@@ -85,10 +60,10 @@ const schema = `{"schema": {"type": "object", "required": ["name", "age"], "prop
   "role": {"type": "string", "enum": ["user", "admin"]}}}}`
 
 func TestJSONValidate(t *testing.T) {
-	p := load(t, "plugins/json-validate/json-validate.wasm", wasm.Options{Config: []byte(schema), RequestBody: true})
+	p := wasmtest.Load(t, "plugins/json-validate/json-validate.wasm", wasm.Options{Config: []byte(schema), RequestBody: true})
 
 	good := `{"name":"ann","age":31,"tags":["a"],"role":"admin"}`
-	out := exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/users"), Body: []byte(good)})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/users"), Body: []byte(good)})
 	if out.Local != nil {
 		t.Fatalf("a valid body was rejected: %d %s", out.Local.Status, out.Local.Body)
 	}
@@ -104,7 +79,7 @@ func TestJSONValidate(t *testing.T) {
 		`{"name":"ann","age":3,"role":"god"}`: {"role", `"role" must be one of "user", "admin"`},
 		`{"name":`:                            {"", "the request body is not valid JSON"},
 	} {
-		out := exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/users"), Body: []byte(body)})
+		out := wasmtest.Exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/users"), Body: []byte(body)})
 		if out.Local == nil {
 			t.Errorf("%s passed", body)
 			continue
@@ -138,7 +113,7 @@ func TestTransform(t *testing.T) {
 	    "json": {"mask": ["password", "cards.number"]}
 	  }
 	}`
-	p := load(t, "plugins/transform/transform.wasm", wasm.Options{Config: []byte(config), RequestBody: true, ResponseBody: true})
+	p := wasmtest.Load(t, "plugins/transform/transform.wasm", wasm.Options{Config: []byte(config), RequestBody: true, ResponseBody: true})
 
 	req := jsonRequest("POST", "http://api.test/orders")
 	req.Header.Set("X-Debug", "1")
@@ -147,7 +122,7 @@ func TestTransform(t *testing.T) {
 	upstream := &filter.Response{Status: 200, Header: http.Header{
 		"Content-Type": {"application/json"}, "Server": {"backend/1.0"}},
 		Body: []byte(`{"id":7,"password":"secret","cards":[{"number":"4111"},{"number":"5500"}]}`)}
-	out := exchange(t, p, wasm.Run{Request: req, Body: []byte(`{"item":"book","meta":{"x":1}}`), Response: upstream})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: req, Body: []byte(`{"item":"book","meta":{"x":1}}`), Response: upstream})
 
 	h := out.Request.Header
 	if h.Get("X-Debug") != "" || h.Get("X-Old") != "" || h.Get("X-New") != "v" || h.Get("X-Env") != "prod" || h.Get("X-Via") != "wasmgate" {
@@ -168,11 +143,11 @@ func TestTransform(t *testing.T) {
 }
 
 func TestGoFilterExample(t *testing.T) {
-	p := load(t, "examples/go-filter/go-filter.wasm", wasm.Options{Config: []byte("hi")})
+	p := wasmtest.Load(t, "examples/go-filter/go-filter.wasm", wasm.Options{Config: []byte("hi")})
 
 	req := httptest.NewRequest("GET", "http://api.test/", nil)
 	req.Header.Set("X-Tenant", "acme")
-	out := exchange(t, p, wasm.Run{Request: req})
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: req})
 	if got := out.Request.Header.Get("X-Greeting"); got != "hi, acme" {
 		t.Errorf("x-greeting = %q", got)
 	}
@@ -180,7 +155,7 @@ func TestGoFilterExample(t *testing.T) {
 		t.Errorf("response = %+v", out.Response)
 	}
 
-	out = exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil)})
+	out = wasmtest.Exchange(t, p, wasm.Run{Request: httptest.NewRequest("GET", "http://api.test/", nil)})
 	if out.Local == nil || out.Local.Status != 400 {
 		t.Fatalf("a request without X-Tenant got %+v", out.Local)
 	}
@@ -189,14 +164,14 @@ func TestGoFilterExample(t *testing.T) {
 // A body larger than the SDK's 16KiB scratch buffer takes the guest
 // allocator's other path (a block pinned until the SDK takes it).
 func TestTransformLargeBody(t *testing.T) {
-	p := load(t, "plugins/transform/transform.wasm", wasm.Options{
+	p := wasmtest.Load(t, "plugins/transform/transform.wasm", wasm.Options{
 		Config: []byte(`{"request": {"json": {"inject": {"tag": "big"}}}}`), RequestBody: true,
 		// This checks the large-body path, not speed: parsing 200 KiB in a
 		// Go guest under -race on a loaded machine can pass the default
 		// 100ms callback deadline.
 		Timeout: 5 * time.Second})
 	big := strings.Repeat("x", 200<<10)
-	out := exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/upload"),
+	out := wasmtest.Exchange(t, p, wasm.Run{Request: jsonRequest("POST", "http://api.test/upload"),
 		Body: []byte(`{"data":"` + big + `"}`)})
 	if want := `{"data":"` + big + `","tag":"big"}`; string(out.Body) != want {
 		t.Fatalf("body of %d bytes, want %d; starts %.40q ends %q", len(out.Body), len(want), out.Body, out.Body[max(0, len(out.Body)-30):])
