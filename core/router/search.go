@@ -13,7 +13,8 @@ type search[T any] struct {
 	params *Params
 	query  url.Values // parsed on first use by a query matcher
 	parsed bool
-	allow  []string // methods of routes that failed only on the method
+	allow  []string  // methods of routes that failed only on the method
+	missed *route[T] // the first route that failed only on the method
 }
 
 // find runs the three path kinds of one host, in priority order.
@@ -152,6 +153,9 @@ func (s *search[T]) accept(rt *route[T]) bool {
 	}
 	if !rt.allows(s.r.Method) {
 		s.allow = append(s.allow, rt.methods...)
+		if s.missed == nil {
+			s.missed = rt
+		}
 		return false
 	}
 	return true

@@ -133,7 +133,10 @@ func (ht *hostTable[T]) insert(rt *route[T]) {
 // r supplies the method, headers and query. Captured parameters are
 // appended to (*params)[:0], so a reused slice with capacity makes a match
 // allocation-free (regex routes with groups and query matchers aside).
-// On MethodNotAllowed, allow lists the methods that would have matched.
+// On MethodNotAllowed, allow lists the methods that would have matched and
+// v is the first route that failed only on its method (its params are not
+// captured), so a caller can let that route's filters answer a CORS
+// preflight.
 func (t *Table[T]) Match(r *http.Request, host, path string, params *Params) (v T, res Result, allow []string) {
 	if params == nil {
 		params = new(Params)
@@ -168,7 +171,7 @@ func (t *Table[T]) Match(r *http.Request, host, path string, params *Params) (v 
 	}
 	if s.allow != nil {
 		slices.Sort(s.allow)
-		return v, MethodNotAllowed, slices.Compact(s.allow)
+		return s.missed.value, MethodNotAllowed, slices.Compact(s.allow)
 	}
 	return v, NotFound, nil
 }

@@ -55,7 +55,13 @@ func (q req) run(t *testing.T, tab *Table[string]) {
 	if wantRes == NotFound && q.want != "" {
 		wantRes = Found
 	}
-	if got != q.want || res != wantRes {
+	if res == MethodNotAllowed && wantRes == MethodNotAllowed {
+		// v is then a route that failed only on its method (for CORS
+		// preflights); which one may depend on config order.
+		if got == "" {
+			t.Errorf("%s %s%s: 405 without the route that failed on its method", method, q.host, q.target)
+		}
+	} else if got != q.want || res != wantRes {
 		t.Errorf("%s %s%s: got %q (%v); want %q (%v)", method, q.host, q.target, got, res, q.want, wantRes)
 		return
 	}
