@@ -34,21 +34,7 @@ func BenchmarkHeaderFilterABIs(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer p.Close()
-				f := p.NewFilter()
-				r, _ := http.NewRequest("GET", "http://x/", nil)
-				x := &filter.Exchange{Request: r}
-				resp := &filter.Response{Status: 200, Header: http.Header{}}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					delete(r.Header, "X-Wasm")
-					if f.OnRequest(x) != nil {
-						b.Fatal("local response")
-					}
-					x.Response = resp
-					f.OnResponse(x)
-					f.OnDone(x)
-				}
+				benchHeaderExchanges(b, p)
 			})
 		}
 	}
