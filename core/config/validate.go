@@ -69,6 +69,9 @@ func (v *validator) listeners() {
 			v.errf(p+".address", `an address is required: host:port, e.g. ":8080" or "127.0.0.1:8080"`)
 		case err != nil:
 			v.errf(p+".address", "%v", err)
+		case strings.HasSuffix(l.Address, ":0"):
+			// Each port-0 listener binds its own ephemeral port; the
+			// names (unique, below) tell them apart.
 		default:
 			if j, dup := addresses[l.Address]; dup {
 				v.errf(p+".address", "address %q is already used by listeners[%d]; each listener needs its own", l.Address, j)
@@ -76,8 +79,12 @@ func (v *validator) listeners() {
 				addresses[l.Address] = i
 			}
 		}
-		// A name defaulted from a duplicate address is already reported.
-		if j, dup := names[l.Name]; dup && l.Name != l.Address {
+		// A name defaulted from a duplicate address is already reported,
+		// except for port 0, where only the names tell listeners apart.
+		anyPort := strings.HasSuffix(l.Address, ":0")
+		if j, dup := names[l.Name]; dup && anyPort && l.Name == l.Address {
+			v.errf(p+".name", "listeners[%d] also binds %q; give each port-0 listener its own name", j, l.Address)
+		} else if dup && l.Name != l.Address {
 			v.errf(p+".name", "name %q is already used by listeners[%d]; names must be unique", l.Name, j)
 		} else {
 			names[l.Name] = i

@@ -46,6 +46,14 @@ server: {underscore_headers: keep}
 			`gw.yaml:7:9: admin.address: "localhost" is not host:port; want host:port, e.g. ":8080" or "127.0.0.1:8080", or "off" to disable the admin API`,
 			`gw.yaml:8:10: server.underscore_headers: "keep" is not valid; valid values: drop, reject, allow`,
 		}},
+		{"port-0 listeners told apart by name", `
+listeners:
+  - address: "127.0.0.1:0"
+  - { name: second, address: "127.0.0.1:0" }
+  - address: "127.0.0.1:0"
+`, []string{
+			`gw.yaml:4:5: listeners[2].name: listeners[0] also binds "127.0.0.1:0"; give each port-0 listener its own name`,
+		}},
 		{"routes", `
 listeners: [{address: ":8080"}]
 upstreams:

@@ -40,14 +40,8 @@ func checkJSONError(t *testing.T, resp *http.Response, status int, reason string
 }
 
 func TestConnectRefusedIs502(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
 	errs := make(chan *Error, 1)
-	front := startFront(t, &gateway{p: New(Options{}), up: newUpstream(t, "http://"+addr, nil), errs: errs})
+	front := startFront(t, &gateway{p: New(Options{}), up: newUpstream(t, deadURL(t), nil), errs: errs})
 	resp := do(t, mustReq(t, "GET", front.URL))
 	checkJSONError(t, resp, 502, "upstream connect failure")
 	<-errs

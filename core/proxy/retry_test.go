@@ -3,7 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -14,16 +13,10 @@ import (
 	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
-// deadURL is an address nothing listens on: connects are refused.
-func deadURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
+// deadURL is an address nothing listens on: connects are refused. Port 1
+// (tcpmux) is never served on a test machine; a port freed by closing a
+// listener could be taken again by a parallel test.
+func deadURL(*testing.T) string { return "http://127.0.0.1:1" }
 
 func retries(on ...string) *config.Retries {
 	return &config.Retries{

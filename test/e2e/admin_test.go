@@ -33,9 +33,9 @@ const envSecret = "env-secret-value-9f8e7d"
 func TestAdmin(t *testing.T) {
 	needBinary(t)
 	a := newEcho(t, "a")
-	g := startGateway(t, adminConfig, vars{"a": a.URL}, startOptions{env: []string{"E2E_SECRET=" + envSecret}})
+	g := startGateway(t, adminConfig, vars{"a": a.URL}, startOptions{Env: []string{"E2E_SECRET=" + envSecret}})
 	admin := func(path string) (*http.Response, []byte) {
-		return g.do(newRequest(t, http.MethodGet, "http://"+g.Admin+path, nil))
+		return g.Do(newRequest(t, http.MethodGet, "http://"+g.Admin+path, nil))
 	}
 
 	t.Run("healthz and readyz", func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestAdmin(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
-		st := g.status()
+		st := g.Status()
 		if st.Generation != 1 || st.Routes != 2 || !slices.Contains(mapValues(st.Listeners), g.Listen) {
 			t.Errorf("/status %+v, want generation 1, 2 routes, listener %s", st, g.Listen)
 		}
@@ -90,7 +90,7 @@ func TestAdmin(t *testing.T) {
 		if strings.Contains(string(cfg), envSecret) {
 			t.Errorf("/config shows the expanded ${E2E_SECRET}:\n%s", cfg)
 		}
-		resp, body := g.get("/s")
+		resp, body := g.Get("/s")
 		if got := decodeSeen(t, resp.StatusCode, body).Header.Get("X-From-Env"); got != envSecret {
 			t.Errorf("upstream got X-From-Env %q, want the expanded env value", got)
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 )
 
 // runCLI runs wasmgate with args in dir and returns its output and exit status.
@@ -18,7 +20,7 @@ func runCLI(t *testing.T, dir string, args ...string) (stdout, stderr string, co
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, gatewaytest.Binary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = childEnv()
 	var out, errOut bytes.Buffer

@@ -10,10 +10,10 @@ import (
 
 func TestDemo(t *testing.T) {
 	needBinary(t)
-	g := startGateway(t, "", nil, startOptions{noConfig: true})
+	g := startGateway(t, "", nil, startOptions{Demo: true})
 
 	t.Run("index lists routes", func(t *testing.T) {
-		resp, body := g.get("/")
+		resp, body := g.Get("/")
 		var index struct {
 			Routes []struct{ Route string } `json:"routes"`
 		}
@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 	})
 
 	t.Run("templated user route", func(t *testing.T) {
-		resp, body := g.get("/api/users/42")
+		resp, body := g.Get("/api/users/42")
 		var u struct {
 			User struct {
 				ID int `json:"id"`
@@ -45,9 +45,9 @@ func TestDemo(t *testing.T) {
 	})
 
 	t.Run("create order", func(t *testing.T) {
-		req := newRequest(t, "POST", g.url("/api/orders"), strings.NewReader(`{"item":"book","qty":2}`))
+		req := newRequest(t, "POST", g.URL("/api/orders"), strings.NewReader(`{"item":"book","qty":2}`))
 		req.Header.Set("Content-Type", "application/json")
-		resp, body := g.do(req)
+		resp, body := g.Do(req)
 		if resp.StatusCode != 201 || !strings.Contains(string(body), `"item":"book"`) {
 			t.Errorf("POST /api/orders: %d %s, want 201 with the order", resp.StatusCode, body)
 		}
@@ -61,16 +61,16 @@ func TestDemo(t *testing.T) {
 			{`{"qty":2}`, `"item"`},
 			{`{"item":"book","qty":"two"}`, `"field":"qty"`},
 		} {
-			req := newRequest(t, "POST", g.url("/api/orders"), strings.NewReader(c.body))
+			req := newRequest(t, "POST", g.URL("/api/orders"), strings.NewReader(c.body))
 			req.Header.Set("Content-Type", "application/json")
-			resp, body := g.do(req)
+			resp, body := g.Do(req)
 			if resp.StatusCode != 400 || !strings.Contains(string(body), c.want) || !strings.Contains(string(body), `"status":400`) {
 				t.Errorf("POST /api/orders %s: %d %s, want the plugin's 400 naming %s", c.body, resp.StatusCode, body, c.want)
 			}
 		}
-		req := newRequest(t, "POST", g.url("/api/orders"), strings.NewReader(`{"item":"lamp","qty":100}`))
+		req := newRequest(t, "POST", g.URL("/api/orders"), strings.NewReader(`{"item":"lamp","qty":100}`))
 		req.Header.Set("Content-Type", "application/json")
-		if resp, body := g.do(req); resp.StatusCode != 201 || !strings.Contains(string(body), `"item":"lamp"`) {
+		if resp, body := g.Do(req); resp.StatusCode != 201 || !strings.Contains(string(body), `"item":"lamp"`) {
 			t.Errorf("POST /api/orders (valid): %d %s, want 201", resp.StatusCode, body)
 		}
 	})
@@ -79,7 +79,7 @@ func TestDemo(t *testing.T) {
 		// The banner is printed just after the gateway turns ready.
 		var out string
 		err := poll(5*time.Second, func() error {
-			if out = g.stdout.String(); !strings.Contains(out, "Admin:") {
+			if out = g.Stdout.String(); !strings.Contains(out, "Admin:") {
 				return fmt.Errorf("no banner yet: %q", out)
 			}
 			return nil

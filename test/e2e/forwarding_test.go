@@ -9,7 +9,8 @@ import (
 const forwardingConfig = `
 listeners:
   - address: "{{.listen}}"
-  - address: "{{.trusted}}"
+  - name: trusted
+    address: "127.0.0.1:0"
     trusted_proxies: [127.0.0.1/32]
 admin: { address: "{{.admin}}" }
 {{.server}}
@@ -23,8 +24,8 @@ routes:
 func TestForwardingHeaders(t *testing.T) {
 	needBinary(t)
 	a := newEcho(t, "a")
-	trusted := freeAddr(t)
-	g := startGateway(t, forwardingConfig, vars{"a": a.URL, "trusted": trusted, "server": ""})
+	g := startGateway(t, forwardingConfig, vars{"a": a.URL, "server": ""})
+	trusted := g.ListenerAddr("trusted")
 
 	spoof := []string{
 		"X-Forwarded-For: 1.2.3.4",
@@ -121,7 +122,7 @@ func TestUnderscoreHeadersReject(t *testing.T) {
 	needBinary(t)
 	a := newEcho(t, "a")
 	g := startGateway(t, forwardingConfig, vars{
-		"a": a.URL, "trusted": freeAddr(t), "server": "server: { underscore_headers: reject }",
+		"a": a.URL, "server": "server: { underscore_headers: reject }",
 	})
 	resp := rawGet(t, g.Listen, "/", "X_User: admin")
 	checkError(t, resp.Status, resp.Header, resp.Body, http.StatusBadRequest)

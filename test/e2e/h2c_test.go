@@ -61,14 +61,14 @@ func TestH2C(t *testing.T) {
 	defer tr.CloseIdleConnections()
 
 	t.Run("h2c listener", func(t *testing.T) {
-		resp, body := getWith(t, tr, g.url("/hello"))
+		resp, body := getWith(t, tr, g.URL("/hello"))
 		if resp.ProtoMajor != 2 || string(body) != "hi" {
 			t.Errorf("got %s %q, want HTTP/2.0 \"hi\"", resp.Proto, body)
 		}
 	})
 
 	t.Run("body limit without Content-Length", func(t *testing.T) {
-		req := newRequest(t, http.MethodPost, g.url("/small"), nil)
+		req := newRequest(t, http.MethodPost, g.URL("/small"), nil)
 		req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 4096))) // streamed, no length
 		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 		resp, err := c.Do(req)
@@ -81,7 +81,7 @@ func TestH2C(t *testing.T) {
 	})
 
 	t.Run("trailers end to end", func(t *testing.T) {
-		req := newRequest(t, http.MethodPost, g.url("/pkg.Service/Call"), nil)
+		req := newRequest(t, http.MethodPost, g.URL("/pkg.Service/Call"), nil)
 		req.Body = io.NopCloser(strings.NewReader("\x00\x00\x00\x00\x02hi"))
 		req.Header.Set("Content-Type", "application/grpc")
 		req.Header.Set("TE", "trailers")

@@ -36,10 +36,10 @@ func TestHeadersFilter(t *testing.T) {
 	a := newEcho(t, "a")
 	g := startGateway(t, headersConfig, vars{"a": a.URL})
 
-	req := newRequest(t, http.MethodGet, g.url("/users/42"), nil)
+	req := newRequest(t, http.MethodGet, g.URL("/users/42"), nil)
 	req.Header.Set("X-Drop-Me", "1")
 	req.Header.Set("X-User-Id", "spoofed")
-	resp, body := g.do(req)
+	resp, body := g.Do(req)
 	s := decodeSeen(t, resp.StatusCode, body)
 
 	requestWant := map[string]string{"X-User-Id": "42", "X-Method": "GET", "X-Drop-Me": ""}
@@ -61,7 +61,7 @@ func TestHeadersFilter(t *testing.T) {
 	}
 
 	// Without filters the upstream's headers pass untouched.
-	resp, body = g.get("/plain")
+	resp, body = g.Get("/plain")
 	decodeSeen(t, resp.StatusCode, body)
 	if resp.Header.Get("X-Internal") != "upstream-secret" || resp.Header.Get("X-Served-By") != "" {
 		t.Errorf("route without filters: X-Internal %q, X-Served-By %q; want the upstream's headers unchanged",

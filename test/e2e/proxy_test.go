@@ -65,14 +65,17 @@ func oddUpstream(t *testing.T) *httptest.Server {
 func TestProxy(t *testing.T) {
 	needBinary(t)
 	a, odd := newEcho(t, "a"), oddUpstream(t)
-	g := startGateway(t, proxyConfig, vars{"a": a.URL, "odd": odd.URL, "down": freeAddr(t)})
+	g := startGateway(t, proxyConfig, vars{
+		"a": a.URL, "odd": odd.URL,
+		"down": "127.0.0.1:1", // tcpmux: nothing listens there, the connection is refused
+	})
 	target := strings.TrimPrefix(a.URL, "http://")
 
 	t.Run("Host", func(t *testing.T) {
 		for path, want := range map[string]string{"/preserve": "client.example", "/target-host": target} {
-			req := newRequest(t, http.MethodGet, g.url(path), nil)
+			req := newRequest(t, http.MethodGet, g.URL(path), nil)
 			req.Host = "client.example"
-			resp, body := g.do(req)
+			resp, body := g.Do(req)
 			if got := decodeSeen(t, resp.StatusCode, body).Host; got != want {
 				t.Errorf("%s: upstream saw Host %q, want %q", path, got, want)
 			}
@@ -80,7 +83,7 @@ func TestProxy(t *testing.T) {
 	})
 
 	t.Run("hop-by-hop response headers", func(t *testing.T) {
-		resp, body := g.get("/odd/hop")
+		resp, body := g.Get("/odd/hop")
 		if string(body) != "hop" || resp.Header.Get("X-End") != "kept" {
 			t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
 		}
@@ -92,11 +95,11 @@ func TestProxy(t *testing.T) {
 	})
 
 	t.Run("HEAD and 204", func(t *testing.T) {
-		resp, body := g.do(newRequest(t, http.MethodHead, g.url("/odd/x"), nil))
+		resp, body := g.Do(newRequest(t, http.MethodHead, g.URL("/odd/x"), nil))
 		if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.ContentLength != 5 {
 			t.Errorf("HEAD: %d, %d body bytes, Content-Length %d; want 200, none, 5", resp.StatusCode, len(body), resp.ContentLength)
 		}
-		resp, body = g.get("/odd/empty")
+		resp, body = g.Get("/odd/empty")
 		if resp.StatusCode != http.StatusNoContent || len(body) != 0 {
 			t.Errorf("204: got %d with %d bytes", resp.StatusCode, len(body))
 		}
@@ -104,16 +107,16 @@ func TestProxy(t *testing.T) {
 
 	t.Run("query kept byte for byte", func(t *testing.T) {
 		raw := "a=1&b=%2F%20x&a=2&empty=&plus=a+b"
-		resp, body := g.get("/target-host?" + raw)
+		resp, body := g.Get("/target-host?" + raw)
 		if got := decodeSeen(t, resp.StatusCode, body).Query; got != raw {
 			t.Errorf("upstream saw query %q, want %q", got, raw)
 		}
 	})
 
 	t.Run("Expect 100-continue", func(t *testing.T) {
-		req := newRequest(t, http.MethodPost, g.url("/target-host"), strings.NewReader("continued body"))
+		req := newRequest(t, http.MethodPost, g.URL("/target-host"), strings.NewReader("continued body"))
 		req.Header.Set("Expect", "100-continue")
-		resp, body := g.do(req)
+		resp, body := g.Do(req)
 		if s := decodeSeen(t, resp.StatusCode, body); s.Body != "continued body" {
 			t.Errorf("upstream got body %q", s.Body)
 		}
@@ -128,7 +131,7 @@ func TestProxy(t *testing.T) {
 	}
 	for _, tt := range errorsCases {
 		t.Run("error "+tt.path, func(t *testing.T) {
-			resp, body := g.get(tt.path)
+			resp, body := g.Get(tt.path)
 			e := checkError(t, resp.StatusCode, resp.Header, body, tt.status)
 			if strings.Contains(e.Error, "127.0.0.1") || strings.Contains(e.Error, "dial") {
 				t.Errorf("error %q leaks upstream details", e.Error)

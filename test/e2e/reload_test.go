@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 )
 
 const reloadV1 = head + `
@@ -40,7 +42,7 @@ const reloadBad = reloadV1 + `
 // checkV2 asserts whether the /v2 route exists.
 func checkV2(t *testing.T, g *gateway, want bool) {
 	t.Helper()
-	resp, body := g.get("/v2")
+	resp, body := g.Get("/v2")
 	switch {
 	case want && (resp.StatusCode != http.StatusOK || string(body) != "two"):
 		t.Errorf("/v2: %d %q, want 200 \"two\" from the reloaded config", resp.StatusCode, body)
@@ -55,28 +57,28 @@ func TestReload(t *testing.T) {
 	v := vars{"a": a.URL}
 
 	t.Run("SIGHUP", func(t *testing.T) {
-		g := startGateway(t, reloadV1, v, startOptions{symlinked: true})
-		gen := g.status().Generation
+		g := startGateway(t, reloadV1, v, startOptions{Symlinked: true})
+		gen := g.Status().Generation
 		checkV2(t, g, false)
-		g.writeConfig(reloadV2, nil)
-		g.signal(syscall.SIGHUP)
-		if got := g.waitGeneration(gen); got != gen+1 {
+		g.WriteConfig(reloadV2, nil)
+		g.Signal(syscall.SIGHUP)
+		if got := g.WaitGeneration(gen); got != gen+1 {
 			t.Errorf("generation %d after one SIGHUP, want %d", got, gen+1)
 		}
 		checkV2(t, g, true)
 
 		// A bad config on SIGHUP is logged and changes nothing.
-		g.writeConfig(reloadBad, nil)
-		g.signal(syscall.SIGHUP)
+		g.WriteConfig(reloadBad, nil)
+		g.Signal(syscall.SIGHUP)
 		if err := poll(10*time.Second, func() error {
-			if !strings.Contains(g.stderr.String(), "reload rejected") {
+			if !strings.Contains(g.Stderr.String(), "reload rejected") {
 				return fmt.Errorf("no rejection logged")
 			}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if got := g.status().Generation; got != gen+1 {
+		if got := g.Status().Generation; got != gen+1 {
 			t.Errorf("generation %d after a rejected SIGHUP reload, want %d", got, gen+1)
 		}
 		checkV2(t, g, true)
@@ -84,42 +86,42 @@ func TestReload(t *testing.T) {
 
 	t.Run("file watch", func(t *testing.T) {
 		g := startGateway(t, reloadV1, v)
-		gen := g.status().Generation
-		g.writeConfig(reloadV2, nil)
-		g.waitGeneration(gen)
+		gen := g.Status().Generation
+		g.WriteConfig(reloadV2, nil)
+		g.WaitGeneration(gen)
 		checkV2(t, g, true)
-		if !strings.Contains(g.stderr.String(), "config file changed") {
+		if !strings.Contains(g.Stderr.String(), "config file changed") {
 			t.Error("reload not attributed to the file watcher in the log")
 		}
 	})
 
 	t.Run("POST /reload", func(t *testing.T) {
-		g := startGateway(t, reloadV1, v, startOptions{symlinked: true})
-		gen := g.status().Generation
-		g.writeConfig(reloadV2, nil)
-		code, body := g.reload()
+		g := startGateway(t, reloadV1, v, startOptions{Symlinked: true})
+		gen := g.Status().Generation
+		g.WriteConfig(reloadV2, nil)
+		code, body := g.Reload()
 		if code != http.StatusOK {
 			t.Fatalf("POST /reload: %d %s", code, body)
 		}
 		var r struct {
-			Reloaded bool        `json:"reloaded"`
-			Status   adminStatus `json:"status"`
+			Reloaded bool               `json:"reloaded"`
+			Status   gatewaytest.Status `json:"status"`
 		}
 		if err := json.Unmarshal(body, &r); err != nil || !r.Reloaded || r.Status.Generation != gen+1 {
 			t.Errorf("POST /reload body %s (%v), want reloaded with generation %d", body, err, gen+1)
 		}
 		checkV2(t, g, true) // the reload is done when POST /reload answers
-		resp, _ := g.do(newRequest(t, http.MethodGet, "http://"+g.Admin+"/reload", nil))
+		resp, _ := g.Do(newRequest(t, http.MethodGet, "http://"+g.Admin+"/reload", nil))
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
 			t.Errorf("GET /reload: %d Allow %q, want 405 Allow POST", resp.StatusCode, resp.Header.Get("Allow"))
 		}
 	})
 
 	t.Run("bad config keeps serving", func(t *testing.T) {
-		g := startGateway(t, reloadV1, v, startOptions{symlinked: true})
-		gen := g.status().Generation
-		g.writeConfig(reloadBad, nil)
-		code, body := g.reload()
+		g := startGateway(t, reloadV1, v, startOptions{Symlinked: true})
+		gen := g.Status().Generation
+		g.WriteConfig(reloadBad, nil)
+		code, body := g.Reload()
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("POST /reload with a bad config: %d %s, want 422", code, body)
 		}
@@ -130,48 +132,52 @@ func TestReload(t *testing.T) {
 		if err := json.Unmarshal(body, &r); err != nil || r.Reloaded {
 			t.Fatalf("POST /reload body %s (%v)", body, err)
 		}
-		line := lineOf(t, string(render(t, reloadBad, g.vars)), "upstream: nope")
+		line := lineOf(t, string(render(t, reloadBad, g.Vars)), "upstream: nope")
 		want := g.File + ":" + strconv.Itoa(line) + ":"
 		if !strings.Contains(r.Error, want) || !strings.Contains(r.Error, `unknown upstream "nope"`) {
 			t.Errorf("reload error %q, want it to name %s and the unknown upstream", r.Error, want)
 		}
-		if got := g.status().Generation; got != gen {
+		if got := g.Status().Generation; got != gen {
 			t.Errorf("generation %d after a rejected reload, want %d", got, gen)
 		}
-		resp, body := g.get("/v1")
+		resp, body := g.Get("/v1")
 		decodeSeen(t, resp.StatusCode, body)
-		resp, _ = g.get("/broken")
+		resp, _ = g.Get("/broken")
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("/broken: %d, want 404 (the bad config must not be served)", resp.StatusCode)
 		}
 	})
 
 	t.Run("listeners added and removed", func(t *testing.T) {
-		g := startGateway(t, reloadV1, v, startOptions{symlinked: true})
-		second := freeAddr(t)
-		two := strings.Replace(reloadV1, `  - address: "{{.listen}}"`,
-			"  - address: \"{{.listen}}\"\n  - address: \"{{.second}}\"", 1)
-		onlySecond := strings.Replace(reloadV1, "{{.listen}}", "{{.second}}", 1)
+		g := startGateway(t, reloadV1, v, startOptions{Symlinked: true})
+		const second = `  - { name: second, address: "127.0.0.1:0" }`
+		first := `  - address: "{{.listen}}"`
+		two := strings.Replace(reloadV1, first, first+"\n"+second, 1)
+		onlySecond := strings.Replace(reloadV1, first, second, 1)
 
-		g.writeConfig(two, vars{"second": second})
-		if code, body := g.reload(); code != http.StatusOK {
+		g.WriteConfig(two, nil)
+		if code, body := g.Reload(); code != http.StatusOK {
 			t.Fatalf("reload adding a listener: %d %s", code, body)
 		}
-		resp, body := g.do(newRequest(t, http.MethodGet, "http://"+second+"/v1", nil))
+		secondAddr := g.ListenerAddr("second")
+		resp, body := g.Do(newRequest(t, http.MethodGet, "http://"+secondAddr+"/v1", nil))
 		decodeSeen(t, resp.StatusCode, body)
-		if l := g.status().Listeners; len(l) != 2 {
+		if l := g.Status().Listeners; len(l) != 2 {
 			t.Errorf("status lists listeners %v, want 2", l)
 		}
 
-		g.writeConfig(onlySecond, vars{"second": second})
-		if code, body := g.reload(); code != http.StatusOK {
+		g.WriteConfig(onlySecond, nil)
+		if code, body := g.Reload(); code != http.StatusOK {
 			t.Fatalf("reload removing a listener: %d %s", code, body)
 		}
 		if conn, err := net.DialTimeout("tcp", g.Listen, 2*time.Second); err == nil {
 			conn.Close()
 			t.Errorf("removed listener %s still accepts connections", g.Listen)
 		}
-		resp, body = g.do(newRequest(t, http.MethodGet, "http://"+second+"/v1", nil))
+		if now := g.ListenerAddr("second"); now != secondAddr {
+			t.Errorf("the kept listener moved from %s to %s: its socket must survive the reload", secondAddr, now)
+		}
+		resp, body = g.Do(newRequest(t, http.MethodGet, "http://"+secondAddr+"/v1", nil))
 		decodeSeen(t, resp.StatusCode, body)
 	})
 }
@@ -206,7 +212,7 @@ routes:
 func TestReloadUnderTraffic(t *testing.T) {
 	needBinary(t)
 	a := newEcho(t, "a")
-	g := startGateway(t, reloadTraffic, vars{"a": a.URL, "which": "A"}, startOptions{symlinked: true})
+	g := startGateway(t, reloadTraffic, vars{"a": a.URL, "which": "A"}, startOptions{Symlinked: true})
 
 	var (
 		stop     atomic.Bool
@@ -237,11 +243,11 @@ func TestReloadUnderTraffic(t *testing.T) {
 				body := fmt.Sprintf("worker %d request %d", w, i)
 				switch i % 3 {
 				case 0:
-					req, _ = http.NewRequest(http.MethodGet, g.url("/r"), nil)
+					req, _ = http.NewRequest(http.MethodGet, g.URL("/r"), nil)
 				case 1:
-					req, _ = http.NewRequest(http.MethodPost, g.url("/r"), strings.NewReader(body))
+					req, _ = http.NewRequest(http.MethodPost, g.URL("/r"), strings.NewReader(body))
 				default:
-					req, _ = http.NewRequest(http.MethodGet, g.url("/local"), nil)
+					req, _ = http.NewRequest(http.MethodGet, g.URL("/local"), nil)
 				}
 				total.Add(1)
 				resp, err := c.Do(req)
@@ -273,14 +279,14 @@ func TestReloadUnderTraffic(t *testing.T) {
 		}()
 	}
 
-	gen := g.status().Generation
+	gen := g.Status().Generation
 	for i := range 20 {
 		which := "B"
 		if i%2 == 1 {
 			which = "A"
 		}
-		g.writeConfig(reloadTraffic, vars{"which": which})
-		if code, body := g.reload(); code != http.StatusOK {
+		g.WriteConfig(reloadTraffic, vars{"which": which})
+		if code, body := g.Reload(); code != http.StatusOK {
 			t.Errorf("reload %d: %d %s", i, code, body)
 		}
 		// Let traffic run on every generation, not only between a few.
@@ -297,7 +303,7 @@ func TestReloadUnderTraffic(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 
-	if got := g.status().Generation; got != gen+20 {
+	if got := g.Status().Generation; got != gen+20 {
 		t.Errorf("generation %d after 20 reloads, want %d", got, gen+20)
 	}
 	for _, f := range failures {

@@ -113,14 +113,14 @@ func TestRouting(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
-			req := newRequest(t, method, g.url(tt.target), nil)
+			req := newRequest(t, method, g.URL(tt.target), nil)
 			if tt.host != "" {
 				req.Host = tt.host
 			}
 			for k, v := range tt.header {
 				req.Header[k] = v
 			}
-			resp, body := g.do(req)
+			resp, body := g.Do(req)
 			s := decodeSeen(t, resp.StatusCode, body)
 			if got := s.Header.Get("X-Route"); got != tt.route {
 				t.Errorf("route %q matched, want %q", got, tt.route)
@@ -138,7 +138,7 @@ func TestRouting(t *testing.T) {
 	}
 
 	t.Run("regex params", func(t *testing.T) {
-		resp, body := g.get("/img/640x480.png")
+		resp, body := g.Get("/img/640x480.png")
 		if got := decodeSeen(t, resp.StatusCode, body).Header.Get("X-Size"); got != "640:480" {
 			t.Errorf("X-Size %q, want 640:480 from the regex's named groups", got)
 		}
@@ -148,7 +148,7 @@ func TestRouting(t *testing.T) {
 	for _, path := range notFound {
 		t.Run("404 "+path, func(t *testing.T) {
 			before := a.hits.Load() + b.hits.Load()
-			resp, body := g.get(path)
+			resp, body := g.Get(path)
 			e := checkError(t, resp.StatusCode, resp.Header, body, http.StatusNotFound)
 			if !strings.Contains(e.Error, path) {
 				t.Errorf("404 error %q does not name the path %s", e.Error, path)
@@ -170,7 +170,7 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tt := range methodNotAllowed {
 		t.Run("405 "+tt.method+" "+tt.path, func(t *testing.T) {
-			resp, body := g.do(newRequest(t, tt.method, g.url(tt.path), nil))
+			resp, body := g.Do(newRequest(t, tt.method, g.URL(tt.path), nil))
 			checkError(t, resp.StatusCode, resp.Header, body, http.StatusMethodNotAllowed)
 			if got := resp.Header.Get("Allow"); got != tt.allow {
 				t.Errorf("Allow %q, want %q", got, tt.allow)

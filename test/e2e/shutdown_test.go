@@ -45,7 +45,7 @@ func TestGracefulStop(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		c := &http.Client{Timeout: 30 * time.Second}
-		resp, err := c.Get(g.url("/slow"))
+		resp, err := c.Get(g.URL("/slow"))
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -60,7 +60,7 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatal("the slow request never reached the upstream")
 	}
 
-	g.signal(syscall.SIGTERM)
+	g.Signal(syscall.SIGTERM)
 	admin := &http.Client{Timeout: 2 * time.Second}
 	err := poll(10*time.Second, func() error {
 		resp, err := admin.Get("http://" + g.Admin + "/readyz")
@@ -87,7 +87,7 @@ func TestGracefulStop(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	if !g.running() {
+	if !g.Running() {
 		t.Fatal("wasmgate exited with a request in flight")
 	}
 
@@ -100,7 +100,7 @@ func TestGracefulStop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the in-flight request did not finish")
 	}
-	if code := g.wait(5 * time.Second); code != 0 {
+	if code := g.Wait(5 * time.Second); code != 0 {
 		t.Errorf("exit status %d after draining, want 0", code)
 	}
 }

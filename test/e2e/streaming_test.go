@@ -59,8 +59,8 @@ func TestStreaming(t *testing.T) {
 	t.Run("sse unbuffered", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		req := newRequest(t, http.MethodGet, g.url("/events"), nil).WithContext(ctx)
-		resp, err := g.client.Do(req)
+		req := newRequest(t, http.MethodGet, g.URL("/events"), nil).WithContext(ctx)
+		resp, err := g.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestStreaming(t *testing.T) {
 			if chunked {
 				r = io.MultiReader(r) // hides the length: sent chunked
 			}
-			resp, got := g.do(newRequest(t, http.MethodPost, g.url("/upload"), r))
+			resp, got := g.Do(newRequest(t, http.MethodPost, g.URL("/upload"), r))
 			s := decodeSeen(t, resp.StatusCode, got)
 			if s.BodyLen != int64(len(body)) || s.BodySHA256 != hex.EncodeToString(sum[:]) {
 				t.Errorf("chunked=%v: upstream got %d bytes sha256 %s, want %d bytes %x",
@@ -103,16 +103,16 @@ func TestStreaming(t *testing.T) {
 	t.Run("over max_request_body", func(t *testing.T) {
 		before := echo.hits.Load()
 		big := strings.Repeat("x", 2048)
-		resp, body := g.do(newRequest(t, http.MethodPost, g.url("/small"), strings.NewReader(big)))
+		resp, body := g.Do(newRequest(t, http.MethodPost, g.URL("/small"), strings.NewReader(big)))
 		checkError(t, resp.StatusCode, resp.Header, body, http.StatusRequestEntityTooLarge)
 		if echo.hits.Load() != before {
 			t.Error("a body declared too large reached the upstream")
 		}
 		// Without Content-Length the limit is found while streaming.
-		resp, body = g.do(newRequest(t, http.MethodPost, g.url("/small"), io.MultiReader(strings.NewReader(big))))
+		resp, body = g.Do(newRequest(t, http.MethodPost, g.URL("/small"), io.MultiReader(strings.NewReader(big))))
 		checkError(t, resp.StatusCode, resp.Header, body, http.StatusRequestEntityTooLarge)
 		// At the limit it passes.
-		resp, body = g.do(newRequest(t, http.MethodPost, g.url("/small"), strings.NewReader(big[:1024])))
+		resp, body = g.Do(newRequest(t, http.MethodPost, g.URL("/small"), strings.NewReader(big[:1024])))
 		if s := decodeSeen(t, resp.StatusCode, body); s.BodyLen != 1024 {
 			t.Errorf("upstream got %d bytes, want 1024", s.BodyLen)
 		}

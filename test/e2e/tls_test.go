@@ -17,7 +17,8 @@ listeners:
       certificates:
         - { cert: "{{.a_cert}}", key: "{{.a_key}}" }
         - { cert: "{{.b_cert}}", key: "{{.b_key}}" }
-  - address: "{{.mtls}}"
+  - name: mtls
+    address: "127.0.0.1:0"
     tls:
       certificates: [{ cert: "{{.a_cert}}", key: "{{.a_key}}" }]
       client_ca: "{{.client_ca}}"
@@ -36,11 +37,11 @@ func TestTLS(t *testing.T) {
 	client := newCert(t, dir, "client", clientCA, false, true)
 	otherCA := newCert(t, dir, "other-ca", nil, true, false)
 	stranger := newCert(t, dir, "stranger", otherCA, false, true)
-	mtls := freeAddr(t)
 	g := startGateway(t, tlsConfig, vars{
 		"a_cert": a.certFile, "a_key": a.keyFile, "b_cert": b.certFile, "b_key": b.keyFile,
-		"client_ca": clientCA.certFile, "mtls": mtls,
+		"client_ca": clientCA.certFile,
 	})
+	mtls := g.ListenerAddr("mtls")
 	roots := certPool(a, b)
 
 	for _, name := range []string{"a.test", "b.test"} {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,9 +54,9 @@ func (l *load) start(g *gateway, workers int) {
 				var req *http.Request
 				body := fmt.Sprintf("w%d-%d", w, i)
 				if i%2 == 0 {
-					req, _ = http.NewRequest(http.MethodGet, g.url("/r/get"), nil)
+					req, _ = http.NewRequest(http.MethodGet, g.URL("/r/get"), nil)
 				} else {
-					req, _ = http.NewRequest(http.MethodPost, g.url("/r/post"), strings.NewReader(body))
+					req, _ = http.NewRequest(http.MethodPost, g.URL("/r/post"), strings.NewReader(body))
 				}
 				l.total.Add(1)
 				resp, err := c.Do(req)
@@ -125,18 +124,18 @@ func TestZeroDropReload(t *testing.T) {
 	g := startGateway(t, upstreamsCfg, v)
 	var l load
 	l.start(g, 4)
-	gen := g.status().Generation
+	gen := g.Status().Generation
 	balancers := []string{"round_robin", "p2c_ewma", "least_conn", "p2c_ewma"}
 	const reloads = 16
 	for i := range reloads {
 		// Every other reload changes the upstream (a new balancer: it is
 		// rebuilt and inherits its targets' health); the others only the route.
 		extra := vars{"balancer": balancers[(i/2)%len(balancers)], "which": string(rune('A' + i%2))}
-		g.writeConfig(upstreamsCfg, extra)
+		g.WriteConfig(upstreamsCfg, extra)
 		if i%2 == 0 {
-			g.signal(syscall.SIGHUP)
+			g.Signal(syscall.SIGHUP)
 		} // else the file watcher notices
-		gen = g.waitGeneration(gen)
+		gen = g.WaitGeneration(gen)
 		l.waitRequests(t, 20)
 	}
 	l.end()
@@ -160,16 +159,9 @@ type adminUpstream struct {
 	} `json:"targets"`
 }
 
-func (g *gateway) upstreams() []adminUpstream {
-	g.t.Helper()
-	resp, body := g.do(newRequest(g.t, http.MethodGet, "http://"+g.Admin+"/upstreams", nil))
-	if resp.StatusCode != http.StatusOK {
-		g.t.Fatalf("GET /upstreams: %s: %s", resp.Status, body)
-	}
+func upstreams(g *gateway) []adminUpstream {
 	var out []adminUpstream
-	if err := json.Unmarshal(body, &out); err != nil {
-		g.t.Fatalf("GET /upstreams: %v: %s", err, body)
-	}
+	g.AdminJSON("/upstreams", &out)
 	return out
 }
 
@@ -187,7 +179,7 @@ func TestOutageWithRetries(t *testing.T) {
 	killedAt := l.total.Load()
 	// The checks and the ejection take it out; traffic goes on.
 	if err := poll(10*time.Second, func() error {
-		for _, tg := range g.upstreams()[0].Targets {
+		for _, tg := range upstreams(g)[0].Targets {
 			if tg.URL == ups[1].URL && tg.Available {
 				return fmt.Errorf("killed target still available")
 			}
@@ -198,7 +190,7 @@ func TestOutageWithRetries(t *testing.T) {
 	}
 	l.waitRequests(t, 2000)
 	l.end()
-	st := g.upstreams()[0]
+	st := upstreams(g)[0]
 	total := l.total.Load()
 	rate := float64(l.failed.Load()) / float64(total)
 	t.Logf("first failures: %v; targets %+v", l.firsts, st.Targets)

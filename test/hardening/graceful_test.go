@@ -125,8 +125,8 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	// SIGTERM must land under load: wait until every worker can have been
 	// answered a few times (each request spends 20ms at the upstream).
 	waitUntil(t, 10*time.Second, "the load to flow", func() bool { return l.ok.Load() >= 64 })
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	code := p.exitCode(15 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	code := p.Wait(15 * time.Second)
 	close(stop)
 	<-done
 
@@ -181,7 +181,7 @@ func TestReloadsUnderLoadLoseNothing(t *testing.T) {
 		if pace != nil {
 			<-pace
 		}
-		p.writeConfig(gracefulConfig, vars{"gen": fmt.Sprint(i)})
+		p.WriteConfig(gracefulConfig, vars{"gen": fmt.Sprint(i)})
 		waitUntil(t, 10*time.Second, fmt.Sprintf("rewrite %d to be applied", i), func() bool {
 			g, err := generation(p.Admin)
 			return err == nil && g >= gen0+uint64(i)

@@ -11,7 +11,6 @@ package hardening
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,10 +23,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/gateway"
+	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 
 	// The filters the binary registers.
 	_ "github.com/wasmgate/wasmgate/filters/apikey"
@@ -36,27 +35,17 @@ import (
 )
 
 // vars fill a config template.
-type vars map[string]string
+type vars = gatewaytest.Vars
 
-// render executes cfg as a text/template with v; a missing key fails.
-func render(t testing.TB, cfg string, v vars) []byte {
-	t.Helper()
-	tmpl, err := template.New("config").Option("missingkey=error").Parse(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, map[string]string(v)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func render(t testing.TB, cfg string, v vars) []byte { return gatewaytest.Render(t, cfg, v) }
+
+func tail(s string, n int) string { return gatewaytest.Tail(s, n) }
 
 // inproc is a gateway running in this process.
 type inproc struct {
 	g    *gateway.Gateway
 	Addr string // the first listener, host:port
-	log  *syncBuffer
+	log  *gatewaytest.Buffer
 }
 
 // startInProcess starts a gateway on cfg; its listeners should use port 0
@@ -64,7 +53,7 @@ type inproc struct {
 // when the test ends.
 func startInProcess(t testing.TB, cfg string, v vars) *inproc {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &gatewaytest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := gateway.Start(gateway.Source{Name: "hardening.yaml", Bytes: render(t, cfg, v)}, logger)
 	if err != nil {
@@ -87,13 +76,6 @@ func startInProcess(t testing.TB, cfg string, v vars) *inproc {
 		}
 	})
 	return ip
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 // recorded is one request as an upstream received it.
@@ -394,24 +376,6 @@ func goroutines(base, slack int, within time.Duration) int {
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval; the count itself is what is waited for
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // long reports whether the long versions of load tests were asked for

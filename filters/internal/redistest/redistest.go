@@ -5,12 +5,14 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,51 +42,113 @@ func Prefix(t testing.TB) string {
 
 // Server is a redis-server this test owns: it may kill and restart it.
 type Server struct {
-	Addr string
-	t    testing.TB
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	Addr   string
+	t      testing.TB
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
 }
 
 // Start runs a private redis-server on a free loopback port, without
 // persistence, stopped when the test ends.
+//
+// The port is picked by binding :0 and closing, so another process may take
+// it first; redis-server then exits, and Start tries another port. A server
+// counts as up only when the one answering on the port reports this
+// process's pid, so a test never kills or counts on somebody else's Redis.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("no Redis: nothing answers at REDIS_ADDR (default 127.0.0.1:6379) and redis-server is not installed (apt-get install redis-server)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var errs []string
+	for range 5 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		s := &Server{Addr: addr, t: t}
+		if err := s.start(); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		t.Cleanup(s.Kill)
+		return s
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	s := &Server{Addr: addr, t: t}
-	s.Restart()
-	t.Cleanup(s.Kill)
-	return s
+	t.Fatalf("no private redis-server would start:\n%s", strings.Join(errs, "\n"))
+	return nil
 }
 
 // Restart starts the server again on the same port (after Kill).
 func (s *Server) Restart() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start runs redis-server on s.Addr and waits until it answers as itself.
+func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning", "--enable-debug-command", "local")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %v", err)
 	}
-	s.cmd = cmd
-	deadline := time.Now().Add(5 * time.Second)
-	for Ping(s.Addr) != nil {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			s.t.Fatalf("redis-server on %s did not answer PING within 5s", s.Addr)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond) // asking rate; the answer is what is waited for
+	defer tick.Stop()
+	for {
+		if serverPID(s.Addr) == pid {
+			s.cmd, s.exited = cmd, exited
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server on %s exited at start: %s", s.Addr, strings.TrimSpace(out.String()))
+		case <-deadline.C:
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("redis-server on %s did not answer within 5s", s.Addr)
+		case <-tick.C:
+		}
+	}
+}
+
+// serverPID asks the Redis at addr for its process id ("" if none answers).
+func serverPID(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return ""
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n') // $<length>
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return ""
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ""
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return v
+		}
 	}
 }
 
@@ -96,7 +160,7 @@ func (s *Server) Kill() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 

@@ -1,5 +1,5 @@
 //go:build !race
 
-package hardening
+package gatewaytest
 
 const raceEnabled = false

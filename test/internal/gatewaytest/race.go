@@ -1,7 +1,7 @@
 //go:build race
 
-package e2e
+package gatewaytest
 
 // raceEnabled: under `go test -race` the wasmgate binary is built with the
-// race detector too, so the end-to-end traffic checks the gateway for races.
+// race detector too, so the traffic of the tests checks the gateway for races.
 const raceEnabled = true
