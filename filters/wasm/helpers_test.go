@@ -3,9 +3,11 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,11 +35,28 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
+// cacheDir is the compilation cache the tests share: each module is
+// compiled once per run (the Go-built ones take seconds under -race), as a
+// gateway's reloads reuse its cache.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wasmgate-wasm-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func testOptions(t testing.TB, name string) (Options, *logBuffer) {
 	lb := &logBuffer{}
 	return Options{
 		Name:     name,
-		CacheDir: filepath.Join(t.TempDir(), "cache"),
+		CacheDir: cacheDir,
 		Logger:   slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug - 4})),
 		Timeout:  200 * time.Millisecond,
 	}, lb
