@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -84,6 +85,13 @@ type RequestObserver interface {
 	AdminRequest(endpoint string, status int, elapsed time.Duration)
 }
 
+// ProfilingBackend is implemented by backends that may serve Go's runtime
+// profiles under /debug/pprof/; Pprof is read per request, so a reload
+// turns them on or off.
+type ProfilingBackend interface {
+	Pprof() bool
+}
+
 // ReadinessBackend is implemented by backends whose readiness depends on
 // upstreams; Unready names those holding it back.
 type ReadinessBackend interface {
@@ -91,7 +99,7 @@ type ReadinessBackend interface {
 }
 
 // Endpoints are the admin endpoints as metrics label them: a fixed set.
-var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "reload", "metrics", "other"}
+var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "reload", "metrics", "pprof", "other"}
 
 // Status is the running snapshot's identity.
 type Status struct {
@@ -135,7 +143,9 @@ func Start(addr string, b Backend, logger *slog.Logger) (*Server, error) {
 			Handler:           Handler(b),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      30 * time.Second,
+			// Long enough for a 60s CPU profile or trace (pprof refuses
+			// a duration the server's WriteTimeout would cut).
+			WriteTimeout:      2 * time.Minute,
 			IdleTimeout:       60 * time.Second,
 			MaxHeaderBytes:    16 << 10,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
@@ -201,6 +211,7 @@ func Handler(b Backend) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
 	})
+	mux.Handle("/debug/pprof/", profiles(b))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The metrics path can change on reload, so it is matched here.
 		if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
@@ -219,6 +230,27 @@ func Handler(b Backend) http.Handler {
 		return observed(mux, ro, b)
 	}
 	return mux
+}
+
+// profiles serves net/http/pprof's handlers while the backend allows it,
+// and a 404 naming the setting otherwise.
+func profiles(b Backend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves heap, goroutine, block, mutex, allocs, threadcreate
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if pb, ok := b.(ProfilingBackend); !ok || !pb.Pprof() {
+			writeJSON(w, http.StatusNotFound, map[string]any{
+				"error":  "profiling is off; set admin.pprof: true to serve /debug/pprof/",
+				"status": http.StatusNotFound,
+			})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // observed counts every admin request by endpoint and status.
@@ -248,6 +280,8 @@ func endpointOf(r *http.Request, b Backend) string {
 		return "upstreams"
 	case "/reload":
 		return "reload"
+	case "/debug/pprof/":
+		return "pprof"
 	}
 	if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
 		if path, h := mb.Metrics(); h != nil && r.URL.Path == path {

@@ -16,7 +16,10 @@ type fakeBackend struct {
 	ready   atomic.Bool
 	reloads atomic.Int32
 	fail    bool
+	pprof   atomic.Bool
 }
+
+func (f *fakeBackend) Pprof() bool { return f.pprof.Load() }
 
 func (f *fakeBackend) Ready() bool { return f.ready.Load() }
 func (f *fakeBackend) Status() Status {
@@ -80,6 +83,22 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if code, body := get("GET", "/nope"); code != 404 || !strings.Contains(body, "POST /reload") {
 		t.Errorf("unknown endpoint: %d %s", code, body)
+	}
+
+	// Profiles: off by default, on while the backend says so (a reload).
+	if code, body := get("GET", "/debug/pprof/goroutine?debug=1"); code != 404 || !strings.Contains(body, "admin.pprof: true") {
+		t.Errorf("pprof while off: %d %s, want 404 naming admin.pprof", code, body)
+	}
+	b.pprof.Store(true)
+	if code, body := get("GET", "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("pprof goroutines: %d %.200s", code, body)
+	}
+	if code, body := get("GET", "/debug/pprof/profile?seconds=1"); code != 200 || len(body) == 0 {
+		t.Errorf("pprof CPU profile: %d, %d bytes", code, len(body))
+	}
+	b.pprof.Store(false)
+	if code, _ := get("GET", "/debug/pprof/"); code != 404 {
+		t.Errorf("pprof index after turning it off: %d, want 404", code)
 	}
 }
 

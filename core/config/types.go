@@ -98,6 +98,10 @@ type Certificate struct {
 type Admin struct {
 	Address   string    `yaml:"address"` // default 127.0.0.1:9901; "off" disables
 	Readiness Readiness `yaml:"readiness"`
+	// Pprof serves Go's runtime profiles (CPU, heap, goroutines, mutex,
+	// block, execution trace) under /debug/pprof/ on the admin listener.
+	// Off by default: profiles expose internals and cost CPU while taken.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Readiness is what GET /readyz requires beyond the gateway running (it is

@@ -233,6 +233,9 @@ func (g *Gateway) Status() admin.Status {
 	}
 }
 
+// Pprof implements admin.ProfilingBackend: admin.pprof of the running config.
+func (g *Gateway) Pprof() bool { return g.current.Load().Config.Admin.Pprof }
+
 // ConfigYAML implements admin.Backend.
 func (g *Gateway) ConfigYAML() []byte { return admin.Redact(g.current.Load().Source) }
 
