@@ -145,10 +145,10 @@ func Start(addr string, b Backend, logger *slog.Logger) (*Server, error) {
 			ReadTimeout:       10 * time.Second,
 			// Long enough for a 60s CPU profile or trace (pprof refuses
 			// a duration the server's WriteTimeout would cut).
-			WriteTimeout:      2 * time.Minute,
-			IdleTimeout:       60 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+			WriteTimeout:   2 * time.Minute,
+			IdleTimeout:    60 * time.Second,
+			MaxHeaderBytes: 16 << 10,
+			ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		},
 	}
 	go func() {
