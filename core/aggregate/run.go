@@ -42,7 +42,9 @@ func (e *callError) Error() string {
 // Run makes the calls for x and returns the merged response, or the error
 // of the first required call that failed. It returns nil when the client
 // went away. Calls start as soon as every call they wait for succeeded;
-// the first required failure cancels the calls still running.
+// the first required failure cancels the calls still running, and Run
+// returns once they have stopped: none outlives it to read x, which the
+// gateway reuses for its next request.
 func (p *Plan) Run(x *filter.Exchange) *filter.Response {
 	parent := x.Request.Context()
 	var ctx context.Context
@@ -59,8 +61,15 @@ func (p *Plan) Run(x *filter.Exchange) *filter.Response {
 	results := make([]json.RawMessage, n)
 	waiting := make([]int, n)
 	failed := make([]bool, n)
-	done := make(chan outcome, n) // buffered: a call abandoned after a required failure never blocks
-	var settled []outcome         // calls that failed before they could start
+	done := make(chan outcome, n)
+	running := 0          // calls sent that have not reported on done
+	var settled []outcome // calls that failed before they could start
+	abandon := func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-done
+		}
+	}
 
 	start := func(c *call) {
 		req, cerr := c.request(ctx, x, results)
@@ -68,6 +77,7 @@ func (p *Plan) Run(x *filter.Exchange) *filter.Response {
 			settled = append(settled, outcome{index: c.index, err: cerr})
 			return
 		}
+		running++
 		go func() { done <- p.do(ctx, x, c, req) }()
 	}
 	for _, c := range p.calls {
@@ -82,14 +92,17 @@ func (p *Plan) Run(x *filter.Exchange) *filter.Response {
 			o, settled = settled[k-1], settled[:k-1]
 		} else {
 			o = <-done
+			running--
 		}
 		c := p.calls[o.index]
 		outcomes[o.index] = o
 		if o.err != nil {
 			if parent.Err() != nil {
+				abandon()
 				return nil // the client left; nobody to answer
 			}
 			if c.required {
+				abandon()
 				x.Err = errors.New("aggregate call " + c.name + ": " + o.err.Error())
 				return filter.Error(o.err.status, "call "+c.name+": "+o.err.reason)
 			}
