@@ -24,6 +24,8 @@ const (
 	defaultResponseHeaderTimeout = 30 * time.Second
 	defaultUpstreamIdleTimeout   = 90 * time.Second
 	defaultRespondStatus         = 200
+	defaultMinBodyRate           = 240 // bytes per second
+	defaultMinBodyRateGrace      = 5 * time.Second
 )
 
 // applyDefaults fills every field left unset. It runs once, before
@@ -34,6 +36,11 @@ func applyDefaults(c *Config) {
 	setString(&s.UnderscoreHeaders, defaultUnderscoreHeaders)
 	setBool(&s.MergeSlashes, true)
 	setSize(&s.MaxRequestBody, defaultMaxRequestBody)
+	if s.MinRequestBodyRate.BytesPerSecond == nil {
+		rate := Size(defaultMinBodyRate)
+		s.MinRequestBodyRate.BytesPerSecond = &rate
+	}
+	setDuration(&s.MinRequestBodyRate.Grace, defaultMinBodyRateGrace)
 
 	for i := range c.Listeners {
 		l := &c.Listeners[i]

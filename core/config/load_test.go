@@ -62,6 +62,16 @@ upstreams:
 	if s.DrainTimeout.D() != 30*time.Second || s.UnderscoreHeaders != "drop" || s.MergeSlashes == nil || !*s.MergeSlashes || s.MaxRequestBody != 16<<20 {
 		t.Errorf("server defaults = %+v", s)
 	}
+	if r := s.MinRequestBodyRate; r.BytesPerSecond == nil || *r.BytesPerSecond != 240 || r.Grace.D() != 5*time.Second {
+		t.Errorf("min_request_body_rate defaults = %+v", r)
+	}
+	off := mustParse(t, minimal+`  - name: ok
+    respond: {}
+server: {min_request_body_rate: {bytes_per_second: 0}}
+`, env())
+	if r := off.Server.MinRequestBodyRate; r.BytesPerSecond == nil || *r.BytesPerSecond != 0 {
+		t.Errorf("min_request_body_rate with bytes_per_second: 0 = %+v, want the check off (0, not the default)", r)
+	}
 	l := c.Listeners[0]
 	want := ServerTimeouts{Duration(10 * time.Second), Duration(60 * time.Second), Duration(60 * time.Second), Duration(120 * time.Second)}
 	if l.Name != ":8080" || l.Timeouts != want || l.MaxHeaderBytes != 64<<10 || l.HTTP2.MaxConcurrentStreams != 250 || l.TLS != nil {

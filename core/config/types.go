@@ -43,6 +43,21 @@ type Server struct {
 	// HideResponseHeaders are removed from every response before it reaches
 	// a client, e.g. [X-Powered-By, X-AspNet-Version] (server_validate.go).
 	HideResponseHeaders []string `yaml:"hide_response_headers"`
+	// MinRequestBodyRate cuts off a client whose request body arrives
+	// slower than this on average: the read timeout alone restarts with
+	// every byte, so a body dripped one byte a second would hold its
+	// connection and its upstream request until the request timeout.
+	MinRequestBodyRate BodyRate `yaml:"min_request_body_rate"`
+}
+
+// BodyRate is a minimum average transfer rate, enforced once Grace has
+// passed since the first read of the body (408 Request Timeout below it).
+type BodyRate struct {
+	// BytesPerSecond is the minimum average (default 240, as Kestrel's;
+	// 0 turns the check off).
+	BytesPerSecond *Size `yaml:"bytes_per_second"`
+	// Grace is how long a body may start slowly (default 5s).
+	Grace Duration `yaml:"grace"`
 }
 
 // Listener is one address the gateway accepts client connections on.

@@ -195,6 +195,8 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 			Retry:                 routeRetry(rc),
 			ReadTimeout:           s.ioTimeouts.Read.D(),
 			WriteTimeout:          s.ioTimeouts.Write.D(),
+			MinBodyRate:           minBodyRate(b.cfg.Server.MinRequestBodyRate),
+			MinBodyGrace:          b.cfg.Server.MinRequestBodyRate.Grace.D(),
 			Observer:              attemptObserver(s.observer),
 		}),
 	}
@@ -308,4 +310,12 @@ func routeRetry(rc *config.Route) *upstream.RetryPolicy {
 		return nil
 	}
 	return upstream.NewRetryPolicy(rc.Retries)
+}
+
+// minBodyRate is server.min_request_body_rate in bytes per second (0: off).
+func minBodyRate(r config.BodyRate) int64 {
+	if r.BytesPerSecond == nil {
+		return 0
+	}
+	return int64(*r.BytesPerSecond)
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -159,6 +161,99 @@ func TestStalledRequestBodyIs408(t *testing.T) {
 	checkJSONError(t, resp, http.StatusRequestTimeout, "request body timeout")
 	if !resp.Close {
 		t.Error("connection kept open after an unread body")
+	}
+}
+
+// A body dripped a byte at a time never trips the per-progress read
+// timeout; the minimum rate cuts it off once the grace is used up.
+func TestDrippedRequestBodyIs408(t *testing.T) {
+	back := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	front := startFront(t, &gateway{
+		p:  New(Options{ReadTimeout: 10 * time.Second, MinBodyRate: 1000, MinBodyGrace: 200 * time.Millisecond}),
+		up: newUpstream(t, back.URL, nil),
+	})
+	c, err := net.Dial("tcp", hostOf(front))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// 20 bytes/s, fifty times under the minimum, until the gateway answers.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond) // the drip's pace
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	checkJSONError(t, resp, http.StatusRequestTimeout, "request body timeout")
+	if elapsed > 5*time.Second {
+		t.Errorf("cut off after %v: the 10s read timeout did it, not the minimum rate", elapsed)
+	}
+	if !resp.Close {
+		t.Error("connection kept open after an unread body")
+	}
+}
+
+// The rate is the client's: time the upstream takes to ask for more of a
+// body the client has long sent does not count against it. The body here is
+// all there at once; the reads are spread out as a slow upstream's would be.
+func TestMinBodyRateIgnoresSlowUpstream(t *testing.T) {
+	read := func(gap time.Duration) error {
+		b := &reqBody{
+			src:     strings.NewReader(strings.Repeat("y", 200)),
+			rc:      *http.NewResponseController(httptest.NewRecorder()), // no deadlines: the rate alone
+			minRate: 1000, grace: 50 * time.Millisecond, want: 200,
+		}
+		buf := make([]byte, 10)
+		for {
+			if _, err := b.Read(buf); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+			time.Sleep(gap) // the upstream's pace between reads
+		}
+	}
+	// 20 reads 25ms apart: 0.5s of wall time for 200 bytes, which at 1000
+	// bytes/s earn 0.2s after the 50ms grace. Counted on the wall clock,
+	// this body would be cut off; the client never made anyone wait.
+	if err := read(25 * time.Millisecond); err != nil {
+		t.Errorf("a body waiting on its upstream was cut off: %v", err)
+	}
+	slow := &reqBody{
+		src:     iotest.TimeoutReader(strings.NewReader("")), // never mind the data: the clock is what counts
+		rc:      *http.NewResponseController(httptest.NewRecorder()),
+		minRate: 1000, grace: 50 * time.Millisecond, want: 200,
+		waited: 60 * time.Millisecond, // already waited past the grace for nothing
+	}
+	_, err := slow.Read(make([]byte, 10))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a client past its allowance: %v, want a deadline error (408)", err)
+	}
+	if e := clientBodyError(slow.readErr()); e.Status != http.StatusRequestTimeout {
+		t.Errorf("a client past its allowance maps to %d, want 408", e.Status)
 	}
 }
 

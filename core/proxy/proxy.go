@@ -24,6 +24,8 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +56,11 @@ type Options struct {
 	// the server's deadlines alone.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// MinBodyRate, when positive, is the lowest average rate in bytes per
+	// second at which a streamed request body may arrive once MinBodyGrace
+	// has passed since its first read; a slower client hears 408.
+	MinBodyRate  int64
+	MinBodyGrace time.Duration
 	// Observer, if set, is told of every upstream attempt (observe.go).
 	Observer filter.AttemptObserver
 }
@@ -223,7 +230,7 @@ func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstrea
 	if upgrade != "" || (policy != nil && policy.Attempts < 2) {
 		policy = nil // an upgraded connection is not a request to repeat
 	}
-	rp, perr := t.setBody(&tmpl, x, w, p.o.ReadTimeout, policy)
+	rp, perr := t.setBody(&tmpl, x, w, &p.o, policy)
 	if perr != nil {
 		t.release()
 		return nil, perr
@@ -280,7 +287,7 @@ func joinPath(base, req *url.URL) (path, rawPath string) {
 // retries.buffer_body, in which case it is read here, up front. A chunked or
 // larger body streams, and is retried only when no byte of it was read
 // (a connect failure).
-func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWriter, readTimeout time.Duration, policy *upstream.RetryPolicy) (replay, *Error) {
+func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWriter, o *Options, policy *upstream.RetryPolicy) (replay, *Error) {
 	in := x.Request
 	switch {
 	case x.RequestBody != nil:
@@ -300,7 +307,10 @@ func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWri
 	}
 	t.body.src = in.Body
 	t.body.rc = *http.NewResponseController(w)
-	t.body.timeout = readTimeout
+	t.body.timeout = o.ReadTimeout
+	if o.MinBodyRate > 0 {
+		t.body.minRate, t.body.grace = o.MinBodyRate, o.MinBodyGrace
+	}
 	t.body.want = in.ContentLength
 	out.ContentLength = in.ContentLength
 	if policy != nil && in.ContentLength > 0 && in.ContentLength <= policy.BufferBody &&
@@ -367,7 +377,16 @@ type reqBody struct {
 	rc       http.ResponseController
 	timeout  time.Duration
 	deadline time.Time // only the reading goroutine touches it
-	want     int64     // Content-Length, -1 if unknown
+	// noDeadline: the writer cannot set read deadlines.
+	noDeadline bool
+	want       int64 // Content-Length, -1 if unknown
+
+	// The minimum average rate (bytes/s, 0: none) after grace, over the
+	// time spent waiting for the client (waited), not the time the
+	// upstream took to ask for more.
+	minRate int64
+	grace   time.Duration
+	waited  time.Duration
 
 	n     atomic.Int64
 	state atomic.Uint32
@@ -384,30 +403,81 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	if b.state.Load()&bodyClosed != 0 {
 		return 0, errBodyClosed
 	}
-	if b.timeout > 0 {
-		// Extend at most every quarter timeout: a stalled client is still cut
-		// off within [3/4, 1] of the timeout, at a fraction of the calls.
-		if now := time.Now(); b.deadline.Sub(now) < b.timeout-b.timeout/4 {
-			b.deadline = now.Add(b.timeout)
-			if b.rc.SetReadDeadline(b.deadline) != nil {
-				b.timeout = 0 // not supported by this writer; stop trying
-			}
+	var now time.Time
+	if b.timeout > 0 || b.minRate > 0 {
+		now = time.Now()
+		if err := b.extend(now); err != nil {
+			b.fail(err)
+			return 0, err
 		}
 	}
 	n, err := b.src.Read(p)
+	if b.minRate > 0 {
+		b.waited += time.Since(now)
+	}
 	b.n.Add(int64(n))
 	switch {
 	case err == io.EOF:
 		b.state.Or(bodyEOF)
 	case err != nil:
-		b.mu.Lock()
-		if b.err == nil {
-			b.err = err
-		}
-		b.mu.Unlock()
+		b.fail(err)
 	}
 	return n, err
 }
+
+// extend moves the connection's read deadline on as the body progresses:
+// to a read timeout from now, but never past the moment the client's
+// average rate would fall under minRate should no further byte come. It
+// fails once the client has used up that allowance. The deadline moves at
+// most every quarter of its slack, so a stalled client is cut off within
+// [3/4, 1] of the timeout (or of the grace) at a fraction of the calls.
+func (b *reqBody) extend(now time.Time) error {
+	target, slack := time.Time{}, b.timeout/4
+	if b.timeout > 0 {
+		target = now.Add(b.timeout)
+	}
+	if b.minRate > 0 {
+		earned := time.Duration(float64(b.n.Load()) / float64(b.minRate) * float64(time.Second))
+		left := b.grace + earned - b.waited
+		if left <= 0 {
+			return &slowBodyError{rate: b.minRate}
+		}
+		if due := now.Add(left); target.IsZero() || due.Before(target) {
+			target = due
+		}
+		if slack == 0 || b.grace/4 < slack {
+			slack = b.grace / 4
+		}
+	}
+	if b.noDeadline || target.Sub(b.deadline) < slack {
+		return nil
+	}
+	b.deadline = target
+	if b.rc.SetReadDeadline(target) != nil {
+		b.noDeadline = true // not supported by this writer; the rate is still checked per read
+	}
+	return nil
+}
+
+// fail records the first reason the body could not be read.
+func (b *reqBody) fail(err error) {
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+}
+
+// slowBodyError is a body that arrived under the minimum rate: a timeout,
+// as the read deadline would have reported it a moment later.
+type slowBodyError struct{ rate int64 }
+
+func (e *slowBodyError) Error() string {
+	return "request body arrived slower than " + strconv.FormatInt(e.rate, 10) + " bytes/s"
+}
+
+func (e *slowBodyError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+func (e *slowBodyError) Timeout() bool        { return true }
 
 // Close is a no-op for the transport: the client's body is not its to close.
 func (b *reqBody) Close() error { return nil }
