@@ -22,7 +22,7 @@ listeners:
     max_header_bytes: 32KiB
     timeouts: { read_header: 1s, read: 1s, write: 2s, idle: 1s }
 admin: { address: "off" }
-server: { max_request_body: 64KiB }
+server: { max_request_body: 64KiB, min_request_body_rate: { bytes_per_second: 1KiB, grace: 500ms } }
 upstreams:
   up: { targets: [{ url: "{{.up}}" }] }
 routes:
@@ -112,11 +112,42 @@ func TestSlowAndGreedyClients(t *testing.T) {
 	})
 
 	t.Run("stalled body", func(t *testing.T) {
-		// Headers promise 1000 bytes; 10 arrive, then nothing: the read
-		// timeout (1s, per progress) ends it with 408.
+		// Headers promise 1000 bytes; 10 arrive, then nothing: 408, from
+		// the minimum rate's deadline (the 500ms grace is used up first),
+		// else from the read timeout (1s, per progress).
 		resps, _ := exchange(t, gw.Addr, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789", 4*time.Second)
 		if len(resps) == 0 || resps[0].Status != http.StatusRequestTimeout {
 			t.Errorf("stalled body: %v, want 408", statuses(resps))
+		}
+	})
+
+	t.Run("dripped body", func(t *testing.T) {
+		// A byte every 200ms never lets the read timeout (1s per
+		// progress) fire, and would take 200s for the 1000 bytes
+		// promised; the minimum rate (1KiB/s after 500ms) ends it.
+		c, err := net.Dial("tcp", gw.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n")
+		go func() {
+			for range 1000 {
+				if _, err := c.Write([]byte("d")); err != nil {
+					return
+				}
+				time.Sleep(200 * time.Millisecond) // the drip is the attack
+			}
+		}()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("dripped body: no response: %v", err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusRequestTimeout || took > 3*time.Second {
+			t.Errorf("dripped body: %d after %v, want 408 within about the 500ms grace", resp.StatusCode, took)
 		}
 	})
 
