@@ -30,6 +30,7 @@ type options struct {
 	rounds     int
 	warmup     time.Duration
 	wrk        string
+	nginx      string
 	body       int
 	path       string
 	headers    headerFlags
@@ -65,6 +66,7 @@ func main() {
 	fs.IntVar(&o.rounds, "rounds", 5, "rounds of direct+gateway runs; the summary is their median")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each target before the first round (0: none)")
 	fs.StringVar(&o.wrk, "wrk", "auto", "use wrk as the load generator: auto (if installed), on, off")
+	fs.StringVar(&o.nginx, "nginx", "auto", "also run the load through nginx proxying the same upstream, for a reference: auto (if installed), on, off")
 	fs.IntVar(&o.body, "body", 1024, "upstream response body size in bytes")
 	fs.StringVar(&o.path, "path", "/", "request path")
 	fs.Var(&o.headers, "H", `request header "Name: value" sent on every request, direct and through the gateway (repeatable), e.g. an Authorization header for an auth route`)
@@ -136,6 +138,9 @@ func (o *options) check() error {
 	if o.wrk != "auto" && o.wrk != "on" && o.wrk != "off" {
 		return fmt.Errorf("-wrk %q: want auto, on or off", o.wrk)
 	}
+	if o.nginx != "auto" && o.nginx != "on" && o.nginx != "off" {
+		return fmt.Errorf("-nginx %q: want auto, on or off", o.nginx)
+	}
 	if o.path == "" || o.path[0] != '/' {
 		return fmt.Errorf("-path %q: must start with /", o.path)
 	}
@@ -153,8 +158,10 @@ type bench struct {
 	pin     pinning
 	useWrk  bool
 	up, gw  *child
+	ngx     *child // nginx, the reference proxy; nil without one
 	direct  string // URL straight to the upstream
 	through string // URL through the gateway
+	viaNgx  string // URL through nginx
 	idleMem memInfo
 	peakRSS int64 // highest VmRSS sampled while the gateway was under load
 }
@@ -205,6 +212,20 @@ func run(ctx context.Context, o *options) error {
 	defer gw.stop()
 	b.direct = "http://" + upAddr + o.path
 	b.through = "http://" + data.Listen + o.path
+	if !o.idleRSS {
+		bin, err := findNginx(o.nginx)
+		if err != nil {
+			return err
+		}
+		if bin != "" {
+			ngx, url, err := startNginx(ctx, b.pin.servers, bin, tmp, upAddr, o.path)
+			if err != nil {
+				return err
+			}
+			b.ngx, b.viaNgx = ngx, url
+			defer ngx.stop()
+		}
+	}
 
 	if err := sleep(ctx, o.settle); err != nil {
 		return err
@@ -223,7 +244,7 @@ func (b *bench) measure(ctx context.Context) error {
 	o := b.o
 	b.header()
 	if o.warmup > 0 {
-		for _, url := range []string{b.direct, b.through} {
+		for _, url := range b.targets() {
 			r, err := b.load(ctx, url, o.warmup)
 			if err != nil {
 				return fmt.Errorf("warm-up: %v", err)
@@ -245,24 +266,36 @@ func (b *bench) measure(ctx context.Context) error {
 	return b.summary(rounds)
 }
 
-// round runs the direct and the gateway load back to back, alternating
-// which goes first so that slow drifts of the machine hit both alike.
-func (b *bench) round(ctx context.Context, i int) (roundResult, error) {
-	r := roundResult{Round: i + 1, Order: "direct,gateway"}
-	first, second := &r.Direct, &r.Gateway
-	if i%2 == 1 {
-		r.Order = "gateway,direct"
-		first, second = second, first
+// targets are the URLs each round loads: direct, through the gateway, and
+// through nginx when there is one.
+func (b *bench) targets() []string {
+	if b.ngx == nil {
+		return []string{b.direct, b.through}
 	}
-	for _, run := range []*sample{first, second} {
-		url := b.direct
-		if run == &r.Gateway {
-			url = b.through
-		}
-		if err := b.sample(ctx, url, run, run == &r.Gateway); err != nil {
+	return []string{b.direct, b.through, b.viaNgx}
+}
+
+// round runs the direct, the gateway (and the nginx) load back to back,
+// rotating which goes first so that slow drifts of the machine hit all
+// alike.
+func (b *bench) round(ctx context.Context, i int) (roundResult, error) {
+	r := roundResult{Round: i + 1}
+	runs := []*sample{&r.Direct, &r.Gateway}
+	names := []string{"direct", "gateway"}
+	if b.ngx != nil {
+		r.Nginx = &sample{}
+		runs, names = append(runs, r.Nginx), append(names, "nginx")
+	}
+	urls := b.targets()
+	var order []string
+	for k := range runs {
+		j := (k + i) % len(runs)
+		order = append(order, names[j])
+		if err := b.sample(ctx, urls[j], runs[j], runs[j] == &r.Gateway); err != nil {
 			return r, err
 		}
 	}
+	r.Order = strings.Join(order, ",")
 	return r, nil
 }
 
@@ -270,13 +303,15 @@ func (b *bench) round(ctx context.Context, i int) (roundResult, error) {
 type sample struct {
 	loadResult
 	GatewayCPU, UpstreamCPU time.Duration
-	PeakRSS                 int64 // gateway VmRSS, sampled during the run
+	NginxCPU                time.Duration // 0 without nginx
+	PeakRSS                 int64         // gateway VmRSS, sampled during the run
 }
 
 func (b *bench) sample(ctx context.Context, url string, s *sample, watchRSS bool) error {
 	g0, err1 := cpuTime(b.gw.pid())
 	u0, err2 := cpuTime(b.up.pid())
-	if err := errors.Join(err1, err2); err != nil {
+	n0, err3 := b.nginxCPU()
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("CPU time: %v", err)
 	}
 	stopRSS := make(chan struct{})
@@ -294,12 +329,21 @@ func (b *bench) sample(ctx context.Context, url string, s *sample, watchRSS bool
 	}
 	g1, err1 := cpuTime(b.gw.pid())
 	u1, err2 := cpuTime(b.up.pid())
-	if err := errors.Join(err1, err2); err != nil {
+	n1, err3 := b.nginxCPU()
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("CPU time: %v", err)
 	}
-	s.loadResult, s.GatewayCPU, s.UpstreamCPU = res, g1-g0, u1-u0
+	s.loadResult, s.GatewayCPU, s.UpstreamCPU, s.NginxCPU = res, g1-g0, u1-u0, n1-n0
 	b.peakRSS = max(b.peakRSS, s.PeakRSS)
 	return nil
+}
+
+// nginxCPU is nginx's CPU time so far (0 without nginx).
+func (b *bench) nginxCPU() (time.Duration, error) {
+	if b.ngx == nil {
+		return 0, nil
+	}
+	return cpuTime(b.ngx.pid())
 }
 
 // sampleRSS returns the highest VmRSS of pid seen every 100 ms until stop.
@@ -322,7 +366,10 @@ func sampleRSS(pid int, stop <-chan struct{}) int64 {
 // load runs the chosen generator against url for d, checking first that
 // both servers are still alive.
 func (b *bench) load(ctx context.Context, url string, d time.Duration) (loadResult, error) {
-	for _, c := range []*child{b.up, b.gw} {
+	for _, c := range []*child{b.up, b.gw, b.ngx} {
+		if c == nil {
+			continue
+		}
 		if gone, why := c.exited(); gone {
 			return loadResult{}, why
 		}

@@ -18,6 +18,7 @@ type roundResult struct {
 	Order   string
 	Direct  sample
 	Gateway sample
+	Nginx   *sample // the same load through nginx; nil without nginx
 }
 
 func (r roundResult) ratio() float64 { return safeDiv(r.Gateway.RPS, r.Direct.RPS) }
@@ -32,6 +33,19 @@ func (r roundResult) gatewayCPUPerReq() float64 {
 // µs: the cost of the backend alone, for scale.
 func (r roundResult) upstreamCPUPerReq() float64 {
 	return perReqMicros(r.Direct.UpstreamCPU, r.Direct.Requests)
+}
+
+// nginxCPUPerReq is nginx's CPU per request in the nginx run, in µs.
+func (r roundResult) nginxCPUPerReq() float64 {
+	if r.Nginx == nil {
+		return 0
+	}
+	return perReqMicros(r.Nginx.NginxCPU, r.Nginx.Requests)
+}
+
+// cpuVsNginx is the gateway's CPU per request over nginx's.
+func (r roundResult) cpuVsNginx() float64 {
+	return safeDiv(r.gatewayCPUPerReq(), r.nginxCPUPerReq())
 }
 
 func perReqMicros(cpu time.Duration, reqs int64) float64 {
@@ -64,24 +78,41 @@ func (b *bench) header() {
 		b.o.conns, b.o.duration, b.o.rounds, b.o.warmup, b.o.body, b.o.path)
 	fmt.Fprintf(w, "load: %s\n", b.pin.note)
 	fmt.Fprintf(w, "load: direct %s, gateway %s (pid %d), upstream pid %d\n", b.direct, b.through, b.gw.pid(), b.up.pid())
+	if b.ngx != nil {
+		fmt.Fprintf(w, "load: reference: nginx %s (pid %d, one process, keep-alive pool to the same upstream)\n", b.viaNgx, b.ngx.pid())
+	} else {
+		fmt.Fprintf(w, "load: no nginx reference (-nginx off, or not installed: apt-get install nginx-light)\n")
+	}
 	fmt.Fprintf(w, "load: gateway idle RSS %s (after %v settle)\n\n", mib(b.idleMem.RSS), b.o.settle)
 }
 
-const roundFormat = "%-5s  %-14s  %12s  %12s  %6s  %11s  %11s  %17s  %17s  %9s  %s\n"
+const roundFormat = "%-5s  %-20s  %12s  %12s  %6s  %11s  %11s  %17s  %17s  %9s  %s%s\n"
 
 func (b *bench) printRound(r roundResult, first bool) {
 	w := b.out()
 	if first {
+		ngx := ""
+		if r.Nginx != nil {
+			ngx = "  nginx req/s  ngx CPU µs/r  gw/ngx CPU"
+		}
 		fmt.Fprintf(w, roundFormat, "round", "order", "direct req/s", "gateway req/s", "ratio",
-			"gw CPU µs/r", "up CPU µs/r", "direct p50/p99", "gateway p50/p99", "gw RSS", "errors/non-2xx (d; g)")
+			"gw CPU µs/r", "up CPU µs/r", "direct p50/p99", "gateway p50/p99", "gw RSS", "errors/non-2xx (d; g)", ngx)
+	}
+	ngx := ""
+	if r.Nginx != nil {
+		ngx = fmt.Sprintf("  %11.0f  %12.2f  %10.2f", r.Nginx.RPS, r.nginxCPUPerReq(), r.cpuVsNginx())
 	}
 	fmt.Fprintf(w, roundFormat, fmt.Sprint(r.Round), r.Order,
 		fmt.Sprintf("%.0f", r.Direct.RPS), fmt.Sprintf("%.0f", r.Gateway.RPS), fmt.Sprintf("%.3f", r.ratio()),
 		fmt.Sprintf("%.2f", r.gatewayCPUPerReq()), fmt.Sprintf("%.2f", r.upstreamCPUPerReq()),
 		lat(r.Direct.P50)+"/"+lat(r.Direct.P99), lat(r.Gateway.P50)+"/"+lat(r.Gateway.P99),
 		mib(r.Gateway.PeakRSS),
-		fmt.Sprintf("%d/%d; %d/%d", r.Direct.Errors, r.Direct.Non2xx, r.Gateway.Errors, r.Gateway.Non2xx))
-	for _, e := range []struct{ name, err string }{{"direct", r.Direct.FirstError}, {"gateway", r.Gateway.FirstError}} {
+		fmt.Sprintf("%d/%d; %d/%d", r.Direct.Errors, r.Direct.Non2xx, r.Gateway.Errors, r.Gateway.Non2xx), ngx)
+	errs := []struct{ name, err string }{{"direct", r.Direct.FirstError}, {"gateway", r.Gateway.FirstError}}
+	if r.Nginx != nil {
+		errs = append(errs, struct{ name, err string }{"nginx", r.Nginx.FirstError})
+	}
+	for _, e := range errs {
 		if e.err != "" {
 			fmt.Fprintf(w, "       %s: first error: %s\n", e.name, e.err)
 		}
@@ -108,6 +139,9 @@ type summaryJSON struct {
 	GatewayIdleRSSMiB    float64 `json:"gateway_idle_rss_mib"`
 	GatewayPeakRSSMiB    float64 `json:"gateway_peak_rss_mib"`
 	GatewayHWMMiB        float64 `json:"gateway_hwm_mib"`
+	NginxRPS             float64 `json:"nginx_rps,omitempty"`
+	NginxCPUMicrosReq    float64 `json:"nginx_cpu_us_per_req,omitempty"`
+	CPUVsNginx           float64 `json:"gateway_cpu_vs_nginx,omitempty"`
 	Errors               int64   `json:"errors"`
 	Non2xx               int64   `json:"non_2xx"`
 }
@@ -116,7 +150,7 @@ type summaryJSON struct {
 func (s *summaryJSON) round() {
 	for _, f := range []*float64{&s.DirectRPS, &s.GatewayRPS, &s.GatewayCPUMicrosReq, &s.UpstreamCPUMicrosReq,
 		&s.DirectP50Micros, &s.DirectP99Micros, &s.GatewayP50Micros, &s.GatewayP99Micros,
-		&s.GatewayIdleRSSMiB, &s.GatewayPeakRSSMiB, &s.GatewayHWMMiB} {
+		&s.GatewayIdleRSSMiB, &s.GatewayPeakRSSMiB, &s.GatewayHWMMiB, &s.NginxRPS, &s.NginxCPUMicrosReq, &s.CPUVsNginx} {
 		*f = math.Round(*f*100) / 100
 	}
 	s.Ratio = math.Round(s.Ratio*1000) / 1000
@@ -154,12 +188,21 @@ func (b *bench) summary(rounds []roundResult) error {
 	if b.useWrk {
 		s.Generator = "wrk"
 	}
+	if b.ngx != nil {
+		s.NginxRPS = med(func(r roundResult) float64 { return r.Nginx.RPS })
+		s.NginxCPUMicrosReq = med(roundResult.nginxCPUPerReq)
+		s.CPUVsNginx = med(roundResult.cpuVsNginx)
+	}
 	if m, err := readMem(b.gw.pid()); err == nil {
 		s.GatewayHWMMiB = toMiB(m.HWM)
 	}
 	for _, r := range rounds {
 		s.Errors += r.Direct.Errors + r.Gateway.Errors
 		s.Non2xx += r.Direct.Non2xx + r.Gateway.Non2xx
+		if r.Nginx != nil {
+			s.Errors += r.Nginx.Errors
+			s.Non2xx += r.Nginx.Non2xx
+		}
 	}
 
 	w := b.out()
@@ -169,6 +212,10 @@ func (b *bench) summary(rounds []roundResult) error {
 	fmt.Fprintf(w, "  through gateway   %10.0f req/s   p50 %s  p99 %s   gateway CPU %.2f µs/req\n",
 		s.GatewayRPS, latMicros(s.GatewayP50Micros), latMicros(s.GatewayP99Micros), s.GatewayCPUMicrosReq)
 	fmt.Fprintf(w, "  ratio gateway/direct  %.3f\n", s.Ratio)
+	if b.ngx != nil {
+		fmt.Fprintf(w, "  through nginx     %10.0f req/s   nginx CPU %.2f µs/req   gateway CPU ÷ nginx CPU %.2f (median of rounds)\n",
+			s.NginxRPS, s.NginxCPUMicrosReq, s.CPUVsNginx)
+	}
 	fmt.Fprintf(w, "  gateway RSS  idle %.1f MiB, peak under load %.1f MiB (VmHWM %.1f MiB)\n",
 		s.GatewayIdleRSSMiB, s.GatewayPeakRSSMiB, s.GatewayHWMMiB)
 	fmt.Fprintf(w, "  errors %d, non-2xx %d\n", s.Errors, s.Non2xx)
