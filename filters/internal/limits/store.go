@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/redislog"
 )
 
 // ErrStoreDown is returned while the store is known to be unreachable:
@@ -71,6 +72,7 @@ func OpenStore(bc *filter.BuildContext) (*Store, error) {
 // NewStore connects lazily: a Redis that is down at start is a store that
 // is down, handled by the failure policy, not a config error.
 func NewStore(rc *config.RedisStore, logger *slog.Logger) *Store {
+	redislog.Install(logger)
 	timeout := rc.ReadTimeout.D() + rc.WriteTimeout.D()
 	if timeout <= 0 {
 		timeout = 200 * time.Millisecond
