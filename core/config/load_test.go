@@ -67,10 +67,14 @@ upstreams:
 	}
 	off := mustParse(t, minimal+`  - name: ok
     respond: {}
+    min_request_body_rate: {grace: 1m}
 server: {min_request_body_rate: {bytes_per_second: 0}}
 `, env())
 	if r := off.Server.MinRequestBodyRate; r.BytesPerSecond == nil || *r.BytesPerSecond != 0 {
 		t.Errorf("min_request_body_rate with bytes_per_second: 0 = %+v, want the check off (0, not the default)", r)
+	}
+	if r := off.Routes[len(off.Routes)-1].MinRequestBodyRate; r == nil || r.Grace.D() != time.Minute || r.BytesPerSecond != nil {
+		t.Errorf("route min_request_body_rate = %+v, want grace 1m and the rate left to the server", r)
 	}
 	l := c.Listeners[0]
 	want := ServerTimeouts{Duration(10 * time.Second), Duration(60 * time.Second), Duration(60 * time.Second), Duration(120 * time.Second)}

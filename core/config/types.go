@@ -52,6 +52,8 @@ type Server struct {
 
 // BodyRate is a minimum average transfer rate, enforced once Grace has
 // passed since the first read of the body (408 Request Timeout below it).
+// gRPC requests (Content-Type application/grpc*) are exempt: a streaming
+// call's client may rightly send nothing for minutes.
 type BodyRate struct {
 	// BytesPerSecond is the minimum average (default 240, as Kestrel's;
 	// 0 turns the check off).
@@ -178,6 +180,10 @@ type Route struct {
 	Websocket bool `yaml:"websocket"`
 	// MaxRequestBody overrides server.max_request_body for this route.
 	MaxRequestBody Size `yaml:"max_request_body"`
+	// MinRequestBodyRate overrides server.min_request_body_rate for this
+	// route, field by field (bytes_per_second: 0 turns it off here), e.g.
+	// for uploads streamed from sensors that send a line a minute.
+	MinRequestBodyRate *BodyRate `yaml:"min_request_body_rate"`
 	// PreserveHost sends the client's Host to the upstream instead of the target's.
 	PreserveHost bool `yaml:"preserve_host"`
 	// Retries replaces the upstream's retry policy for this route (upstreams.go).

@@ -180,6 +180,7 @@ func sameJSON(a, b any) bool {
 
 func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	base := fmt.Sprintf("routes[%d]", i)
+	rate, grace := minBodyRate(b.cfg.Server.MinRequestBodyRate, rc.MinRequestBodyRate)
 	r := &Route{
 		Name:    rc.Name,
 		maxBody: s.maxRequestBody,
@@ -195,8 +196,8 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 			Retry:                 routeRetry(rc),
 			ReadTimeout:           s.ioTimeouts.Read.D(),
 			WriteTimeout:          s.ioTimeouts.Write.D(),
-			MinBodyRate:           minBodyRate(b.cfg.Server.MinRequestBodyRate),
-			MinBodyGrace:          b.cfg.Server.MinRequestBodyRate.Grace.D(),
+			MinBodyRate:           rate,
+			MinBodyGrace:          grace,
 			Observer:              attemptObserver(s.observer),
 		}),
 	}
@@ -312,10 +313,21 @@ func routeRetry(rc *config.Route) *upstream.RetryPolicy {
 	return upstream.NewRetryPolicy(rc.Retries)
 }
 
-// minBodyRate is server.min_request_body_rate in bytes per second (0: off).
-func minBodyRate(r config.BodyRate) int64 {
-	if r.BytesPerSecond == nil {
-		return 0
+// minBodyRate is the route's minimum request body rate in bytes per second
+// (0: off) and its grace: the route's settings where it has them, else the
+// server's.
+func minBodyRate(server config.BodyRate, route *config.BodyRate) (int64, time.Duration) {
+	r := server
+	if route != nil {
+		if route.BytesPerSecond != nil {
+			r.BytesPerSecond = route.BytesPerSecond
+		}
+		if route.Grace > 0 {
+			r.Grace = route.Grace
+		}
 	}
-	return int64(*r.BytesPerSecond)
+	if r.BytesPerSecond == nil {
+		return 0, 0
+	}
+	return int64(*r.BytesPerSecond), r.Grace.D()
 }

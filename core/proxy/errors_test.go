@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -212,6 +213,41 @@ func TestDrippedRequestBodyIs408(t *testing.T) {
 	}
 	if !resp.Close {
 		t.Error("connection kept open after an unread body")
+	}
+}
+
+// gRPC calls are exempt: a streaming client may rightly pause for minutes.
+// The same drip that gets a 408 above completes here.
+func TestMinBodyRateExemptsGRPC(t *testing.T) {
+	back := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Read", strconv.FormatInt(n, 10))
+	})
+	front := startFront(t, &gateway{
+		p:  New(Options{ReadTimeout: 10 * time.Second, MinBodyRate: 1000, MinBodyGrace: 100 * time.Millisecond}),
+		up: newUpstream(t, back.URL, nil),
+	})
+	c, err := net.Dial("tcp", hostOf(front))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc+proto\r\nContent-Length: 6\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 { // 6 bytes over 0.3s: 20 bytes/s, far under the minimum
+		time.Sleep(50 * time.Millisecond) // the drip's pace
+		if _, err := c.Write([]byte("g")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("X-Read") != "6" {
+		t.Errorf("gRPC drip: %d, upstream read %q bytes; want 200 and all 6", resp.StatusCode, resp.Header.Get("X-Read"))
 	}
 }
 

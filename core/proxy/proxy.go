@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,7 +309,7 @@ func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWri
 	t.body.src = in.Body
 	t.body.rc = *http.NewResponseController(w)
 	t.body.timeout = o.ReadTimeout
-	if o.MinBodyRate > 0 {
+	if o.MinBodyRate > 0 && !isGRPC(in.Header) {
 		t.body.minRate, t.body.grace = o.MinBodyRate, o.MinBodyGrace
 	}
 	t.body.want = in.ContentLength
@@ -517,3 +518,11 @@ var (
 	_ io.ReadCloser = (*trip)(nil)
 	_ io.ReadCloser = (*reqBody)(nil)
 )
+
+// isGRPC reports a gRPC request (application/grpc, +proto, -web...), whose
+// streaming calls may rightly send nothing for minutes: no minimum body
+// rate applies to them.
+func isGRPC(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc")
+}

@@ -110,7 +110,8 @@ type Gateway struct {
 }
 
 // Start renders cfg with v, writes it to a temp dir, starts `wasmgate serve`
-// on it and waits until the admin API reports ready. When the test ends the
+// on it and waits until the admin API reports ready; cfg must serve the
+// admin API (admin: { address: "{{.admin}}" }). When the test ends the
 // process gets SIGTERM and must exit 0.
 func Start(t testing.TB, cfg string, v Vars, o Options) *Gateway {
 	t.Helper()
