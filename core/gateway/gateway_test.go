@@ -27,28 +27,43 @@ type probeConfig struct {
 type probe struct {
 	tag    string
 	closed *atomic.Int32
+	set    *probeSet
 }
 
-var (
-	probeCloses  sync.Map // tag -> *atomic.Int32
-	probeEntered = make(chan string, 16)
-	probeRelease = make(chan struct{})
-	probeClosed  = make(chan string, 16)
-)
+// probeSet is what a test observes of its probe filters. Each test takes a
+// fresh one (newProbes); filters keep the set they were built with, so a
+// run with -count=N never sees an earlier run's filters.
+type probeSet struct {
+	counts  sync.Map // tag -> *atomic.Int32: Close calls
+	entered chan string
+	release chan struct{}
+	closed  chan string
+}
+
+var probes atomic.Pointer[probeSet]
+
+func newProbes() *probeSet {
+	ps := &probeSet{entered: make(chan string, 16), release: make(chan struct{}), closed: make(chan string, 16)}
+	probes.Store(ps)
+	return ps
+}
+
+func init() { newProbes() }
 
 func init() {
 	filter.Register("test_probe", func() filter.Config { return new(probeConfig) })
 }
 
 func (c *probeConfig) Build(*filter.BuildContext) (filter.Filter, error) {
-	n, _ := probeCloses.LoadOrStore(c.Tag, new(atomic.Int32))
-	return &probe{tag: c.Tag, closed: n.(*atomic.Int32)}, nil
+	ps := probes.Load()
+	n, _ := ps.counts.LoadOrStore(c.Tag, new(atomic.Int32))
+	return &probe{tag: c.Tag, closed: n.(*atomic.Int32), set: ps}, nil
 }
 
 func (p *probe) OnRequest(x *filter.Exchange) *filter.Response {
 	if x.Request.Header.Get("X-Hold") != "" {
-		probeEntered <- p.tag
-		<-probeRelease
+		p.set.entered <- p.tag
+		<-p.set.release
 	}
 	x.Request.Header.Set("X-Probe", p.tag)
 	return nil
@@ -56,12 +71,12 @@ func (p *probe) OnRequest(x *filter.Exchange) *filter.Response {
 
 func (p *probe) Close() error {
 	p.closed.Add(1)
-	probeClosed <- p.tag
+	p.set.closed <- p.tag
 	return nil
 }
 
-func closes(tag string) int32 {
-	n, ok := probeCloses.Load(tag)
+func (ps *probeSet) closes(tag string) int32 {
+	n, ok := ps.counts.Load(tag)
 	if !ok {
 		return 0
 	}
@@ -126,6 +141,7 @@ func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 // A reload swaps the snapshot for new requests, lets in-flight ones finish on
 // the old one, and closes the old snapshot's filters only after that.
 func TestReloadRetiresSnapshotAfterInFlightRequests(t *testing.T) {
+	ps := newProbes()
 	up := echoUpstream(t)
 	file := filepath.Join(t.TempDir(), "gw.yaml")
 	writeConfig(t, file, up.URL, "v1")
@@ -139,7 +155,7 @@ func TestReloadRetiresSnapshotAfterInFlightRequests(t *testing.T) {
 			held <- resp.Header.Get("X-Probe-Seen")
 		}
 	}()
-	if tag := <-probeEntered; tag != "v1" {
+	if tag := <-ps.entered; tag != "v1" {
 		t.Fatalf("held request entered filter %q, want v1", tag)
 	}
 
@@ -150,28 +166,28 @@ func TestReloadRetiresSnapshotAfterInFlightRequests(t *testing.T) {
 	if resp, _ := get(t, base+"/new"); resp == nil || resp.Header.Get("X-Probe-Seen") != "v2" {
 		t.Fatalf("a request after reload must run the new chain")
 	}
-	if n := closes("v1"); n != 0 {
+	if n := ps.closes("v1"); n != 0 {
 		t.Fatalf("old filters closed %d times while a request still runs on them", n)
 	}
 	if g.Current().upstreams["echo"] != oldUpstream {
 		t.Error("an upstream whose config did not change must be carried over, keeping its pool")
 	}
 
-	close(probeRelease)
+	close(ps.release)
 	if tag := <-held; tag != "v1" {
 		t.Errorf("the in-flight request finished on %q, want the snapshot it started with (v1)", tag)
 	}
 	// The held request's handler releases the old snapshot after the
 	// response is written, so the close follows the response.
 	select {
-	case tag := <-probeClosed:
+	case tag := <-ps.closed:
 		if tag != "v1" {
 			t.Fatalf("closed %q, want the old snapshot's v1", tag)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the old snapshot was never closed after its last request")
 	}
-	if closes("v2") != 0 {
+	if ps.closes("v2") != 0 {
 		t.Error("the live snapshot's filters must stay open")
 	}
 }
