@@ -89,7 +89,7 @@ type Options struct {
 	// SIGHUP or POST /reload, never through the file watcher.
 	Symlinked bool
 	Demo      bool   // no config: serve the embedded demo on port 0
-	LogLevel  string // "debug" when empty
+	LogLevel  string // "debug" when empty; at most "info", whose lines name the bound ports
 }
 
 // Gateway is one running wasmgate process.
