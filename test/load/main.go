@@ -200,18 +200,18 @@ func run(ctx context.Context, o *options) error {
 		}
 		tmpl = string(raw)
 	}
-	cfg, data, err := writeConfig(tmp, tmpl, upAddr)
+	cfg, err := writeConfig(tmp, tmpl, upAddr)
 	if err != nil {
 		return err
 	}
-	gw, err := startGateway(ctx, b.pin.servers, o.gateway, cfg, data.Admin)
+	gw, listen, _, err := startGateway(ctx, b.pin.servers, o.gateway, cfg)
 	if err != nil {
 		return err
 	}
 	b.gw = gw
 	defer gw.stop()
 	b.direct = "http://" + upAddr + o.path
-	b.through = "http://" + data.Listen + o.path
+	b.through = "http://" + listen + o.path
 	if !o.idleRSS {
 		bin, err := findNginx(o.nginx)
 		if err != nil {

@@ -95,7 +95,7 @@ func startNginx(ctx context.Context, prefix []string, bin, dir, upstreamAddr, pa
 	if err := os.WriteFile(file, []byte(conf.String()), 0o644); err != nil {
 		return nil, "", err
 	}
-	c, err := startChild(ctx, "nginx", prefix, []string{bin, "-p", dir, "-c", file, "-e", filepath.Join(dir, "error.log")}, os.Stderr)
+	c, err := startChild(ctx, "nginx", prefix, []string{bin, "-p", dir, "-c", file, "-e", filepath.Join(dir, "error.log")}, os.Stderr, nil)
 	if err != nil {
 		return nil, "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,15 +37,19 @@ type child struct {
 	err  error         // Wait's result, valid after done
 }
 
-// startChild starts args (with the pinning prefix) in a new process group.
-// Cancelling ctx terminates it the same way stop does.
-func startChild(ctx context.Context, name string, prefix, args []string, stdout io.Writer) (*child, error) {
+// startChild starts args (with the pinning prefix) in a new process group,
+// its output to stdout and stderr (nil: this program's stderr). Cancelling
+// ctx terminates it the same way stop does.
+func startChild(ctx context.Context, name string, prefix, args []string, stdout, stderr io.Writer) (*child, error) {
 	argv := append(append([]string{}, prefix...), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return signalGroup(cmd, syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace
-	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %v", name, err)
 	}
@@ -107,7 +112,7 @@ func startUpstream(ctx context.Context, prefix []string, bodySize int) (*child, 
 		return nil, "", err
 	}
 	pr, pw := io.Pipe()
-	c, err := startChild(ctx, "upstream", prefix, []string{self, "-role", "upstream", "-body", strconv.Itoa(bodySize)}, pw)
+	c, err := startChild(ctx, "upstream", prefix, []string{self, "-role", "upstream", "-body", strconv.Itoa(bodySize)}, pw, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -151,37 +156,35 @@ upstreams: { backend: { targets: [{ url: "{{.Upstream}}" }] } }
 routes: [{ name: load, match: { prefix: / }, upstream: backend }]
 `
 
-// writeConfig renders tmplText (defaultConfig if empty) into dir/load.yaml,
-// choosing free ports for the listener and the admin API.
-func writeConfig(dir, tmplText, upstreamAddr string) (path string, data configData, err error) {
+// writeConfig renders tmplText (defaultConfig if empty) into dir/load.yaml.
+// The listener and the admin API bind port 0; startGateway reads the ports
+// they got from the gateway's log.
+func writeConfig(dir, tmplText, upstreamAddr string) (path string, err error) {
 	if tmplText == "" {
 		tmplText = defaultConfig
 	}
 	t, err := template.New("config").Option("missingkey=error").Parse(tmplText)
 	if err != nil {
-		return "", data, fmt.Errorf("config template: %v", err)
+		return "", fmt.Errorf("config template: %v", err)
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		return "", data, err
-	}
-	data = configData{
+	data := configData{
 		Upstream:     "http://" + upstreamAddr,
 		UpstreamAddr: upstreamAddr,
-		Listen:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
-		Admin:        net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
+		Listen:       "127.0.0.1:0",
+		Admin:        "127.0.0.1:0",
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		return "", data, fmt.Errorf("config template: %v", err)
+		return "", fmt.Errorf("config template: %v", err)
 	}
 	path = filepath.Join(dir, "load.yaml")
-	return path, data, os.WriteFile(path, buf.Bytes(), 0o644)
+	return path, os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // freePorts picks n distinct free TCP ports on 127.0.0.1 by listening on :0
-// and closing. Another process may grab one before the gateway binds it; the
-// readiness wait then fails with the gateway's own error message.
+// and closing, for servers that cannot report the port they bound (nginx).
+// Another process may grab one before the server binds it; the server's
+// start then fails with its own error message.
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
@@ -195,18 +198,61 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// startGateway starts `<bin> serve -c <config> --log-level warn` and waits
-// until GET http://<admin>/readyz answers 200.
-func startGateway(ctx context.Context, prefix []string, bin, config, admin string) (*child, error) {
-	c, err := startChild(ctx, "gateway", prefix, []string{bin, "serve", "-c", config, "--log-level", "warn"}, os.Stderr)
+// startGateway starts `<bin> serve -c <config>` with JSON logs, reads the
+// addresses its first listener and its admin API bound from the startup
+// lines, and waits until GET /readyz answers 200. Later lines at warn and
+// above are passed on to stderr.
+func startGateway(ctx context.Context, prefix []string, bin, config string) (c *child, listen, admin string, err error) {
+	pr, pw := io.Pipe()
+	c, err = startChild(ctx, "gateway", prefix, []string{bin, "serve", "-c", config, "--log-format", "json", "--log-level", "info"}, os.Stderr, pw)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
+	}
+	go func() { <-c.done; pw.Close() }()
+	type addrs struct{ listen, admin string }
+	started := make(chan addrs, 1)
+	go func() {
+		var a addrs
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var e struct{ Level, Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &e) != nil {
+				fmt.Fprintln(os.Stderr, sc.Text()) // not a log line: a crash, say
+				continue
+			}
+			switch {
+			case e.Msg == "listening" && a.listen == "":
+				a.listen = e.Addr
+			case e.Msg == "admin API listening":
+				a.admin = e.Addr
+			case e.Msg == "gateway started":
+				started <- a
+			case e.Level != "INFO" && e.Level != "DEBUG":
+				fmt.Fprintln(os.Stderr, sc.Text())
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-started:
+		listen, admin = a.listen, a.admin
+	case <-c.done:
+		_, why := c.exited()
+		return nil, "", "", fmt.Errorf("gateway exited at start: %v", why)
+	case <-time.After(20 * time.Second):
+		c.stop()
+		return nil, "", "", errors.New("gateway did not start within 20s")
+	}
+	if listen == "" || admin == "" {
+		c.stop()
+		return nil, "", "", fmt.Errorf("gateway started without logging its listener (%q) or admin API (%q) address: the config needs both", listen, admin)
 	}
 	if err := waitReady(ctx, c, "http://"+admin+"/readyz", 20*time.Second); err != nil {
 		c.stop()
-		return nil, err
+		return nil, "", "", err
 	}
-	return c, nil
+	return c, listen, admin, nil
 }
 
 // waitReady polls url until it answers 200, the process exits, or timeout.
