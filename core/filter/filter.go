@@ -9,8 +9,10 @@
 package filter
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"github.com/wasmgate/wasmgate/core/config"
 )
@@ -92,4 +94,16 @@ type BuildContext struct {
 	// closed (if they are io.Closers) after the swap. Filters use it to keep
 	// expensive state (compiled modules, caches) across reloads.
 	Keep func(key string, create func() (io.Closer, error)) (io.Closer, error)
+	// Upstream returns a Caller for an upstream of the config being built,
+	// sharing the routes' targets, health state and pools (nil for a name
+	// the config does not define). It is nil when a filter is built outside
+	// a gateway (validate, plugin test).
+	Upstream func(name string) Caller
+}
+
+// Caller sends a request to an upstream through the gateway's attempt loop:
+// its balancer, health, retries within budget, circuit breaker and attempt
+// observer. The caller reads and closes the response body.
+type Caller interface {
+	Call(ctx context.Context, req *http.Request) (*http.Response, error)
 }

@@ -75,6 +75,33 @@ func (c upstreamCaller) Do(ctx context.Context, parent *filter.Exchange, req *ht
 	return resp, nil
 }
 
+// caller gives filters (Wasm callouts) the snapshot's own upstream, so a
+// target's health, pools and breaker are one whether a route or a plugin
+// calls it, and active checks run once. No attempt observer: a filter may
+// be kept across reloads that replace the snapshot's observer.
+func (b *builder) caller(name string) filter.Caller {
+	if b.snap == nil || b.snap.upstreams[name] == nil {
+		return nil
+	}
+	return filterCaller{u: b.snap.upstreams[name], proxy: proxy.New(proxy.Options{})}
+}
+
+// filterCaller is a filter's request to an upstream: an exchange of its
+// own, with no client behind it.
+type filterCaller struct {
+	u     *upstream.Upstream
+	proxy *proxy.Proxy
+}
+
+func (c filterCaller) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
+	x := &filter.Exchange{Request: req.WithContext(ctx), Start: time.Now()}
+	resp, perr := c.proxy.RoundTrip(discard{}, x, c.u, false)
+	if perr != nil {
+		return nil, perr
+	}
+	return resp, nil
+}
+
 // discard is the response writer of a sub-exchange: informational
 // responses a backend sends while a call runs go nowhere.
 type discard struct{}

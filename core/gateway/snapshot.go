@@ -77,6 +77,7 @@ type builder struct {
 	keep   *keeper
 	prev   *Snapshot
 	errs   config.Errors
+	snap   *Snapshot // the snapshot being built, its upstreams first
 }
 
 func (b *builder) fail(field string, err error) {
@@ -125,6 +126,7 @@ func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logg
 	if uo, ok := s.observer.(filter.UpstreamObserver); ok {
 		uo.ObserveUpstreams(s)
 	}
+	b.snap = s
 
 	entries := make([]router.Entry[*Route], 0, len(cfg.Routes))
 	for i := range cfg.Routes {
@@ -277,6 +279,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			BaseLogger:  b.logger,
 			Keep:        b.keep.get,
 			Config:      b.cfg,
+			Upstream:    b.caller,
 		}
 		f, err := fc.Build(bc)
 		if err != nil {

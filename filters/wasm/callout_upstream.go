@@ -35,6 +35,12 @@ func hostOptions(bc *filter.BuildContext, pc *config.Plugin, o *Options) error {
 		if uc == nil {
 			return config.FieldErr("callouts", "unknown upstream %q", name)
 		}
+		if bc.Upstream != nil {
+			if c := bc.Upstream(name); c != nil {
+				o.Callouts[name] = &sharedCaller{Name: name, Upstream: uc, c: c}
+				continue
+			}
+		}
 		c, err := calloutUpstream(bc, name, uc)
 		if err != nil {
 			return err
@@ -44,12 +50,26 @@ func hostOptions(bc *filter.BuildContext, pc *config.Plugin, o *Options) error {
 	return nil
 }
 
-// upstreamCaller sends callouts through an upstream's attempt loop: its
-// balancer, health, retries within budget and circuit breaker. The plugin
-// has an Upstream of its own for each callout target (shared by plugins
-// and kept across reloads while the upstream's config is unchanged): a
-// filter is built without the gateway's upstreams, so health state is
-// tracked separately from the routes' (and active checks run twice).
+// sharedCaller sends callouts through the gateway's own upstream (the
+// routes' targets, health, pools and breaker). Name and Upstream are
+// exported for the plugin's pool key: a plugin kept across a reload keeps
+// this caller, which stays valid because the gateway carries an unchanged
+// upstream over to the new snapshot; a changed one changes the key, and
+// the plugin is built anew with the new upstream.
+type sharedCaller struct {
+	Name     string
+	Upstream *config.Upstream
+	c        filter.Caller
+}
+
+func (s *sharedCaller) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
+	return s.c.Call(ctx, req)
+}
+
+// upstreamCaller sends callouts through an upstream of the plugin's own,
+// with its balancer, health, retries within budget and circuit breaker,
+// when the plugin is built outside a gateway (validate, plugin test). Kept
+// across builds while the upstream's config is unchanged.
 type upstreamCaller struct {
 	Name     string
 	Upstream *config.Upstream // exported: part of the plugin's pool key, so a changed upstream reloads the plugin

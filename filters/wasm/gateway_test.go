@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,5 +126,82 @@ func waitOpen(t *testing.T, want int64) {
 			t.Fatalf("%d plugins open, want %d", openPlugins.Load(), want)
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval; the open count is what is waited for
+	}
+}
+
+// Callouts go through the gateway's own upstream: the requests a plugin
+// makes show on the same targets (and health, pools and breaker) as the
+// routes', and after a reload that keeps the plugin they still do.
+func TestCalloutsShareTheGatewaysUpstream(t *testing.T) {
+	t.Setenv("WASMGATE_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	var tokens atomic.Int64
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens.Add(1)
+		_, _ = w.Write([]byte("tok"))
+	}))
+	defer tokenSrv.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Token", r.Header.Get("X-Token"))
+	}))
+	defer up.Close()
+	module, _ := filepath.Abs("testdata/callout.wasm")
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	write := func(tag string) {
+		cfg := fmt.Sprintf(`
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+upstreams:
+  echo: { targets: [{ url: %q }] }
+  backend: { targets: [{ url: %q }] }
+plugins:
+  tok: { source: %q, callouts: [backend] }
+routes:
+  - name: tok
+    match: { prefix: /tok }
+    filters: [{ wasm: tok }]
+    max_request_body: %s
+    upstream: echo
+`, up.URL, tokenSrv.URL, module, tag)
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1MiB")
+	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Shutdown(t.Context()) }()
+	url := "http://" + g.Addrs()["main"].String() + "/tok"
+	backendRequests := func() uint64 {
+		for _, u := range g.Upstreams() {
+			if u.Name == "backend" {
+				return u.Targets[0].Requests
+			}
+		}
+		t.Fatal("no upstream backend")
+		return 0
+	}
+
+	for range 3 {
+		if code, seen := getHeader(t, url, "X-Seen-Token"); code != 200 || seen != "tok" {
+			t.Fatalf("got %d, upstream saw X-Token %q; want 200 and the callout's token", code, seen)
+		}
+	}
+	if n := backendRequests(); n != 3 || tokens.Load() != 3 {
+		t.Errorf("the gateway's backend counted %d requests, the token server saw %d; want 3 and 3 (one upstream object)", n, tokens.Load())
+	}
+
+	write("2MiB") // the plugin and the backend upstream are unchanged: both carried over
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, seen := getHeader(t, url, "X-Seen-Token"); code != 200 || seen != "tok" {
+			t.Fatalf("after reload: got %d, X-Token %q", code, seen)
+		}
+	}
+	if n := backendRequests(); n != 5 || tokens.Load() != 5 {
+		t.Errorf("after reload the gateway's backend counted %d requests, the token server saw %d; want 5 and 5", n, tokens.Load())
 	}
 }
