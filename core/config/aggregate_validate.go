@@ -58,7 +58,7 @@ func (v *validator) aggregateCall(cp string, c *AggregateCall) {
 	} else if _, ok := v.c.Upstreams[c.Upstream]; !ok {
 		valid := sortedKeys(v.c.Upstreams)
 		msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", c.Upstream, validList(valid))
-		if s := closest(c.Upstream, valid); s != "" {
+		if s := Closest(c.Upstream, valid); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		v.errf(cp+".upstream", "%s", msg)
@@ -149,7 +149,7 @@ func (v *validator) aggregateGraph(p string, calls []AggregateCall, index map[st
 			case !ok:
 				names := sortedKeys(index)
 				msg := fmt.Sprintf("unknown call %q; valid calls: %s", dep, validList(names))
-				if s := closest(dep, names); s != "" {
+				if s := Closest(dep, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
 				v.errf(field, "%s", msg)

@@ -359,7 +359,7 @@ func unknownField(key string, valid []string) string {
 		return fmt.Sprintf("unknown field %q; this block takes no fields", key)
 	}
 	msg := fmt.Sprintf("unknown field %q; valid fields: %s", key, strings.Join(valid, ", "))
-	if s := closest(key, valid); s != "" {
+	if s := Closest(key, valid); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	return msg

@@ -66,7 +66,7 @@ func (v *validator) plugins() {
 			if _, ok := v.c.Upstreams[u]; !ok {
 				valid := sortedKeys(v.c.Upstreams)
 				msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", u, validList(valid))
-				if s := closest(u, valid); s != "" {
+				if s := Closest(u, valid); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
 				v.errf(joinIndex(p+".callouts", i), "%s", msg)

@@ -1,9 +1,9 @@
 package config
 
-// closest returns the candidate nearest to s by edit distance, if it is
+// Closest returns the candidate nearest to s by edit distance, if it is
 // within 2 edits (and closer than s is long, so "ab" suggests nothing
 // random): enough to catch typos without suggesting unrelated names.
-func closest(s string, candidates []string) string {
+func Closest(s string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestDist && d < len(s) {

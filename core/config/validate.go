@@ -129,7 +129,7 @@ func (v *validator) admin() {
 		if _, ok := v.c.Upstreams[name]; !ok {
 			valid := sortedKeys(v.c.Upstreams)
 			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", name, validList(valid))
-			if s := closest(name, valid); s != "" {
+			if s := Closest(name, valid); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			v.errf(joinIndex("admin.readiness.require_healthy_upstreams", i), "%s", msg)

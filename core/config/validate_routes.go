@@ -54,7 +54,7 @@ func (v *validator) target(p string, r *Route) {
 		if _, ok := v.c.Upstreams[r.Upstream]; !ok {
 			valid := sortedKeys(v.c.Upstreams)
 			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", r.Upstream, validList(valid))
-			if s := closest(r.Upstream, valid); s != "" {
+			if s := Closest(r.Upstream, valid); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			v.errf(p+".upstream", "%s", msg)
@@ -244,7 +244,7 @@ func (v *validator) filterEntry(p string, f FilterSpec) {
 			return // an empty chain is allowed
 		}
 		msg := fmt.Sprintf("unknown filter chain %q; valid chains: %s", ref, validList(valid))
-		if s := closest(ref, valid); s != "" {
+		if s := Closest(ref, valid); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		v.errf(p+".chain", "%s", msg)

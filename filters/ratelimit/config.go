@@ -7,6 +7,8 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +45,18 @@ type Config struct {
 	MaxKeys int `yaml:"max_keys"`
 	// Headers adds RateLimit-Policy and RateLimit to responses (default true).
 	Headers *bool `yaml:"headers"`
+	// Consumers gives named consumers a rate of their own, and Tiers the
+	// consumers whose metadata `tier` has that value (a named consumer's
+	// own entry wins). Each is a separate policy, named "<name>.<consumer>"
+	// or "<name>.tier-<tier>", with buckets of its own.
+	Consumers map[string]Override `yaml:"consumers"`
+	Tiers     map[string]Override `yaml:"tiers"`
+}
+
+// Override is a rate and burst in place of the block's own.
+type Override struct {
+	Rate  Rate `yaml:"rate"`
+	Burst int  `yaml:"burst"` // default: the rate's count
 }
 
 const defaultMaxKeys = 1 << 18
@@ -103,14 +117,14 @@ func (r Rate) interval() time.Duration { return r.Period / time.Duration(r.Count
 
 // Validate checks the block as written.
 func (c *Config) Validate() error {
-	var errs []error
-	if c.Rate.Count == 0 {
-		errs = append(errs, config.FieldErr("rate", `a rate is required, e.g. rate: 100/s`))
-	} else if c.Rate.interval() < time.Microsecond {
-		errs = append(errs, config.FieldErr("rate", "%s is more than 1000000/s, the most a limiter tracks", c.Rate))
-	}
-	if c.Burst < 0 {
-		errs = append(errs, config.FieldErr("burst", "%d is negative; use a positive number (0 means the rate's count)", c.Burst))
+	errs := checkRate("", c.Rate, c.Burst)
+	for _, set := range []struct {
+		field string
+		m     map[string]Override
+	}{{"consumers", c.Consumers}, {"tiers", c.Tiers}} {
+		for _, k := range slices.Sorted(maps.Keys(set.m)) {
+			errs = append(errs, checkRate(set.field+"."+k+".", set.m[k].Rate, set.m[k].Burst)...)
+		}
 	}
 	switch c.Store {
 	case "", "local", "redis":
@@ -129,11 +143,26 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) burst() int64 {
-	if c.Burst > 0 {
-		return int64(c.Burst)
+// checkRate checks a rate and burst, at fields prefixed with at.
+func checkRate(at string, r Rate, burst int) []error {
+	var errs []error
+	if r.Count == 0 {
+		errs = append(errs, config.FieldErr(at+"rate", `a rate is required, e.g. rate: 100/s`))
+	} else if r.interval() < time.Microsecond {
+		errs = append(errs, config.FieldErr(at+"rate", "%s is more than 1000000/s, the most a limiter tracks", r))
 	}
-	return c.Rate.Count
+	if burst < 0 {
+		errs = append(errs, config.FieldErr(at+"burst", "%d is negative; use a positive number (0 means the rate's count)", burst))
+	}
+	return errs
+}
+
+// burstOf is burst, or the rate's count when burst is 0.
+func burstOf(r Rate, burst int) int64 {
+	if burst > 0 {
+		return int64(burst)
+	}
+	return r.Count
 }
 
 func (c *Config) maxKeys() int {

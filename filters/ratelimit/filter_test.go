@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -195,7 +196,7 @@ func BenchmarkDecideClientIP(b *testing.B) {
 	x := exchange("192.0.2.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		if d, _ := f.decide(x); !d.allowed {
+		if d, _ := f.decide(x, f.def); !d.allowed {
 			b.Fatal("refused")
 		}
 	}
@@ -208,5 +209,67 @@ func BenchmarkOnRequestHeader(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.OnRequest(x)
+	}
+}
+
+// Overrides: a named consumer's own rate wins over its tier's, a tier's
+// over the block's; each is a policy of its own, with its own buckets,
+// headers and 429 body.
+func TestConsumerAndTierOverrides(t *testing.T) {
+	cfg := &config.Config{Consumers: []config.Consumer{{Name: "acme"}, {Name: "bob"}, {Name: "eve"}}}
+	f := build(t, `{name: api, key: consumer, rate: 2/m, consumers: {acme: {rate: 5/m}}, tiers: {gold: {rate: 3/m, burst: 4}}}`, cfg)
+	who := func(name, tier string) *filter.Exchange {
+		x := exchange("192.0.2.1")
+		x.Consumer = &filter.Consumer{Name: name, Metadata: map[string]string{"tier": tier}}
+		return x
+	}
+	cases := []struct {
+		consumer, tier string
+		admitted       int
+		policy         string
+	}{
+		{"acme", "gold", 5, `"api.acme";q=5;w=60`},     // its own entry wins over its tier
+		{"bob", "gold", 4, `"api.tier-gold";q=4;w=80`}, // the tier's burst of 4, one per 20s
+		{"eve", "free", 2, `"api";q=2;w=60`},           // a tier without an entry: the block's
+	}
+	for _, c := range cases {
+		admitted := 0
+		var last *filter.Response
+		for range 10 {
+			if last = roundTrip(f, who(c.consumer, c.tier)); last.Status == 200 {
+				admitted++
+			}
+		}
+		if admitted != c.admitted {
+			t.Errorf("%s (%s): %d of 10 admitted, want %d", c.consumer, c.tier, admitted, c.admitted)
+		}
+		if got := last.Header.Get("RateLimit-Policy"); got != c.policy {
+			t.Errorf("%s: RateLimit-Policy %q, want %q", c.consumer, got, c.policy)
+		}
+		name := strings.TrimPrefix(strings.Split(c.policy, ";")[0], `"`)
+		if !strings.Contains(string(last.Body), `"policy":"`+strings.TrimSuffix(name, `"`)+`"`) {
+			t.Errorf("%s: 429 body %s does not name policy %s", c.consumer, last.Body, name)
+		}
+	}
+}
+
+// An override for a consumer the config does not declare is a config
+// error, not a customer silently left on the default rate.
+func TestOverrideForUnknownConsumer(t *testing.T) {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(`{rate: 2/m, consumers: {acme: {rate: 5/m}}}`), &n); err != nil {
+		t.Fatal(err)
+	}
+	c := new(Config)
+	if err := config.Decode("", &n, "rate_limit", c); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Consumers: []config.Consumer{{Name: "acne"}}}
+	_, err := c.Build(&filter.BuildContext{Route: "r", Logger: slog.New(slog.DiscardHandler), Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), `unknown consumer "acme"`) {
+		t.Errorf("build: %v, want an unknown consumer error", err)
+	}
+	if err := (&Config{Rate: Rate{Count: 1, Period: time.Second}, Tiers: map[string]Override{"gold": {}}}).Validate(); err == nil || !strings.Contains(err.Error(), "tiers.gold.rate") {
+		t.Errorf("validate of a tier without a rate: %v, want an error at tiers.gold.rate", err)
 	}
 }

@@ -34,9 +34,9 @@ redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now)
 return {1, math.floor((now + tolerance - nxt) / interval), 0, nxt - now}
 `)
 
-// remote decides through the shared store.
-func (f *Filter) remote(key string) (decision, error) {
-	res, err := f.store.Run(gcraScript, []string{key}, f.intervalUS, f.toleranceUS)
+// remote decides p through the shared store.
+func (f *Filter) remote(p *policy, key string) (decision, error) {
+	res, err := f.store.Run(gcraScript, []string{key}, p.intervalUS, p.toleranceUS)
 	if err != nil {
 		return decision{}, err
 	}

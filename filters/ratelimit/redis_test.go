@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
 )
@@ -27,6 +28,34 @@ func redisConfig(addr, prefix string) *config.Config {
 		ReadTimeout:  config.Duration(100 * time.Millisecond),
 		WriteTimeout: config.Duration(100 * time.Millisecond),
 	}}}
+}
+
+// Overrides in Redis: each policy has keys of its own, so a consumer on
+// its own rate and one on the block's rate never share a bucket.
+func TestRedisOverrides(t *testing.T) {
+	addr := redistest.Addr(t)
+	cfg := redisConfig(addr, redistest.Prefix(t))
+	cfg.Consumers = []config.Consumer{{Name: "acme"}, {Name: "bob"}}
+	f := build(t, `{name: api, key: route, rate: 2/m, consumers: {acme: {rate: 5/m}}, store: redis}`, cfg)
+	for _, c := range []struct {
+		consumer string
+		want     int
+	}{{"acme", 5}, {"bob", 2}} {
+		admitted := 0
+		for range 8 {
+			x := exchange("192.0.2.1")
+			x.Consumer = &filter.Consumer{Name: c.consumer}
+			if roundTrip(f, x).Status == 200 {
+				admitted++
+			}
+		}
+		if admitted != c.want {
+			t.Errorf("%s: %d of 8 admitted by redis, want %d", c.consumer, admitted, c.want)
+		}
+	}
+	if f.store.Failovers() != 0 {
+		t.Errorf("%d decisions made without redis", f.store.Failovers())
+	}
 }
 
 func TestRedisDecisionsAndHeaders(t *testing.T) {
@@ -262,7 +291,7 @@ func BenchmarkRedisDecision(b *testing.B) {
 	start := time.Now()
 	for b.Loop() {
 		t0 := time.Now()
-		if d, ok := f.decide(x); !ok || !d.allowed {
+		if d, ok := f.decide(x, f.def); !ok || !d.allowed {
 			b.Fatal("refused")
 		}
 		if len(lat) < cap(lat) {
@@ -288,7 +317,7 @@ func BenchmarkRedisDecisionParallel(b *testing.B) {
 		x := exchange("192.0.2.1")
 		x.Request.Header.Set("X-Key", fmt.Sprint(n.Add(1)))
 		for pb.Next() {
-			if d, ok := f.decide(x); !ok || !d.allowed {
+			if d, ok := f.decide(x, f.def); !ok || !d.allowed {
 				b.Error("refused")
 				return
 			}
