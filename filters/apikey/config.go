@@ -34,6 +34,9 @@ type Config struct {
 	KeepCredential bool `yaml:"keep_credential"`
 	// Realm names the protection space in WWW-Authenticate (default "wasmgate").
 	Realm string `yaml:"realm"`
+	// Anonymous, if set, is the declared consumer a request without a key
+	// goes as (X-Consumer-Anonymous: true); a wrong key is still refused.
+	Anonymous string `yaml:"anonymous"`
 }
 
 // Validate checks the names the key is read from.
@@ -61,8 +64,13 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
+	if err != nil {
+		return nil, err
+	}
 	consumers := identity.Index(bc.Config)
 	f := &Filter{
+		anonymous: anon,
 		header:    http.CanonicalHeaderKey(header),
 		query:     c.Query,
 		keep:      c.KeepCredential,

@@ -29,6 +29,7 @@ type Filter struct {
 	keys      map[[sha256.Size]byte]*key
 	challenge string
 	failures  failures
+	anonymous *identity.Consumer // nil: a request without a key is refused
 }
 
 type key struct {
@@ -74,6 +75,10 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		}
 	}
 	if presented == "" {
+		if f.anonymous != nil {
+			identity.LetAnonymous(x, f.anonymous, nil)
+			return nil
+		}
 		f.failures.missing.Add(1)
 		return identity.Unauthorized(f.challenge, "an API key is required in the "+f.header+" header")
 	}

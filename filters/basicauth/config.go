@@ -40,6 +40,9 @@ type Config struct {
 	DisableCache bool            `yaml:"disable_cache"`
 	// KeepCredential forwards the Authorization header (default: removed).
 	KeepCredential bool `yaml:"keep_credential"`
+	// Anonymous, if set, is the declared consumer a request without Basic credentials
+	// goes as (X-Consumer-Anonymous: true); a wrong password is still refused.
+	Anonymous string `yaml:"anonymous"`
 }
 
 // Validate checks the realm and cache bounds.
@@ -63,8 +66,13 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if realm == "" {
 		realm = "wasmgate"
 	}
+	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
+	if err != nil {
+		return nil, err
+	}
 	consumers := identity.Index(bc.Config)
 	f := &Filter{
+		anonymous: anon,
 		users:     map[string]*user{},
 		allowed:   allowed,
 		keep:      c.KeepCredential,

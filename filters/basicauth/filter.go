@@ -27,6 +27,7 @@ type Filter struct {
 	challenge string
 	cache     *cache // nil when disabled
 	failures  failures
+	anonymous *identity.Consumer // nil: a request without credentials is refused
 }
 
 type user struct {
@@ -61,6 +62,10 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		enc, _ = identity.HasScheme(vs[0], "Basic")
 	}
 	if enc == "" {
+		if f.anonymous != nil {
+			identity.LetAnonymous(x, f.anonymous, nil)
+			return nil
+		}
 		f.failures.missing.Add(1)
 		return identity.Unauthorized(f.challenge, "basic authentication is required")
 	}

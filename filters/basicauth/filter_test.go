@@ -121,3 +121,39 @@ func TestBasicAuthConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// With anonymous set, a request without credentials goes as that consumer;
+// a wrong password is still refused.
+func TestAnonymous(t *testing.T) {
+	consumers := `
+- {name: guest}
+- {name: alice, basic_auth: [{username: alice, bcrypt: "` + hash(t, "wonderland") + `"}]}
+`
+	f := testutil.MustBuild(t, "basicauth", `{anonymous: guest}`, consumers)
+	for _, c := range []struct {
+		auth, consumer, anonymous string
+		status                    int
+	}{
+		{"", "guest", "true", 0},
+		{basic("alice", "wonderland"), "alice", "", 0},
+		{basic("alice", "wonderlant"), "", "", 401},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if c.auth != "" {
+			r.Header.Set("Authorization", c.auth)
+		}
+		r.Header.Set("X-Consumer-Name", "spoofed")
+		x := &filter.Exchange{Request: r}
+		resp := f.OnRequest(x)
+		if c.status != 0 {
+			if resp == nil || resp.Status != c.status {
+				t.Errorf("%q: %v, want %d", c.auth, resp, c.status)
+			}
+			continue
+		}
+		if resp != nil || x.Consumer == nil || x.Consumer.Name != c.consumer ||
+			r.Header.Get("X-Consumer-Name") != c.consumer || r.Header.Get("X-Consumer-Anonymous") != c.anonymous {
+			t.Errorf("%q: response %v, consumer %v, headers %v; want %s (anonymous %q)", c.auth, resp, x.Consumer, r.Header, c.consumer, c.anonymous)
+		}
+	}
+}

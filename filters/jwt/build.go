@@ -138,6 +138,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, err
 	}
 	f.allowed = allowed
+	if f.anonymous, err = identity.Anonymous(bc.Config, c.Anonymous, allowed); err != nil {
+		return nil, err
+	}
 	for _, cc := range bc.Config.Consumers {
 		for _, id := range cc.JWT {
 			switch {

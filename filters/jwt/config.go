@@ -91,6 +91,10 @@ type Config struct {
 	// RequireConsumer refuses (403) tokens that map to no consumers[].jwt
 	// entry. Otherwise such a token's consumer is named after its sub.
 	RequireConsumer bool `yaml:"require_consumer"`
+	// Anonymous, if set, is the declared consumer a request without a token
+	// goes as (X-Consumer-Anonymous: true); a bad or expired token is still
+	// refused.
+	Anonymous string `yaml:"anonymous"`
 
 	JWKSRefresh    config.Duration `yaml:"jwks_refresh"`     // default 10m
 	JWKSMinRefresh config.Duration `yaml:"jwks_min_refresh"` // unknown-kid refreshes at most this often (default 30s)

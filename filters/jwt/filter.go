@@ -44,6 +44,7 @@ type Filter struct {
 	challenge      string
 	scopeChallenge string
 	failures       failures
+	anonymous      *identity.Consumer // nil: a request without a token is refused
 }
 
 type claimRule struct {
@@ -77,6 +78,10 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		return f.refuse(bad)
 	}
 	if raw == "" {
+		if f.anonymous != nil {
+			identity.LetAnonymous(x, f.anonymous, f.strip)
+			return nil
+		}
 		f.failures.count("missing")
 		return identity.Unauthorized(f.challenge, "a bearer token is required")
 	}

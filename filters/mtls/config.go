@@ -17,6 +17,9 @@ func init() {
 type Config struct {
 	// Consumers, if set, are the only consumers allowed on the route.
 	Consumers []string `yaml:"consumers"`
+	// Anonymous, if set, is the declared consumer a request without a verified client certificate
+	// goes as (X-Consumer-Anonymous: true); a certificate mapped to no consumer is still refused.
+	Anonymous string `yaml:"anonymous"`
 }
 
 // Build indexes every consumer's certificate identities.
@@ -25,12 +28,17 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
+	if err != nil {
+		return nil, err
+	}
 	consumers := identity.Index(bc.Config)
 	f := &Filter{
-		subjects: map[string]*identity.Consumer{},
-		sans:     map[string]*identity.Consumer{},
-		allowed:  allowed,
-		failures: newFailures(),
+		anonymous: anon,
+		subjects:  map[string]*identity.Consumer{},
+		sans:      map[string]*identity.Consumer{},
+		allowed:   allowed,
+		failures:  newFailures(),
 	}
 	tlsListener := false
 	for _, l := range bc.Config.Listeners {

@@ -13,6 +13,8 @@ type Filter struct {
 	sans     map[string]*identity.Consumer // DNS, email, URI or IP SAN
 	allowed  map[string]bool
 	failures failures
+	// anonymous: nil means a request without a verified certificate is refused.
+	anonymous *identity.Consumer
 }
 
 type failures struct {
@@ -35,6 +37,10 @@ func newFailures() failures {
 func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	st := x.Request.TLS
 	if st == nil || len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+		if f.anonymous != nil {
+			identity.LetAnonymous(x, f.anonymous, nil)
+			return nil
+		}
 		f.failures.missing.Add(1)
 		return identity.Unauthorized("", "a verified client certificate is required")
 	}

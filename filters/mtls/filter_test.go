@@ -59,3 +59,23 @@ func TestMTLS(t *testing.T) {
 		t.Errorf("plain HTTP: %v, want 401", resp)
 	}
 }
+
+// With anonymous set, a request without a verified certificate goes as that
+// consumer; a verified one that maps to no consumer is still refused.
+func TestAnonymous(t *testing.T) {
+	f := testutil.MustBuild(t, "mtls", `{anonymous: guest}`, `
+- {name: guest, metadata: {tier: free}}
+- {name: billing, mtls: [{subject: "CN=billing"}]}
+`)
+	r := httptest.NewRequest("GET", "https://gw/", nil)
+	r.TLS = &tls.ConnectionState{}
+	x := &filter.Exchange{Request: r}
+	if resp := f.OnRequest(x); resp != nil || x.Consumer == nil || x.Consumer.Name != "guest" || x.Consumer.Metadata["tier"] != "free" || r.Header.Get("X-Consumer-Anonymous") != "true" {
+		t.Errorf("no certificate: response %v, consumer %v, want guest (tier free), marked anonymous", resp, x.Consumer)
+	}
+	r = httptest.NewRequest("GET", "https://gw/", nil)
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{Subject: pkix.Name{CommonName: "stranger"}}}}}
+	if resp := f.OnRequest(&filter.Exchange{Request: r}); resp == nil || resp.Status != 403 {
+		t.Errorf("unknown certificate: %v, want 403", resp)
+	}
+}

@@ -11,6 +11,7 @@ package identity
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -77,7 +78,57 @@ func Strip(x *filter.Exchange, extra []string) {
 // Call Strip first.
 func Set(x *filter.Exchange, c *Consumer) {
 	x.Consumer = c.Consumer
-	x.Request.Header[NameHeader] = c.nameValue
+	h := x.Request.Header
+	h[NameHeader] = c.nameValue
+	if _, anon := h[AnonymousHeader]; anon { // an earlier filter let it in as anonymous
+		delete(h, AnonymousHeader)
+	}
+}
+
+// AnonymousHeader tells the upstream that the request carried no
+// credentials and goes as the route's anonymous consumer.
+const AnonymousHeader = "X-Consumer-Anonymous"
+
+var anonymousValue = []string{"true"}[:1:1]
+
+// Anonymous resolves an auth filter's `anonymous:` setting (Kong's): the
+// declared consumer a request without credentials goes as; nil for "".
+// When the route restricts consumers, the anonymous one must be among them.
+func Anonymous(cfg *config.Config, name string, allowed map[string]bool) (*Consumer, error) {
+	if name == "" {
+		return nil, nil
+	}
+	for _, c := range cfg.Consumers {
+		if c.Name == name {
+			if allowed != nil && !allowed[name] {
+				return nil, config.FieldErr("anonymous", "consumer %q is not among this filter's consumers; add it there or choose another", name)
+			}
+			return NewConsumer(c.Name, c.Metadata, true), nil
+		}
+	}
+	names := make([]string, 0, len(cfg.Consumers))
+	for _, c := range cfg.Consumers {
+		names = append(names, c.Name)
+	}
+	msg := "unknown consumer " + strconv.Quote(name) + "; the anonymous consumer must be declared under consumers: (with no credentials, and the metadata its rate limits use)"
+	if near := config.Closest(name, names); near != "" {
+		msg += "; did you mean " + strconv.Quote(near) + "?"
+	}
+	return nil, config.FieldErr("anonymous", "%s", msg)
+}
+
+// LetAnonymous lets a request that carries no credentials for this filter
+// through as anon, announced with X-Consumer-Anonymous: true, unless an
+// earlier auth filter of the chain identified it (it keeps that consumer:
+// with two filters both anonymous-enabled, either credential suffices).
+// extra are the headers the filter sets on success, stripped as then.
+func LetAnonymous(x *filter.Exchange, anon *Consumer, extra []string) {
+	Strip(x, extra)
+	if x.Consumer != nil {
+		return
+	}
+	Set(x, anon)
+	x.Request.Header[AnonymousHeader] = anonymousValue
 }
 
 // CanonicalNames canonicalizes header names for Strip.
