@@ -96,8 +96,9 @@ type CircuitBreaker struct {
 	MaxRequests int `yaml:"max_requests"` // concurrent requests
 	MaxPending  int `yaml:"max_pending"`  // requests waiting for a connection
 	MaxRetries  int `yaml:"max_retries"`  // concurrent retries
-	// ErrorRatio opens the breaker when this share of the requests in one
-	// Window failed, once there were MinRequests (default 20); 0 is off.
+	// ErrorRatio opens the breaker when this share of the requests in the
+	// last Window (sliding) failed, once there were MinRequests (default
+	// 20); 0 is off.
 	ErrorRatio  Percent  `yaml:"error_ratio"`
 	MinRequests int      `yaml:"min_requests"`
 	Window      Duration `yaml:"window"`   // default 10s

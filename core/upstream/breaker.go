@@ -39,9 +39,15 @@ type breaker struct {
 
 	state     atomic.Int32
 	openUntil atomic.Int64 // unix nanos
-	winStart  atomic.Int64
-	total     atomic.Int64 // requests finished in the current window
-	failed    atomic.Int64
+	// The error ratio is over a sliding window, approximated by two fixed
+	// ones: the previous window's counts weigh by how much of it the
+	// sliding window still covers, so failures straddling a boundary still
+	// count together.
+	winStart   atomic.Int64
+	total      atomic.Int64 // requests finished in the current window
+	failed     atomic.Int64
+	prevTotal  atomic.Int64 // the same for the window before it
+	prevFailed atomic.Int64
 	probes    atomic.Int32 // admitted while half-open
 	probeOK   atomic.Int32
 	opens     atomic.Uint64
@@ -127,16 +133,25 @@ func (b *breaker) record(probe, failed, neutral bool) {
 		return
 	}
 	now := b.clock.Now().UnixNano()
-	if ws := b.winStart.Load(); now-ws > int64(b.c.Window) && b.winStart.CompareAndSwap(ws, now) {
-		b.total.Store(0)
-		b.failed.Store(0)
+	win := int64(b.c.Window)
+	ws := b.winStart.Load()
+	if now-ws >= win {
+		b.roll(ws, now, win)
+		ws = b.winStart.Load()
 	}
 	n := b.total.Add(1)
 	if !failed {
 		return
 	}
 	f := b.failed.Add(1)
-	if n >= int64(b.c.MinRequests) && float64(f)*100 >= float64(b.c.ErrorRatio)*float64(n) {
+	// The previous window's share of the sliding window ending now.
+	weight := 1 - float64(now-ws)/float64(win)
+	if weight < 0 {
+		weight = 0
+	}
+	estN := float64(n) + weight*float64(b.prevTotal.Load())
+	estF := float64(f) + weight*float64(b.prevFailed.Load())
+	if estN >= float64(b.c.MinRequests) && estF*100 >= float64(b.c.ErrorRatio)*estN {
 		b.mu.Lock()
 		if BreakerState(b.state.Load()) == BreakerClosed {
 			b.openLocked()
@@ -153,10 +168,31 @@ func (b *breaker) openLocked() {
 	b.resetWindow(now.UnixNano())
 }
 
+// roll starts the window that now falls in, once among racing recorders:
+// the window that ended becomes the previous one, or, if more than a whole
+// window passed since, nothing recent is left.
+func (b *breaker) roll(ws, now, win int64) {
+	next := ws + win
+	if now-ws >= 2*win {
+		next = now
+	}
+	if !b.winStart.CompareAndSwap(ws, next) {
+		return // another recorder rolled it
+	}
+	t, f := b.total.Swap(0), b.failed.Swap(0)
+	if next != ws+win {
+		t, f = 0, 0
+	}
+	b.prevTotal.Store(t)
+	b.prevFailed.Store(f)
+}
+
 func (b *breaker) resetWindow(now int64) {
 	b.winStart.Store(now)
 	b.total.Store(0)
 	b.failed.Store(0)
+	b.prevTotal.Store(0)
+	b.prevFailed.Store(0)
 }
 
 // Call is one exchange's standing with its upstream, from Begin to End.

@@ -446,6 +446,59 @@ func TestBreakerTransitions(t *testing.T) {
 	}
 }
 
+// The error ratio slides: failures on both sides of a window boundary count
+// together (with fixed windows, 9 + 9 failures around a boundary would each
+// stay under min_requests and never open the breaker).
+func TestBreakerWindowSlides(t *testing.T) {
+	newUp := func() (*Upstream, *fakeClock) {
+		clk := newFakeClock()
+		c := &config.Upstream{Targets: targetsN(1), CircuitBreaker: &config.CircuitBreaker{
+			ErrorRatio: 50, MinRequests: 10, Window: config.Duration(10 * time.Second),
+			OpenFor: config.Duration(5 * time.Second), HalfOpenProbes: 1,
+		}}
+		return newWith(t, c, options{clock: clk}), clk
+	}
+	fail := func(u *Upstream, n int) {
+		for range n {
+			call, rej := u.Begin()
+			if rej != nil {
+				return
+			}
+			u.Record(&call, true, false)
+			u.End(&call)
+		}
+	}
+
+	u, clk := newUp()
+	clk.Advance(9 * time.Second)
+	fail(u, 9) // window 1: 9 failures, under min_requests
+	clk.Advance(2 * time.Second)
+	if st := u.Status().Breaker.State; st != "closed" {
+		t.Fatalf("state %s before the second burst", st)
+	}
+	fail(u, 2) // 1s into window 2: 2 + 0.9 × 9 ≈ 10 failures in the last 10s
+	if st := u.Status().Breaker.State; st != "open" {
+		t.Errorf("state %s after failures straddling a window boundary, want open", st)
+	}
+
+	// Old failures fade: 9 failures, then 2 more 19s later (the previous
+	// window covers only 0.1 of the sliding one): 2 + 0.9 < 10.
+	u, clk = newUp()
+	clk.Advance(9 * time.Second)
+	fail(u, 9)
+	clk.Advance(10 * time.Second)
+	fail(u, 2)
+	if st := u.Status().Breaker.State; st != "closed" {
+		t.Errorf("state %s after failures 10s apart, want closed", st)
+	}
+	// More than two windows of quiet: nothing left of them.
+	clk.Advance(25 * time.Second)
+	fail(u, 7)
+	if st := u.Status().Breaker.State; st != "closed" {
+		t.Errorf("state %s after a long quiet, want closed (7 < min_requests)", st)
+	}
+}
+
 func TestConcurrencyLimits(t *testing.T) {
 	u := newWith(t, &config.Upstream{Targets: targetsN(1), CircuitBreaker: &config.CircuitBreaker{MaxRequests: 2}}, options{})
 	c1, _ := u.Begin()
