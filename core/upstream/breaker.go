@@ -48,11 +48,11 @@ type breaker struct {
 	failed     atomic.Int64
 	prevTotal  atomic.Int64 // the same for the window before it
 	prevFailed atomic.Int64
-	probes    atomic.Int32 // admitted while half-open
-	probeOK   atomic.Int32
-	opens     atomic.Uint64
-	overflows atomic.Uint64 // requests refused by a limit
-	mu        sync.Mutex    // serializes transitions
+	probes     atomic.Int32 // admitted while half-open
+	probeOK    atomic.Int32
+	opens      atomic.Uint64
+	overflows  atomic.Uint64 // requests refused by a limit
+	mu         sync.Mutex    // serializes transitions
 }
 
 func newBreaker(c *config.CircuitBreaker, clk clock) *breaker {
