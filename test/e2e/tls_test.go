@@ -38,8 +38,8 @@ func TestTLS(t *testing.T) {
 	otherCA := newCert(t, dir, "other-ca", nil, true, false)
 	stranger := newCert(t, dir, "stranger", otherCA, false, true)
 	g := startGateway(t, tlsConfig, vars{
-		"a_cert": a.certFile, "a_key": a.keyFile, "b_cert": b.certFile, "b_key": b.keyFile,
-		"client_ca": clientCA.certFile,
+		"a_cert": a.CertFile, "a_key": a.KeyFile, "b_cert": b.CertFile, "b_key": b.KeyFile,
+		"client_ca": clientCA.CertFile,
 	})
 	mtls := g.ListenerAddr("mtls")
 	roots := certPool(a, b)
@@ -77,8 +77,8 @@ func TestTLS(t *testing.T) {
 		ok    bool
 	}{
 		{"no client cert", nil, false},
-		{"cert from another CA", []tls.Certificate{stranger.pair()}, false},
-		{"good client cert", []tls.Certificate{client.pair()}, true},
+		{"cert from another CA", []tls.Certificate{stranger.Pair()}, false},
+		{"good client cert", []tls.Certificate{client.Pair()}, true},
 	}
 	for _, tt := range mtlsCases {
 		t.Run("mTLS "+tt.name, func(t *testing.T) {

@@ -3,18 +3,24 @@ package hardening
 import (
 	"context"
 	"encoding/xml"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 )
 
 const h2specConfig = `
 listeners:
   - address: "{{.listen}}"
     h2c: true
+  - name: tls
+    address: "127.0.0.1:0"
+    tls: { certificates: [{ cert: "{{.cert}}", key: "{{.key}}" }] }
 admin: { address: "{{.admin}}" }
 routes:
   - name: root
@@ -27,9 +33,6 @@ routes:
 // fails the test, and one listed here that passes is reported so the list
 // shrinks as Go fixes them.
 var h2specKnown = map[string]string{
-	// h2c with prior knowledge: net/http reads a connection that does not
-	// start with the preface as HTTP/1.1 and answers 400 there.
-	"http2/3.5: Sends invalid connection preface": "h2c falls back to HTTP/1.1",
 	// Go advertises SETTINGS_MAX_FRAME_SIZE of 1MiB; h2spec assumes 16KiB.
 	"http2/4.2: Sends a large size HEADERS frame that exceeds the SETTINGS_MAX_FRAME_SIZE": "Go's larger max frame size",
 	// Go rejects an INITIAL_WINDOW_SIZE change that would overflow a
@@ -41,30 +44,53 @@ var h2specKnown = map[string]string{
 	"http2/8.1.2.2: Sends a HEADERS frame that contains the TE header field with any value other than \"trailers\"": "400 instead of RST_STREAM",
 }
 
+// h2specKnownH2C are the deviations of the h2c listener only.
+var h2specKnownH2C = map[string]string{
+	// h2c with prior knowledge: net/http reads a connection that does not
+	// start with the preface as HTTP/1.1 and answers 400 there.
+	"http2/3.5: Sends invalid connection preface": "h2c falls back to HTTP/1.1",
+}
+
 // TestH2Spec runs h2spec (a go.mod tool) against the real binary's h2c
-// listener. A case that fails outside the allow-list is run again once on
-// its own (h2spec's timing cases can lose a race on a loaded machine); it
-// fails the test if it fails again.
+// listener and its TLS listener (h2 by ALPN). A case that fails outside the
+// allow-list is run again once on its own (h2spec's timing cases can lose a
+// race on a loaded machine); it fails the test if it fails again.
 func TestH2Spec(t *testing.T) {
-	p := startProcess(t, h2specConfig, nil)
-	_, port, _ := strings.Cut(p.Listen, ":")
-	total, failed := runH2Spec(t, port)
+	c := gatewaytest.NewCert(t, t.TempDir(), "localhost", nil, false, false)
+	p := startProcess(t, h2specConfig, vars{"cert": c.CertFile, "key": c.KeyFile})
+	for _, l := range []struct {
+		name, addr string
+		tls        bool
+	}{{"h2c", p.Listen, false}, {"tls", p.ListenerAddr("tls"), true}} {
+		t.Run(l.name, func(t *testing.T) {
+			_, port, _ := strings.Cut(l.addr, ":")
+			h2spec(t, port, l.tls)
+		})
+	}
+}
+
+func h2spec(t *testing.T, port string, tls bool) {
+	known := maps.Clone(h2specKnown)
+	if !tls {
+		maps.Copy(known, h2specKnownH2C)
+	}
+	total, failed := runH2Spec(t, port, tls)
 	t.Logf("h2spec: %d cases, %d failed", total, len(failed))
 	if total < 100 {
 		t.Errorf("h2spec ran only %d cases", total)
 	}
 	var unexpected, fixed []string
 	for id, pkg := range failed {
-		if _, ok := h2specKnown[id]; ok {
+		if _, ok := known[id]; ok {
 			continue
 		}
-		if _, again := runH2Spec(t, port, pkg); again[id] == "" {
+		if _, again := runH2Spec(t, port, tls, pkg); again[id] == "" {
 			t.Logf("h2spec: %s failed once and passed on its own (timing)", id)
 			continue
 		}
 		unexpected = append(unexpected, id)
 	}
-	for id := range h2specKnown {
+	for id := range known {
 		if failed[id] == "" {
 			fixed = append(fixed, id)
 		}
@@ -79,14 +105,18 @@ func TestH2Spec(t *testing.T) {
 	}
 }
 
-// runH2Spec runs h2spec (all of it, or the given sections) and returns how
-// many cases ran and the failed ones: "package: case" to package.
-func runH2Spec(t *testing.T, port string, sections ...string) (int, map[string]string) {
+// runH2Spec runs h2spec (all of it, or the given sections), over TLS
+// (certificate not verified) or h2c, and returns how many cases ran and
+// the failed ones: "package: case" to package.
+func runH2Spec(t *testing.T, port string, tls bool, sections ...string) (int, map[string]string) {
 	t.Helper()
 	report := filepath.Join(t.TempDir(), "h2spec.xml")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	args := append(sections, "-h", "127.0.0.1", "-p", port, "-o", "2", "-j", report)
+	if tls {
+		args = append(args, "-t", "-k")
+	}
 	out, err := goTool(ctx, "h2spec", args...)
 	data, rerr := os.ReadFile(report)
 	if rerr != nil {
