@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Filter holds one slot per admitted request until OnDone.
@@ -22,6 +23,9 @@ type Filter struct {
 	consumers map[string]int32
 	headers   bool
 	counts    *counts
+	// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}; nil
+	// when metrics are off.
+	decisions *observe.RateLimit
 }
 
 // held is what OnRequest leaves for OnResponse and OnDone.
@@ -50,6 +54,8 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		key:     c.Key,
 		max:     int32(c.Max),
 		headers: c.Headers == nil || *c.Headers,
+		// The policy label is the policy's name, as the 429 body gives it.
+		decisions: observe.From(bc).RateLimit(bc.Route, name),
 	}
 	if len(c.Consumers) > 0 {
 		f.consumers = make(map[string]int32, len(c.Consumers))
@@ -83,11 +89,13 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	k := f.key.Hash(x)
 	n, ok := f.counts.acquire(k, limit)
 	if !ok {
+		f.decisions.Limited()
 		if f.headers {
 			x.Set(heldKey{f}, held{remaining: 0})
 		}
 		return limits.Reject(http.StatusTooManyRequests, "too many requests in flight", f.name, time.Second)
 	}
+	f.decisions.Allowed()
 	x.Set(heldKey{f}, held{key: k, remaining: limit - n, admitted: true})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
 func TestMaxInFlightReleasedOnDone(t *testing.T) {
@@ -70,4 +71,19 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		f.OnRequest(x)
 		f.OnDone(x)
 	}
+}
+
+// With metrics on, decisions are counted as the rate limits' are.
+func TestDecisionMetrics(t *testing.T) {
+	f, scrape := testutil.BuildWithMetrics(t, "concurrency", `{name: c, max: 1}`, "")
+	mk := func() *filter.Exchange {
+		return &filter.Exchange{Request: httptest.NewRequest("GET", "/", nil), ClientIP: netip.MustParseAddr("192.0.2.1")}
+	}
+	held := mk()
+	f.OnRequest(held)
+	f.OnRequest(mk())
+	f.OnRequest(mk())
+	testutil.HasSamples(t, scrape(),
+		`wasmgate_ratelimit_decisions_total{http_route="r",outcome="allowed",policy="c"} 1`,
+		`wasmgate_ratelimit_decisions_total{http_route="r",outcome="limited",policy="c"} 2`)
 }

@@ -27,7 +27,7 @@ func (h *hooks) init(mt metric.Meter) error {
 	var err error
 	var errs []error
 	h.rateLimit, err = mt.Int64Counter("wasmgate.ratelimit.decisions", metric.WithUnit("{request}"),
-		metric.WithDescription("Rate-limit decisions, by route, policy and outcome (allowed, limited, error)."))
+		metric.WithDescription("Traffic-shaping decisions (rate limits, quotas, concurrency caps, priority shedding), by route, policy and outcome (allowed, limited, error)."))
 	errs = append(errs, err)
 	h.wasmCalls, err = mt.Int64Counter("wasmgate.wasm.calls", metric.WithUnit("{call}"),
 		metric.WithDescription("Wasm filter callbacks, by plugin and phase."))

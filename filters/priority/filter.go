@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Filter admits a request while its group's in-flight count is under the
@@ -20,6 +21,9 @@ type Filter struct {
 	thresholds map[string]int64 // per level, for consumer overrides
 	metaKey    string
 	gate       *gate
+	// wasmgate_ratelimit_decisions_total{http_route, policy="priority:GROUP",
+	// outcome}; nil when metrics are off.
+	decisions *observe.RateLimit
 }
 
 // gate is a group's in-flight count, shared by the routes of the group and
@@ -60,6 +64,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, err
 	}
 	f.gate = v.(*gate)
+	f.decisions = observe.From(bc).RateLimit(bc.Route, "priority:"+f.group)
 	return f, nil
 }
 
@@ -73,9 +78,11 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	}
 	if n := f.gate.inflight.Add(1); n > limit {
 		f.gate.inflight.Add(-1)
+		f.decisions.Limited()
 		return limits.Reject(http.StatusServiceUnavailable,
 			fmt.Sprintf("overloaded: shedding lower-priority requests (group %s)", f.group), "priority:"+f.group, time.Second)
 	}
+	f.decisions.Allowed()
 	x.Set(admittedKey{f}, true)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
 // TestLowerLevelsShedFirst fills one group from two routes and checks each
@@ -69,4 +70,15 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%q lacks %q", err, want)
 		}
 	}
+}
+
+// With metrics on, admissions and sheds are counted per group.
+func TestDecisionMetrics(t *testing.T) {
+	f, scrape := testutil.BuildWithMetrics(t, "priority", `{group: api, level: low, capacity: 2}`, "")
+	for range 3 { // low may use 50% of 2: one admitted, two shed
+		f.OnRequest(&filter.Exchange{Request: httptest.NewRequest("GET", "/", nil)})
+	}
+	testutil.HasSamples(t, scrape(),
+		`wasmgate_ratelimit_decisions_total{http_route="r",outcome="allowed",policy="priority:api"} 1`,
+		`wasmgate_ratelimit_decisions_total{http_route="r",outcome="limited",policy="priority:api"} 2`)
 }

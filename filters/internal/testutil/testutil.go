@@ -5,6 +5,8 @@ package testutil
 import (
 	"io"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Build decodes block as the config of the filter registered under name,
@@ -20,14 +23,36 @@ import (
 // so clear API keys are hashed.
 func Build(t testing.TB, name, block, consumersYAML string) (filter.Filter, error) {
 	t.Helper()
+	f, _, err := build(t, name, block, consumersYAML, false)
+	return f, err
+}
+
+// BuildWithMetrics is MustBuild with the gateway's metrics on; scrape
+// returns the Prometheus text the admin listener would serve.
+func BuildWithMetrics(t testing.TB, name, block, consumersYAML string) (f filter.Filter, scrape func() string) {
+	t.Helper()
+	f, bc, err := build(t, name, block, consumersYAML, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, func() string {
+		w := httptest.NewRecorder()
+		observe.From(bc).Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		return w.Body.String()
+	}
+}
+
+func build(t testing.TB, name, block, consumersYAML string, metrics bool) (filter.Filter, *filter.BuildContext, error) {
+	t.Helper()
 	src := "listeners: [{address: \"127.0.0.1:0\"}]\n"
 	if consumersYAML != "" {
 		src += "consumers: " + consumersYAML + "\n"
 	}
 	cfg, err := config.Parse("", []byte(src))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	cfg.Observability.Metrics.Prometheus = metrics
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(block), &node); err != nil {
 		t.Fatal(err)
@@ -37,11 +62,11 @@ func Build(t testing.TB, name, block, consumersYAML string) (filter.Filter, erro
 		t.Fatalf("filter %q is not registered", name)
 	}
 	if err := config.Decode("", &node, name, fc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if v, ok := fc.(filter.Validator); ok {
 		if err := v.Validate(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var mu sync.Mutex
@@ -51,7 +76,7 @@ func Build(t testing.TB, name, block, consumersYAML string) (filter.Filter, erro
 			_ = v.Close()
 		}
 	})
-	return fc.Build(&filter.BuildContext{
+	bc := &filter.BuildContext{
 		Route:  "r",
 		Logger: slog.New(slog.DiscardHandler),
 		Config: cfg,
@@ -67,7 +92,9 @@ func Build(t testing.TB, name, block, consumersYAML string) (filter.Filter, erro
 			}
 			return v, err
 		},
-	})
+	}
+	f, err := fc.Build(bc)
+	return f, bc, err
 }
 
 // MustBuild is Build that fails the test on an error.
@@ -78,4 +105,15 @@ func MustBuild(t testing.TB, name, block, consumersYAML string) filter.Filter {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// HasSamples fails the test for each Prometheus sample line missing from
+// the scraped text (a whole line: name{labels} value).
+func HasSamples(t testing.TB, scraped string, samples ...string) {
+	t.Helper()
+	for _, s := range samples {
+		if !strings.Contains(scraped, s+"\n") {
+			t.Errorf("no %s in the metrics", s)
+		}
+	}
 }
