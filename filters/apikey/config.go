@@ -77,7 +77,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		allowed:   allowed,
 		keys:      map[[sha256.Size]byte]*key{},
 		challenge: identity.Challenge("ApiKey", realm, "header", http.CanonicalHeaderKey(header)),
-		failures:  newFailures(),
+		failures:  newFailures(bc.Route),
 	}
 	for _, cc := range bc.Config.Consumers {
 		for _, k := range cc.APIKeys {

@@ -41,8 +41,8 @@ type failures struct {
 	missing, invalid, ambiguous, forbidden *atomic.Uint64
 }
 
-func newFailures() failures {
-	c := identity.Failures.Counter
+func newFailures(route string) failures {
+	c := func(filter, reason string) *atomic.Uint64 { return identity.Failures.Counter(route, filter, reason) }
 	return failures{
 		missing:   c("apikey", "missing"),
 		invalid:   c("apikey", "invalid"),

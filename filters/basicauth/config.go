@@ -77,7 +77,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		allowed:   allowed,
 		keep:      c.KeepCredential,
 		challenge: identity.Challenge("Basic", realm, "charset", "UTF-8"),
-		failures:  newFailures(),
+		failures:  newFailures(bc.Route),
 	}
 	for _, cc := range bc.Config.Consumers {
 		for _, u := range cc.BasicAuth {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
 func init() {
@@ -97,8 +98,8 @@ func checkOrigin(o string) error {
 }
 
 // Build compiles the origin matchers and the header values.
-func (c *Config) Build(*filter.BuildContext) (filter.Filter, error) {
-	f := &Filter{credentials: c.AllowCredentials}
+func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
+	f := &Filter{credentials: c.AllowCredentials, denied: identity.Failures.Counter(bc.Route, "cors", "origin_denied")}
 	for _, o := range c.AllowOrigins {
 		o = strings.ToLower(o)
 		switch {

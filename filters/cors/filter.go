@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
 // Filter is a compiled CORS policy.
@@ -22,6 +22,8 @@ type Filter struct {
 	credentials bool
 
 	methodsValue, exposeValue, maxAgeValue []string
+
+	denied *atomic.Uint64 // preflights from origins not allowed, for metrics
 }
 
 type wildcard struct{ prefix, suffix string } // "https://", ".example.com[:port]"
@@ -29,7 +31,6 @@ type wildcard struct{ prefix, suffix string } // "https://", ".example.com[:port
 var (
 	trueValue = []string{"true"}
 	starValue = []string{"*"}
-	denied    = identity.Failures.Counter("cors", "origin_denied")
 )
 
 // OnRequest answers preflights (OPTIONS with Origin and
@@ -41,7 +42,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		return nil
 	}
 	if !f.allowsOrigin(origin) {
-		denied.Add(1)
+		f.denied.Add(1)
 		return filter.Error(http.StatusForbidden, "CORS: origin "+origin+" is not allowed")
 	}
 	method := r.Header.Get("Access-Control-Request-Method")

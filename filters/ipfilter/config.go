@@ -38,8 +38,8 @@ func (c *Config) Validate() error {
 }
 
 // Build copies the prefixes into flat slices.
-func (c *Config) Build(*filter.BuildContext) (filter.Filter, error) {
-	f := &Filter{denied: identity.Failures.Counter(Name, "denied")}
+func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
+	f := &Filter{denied: identity.Failures.Counter(bc.Route, Name, "denied")}
 	for _, p := range c.Allow {
 		f.allow = append(f.allow, p.Prefix)
 	}

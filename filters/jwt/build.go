@@ -23,7 +23,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		forwardToken: c.ForwardToken == nil || *c.ForwardToken,
 		requireCons:  c.RequireConsumer,
 		scopes:       c.Scopes,
-		failures:     newFailures(),
+		failures:     newFailures(bc.Route),
 		consumers:    identity.Index(bc.Config),
 		byIssSub:     map[[2]string]*identity.Consumer{},
 		bySub:        map[string]*identity.Consumer{},

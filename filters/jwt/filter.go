@@ -445,10 +445,10 @@ var reasons = []string{
 	"claim_mismatch", "insufficient_scope", "unknown_consumer", "no_subject", "forbidden",
 }
 
-func newFailures() failures {
+func newFailures(route string) failures {
 	f := failures{byReason: make(map[string]*atomic.Uint64, len(reasons))}
 	for _, r := range reasons {
-		f.byReason[r] = identity.Failures.Counter("jwt", r)
+		f.byReason[r] = identity.Failures.Counter(route, "jwt", r)
 	}
 	return f
 }

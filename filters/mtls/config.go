@@ -38,7 +38,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		subjects:  map[string]*identity.Consumer{},
 		sans:      map[string]*identity.Consumer{},
 		allowed:   allowed,
-		failures:  newFailures(),
+		failures:  newFailures(bc.Route),
 	}
 	tlsListener := false
 	for _, l := range bc.Config.Listeners {

@@ -21,8 +21,8 @@ type failures struct {
 	missing, unknown, forbidden *atomic.Uint64
 }
 
-func newFailures() failures {
-	c := identity.Failures.Counter
+func newFailures(route string) failures {
+	c := func(filter, reason string) *atomic.Uint64 { return identity.Failures.Counter(route, filter, reason) }
 	return failures{
 		missing:   c("mtls", "missing"),
 		unknown:   c("mtls", "unknown"),

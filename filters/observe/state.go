@@ -97,8 +97,8 @@ func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error 
 			}
 		})
 	}
-	identity.Failures.Each(func(filterName, reason string, n uint64) {
-		o.ObserveInt64(si.authFailures, int64(n), metric.WithAttributes(attribute.String("filter", filterName), attribute.String("reason", reason)))
+	identity.Failures.Each(func(route, filterName, reason string, n uint64) {
+		o.ObserveInt64(si.authFailures, int64(n), metric.WithAttributes(keyRoute.String(route), attribute.String("filter", filterName), attribute.String("reason", reason)))
 	})
 	return nil
 }

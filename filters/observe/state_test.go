@@ -86,7 +86,7 @@ routes:
 		{"wasmgate_upstream_ejections_total", map[string]string{"upstream": "down", "target": "127.0.0.1:1"}, 1},
 		{"wasmgate_upstream_ejections_total", map[string]string{"upstream": "users", "target": upHost}, 0},
 		{"wasmgate_upstream_retries_refused_total", map[string]string{"upstream": "down"}, 0},
-		{"wasmgate_auth_failures_total", map[string]string{"filter": "ip_filter", "reason": "denied"}, float64(deniedBefore + 2)},
+		{"wasmgate_auth_failures_total", map[string]string{"http_route": "private", "filter": "ip_filter", "reason": "denied"}, float64(deniedBefore + 2)},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "readyz", "http_response_status_code": "200"}, 1},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "readyz", "http_response_status_code": "503"}, 1},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "metrics", "http_response_status_code": "200"}, 1},
