@@ -99,6 +99,10 @@ type BuildContext struct {
 	// the config does not define). It is nil when a filter is built outside
 	// a gateway (validate, plugin test).
 	Upstream func(name string) Caller
+	// DryRun is set while a config is only checked (wasmgate validate):
+	// build what proves the config valid, but leave no trace (no files
+	// created).
+	DryRun bool
 }
 
 // Caller sends a request to an upstream through the gateway's attempt loop:

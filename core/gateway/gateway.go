@@ -72,7 +72,7 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 	}
 	k := newKeeper()
 	k.begin(1)
-	s, err := build(cfg, data, nil, k, logger)
+	s, err := buildWith(&builder{cfg: cfg, logger: logger, keep: k, dryRun: true}, data)
 	if err != nil {
 		k.release(1)
 		return nil, err

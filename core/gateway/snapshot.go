@@ -78,6 +78,7 @@ type builder struct {
 	prev   *Snapshot
 	errs   config.Errors
 	snap   *Snapshot // the snapshot being built, its upstreams first
+	dryRun bool      // only checking (Validate): filters leave no trace
 }
 
 func (b *builder) fail(field string, err error) {
@@ -87,7 +88,12 @@ func (b *builder) fail(field string, err error) {
 // build compiles cfg into a snapshot. prev, if any, lends upstreams whose
 // config did not change, so their connection pools survive a reload.
 func build(cfg *config.Config, source []byte, prev *Snapshot, keep *keeper, logger *slog.Logger) (*Snapshot, error) {
-	b := &builder{cfg: cfg, logger: logger, keep: keep, prev: prev}
+	return buildWith(&builder{cfg: cfg, logger: logger, keep: keep, prev: prev}, source)
+}
+
+// buildWith compiles b.cfg into a snapshot.
+func buildWith(b *builder, source []byte) (*Snapshot, error) {
+	cfg := b.cfg
 	s := &Snapshot{
 		Config:            cfg,
 		Source:            source,
@@ -280,6 +286,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			Keep:        b.keep.get,
 			Config:      b.cfg,
 			Upstream:    b.caller,
+			DryRun:      b.dryRun,
 		}
 		f, err := fc.Build(bc)
 		if err != nil {

@@ -3,9 +3,13 @@ package observe
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,6 +112,31 @@ type accessLog struct {
 
 func accessLogKey(c *config.AccessLog) string {
 	return "observe/access_log:" + c.Format + ":" + strconv.Itoa(c.Buffer) + ":" + c.Path
+}
+
+// checkAccessLog tells whether the access log could be opened, without
+// creating it: an existing file must open for appending, a new one needs
+// its directory.
+func checkAccessLog(c *config.AccessLog) error {
+	if c.Path == "stdout" || c.Path == "stderr" {
+		return nil
+	}
+	f, err := os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(c.Path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
 }
 
 func newAccessLog(c *config.AccessLog) (*accessLog, error) {

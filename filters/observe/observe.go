@@ -68,7 +68,11 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 		}
 		o.tracing = v.(*tracing)
 	}
-	if al := oc.AccessLog; al != nil {
+	if al := oc.AccessLog; al != nil && bc.DryRun {
+		if err := checkAccessLog(al); err != nil {
+			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)
+		}
+	} else if al != nil {
 		v, err := bc.Keep(accessLogKey(al), func() (io.Closer, error) { return newAccessLog(al) })
 		if err != nil {
 			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,28 @@ func TestCLI(t *testing.T) {
 		out, errOut, code := runCLI(t, dir, "validate", "-c", "good.yaml")
 		if code != 0 || !strings.Contains(out, "good.yaml: ok") {
 			t.Errorf("exit %d, stdout %q, stderr %q; want 0 and \"good.yaml: ok\"", code, out, errOut)
+		}
+	})
+
+	t.Run("validate leaves no trace", func(t *testing.T) {
+		// validate builds everything that proves the config (the access
+		// log's directory is checked) but creates no file.
+		logFile := filepath.Join(dir, "logs", "access.log")
+		if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "logged.yaml", validConfig+"observability: { access_log: { path: "+strconv.Quote(logFile)+" } }\n")
+		if out, errOut, code := runCLI(t, dir, "validate", "-c", "logged.yaml"); code != 0 {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if _, err := os.Stat(logFile); !os.IsNotExist(err) {
+			t.Errorf("validate created the access log %s (stat: %v)", logFile, err)
+		}
+		missing := filepath.Join(dir, "nowhere", "access.log")
+		writeFile(t, dir, "nowhere.yaml", validConfig+"observability: { access_log: { path: "+strconv.Quote(missing)+" } }\n")
+		_, errOut, code := runCLI(t, dir, "validate", "-c", "nowhere.yaml")
+		if code != 1 || !strings.Contains(errOut, "observability.access_log.path: cannot open the access log") {
+			t.Errorf("an access log in a missing directory: exit %d, stderr %q; want 1 naming access_log.path", code, errOut)
 		}
 	})
 
