@@ -94,8 +94,12 @@ type Backoff struct {
 // sending to it while too many exchanges fail. Zero limits are unlimited.
 type CircuitBreaker struct {
 	MaxRequests int `yaml:"max_requests"` // concurrent requests
-	MaxPending  int `yaml:"max_pending"`  // requests waiting for a connection
-	MaxRetries  int `yaml:"max_retries"`  // concurrent retries
+	// MaxConnections caps the connections to each target (HTTP/1.1 carries
+	// one request at a time on each); past it requests wait for one, and
+	// MaxPending bounds how many may wait.
+	MaxConnections int `yaml:"max_connections"`
+	MaxPending     int `yaml:"max_pending"` // requests waiting for a connection
+	MaxRetries     int `yaml:"max_retries"` // concurrent retries
 	// ErrorRatio opens the breaker when this share of the requests in the
 	// last Window (sliding) failed, once there were MinRequests (default
 	// 20); 0 is off.

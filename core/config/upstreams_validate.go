@@ -66,6 +66,7 @@ func (v *validator) upstreamPolicies(p string, u *Upstream) {
 		bp := p + ".circuit_breaker"
 		v.notNegative(bp+".max_requests", b.MaxRequests)
 		v.notNegative(bp+".max_pending", b.MaxPending)
+		v.notNegative(bp+".max_connections", b.MaxConnections)
 		v.notNegative(bp+".max_retries", b.MaxRetries)
 		v.notNegative(bp+".min_requests", b.MinRequests)
 		v.notNegative(bp+".half_open_probes", b.HalfOpenProbes)

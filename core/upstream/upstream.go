@@ -331,5 +331,8 @@ func newTransport(c *config.Upstream, tlsConf *tls.Config) *http.Transport {
 		p.SetHTTP1(true)
 	}
 	t.Protocols = &p
+	if b := c.CircuitBreaker; b != nil {
+		t.MaxConnsPerHost = b.MaxConnections // 0: no cap
+	}
 	return t
 }
