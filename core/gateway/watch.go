@@ -22,7 +22,10 @@ const watchSettle = 150 * time.Millisecond
 // not files, because editors, certificate renewers and Kubernetes config
 // maps replace files by rename, which a watch on the file itself would lose;
 // what changed is then decided by content, so unrelated files in the same
-// directories cause no reload.
+// directories cause no reload. A change made after the config was loaded
+// but before the watch began is caught by one comparison once the watch is
+// in place: the gateway reports ready before the watch starts, and an edit
+// in between must not be lost.
 func (g *Gateway) WatchConfig(ctx context.Context) error {
 	if g.src.File == "" {
 		return nil
@@ -46,6 +49,7 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 		}
 	}
 	watchDirs()
+	g.reloadIfChanged()
 	go func() {
 		defer w.Close()
 		settle := time.NewTimer(time.Hour)

@@ -110,3 +110,33 @@ routes:
 		t.Errorf("listener moved from %s to %s; renewal must not rebind", addr, now)
 	}
 }
+
+// An edit between loading the config and starting the watch is not lost:
+// the watch compares once when it begins.
+func TestWatchCatchesAnEditBeforeItStarted(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	write := func(body string) {
+		cfg := fmt.Sprintf(`
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+routes:
+  - { name: r, match: { prefix: / }, respond: { body: %q } }
+`, body)
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	g, err := Start(Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(t.Context())
+	write("two") // no watch yet: no event will ever say so
+	if err := g.WatchConfig(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if gen := g.Current().Generation; gen != 2 {
+		t.Errorf("generation %d once the watch began, want 2 (the edit reloaded)", gen)
+	}
+}
