@@ -33,6 +33,12 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 			if err != nil {
 				return err
 			}
+			// Signals are taken from the start: the admin API reports ready
+			// inside gateway.Start, and a SIGTERM sent as soon as it does
+			// must drain the gateway, not kill it with the default action.
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+			defer signal.Stop(sigs)
 			src := gateway.Source{File: file}
 			if file == "" {
 				d, err := demo.Start()
@@ -63,7 +69,7 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 			if err := g.WatchConfig(ctx); err != nil {
 				logger.Warn("config file changes will not be noticed; reload with SIGHUP or POST /reload", "err", err)
 			}
-			return run(ctx, g, cmd)
+			return run(ctx, g, sigs)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "config file (YAML); none serves the embedded demo")
@@ -72,10 +78,7 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 }
 
 // run serves until SIGINT/SIGTERM, reloading on SIGHUP, then drains.
-func run(ctx context.Context, g *gateway.Gateway, cmd *cobra.Command) error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+func run(ctx context.Context, g *gateway.Gateway, sigs <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():

@@ -104,3 +104,17 @@ func TestGracefulStop(t *testing.T) {
 		t.Errorf("exit status %d after draining, want 0", code)
 	}
 }
+
+// A SIGTERM as soon as the gateway reports ready drains it and exits 0:
+// signals are taken before the gateway starts, not after (the window was
+// wide enough under -race for a fast test's cleanup to kill the process).
+func TestSIGTERMRightAfterReady(t *testing.T) {
+	needBinary(t)
+	for i := range 3 {
+		g := startGateway(t, head+"routes: [{ name: r, respond: { body: ok } }]\n", nil)
+		g.Signal(syscall.SIGTERM)
+		if code := g.Wait(10 * time.Second); code != 0 {
+			t.Fatalf("start %d: exit status %d after a SIGTERM right after ready, want 0 (drained)", i+1, code)
+		}
+	}
+}
