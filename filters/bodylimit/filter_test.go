@@ -1,18 +1,14 @@
 package bodylimit
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/core/gateway"
+	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
 )
 
 // TestStreamingCap sends bodies through a real gateway to a real upstream:
@@ -39,16 +35,8 @@ routes:
       - body_limit: { max: 1KiB, consumers: { big: 1MiB } }
     upstream: echo
 `, upURL)
-	file := filepath.Join(t.TempDir(), "gw.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Shutdown(context.Background()) })
-	url := "http://" + g.Addrs()["main"].String() + "/"
+	_, base, _ := gwtest.Serve(t, cfg)
+	url := base + "/"
 
 	post := func(body io.Reader, length int64) (int, string) {
 		req, _ := http.NewRequest("POST", url, body)

@@ -3,11 +3,8 @@ package observe
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
+	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
 )
 
 // deny is a test filter that refuses every request with 403.
@@ -82,16 +80,7 @@ func upstream(t testing.TB) (*httptest.Server, *seen) {
 // tests can rewrite it and reload.
 func start(t testing.TB, cfg string) (g *gateway.Gateway, base, file string) {
 	t.Helper()
-	file = filepath.Join(t.TempDir(), "gw.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Shutdown(context.Background()) })
-	return g, "http://" + g.Addrs()["main"].String(), file
+	return gwtest.Serve(t, cfg)
 }
 
 func do(t testing.TB, method, url string, hdr ...string) (*http.Response, string) {

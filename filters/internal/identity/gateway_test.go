@@ -5,30 +5,24 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
-	"github.com/wasmgate/wasmgate/core/gateway"
 	_ "github.com/wasmgate/wasmgate/filters/apikey"
+	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
 	_ "github.com/wasmgate/wasmgate/filters/jwt"
 )
 
 // Through a real gateway: a client-sent X-Consumer-Name never reaches the
 // upstream; the authenticated one does, with the forwarded claims.
 func TestIdentityHeadersThroughTheGateway(t *testing.T) {
-	seen := make(chan http.Header, 8)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.Header.Clone()
-	}))
-	defer up.Close()
+	upURL, seen := recorder(t)
 
 	const key = "gateway-test-key-0123456789"
 	secret := strings.Repeat("k", 32)
@@ -52,17 +46,8 @@ routes:
     filters:
       - jwt: { issuer: demo, audiences: [api], secret: "${GW_TEST_JWT_SECRET}", forward_claims: { email: X-User-Email } }
     upstream: echo
-`, hex.EncodeToString(sum[:]), up.URL)
-	file := filepath.Join(t.TempDir(), "gw.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = g.Shutdown(t.Context()) }()
-	base := "http://" + g.Addrs()["main"].String()
+`, hex.EncodeToString(sum[:]), upURL)
+	_, base, _ := gwtest.Serve(t, cfg)
 
 	do := func(path string, hdr ...string) int {
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -105,10 +90,7 @@ routes:
 	}
 
 	// JWT, with spoofed identity and claim headers.
-	tok, _ := jwtlib.NewWithClaims(jwtlib.SigningMethodHS256, jwtlib.MapClaims{
-		"iss": "demo", "aud": "api", "sub": "user-7", "email": "u7@example.com",
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString([]byte(secret))
+	tok := token(secret)
 	if st := do("/tokened", "Authorization", "Bearer "+tok, "X-Consumer-Name", "admin", "X-User-Email", "ceo@example.com"); st != 200 {
 		t.Fatalf("tokened: %d", st)
 	}
@@ -135,11 +117,7 @@ routes:
 // credential suffices and a real identity is never overwritten by the
 // anonymous one; spoofed identity and claim headers never pass.
 func TestAnonymousConsumer(t *testing.T) {
-	seen := make(chan http.Header, 8)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.Header.Clone()
-	}))
-	defer up.Close()
+	upURL, seen := recorder(t)
 	const key = "anonymous-test-key-0123456789"
 	secret := strings.Repeat("s", 32)
 	t.Setenv("GW_ANON_JWT_SECRET", secret)
@@ -159,21 +137,9 @@ routes:
       - apikey: { anonymous: guest }
       - jwt: { issuer: demo, audiences: [api], secret: "${GW_ANON_JWT_SECRET}", anonymous: guest, forward_claims: { email: X-User-Email } }
     upstream: echo
-`, hex.EncodeToString(sum[:]), up.URL)
-	file := filepath.Join(t.TempDir(), "gw.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = g.Shutdown(t.Context()) }()
-	base := "http://" + g.Addrs()["main"].String()
-	tok, _ := jwtlib.NewWithClaims(jwtlib.SigningMethodHS256, jwtlib.MapClaims{
-		"iss": "demo", "aud": "api", "sub": "user-7", "email": "u7@example.com",
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString([]byte(secret))
+`, hex.EncodeToString(sum[:]), upURL)
+	g, base, file := gwtest.Serve(t, cfg)
+	tok := token(secret)
 
 	cases := []struct {
 		name       string
@@ -238,4 +204,24 @@ routes:
 	if err := g.Reload(); err == nil || !strings.Contains(err.Error(), `unknown consumer "gust"`) || !strings.Contains(err.Error(), `did you mean "guest"?`) {
 		t.Errorf("reload with an undeclared anonymous consumer: %v", err)
 	}
+}
+
+// recorder is an upstream that hands the headers of every request it gets
+// to the test.
+func recorder(t *testing.T) (url string, seen chan http.Header) {
+	seen = make(chan http.Header, 8)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	t.Cleanup(up.Close)
+	return up.URL, seen
+}
+
+// token is an HS256 token for sub user-7 of issuer demo, audience api.
+func token(secret string) string {
+	tok, _ := jwtlib.NewWithClaims(jwtlib.SigningMethodHS256, jwtlib.MapClaims{
+		"iss": "demo", "aud": "api", "sub": "user-7", "email": "u7@example.com",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
+	return tok
 }
