@@ -3,7 +3,10 @@ package hardening
 import (
 	"context"
 	"encoding/xml"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,9 +25,11 @@ listeners:
     address: "127.0.0.1:0"
     tls: { certificates: [{ cert: "{{.cert}}", key: "{{.key}}" }] }
 admin: { address: "{{.admin}}" }
+upstreams:
+  slow: { targets: [{ url: "{{.slow}}" }] }
 routes:
   - name: root
-    respond: { status: 200, body: "h2spec" }
+    upstream: slow
 `
 
 // h2specKnown are the h2spec cases Go's HTTP/2 server (net/http's bundled
@@ -57,7 +62,21 @@ var h2specKnownH2C = map[string]string{
 // race on a loaded machine); it fails the test if it fails again.
 func TestH2Spec(t *testing.T) {
 	c := gatewaytest.NewCert(t, t.TempDir(), "localhost", nil, false, false)
-	p := startProcess(t, h2specConfig, vars{"cert": c.CertFile, "key": c.KeyFile})
+	// The upstream answers after 100ms, so that a stream is still open when
+	// the frames a case sends after its HEADERS arrive (6.9.1's WINDOW_UPDATEs
+	// past 2^31-1, say). A response made at once could close the stream
+	// first, and the server rightly ignores frames for a closed stream: the
+	// case then fails by timing (it did over TLS, under CI load).
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(100 * time.Millisecond): // the stream's open time is the point
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "h2spec")
+	}))
+	t.Cleanup(slow.Close)
+	p := startProcess(t, h2specConfig, vars{"cert": c.CertFile, "key": c.KeyFile, "slow": slow.URL})
 	for _, l := range []struct {
 		name, addr string
 		tls        bool
