@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,7 +128,7 @@ func BenchmarkSharedData(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) { run(b, memShared("bench-"+b.Name(), 1<<20)) })
 	b.Run("redis", func(b *testing.B) {
-		r := newRedisShared(redisStore(b), "bench", 1<<20)
+		r := newRedisShared(redisStore(b), slog.New(slog.DiscardHandler), "bench", 1<<20)
 		defer r.close()
 		run(b, r)
 	})

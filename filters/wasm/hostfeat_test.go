@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -142,7 +143,7 @@ func redisStore(t testing.TB) *config.RedisStore {
 }
 
 func TestSharedDataRedis(t *testing.T) {
-	r := newRedisShared(redisStore(t), "vm", 1024)
+	r := newRedisShared(redisStore(t), slog.New(slog.DiscardHandler), "vm", 1024)
 	defer r.close()
 	if _, _, st := r.get("k"); st != statusNotFound {
 		t.Fatalf("missing key: %d", st)

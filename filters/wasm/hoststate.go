@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/wasmgate/wasmgate/filters/internal/redislog"
 )
 
 // The state behind the Proxy-Wasm features that outlive one callback:
@@ -62,8 +60,7 @@ func (h *pluginHost) open(p *Plugin) error {
 	h.bgCtx, h.cancel = context.WithCancel(context.Background())
 	h.metrics = metricsFor(p.name)
 	if p.opts.SharedRedis != nil {
-		redislog.Install(p.logger)
-		h.shared = newRedisShared(p.opts.SharedRedis, p.opts.VMID, p.opts.SharedDataLimit)
+		h.shared = newRedisShared(p.opts.SharedRedis, p.logger, p.opts.VMID, p.opts.SharedDataLimit)
 	} else {
 		h.shared = memShared(p.opts.VMID, p.opts.SharedDataLimit)
 	}

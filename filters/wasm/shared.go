@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/filters/internal/redisclient"
 )
 
 // Shared data (proxy_get_shared_data, proxy_set_shared_data): key/value
@@ -148,28 +150,12 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', n)
 return n
 `)
 
-func newRedisShared(rc *config.RedisStore, vmID string, limit int64) *redisShared {
-	timeout := rc.ReadTimeout.D() + rc.WriteTimeout.D()
-	if timeout <= 0 {
-		timeout = 200 * time.Millisecond
-	}
+func newRedisShared(rc *config.RedisStore, logger *slog.Logger, vmID string, limit int64) *redisShared {
 	return &redisShared{
-		client: redis.NewClient(&redis.Options{
-			Addr:                  rc.Address,
-			Username:              rc.Username,
-			Password:              rc.Password,
-			DB:                    rc.DB,
-			DialTimeout:           rc.DialTimeout.D(),
-			ReadTimeout:           rc.ReadTimeout.D(),
-			WriteTimeout:          rc.WriteTimeout.D(),
-			PoolSize:              rc.PoolSize,
-			ContextTimeoutEnabled: true,
-			MaxRetries:            -1, // a retried set could apply twice
-			DisableIdentity:       true,
-		}),
+		client:  redisclient.New(rc, logger),
+		timeout: redisclient.Timeout(rc),
 		prefix:  rc.KeyPrefix + "wasm:shared:" + vmID + ":",
 		limit:   limit,
-		timeout: timeout,
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/internal/redislog"
+	"github.com/wasmgate/wasmgate/filters/internal/redisclient"
 )
 
 // ErrStoreDown is returned while the store is known to be unreachable:
@@ -72,30 +72,10 @@ func OpenStore(bc *filter.BuildContext) (*Store, error) {
 // NewStore connects lazily: a Redis that is down at start is a store that
 // is down, handled by the failure policy, not a config error.
 func NewStore(rc *config.RedisStore, logger *slog.Logger) *Store {
-	redislog.Install(logger)
-	timeout := rc.ReadTimeout.D() + rc.WriteTimeout.D()
-	if timeout <= 0 {
-		timeout = 200 * time.Millisecond
-	}
 	return &Store{
-		client: redis.NewClient(&redis.Options{
-			Addr:                  rc.Address,
-			Username:              rc.Username,
-			Password:              rc.Password,
-			DB:                    rc.DB,
-			DialTimeout:           rc.DialTimeout.D(),
-			ReadTimeout:           rc.ReadTimeout.D(),
-			WriteTimeout:          rc.WriteTimeout.D(),
-			PoolSize:              rc.PoolSize,
-			PoolTimeout:           timeout,
-			ContextTimeoutEnabled: true,
-			// A retried script could spend twice: a decision is tried once.
-			MaxRetries:      -1,
-			DialerRetries:   1, // the probe retries; a decision does not wait on redials
-			DisableIdentity: true,
-		}),
+		client:  redisclient.New(rc, logger),
+		timeout: redisclient.Timeout(rc),
 		prefix:  rc.KeyPrefix,
-		timeout: timeout,
 		logger:  logger,
 		done:    make(chan struct{}),
 	}
