@@ -54,7 +54,7 @@ test-sdk: ## the SDK, the first-party plugins and the Go example, natively (thei
 # plain `go test`). A finding is written to the package's testdata/fuzz/: keep it
 # there as a seed, with its fix.
 FUZZTIME ?= 60s
-FUZZERS := ./core/config:FuzzParse ./core/router:FuzzCanonicalize ./core/router:FuzzRouteProtectedPrefix \
+FUZZERS := ./core/server:FuzzFramingAgreesWithNetHTTP ./core/config:FuzzParse ./core/router:FuzzCanonicalize ./core/router:FuzzRouteProtectedPrefix \
 	./test/hardening:FuzzRawHTTP1 ./filters/jwt:FuzzVerify ./filters/wasm:FuzzHostFunctions
 .PHONY: fuzz
 fuzz: ## run every fuzzer for FUZZTIME (default 60s) each

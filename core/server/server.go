@@ -272,15 +272,15 @@ func (s *Server) serve(l *listener) *http.Server {
 	l.view = l.sock.newView()
 	var ln net.Listener = l.view
 	if !l.settings.tls {
-		ln = framingListener{ln} // framing.go: CL+TE is visible only in the raw bytes
+		ln = framingListener{ln} // framing.go: framing is visible only in the raw bytes
 	} else {
 		// The handshake reads the current tls.Config, so Apply swaps
 		// certificates without restarting anything.
-		ln = tls.NewListener(ln, &tls.Config{
+		ln = newHandshakeListener(ln, &tls.Config{
 			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 				return l.tlsConf.Load(), nil
 			},
-		})
+		}, l.settings.readHeader, logger)
 	}
 	go func() {
 		// Closing the socket before Shutdown (to stop accepting at once) makes
