@@ -19,6 +19,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -303,7 +304,16 @@ func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWri
 		t.body.want = out.ContentLength
 		out.Body = &t.body
 		return replay{ok: true, data: body}, nil
-	case in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0:
+	case in.Body == nil || in.Body == http.NoBody:
+		return replay{ok: true}, nil
+	case in.ContentLength == 0:
+		// An h2 request that declares no body but has not ended its stream:
+		// it must end without DATA before an empty request goes upstream as
+		// complete (RFC 9113 §8.1.1; net/http resets the stream on DATA, but
+		// only after the handler has run).
+		if err := expectEOF(in.Body); err != nil {
+			return replay{}, clientBodyError(err)
+		}
 		return replay{ok: true}, nil
 	}
 	t.body.src = in.Body
@@ -313,11 +323,20 @@ func (t *trip) setBody(out *http.Request, x *filter.Exchange, w http.ResponseWri
 		t.body.minRate, t.body.grace = o.MinBodyRate, o.MinBodyGrace
 	}
 	t.body.want = in.ContentLength
+	t.body.endAtWant = in.ProtoMajor >= 2 && in.ContentLength > 0
 	out.ContentLength = in.ContentLength
 	if policy != nil && in.ContentLength > 0 && in.ContentLength <= policy.BufferBody &&
 		(policy.NonIdempotent || upstream.Idempotent(in.Method)) {
 		data := make([]byte, in.ContentLength)
-		if _, err := io.ReadFull(&t.body, data); err != nil {
+		_, err := io.ReadFull(&t.body, data)
+		if err == nil {
+			// The declared length arrived; the body must also end there
+			// (an h2 stream may carry more DATA than its content-length,
+			// and is reset for it): a body that fails later must not be
+			// sent as complete from this buffer.
+			err = expectEOF(&t.body)
+		}
+		if err != nil {
 			if berr := t.body.readErr(); berr != nil {
 				err = berr
 			}
@@ -380,7 +399,13 @@ type reqBody struct {
 	deadline time.Time // only the reading goroutine touches it
 	// noDeadline: the writer cannot set read deadlines.
 	noDeadline bool
-	want       int64 // Content-Length, -1 if unknown
+	// endAtWant: the body's length is declared (want) but its end is not
+	// framed by it (HTTP/2: DATA frames and END_STREAM). The last declared
+	// bytes are held back until the stream is seen to end there, so that a
+	// stream carrying more DATA than declared (reset by net/http for it)
+	// never leaves a complete request upstream.
+	endAtWant bool
+	want      int64 // Content-Length, -1 if unknown
 
 	// The minimum average rate (bytes/s, 0: none) after grace, over the
 	// time spent waiting for the client (waited), not the time the
@@ -413,6 +438,13 @@ func (b *reqBody) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.src.Read(p)
+	if b.endAtWant && err == nil && n > 0 && b.n.Load()+int64(n) >= b.want {
+		if err = expectEOF(b.src); err == nil {
+			err = io.EOF
+		} else {
+			n = 0 // the declared length is not where the body ends: send none of its end
+		}
+	}
 	if b.minRate > 0 {
 		b.waited += time.Since(now)
 	}
@@ -525,4 +557,21 @@ var (
 func isGRPC(h http.Header) bool {
 	ct := h.Get("Content-Type")
 	return len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc")
+}
+
+// expectEOF reads past a body's declared length: nil only when it ends
+// there.
+func expectEOF(r io.Reader) error {
+	var b [1]byte
+	n, err := r.Read(b[:])
+	for n == 0 && err == nil {
+		n, err = r.Read(b[:])
+	}
+	switch {
+	case n > 0:
+		return errors.New("request body longer than its Content-Length")
+	case err == io.EOF:
+		return nil
+	}
+	return err
 }
