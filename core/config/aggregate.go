@@ -38,7 +38,7 @@ type AggregateCall struct {
 	// path value that is empty, "." or ".." fails the call (400).
 	Path string `yaml:"path"`
 	// Headers are set on the backend request; values are templates.
-	Headers map[string]string `yaml:"headers"`
+	Headers map[string]string `yaml:"headers" redact:"secret"`
 	// PassHeaders are copied from the client request (after the route's
 	// filters ran) to the backend request.
 	PassHeaders []string `yaml:"pass_headers"`

@@ -21,8 +21,8 @@ type Consumer struct {
 // Loading hashes a clear key into Hash and forgets it, so a loaded Config
 // never holds one.
 type APIKey struct {
-	SHA256 string `yaml:"sha256"` // 64 hex digits
-	Key    string `yaml:"key"`    // cleared at load, after hashing
+	SHA256 string `yaml:"sha256" redact:"secret"` // 64 hex digits
+	Key    string `yaml:"key" redact:"secret"`    // cleared at load, after hashing
 
 	// Hash is the key's SHA-256, filled at load from either field.
 	Hash [32]byte `yaml:"-"`
@@ -32,7 +32,7 @@ type APIKey struct {
 // ("$2a$10$..."; `htpasswd -nbB user pass` makes one).
 type BasicAuthUser struct {
 	Username string `yaml:"username"`
-	Bcrypt   string `yaml:"bcrypt"`
+	Bcrypt   string `yaml:"bcrypt" redact:"secret"`
 }
 
 // JWTIdentity maps verified tokens to the consumer: a token matches when

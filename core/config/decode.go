@@ -48,6 +48,9 @@ func Decode(file string, node *yaml.Node, field string, out any) error {
 	}
 	d := &decoder{file: file, active: map[*yaml.Node]bool{}}
 	d.value(rv.Elem(), documentContent(node), field)
+	if d.values > maxDecodeValues {
+		d.tooMany()
+	}
 	if len(d.errs) == 0 {
 		return nil
 	}
@@ -59,9 +62,27 @@ type decoder struct {
 	file   string
 	errs   Errors
 	values int
+	// aliased counts the values reached through an alias, to tell an alias
+	// bomb from a document that is merely big; inAlias is the depth of
+	// aliases being followed.
+	aliased, inAlias int
+	// overAt is where the values passed maxDecodeValues.
+	overAt    *yaml.Node
+	overField string
 	// active holds the anchored values being decoded right now; an alias to
 	// one of them would recurse forever (yaml.v3 builds such cycles).
 	active map[*yaml.Node]bool
+}
+
+// tooMany reports a document over maxDecodeValues, saying whether aliases
+// made it so.
+func (d *decoder) tooMany() {
+	n, field := d.overAt, d.overField
+	if written := d.values - d.aliased; d.aliased > written {
+		d.fail(n, field, "the document expands through aliases to more than %d values (%d of them repeats of anchored ones): an alias bomb? Write repeated blocks out, or use fewer levels of aliases", maxDecodeValues, d.aliased)
+		return
+	}
+	d.fail(n, field, "the document holds more than %d values; split it across gateways", maxDecodeValues)
 }
 
 // maxDecodeErrors bounds the errors one Decode reports: past that, more
@@ -88,7 +109,9 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 			d.fail(n, field, "alias *%s refers to a value that contains it", n.Value)
 			return
 		}
+		d.inAlias++
 		d.value(v, n.Alias, field)
+		d.inAlias--
 		return
 	}
 	if n != nil && n.Anchor != "" {
@@ -96,11 +119,14 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 		defer delete(d.active, n)
 	}
 	d.values++
+	if d.inAlias > 0 {
+		d.aliased++
+	}
 	if d.values > maxDecodeValues {
-		if d.values == maxDecodeValues+1 {
-			d.fail(n, field, "the document expands to more than %d values through aliases; write it out or simplify it", maxDecodeValues)
+		if d.overAt == nil {
+			d.overAt, d.overField = n, field
 		}
-		return
+		return // tooMany reports it once decoding stops
 	}
 
 	// Raw nodes are kept as written, for a later stage to decode.
@@ -385,7 +411,11 @@ func describe(n *yaml.Node) string {
 	case n.Kind == yaml.SequenceNode:
 		return "a list"
 	}
-	s := n.Value
+	return describeText(n.Value)
+}
+
+// describeText quotes s for a message, shortened to 40 characters.
+func describeText(s string) string {
 	if r := []rune(s); len(r) > 40 {
 		s = string(r[:40]) + "…"
 	}

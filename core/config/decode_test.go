@@ -218,8 +218,8 @@ func TestAliasBomb(t *testing.T) {
 	out := reflect.New(reflect.StructOf(fields)).Interface()
 	start := time.Now()
 	err := Decode("bomb.yaml", &n, "", out)
-	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
-		t.Fatalf("err = %v, want the expansion limit", err)
+	if err == nil || !strings.Contains(err.Error(), "expands through aliases to more than") || !strings.Contains(err.Error(), "alias bomb") {
+		t.Fatalf("err = %v, want the alias expansion limit, named as such", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)

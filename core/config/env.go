@@ -16,7 +16,10 @@ import (
 // the result. A plain (unquoted) value that was expanded is re-typed from
 // its new text, so "port: ${PORT}" is a number; a value that expands to
 // nothing, quoted or not, is null: the field is left unset.
-func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (string, bool)) Errors {
+//
+// Every value that took text from the environment is recorded in out, so
+// that errors can be scrubbed of it (scrub.go).
+func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (string, bool), out *[]expansion) Errors {
 	var errs Errors
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
@@ -37,7 +40,7 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 			if !strings.Contains(n.Value, "$") {
 				return
 			}
-			v, err := expand(n.Value, lookup)
+			v, fromEnv, err := expand(n.Value, lookup)
 			if err != nil {
 				errs = append(errs, &Error{File: file, Line: n.Line, Col: n.Column, Field: path, Msg: err.Error()})
 				// Leave a null behind so decoding adds no second error here.
@@ -51,6 +54,9 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 			case v != n.Value && n.Style&quoted == 0 && n.Tag == "!!str":
 				n.Tag = "" // yaml.v3 resolves an empty tag from the text
 			}
+			if len(fromEnv) > 0 {
+				*out = append(*out, expansion{written: n.Value, value: v, env: fromEnv})
+			}
 			n.Value = v
 		}
 	}
@@ -61,8 +67,9 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 // expand substitutes environment references in s. Only "${" and "$$" are
 // special, so regexes like "^/v1$" need no escaping. The default is taken
 // as written (not expanded again) and, as in the shell's ":-", also
-// replaces a variable that is set but empty.
-func expand(s string, lookup func(string) (string, bool)) (string, error) {
+// replaces a variable that is set but empty. fromEnv lists the references
+// whose text came from the environment (not from a default).
+func expand(s string, lookup func(string) (string, bool)) (_ string, fromEnv []envValue, err error) {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if s[i] != '$' || i+1 == len(s) {
@@ -77,19 +84,21 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		case '{':
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unterminated %q: write ${NAME} or ${NAME:-default}, or $$ for a literal $", s[i:])
+				return "", nil, fmt.Errorf("unterminated %q: write ${NAME} or ${NAME:-default}, or $$ for a literal $", s[i:])
 			}
 			ref := s[i+2 : i+2+end]
 			name, def, hasDef := strings.Cut(ref, ":-")
 			if !isEnvName(name) {
-				return "", fmt.Errorf("bad reference ${%s}: write ${NAME} or ${NAME:-default} (NAME is letters, digits and _, not starting with a digit), or $$ for a literal $", ref)
+				return "", nil, fmt.Errorf("bad reference ${%s}: write ${NAME} or ${NAME:-default} (NAME is letters, digits and _, not starting with a digit), or $$ for a literal $", ref)
 			}
 			v, ok := lookup(name)
 			switch {
 			case hasDef && v == "":
 				v = def
+			case v != "":
+				fromEnv = append(fromEnv, envValue{ref: s[i : i+2+end+1], value: v})
 			case !ok:
-				return "", fmt.Errorf("environment variable %s is not set; set it, or give a default: ${%s:-default}", name, name)
+				return "", nil, fmt.Errorf("environment variable %s is not set; set it, or give a default: ${%s:-default}", name, name)
 			}
 			b.WriteString(v)
 			i += 2 + end + 1
@@ -98,7 +107,7 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 			i++
 		}
 	}
-	return b.String(), nil
+	return b.String(), fromEnv, nil
 }
 
 func isEnvName(s string) bool {

@@ -21,7 +21,7 @@ func TestExpand(t *testing.T) {
 		{in: "x${HOST", err: `unterminated "${HOST": write ${NAME} or ${NAME:-default}, or $$ for a literal $`},
 	}
 	for _, tt := range tests {
-		got, err := expand(tt.in, lookup)
+		got, _, err := expand(tt.in, lookup)
 		switch {
 		case tt.err != "" && (err == nil || err.Error() != tt.err):
 			t.Errorf("expand(%q) error = %v, want %q", tt.in, err, tt.err)
@@ -73,7 +73,8 @@ upstreams:
 `, env("H2C", "perhaps"))
 	wantErrs(t, got,
 		`gw.yaml:2:14: listeners[0].address: environment variable ADDR is not set; set it, or give a default: ${ADDR:-default}`,
-		`gw.yaml:3:10: listeners[0].h2c: expected true or false, got "perhaps"`,
+		// The value came from the environment: the error shows where from.
+		`gw.yaml:3:10: listeners[0].h2c: expected true or false, got "${H2C}"`,
 		`gw.yaml:5:3: upstreams.${NOT_A_VAR}: upstream name "${NOT_A_VAR}" is not valid; use letters, digits, '_', '.' and '-'`,
 		`gw.yaml:6:21: upstreams.${NOT_A_VAR}.targets[0].url: environment variable HOST is not set; set it, or give a default: ${HOST:-default}`,
 	)

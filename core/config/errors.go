@@ -14,7 +14,14 @@ type Error struct {
 	Col   int
 	Field string // path from the document root: routes[2].match.path
 	Msg   string
+	// Err, if set, is the condition behind Msg for errors.Is (ErrTooLarge).
+	Err error
 }
+
+// ErrTooLarge is behind the error for a config file over the size limit.
+var ErrTooLarge = errors.New("the config file is too large")
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -47,6 +54,15 @@ func (es Errors) Error() string {
 		msgs[i] = e.Error()
 	}
 	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.Is look at each Error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
 }
 
 // fieldError is a problem found after decoding, named by a field path

@@ -2,10 +2,8 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"regexp"
 	"strconv"
@@ -14,16 +12,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads, decodes, defaults and validates the config file at path.
-// Every problem is reported at once, as Errors in document order.
+// Load reads, decodes, defaults and validates the config file at path,
+// within DefaultLimits. Every problem is reported at once, as Errors in
+// document order.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, 0)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the config file: %v", err)}}
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -32,16 +27,33 @@ func Load(path string) (*Config, error) {
 // ("" for an embedded config). ${NAME} references read the process
 // environment.
 func Parse(file string, data []byte) (*Config, error) {
-	return parse(file, data, os.LookupEnv)
+	return ParseWithin(file, data, Limits{})
+}
+
+// ParseWithin is Parse with other limits; zero fields of l take
+// DefaultLimits'.
+func ParseWithin(file string, data []byte, l Limits) (*Config, error) {
+	return parseWithin(file, data, os.LookupEnv, l)
 }
 
 func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return parseWithin(file, data, lookup, Limits{})
+}
+
+func parseWithin(file string, data []byte, lookup func(string) (string, bool), l Limits) (*Config, error) {
+	l = l.withDefaults()
+	if int64(len(data)) > l.FileSize {
+		return nil, tooLarge(file, int64(len(data)), l.FileSize, true)
+	}
 	root, errs := parseYAML(file, data)
 	if errs != nil {
 		return nil, errs
 	}
-	errs = expandEnv(file, root, "", lookup)
+	if errs := checkCounts(file, root, l); errs != nil {
+		return nil, errs
+	}
 	c := &Config{File: file, Root: root}
+	errs = expandEnv(file, root, "", lookup, &c.expanded)
 	if err := Decode(file, root, "", c); err != nil {
 		errs = append(errs, err.(Errors)...)
 	}
@@ -58,7 +70,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)
-		return nil, errs
+		return nil, c.Scrub(errs)
 	}
 	return c, nil
 }

@@ -26,8 +26,8 @@ type Tracing struct {
 	// Sample is the ratio of new traces recorded, 0 to 1 (default 1). A
 	// request that carries a traceparent follows its parent's decision.
 	Sample      *float64          `yaml:"sample"`
-	ServiceName string            `yaml:"service_name"` // default wasmgate
-	Headers     map[string]string `yaml:"headers"`      // sent with every export (auth tokens: use ${ENV})
+	ServiceName string            `yaml:"service_name"`            // default wasmgate
+	Headers     map[string]string `yaml:"headers" redact:"secret"` // sent with every export (auth tokens: use ${ENV})
 }
 
 // AccessLog writes one line per exchange, asynchronously.

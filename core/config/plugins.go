@@ -7,10 +7,14 @@ import "gopkg.in/yaml.v3"
 type Plugin struct {
 	Source string `yaml:"source"` // path to the .wasm file
 	// Config is handed to the plugin (proxy_on_configure): a YAML string
-	// byte for byte, anything else as compact JSON.
-	Config *yaml.Node `yaml:"config"`
+	// byte for byte, anything else as compact JSON. The admin API hides it
+	// (it often holds the plugin's credentials) unless ConfigVisible.
+	Config *yaml.Node `yaml:"config" redact:"secret,unless=config_visible"`
 	// VMConfig is handed to proxy_on_vm_start, with the same rules.
-	VMConfig *yaml.Node `yaml:"vm_config"`
+	VMConfig *yaml.Node `yaml:"vm_config" redact:"secret,unless=config_visible"`
+	// ConfigVisible shows config and vm_config in GET /config, for plugins
+	// whose config holds no secret. Written as a literal true only.
+	ConfigVisible bool `yaml:"config_visible"`
 	// Bodies lists the bodies the plugin must see whole: request, response.
 	// Only routes using such a plugin buffer, up to Limits.MaxBody.
 	Bodies []string     `yaml:"bodies"`

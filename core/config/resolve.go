@@ -66,9 +66,17 @@ func (c *Config) Errorf(field, format string, args ...any) *Error {
 	return &Error{File: c.File, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Resolve is Resolve for this config's file and document.
+// Resolve is Resolve for this config's file and document, with values
+// from ${ENV} scrubbed from the messages (Scrub).
 func (c *Config) Resolve(base string, err error) Errors {
-	return Resolve(c.File, c.Root, base, err)
+	es := Resolve(c.File, c.Root, base, err)
+	if len(es) == 0 {
+		return es
+	}
+	if scrubbed, ok := c.Scrub(es).(Errors); ok {
+		return scrubbed
+	}
+	return es
 }
 
 // position finds where path points below n: the key of a last mapping step

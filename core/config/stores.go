@@ -13,7 +13,7 @@ type RedisStore struct {
 	Address  string `yaml:"address"`  // host:port, required
 	Username string `yaml:"username"` // Redis 6 ACL user; "" for the default user
 	// Password should come from the environment: password: ${REDIS_PASSWORD}.
-	Password string `yaml:"password"`
+	Password string `yaml:"password" redact:"secret"`
 	DB       int    `yaml:"db"` // logical database, default 0
 	// KeyPrefix starts every key the gateway writes, so several gateways
 	// (or tests) can share one Redis (default "wasmgate:").

@@ -24,6 +24,9 @@ type Config struct {
 	// Root its document node, for resolving error positions after decoding.
 	File string     `yaml:"-"`
 	Root *yaml.Node `yaml:"-"`
+
+	// expanded records the values that took text from ${ENV}, for Scrub.
+	expanded []expansion
 }
 
 // Server holds process-wide HTTP behavior shared by every listener.

@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/admin"
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/server"
 	"github.com/wasmgate/wasmgate/core/upstream"
@@ -27,18 +28,20 @@ type Source struct {
 	File  string // read on start and on every reload
 	Name  string // for fixed bytes: how errors name them
 	Bytes []byte // used when File is ""
+	// MaxSize bounds the config file in bytes (0: config.DefaultLimits).
+	MaxSize int64
 }
 
 func (src Source) load() (*config.Config, []byte, error) {
 	data, name := src.Bytes, src.Name
 	if src.File != "" {
 		var err error
-		if data, err = os.ReadFile(src.File); err != nil {
-			return nil, nil, fmt.Errorf("reading config: %w", err)
+		if data, err = config.ReadFile(src.File, src.MaxSize); err != nil {
+			return nil, nil, err
 		}
 		name = src.File
 	}
-	cfg, err := config.Parse(name, data)
+	cfg, err := config.ParseWithin(name, data, config.Limits{FileSize: src.MaxSize})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +112,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		a, err := admin.Start(cfg.Admin.Address, g, logger)
 		if err != nil {
 			_ = g.server.Shutdown(context.Background())
-			return nil, fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err)
+			return nil, cfg.Scrub(fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err))
 		}
 		g.admin = a
 	}
@@ -146,7 +149,15 @@ func (g *Gateway) Reload() error {
 	return err
 }
 
-func (g *Gateway) reload() error {
+func (g *Gateway) reload() (err error) {
+	// A rejected config can be large (a generated file near the size
+	// limit parses into hundreds of MB): give that memory back to the OS
+	// now rather than keep it for a next reload that may never come.
+	defer func() {
+		if err != nil {
+			debug.FreeOSMemory()
+		}
+	}()
 	old := g.current.Load()
 	cfg, data, err := g.src.load()
 	if err != nil {
@@ -161,11 +172,12 @@ func (g *Gateway) reload() error {
 		return err
 	}
 	if err := g.server.Apply(cfg.Listeners); err != nil {
-		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err)
+		err := cfg.Resolve("", err)
+		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err.Error())
 		s.next.Store(old) // so closing s spares the upstreams it carried over from old
 		s.retireFrom(nil)
 		old.configRejected(err)
-		return cfg.Resolve("", err)
+		return err
 	}
 	g.current.Store(s)
 	s.configApplied(true)
@@ -236,8 +248,19 @@ func (g *Gateway) Status() admin.Status {
 // Pprof implements admin.ProfilingBackend: admin.pprof of the running config.
 func (g *Gateway) Pprof() bool { return g.current.Load().Config.Admin.Pprof }
 
-// ConfigYAML implements admin.Backend.
-func (g *Gateway) ConfigYAML() []byte { return admin.Redact(g.current.Load().Source) }
+// ConfigYAML implements admin.Backend: the running config as written, with
+// what its types (and its filters' types) declare secret hidden.
+func (g *Gateway) ConfigYAML() []byte {
+	return config.Redact(g.current.Load().Source, filterConfig)
+}
+
+// filterConfig is a new config of the filter registered under name, or nil.
+func filterConfig(name string) any {
+	if fc, ok := filter.Lookup(name); ok {
+		return fc
+	}
+	return nil
+}
 
 // Routes implements admin.Backend.
 func (g *Gateway) Routes() []admin.Route {

@@ -156,7 +156,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 			}
 		}
 		sort.SliceStable(b.errs, func(i, j int) bool { return b.errs[i].Line < b.errs[j].Line })
-		return nil, b.errs
+		return nil, cfg.Scrub(b.errs) // filters quote values, some from ${ENV}
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -80,13 +81,14 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 // reloadIfChanged reloads when the config file's bytes, or the TLS files'
 // digest, differ from what the running snapshot was built from.
 func (g *Gateway) reloadIfChanged() {
-	data, err := os.ReadFile(g.src.File)
-	if err != nil {
-		g.logger.Warn("config file unreadable; still serving the previous config", "file", g.src.File, "err", err)
-		return
-	}
+	data, err := config.ReadFile(g.src.File, g.src.MaxSize)
 	s := g.current.Load()
 	switch {
+	case errors.Is(err, config.ErrTooLarge):
+		g.logger.Info("config file changed; reloading", "file", g.src.File) // Reload reports the size
+	case err != nil:
+		g.logger.Warn("config file unreadable; still serving the previous config", "file", g.src.File, "err", err.Error())
+		return
 	case !bytes.Equal(data, s.Source):
 		g.logger.Info("config file changed; reloading", "file", g.src.File)
 	case tlsDigest(s.Config) != s.tlsDigest:

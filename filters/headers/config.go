@@ -25,9 +25,11 @@ type Config struct {
 // Ops edits one direction's headers. Remove runs first, then Set, then Add,
 // so `remove: [X-A]` with `add: {X-A: v}` leaves exactly one value.
 type Ops struct {
-	Set    map[string]string `yaml:"set"`    // replace any existing values
-	Add    map[string]string `yaml:"add"`    // append a value
-	Remove []string          `yaml:"remove"` // delete every value
+	// Values are hidden in GET /config: they often carry credentials for
+	// the upstream (Authorization).
+	Set    map[string]string `yaml:"set" redact:"secret"` // replace any existing values
+	Add    map[string]string `yaml:"add" redact:"secret"` // append a value
+	Remove []string          `yaml:"remove"`              // delete every value
 }
 
 // Validate checks header names; values are checked when compiled in Build.

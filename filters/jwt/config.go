@@ -51,9 +51,9 @@ type Config struct {
 	AllowAnyAudience bool     `yaml:"allow_any_audience"`
 
 	// Exactly one key source.
-	JWKSURL  string `yaml:"jwks_url"`  // fetched, cached and refreshed
-	JWKSFile string `yaml:"jwks_file"` // a JWKS document, or PEM public keys / certificates
-	Secret   string `yaml:"secret"`    // HMAC secret, at least 32 bytes; write it as ${ENV}
+	JWKSURL  string `yaml:"jwks_url"`               // fetched, cached and refreshed
+	JWKSFile string `yaml:"jwks_file"`              // a JWKS document, or PEM public keys / certificates
+	Secret   string `yaml:"secret" redact:"secret"` // HMAC secret, at least 32 bytes; write it as ${ENV}
 
 	// Algorithms accepted (default: every asymmetric one for key sets and
 	// files, HS256 for a secret). "none" never; HS only with a secret.
