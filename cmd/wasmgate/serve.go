@@ -15,8 +15,9 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var (
-		file string
-		logs logFlags
+		file    string
+		logs    logFlags
+		maxSize maxConfigSize
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +40,7 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 			sigs := make(chan os.Signal, 2)
 			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(sigs)
-			src := gateway.Source{File: file}
+			src := gateway.Source{File: file, MaxSize: int64(maxSize)}
 			if file == "" {
 				d, err := demo.Start()
 				if err != nil {
@@ -74,6 +75,7 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "config file (YAML); none serves the embedded demo")
 	logs.register(cmd)
+	maxSize.register(cmd)
 	return cmd
 }
 

@@ -12,7 +12,10 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	var file string
+	var (
+		file    string
+		maxSize maxConfigSize
+	)
 	cmd := &cobra.Command{
 		Use:   "validate -c FILE",
 		Short: "Check a config without serving; list every error",
@@ -22,7 +25,7 @@ every problem is listed with file, line and field.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			quiet := slog.New(slog.DiscardHandler)
-			cfg, err := gateway.Validate(gateway.Source{File: file}, quiet)
+			cfg, err := gateway.Validate(gateway.Source{File: file, MaxSize: int64(maxSize)}, quiet)
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -40,5 +43,6 @@ every problem is listed with file, line and field.`,
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "config file to check (required)")
 	_ = cmd.MarkFlagRequired("config")
+	maxSize.register(cmd)
 	return cmd
 }

@@ -294,6 +294,9 @@ func Render(t testing.TB, cfg string, v Vars) []byte {
 	return b.Bytes()
 }
 
+// Pid is the gateway process's id, for reading its /proc entries.
+func (g *Gateway) Pid() int { return g.cmd.Process.Pid }
+
 // Running reports whether the process has not exited yet.
 func (g *Gateway) Running() bool {
 	select {
