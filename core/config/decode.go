@@ -78,6 +78,10 @@ type decoder struct {
 // made it so.
 func (d *decoder) tooMany() {
 	n, field := d.overAt, d.overField
+	defer func() { d.errs[len(d.errs)-1].Err = ErrTooLarge }()
+	if len(d.errs) >= maxDecodeErrors {
+		d.errs = d.errs[:maxDecodeErrors-1] // room for this one, the cause of the rest
+	}
 	if written := d.values - d.aliased; d.aliased > written {
 		d.fail(n, field, "the document expands through aliases to more than %d values (%d of them repeats of anchored ones): an alias bomb? Write repeated blocks out, or use fewer levels of aliases", maxDecodeValues, d.aliased)
 		return

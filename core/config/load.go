@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +56,10 @@ func parseWithin(file string, data []byte, lookup func(string) (string, bool), l
 	c := &Config{File: file, Root: root}
 	errs = expandEnv(file, root, "", lookup, &c.expanded)
 	if err := Decode(file, root, "", c); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			// Decoding stopped part way: what it left is not worth judging.
+			return nil, c.Scrub(err)
+		}
 		errs = append(errs, err.(Errors)...)
 	}
 	// Validate even what did not decode cleanly, so one run lists every
@@ -70,6 +75,11 @@ func parseWithin(file string, data []byte, lookup func(string) (string, bool), l
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)
+		if len(errs) > maxDecodeErrors {
+			// As in Decode: past that, more only bury the first ones.
+			more := len(errs) - maxDecodeErrors
+			errs = append(errs[:maxDecodeErrors:maxDecodeErrors], &Error{File: file, Msg: fmt.Sprintf("and %d more problems", more)})
+		}
 		return nil, c.Scrub(errs)
 	}
 	return c, nil
