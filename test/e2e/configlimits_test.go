@@ -162,7 +162,7 @@ func TestRejectedReloadReturnsMemory(t *testing.T) {
 	baseline := rssKB(t, g.Pid())
 
 	// 5 MiB of routes: within the size limit, so it is parsed (over 100 MB
-	// of MB at the peak) before the route limit refuses it. g.File is a
+	// at the peak) before the route limit refuses it. g.File is a
 	// symlink (no watcher); writing through it replaces the config.
 	writeRoutes(t, g.File, "listeners: [{ address: \""+g.Listen+"\" }]\nadmin: { address: \""+g.Admin+"\" }", 50_000, 40)
 	code, body := g.Reload()
