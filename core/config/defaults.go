@@ -15,6 +15,7 @@ const (
 	defaultIdleTimeout           = 120 * time.Second
 	defaultMaxHeaderBytes        = 64 << 10 // 64KiB
 	defaultMaxConcurrentStreams  = 250
+	defaultMaxHeaderCount        = 100
 	defaultTLSMinVersion         = "1.2"
 	defaultAdminAddress          = "127.0.0.1:9901"
 	defaultBalancer              = "round_robin"
@@ -50,6 +51,9 @@ func applyDefaults(c *Config) {
 		setDuration(&l.Timeouts.Write, defaultWriteTimeout)
 		setDuration(&l.Timeouts.Idle, defaultIdleTimeout)
 		setSize(&l.MaxHeaderBytes, defaultMaxHeaderBytes)
+		if l.MaxHeaderCount == 0 {
+			l.MaxHeaderCount = defaultMaxHeaderCount
+		}
 		if l.HTTP2.MaxConcurrentStreams == 0 {
 			l.HTTP2.MaxConcurrentStreams = defaultMaxConcurrentStreams
 		}

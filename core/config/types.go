@@ -51,6 +51,12 @@ type Server struct {
 	// every byte, so a body dripped one byte a second would hold its
 	// connection and its upstream request until the request timeout.
 	MinRequestBodyRate BodyRate `yaml:"min_request_body_rate"`
+	// AllowLowercaseMethods accepts request methods with lowercase letters
+	// (off by default: they are refused with 400, as nginx does). Methods
+	// are case-sensitive (RFC 9110 §9.1) and routes match them exactly, but
+	// many upstreams fold case, so "delete" would pass a route guarding
+	// DELETE and still delete. Only for clients of exotic methods.
+	AllowLowercaseMethods bool `yaml:"allow_lowercase_methods"`
 }
 
 // BodyRate is a minimum average transfer rate, enforced once Grace has
@@ -77,7 +83,10 @@ type Listener struct {
 	TrustedProxies []CIDR         `yaml:"trusted_proxies"`
 	Timeouts       ServerTimeouts `yaml:"timeouts"`
 	MaxHeaderBytes Size           `yaml:"max_header_bytes"` // default 64KiB
-	HTTP2          ListenerHTTP2  `yaml:"http2"`
+	// MaxHeaderCount caps the request's header field lines (a repeated name
+	// counts once per line; Host is not counted): more is a 431 (default 100, as Envoy).
+	MaxHeaderCount int           `yaml:"max_header_count"`
+	HTTP2          ListenerHTTP2 `yaml:"http2"`
 }
 
 // ServerTimeouts are the client-side timeouts of a listener. Read and Write

@@ -96,6 +96,7 @@ func (v *validator) listeners() {
 			}
 		}
 		v.notNegative(p+".http2.max_concurrent_streams", l.HTTP2.MaxConcurrentStreams)
+		v.notNegative(p+".max_header_count", l.MaxHeaderCount)
 	}
 }
 

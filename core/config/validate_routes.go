@@ -95,6 +95,8 @@ func (v *validator) match(p string, m *Match) {
 	for i, method := range m.Methods {
 		if !IsToken(method) {
 			v.errf(joinIndex(p+".methods", i), "%q is not a valid HTTP method (a token like GET or PURGE)", method)
+		} else if !v.c.Server.AllowLowercaseMethods && strings.ToUpper(method) != method {
+			v.errf(joinIndex(p+".methods", i), "%q would never match: requests with lowercase methods are refused; write %q, or set server.allow_lowercase_methods", method, strings.ToUpper(method))
 		}
 	}
 	for i, h := range m.Headers {

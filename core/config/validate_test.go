@@ -79,6 +79,7 @@ routes:
 			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}`,
 			`gw.yaml:5:13: routes[0].match.path: "users" must start with "/"`,
 			`gw.yaml:5:53: routes[0].match.methods[1]: "BAD METHOD" is not a valid HTTP method (a token like GET or PURGE)`,
+			`gw.yaml:5:67: routes[0].match.methods[2]: "get" would never match: requests with lowercase methods are refused; write "GET", or set server.allow_lowercase_methods`,
 			`gw.yaml:6:5: routes[1].name: route name "bad name" is not valid; use letters, digits, '_', '.' and '-'`,
 			`gw.yaml:8:5: routes[1].respond: upstream and respond are exclusive; keep one`,
 			`gw.yaml:10:17: routes[1].match.headers[0].name: a name is required`,

@@ -37,6 +37,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.Start = time.Now()
 	x.Request = r
 	info := server.ListenerFrom(r.Context())
+	// What the client sent is judged and cleaned before anything reads or
+	// sets a header: its hop-by-hop fields go before the request ID is
+	// taken, so "Connection: X-Request-Id" cannot remove the one we set.
+	refused := s.admit(r, info)
 	peer, trusted := peerOf(r, info)
 	x.ClientIP = clientIP(r, peer, trusted, info)
 	if s.requestID != nil {
@@ -45,6 +49,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if obs := s.observer; obs != nil {
 		obs.Begin(x)
 		defer obs.End(x) // before the exchange is reset: deferred after it
+	}
+	if refused != nil {
+		g.writeLocal(s, w, r, x, refused)
+		return
 	}
 
 	path, err := router.Canonicalize(r.URL.EscapedPath(), s.mergeSlashes)
@@ -56,13 +64,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeLocal(s, w, r, x, filter.Error(http.StatusBadRequest, "more than "+strconv.Itoa(maxQueryParams)+" query parameters"))
 		return
 	}
-	if resp := s.checkHeaders(r); resp != nil {
-		g.writeLocal(s, w, r, x, resp)
+	host, ok := hostOf(r)
+	if !ok {
+		g.writeLocal(s, w, r, x, filter.Error(http.StatusBadRequest, "invalid host"))
 		return
 	}
 	setPath(r, path)
 
-	route, res, allow := s.table.Match(r, hostOf(r), path, &x.Params)
+	route, res, allow := s.table.Match(r, host, path, &x.Params)
 	switch res {
 	case router.NotFound:
 		g.writeLocal(s, w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
@@ -219,13 +228,66 @@ func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// checkHeaders cleans the client's header names in one pass. Names with
-// "_" are ambiguous with "-" behind CGI-style upstreams (a spoofing vector),
-// so by default they are dropped, as nginx does. X-Consumer-* is identity
-// the gateway asserts after authentication: a client never gets to send it,
-// on any route, with or without an auth filter.
-func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
-	for name := range r.Header {
+// admit judges and cleans the request as the client sent it, once, before
+// routing and before any filter: its method and the count of its header
+// lines, then its header names (checkHeaders) and its hop-by-hop fields. A
+// non-nil response refuses the request.
+func (s *Snapshot) admit(r *http.Request, info *server.Info) *filter.Response {
+	if !validMethod(r.Method, s.lowercaseMethods) {
+		return filter.Error(http.StatusBadRequest, "invalid request method: a method is an uppercase token such as GET or DELETE")
+	}
+	limit := 0
+	if info != nil {
+		limit = info.MaxHeaderCount
+	}
+	if resp := s.checkHeaders(r, limit); resp != nil {
+		return resp
+	}
+	proxy.StripHopByHop(r.Header)
+	return nil
+}
+
+// validMethod reports whether m is an RFC 9110 token and, unless lower is
+// set, has no lowercase letter. net/http checks HTTP/1.x request lines for
+// tokens but not an h2 :method; neither checks case. Routes match methods
+// exactly while many upstreams fold case, so "delete" would miss a route
+// guarding DELETE and be deleted all the same: nginx refuses it, and so do we.
+func validMethod(m string, lower bool) bool {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete,
+		http.MethodHead, http.MethodOptions, http.MethodPatch:
+		return true
+	}
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		switch {
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case 'a' <= c && c <= 'z':
+			if !lower {
+				return false
+			}
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0:
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeaders cleans the client's header names in one pass, and counts the
+// header field lines it sent against limit (0: none): net/http bounds only
+// their bytes, and a few tens of thousands of short lines fit in those,
+// each one costing every filter that walks the headers and the upstream.
+// Names with "_" are ambiguous with "-" behind CGI-style upstreams (a
+// spoofing vector), so by default they are dropped, as nginx does.
+// X-Consumer-* is identity the gateway asserts after authentication: a
+// client never gets to send it, on any route, with or without an auth filter.
+func (s *Snapshot) checkHeaders(r *http.Request, limit int) *filter.Response {
+	lines := 0
+	for name, vv := range r.Header {
+		lines += len(vv)
 		if len(name) > len(consumerPrefix) && strings.EqualFold(name[:len(consumerPrefix)], consumerPrefix) {
 			delete(r.Header, name)
 			continue
@@ -237,6 +299,9 @@ func (s *Snapshot) checkHeaders(r *http.Request) *filter.Response {
 			return filter.Error(http.StatusBadRequest, "header names with underscores are not accepted: "+name)
 		}
 		delete(r.Header, name)
+	}
+	if limit > 0 && lines > limit {
+		return filter.Error(http.StatusRequestHeaderFieldsTooLarge, "more than "+strconv.Itoa(limit)+" request header fields")
 	}
 	return nil
 }
@@ -315,19 +380,28 @@ func clientIP(r *http.Request, peer netip.Addr, trusted bool, info *server.Info)
 	return peer
 }
 
-// hostOf is the request's host, lowercased and without a port.
-func hostOf(r *http.Request) string {
+// hostOf is the request's host as routes match it: lowercased, without a
+// port, brackets or one trailing dot ("admin.internal." is the absolute
+// form of "admin.internal", and resolves to the same server, so it must
+// meet the same route). A host with an empty label ("a..b", ".a") is not
+// a name any route could mean: ok is false, and the request is refused
+// rather than left to a catch-all, as nginx does.
+func hostOf(r *http.Request) (host string, ok bool) {
 	h := r.Host
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
 		h = h[:i]
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	h = strings.TrimSuffix(h, ".")
+	if strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+		return "", false
+	}
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(h)
+			return strings.ToLower(h), true
 		}
 	}
-	return h
+	return h, true
 }
 
 // writeLocal answers before any route applies (bad path, no route).

@@ -40,6 +40,7 @@ type Snapshot struct {
 
 	mergeSlashes      bool
 	underscoreHeaders string
+	lowercaseMethods  bool
 	hygiene           responseHygiene // handler.go: server_header, hide_response_headers
 	maxRequestBody    int64
 	ioTimeouts        config.ServerTimeouts // the longest read/write of any listener
@@ -102,6 +103,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 		upstreams:         map[string]*upstream.Upstream{},
 		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,
+		lowercaseMethods:  cfg.Server.AllowLowercaseMethods,
 		maxRequestBody:    int64(cfg.Server.MaxRequestBody),
 		requestID:         newRequestID(cfg.Observability.RequestID),
 		hygiene:           newResponseHygiene(cfg.Server),

@@ -25,10 +25,46 @@ var hopHeaders = [...]string{
 	"Upgrade",
 }
 
+// StripHopByHop removes the hop-by-hop fields of a request as the client
+// sent it (RFC 9110 §7.6.1): the fixed set above and every field its
+// Connection header names. The gateway calls it once, before routing and
+// before any filter: the client's Connection header describes the client's
+// own connection, so the names in it may only remove what the client sent,
+// never a field the gateway or a filter sets afterwards (X-Consumer-*,
+// X-Forwarded-For, X-Request-Id, a headers filter's). What RoundTrip needs
+// of those fields is left in one normal form: "Connection: Upgrade" with the
+// first Upgrade value when the client asked to switch protocols (forwarded
+// only for an allowed websocket), and "Te: trailers" when the client accepts
+// trailers (gRPC).
+func StripHopByHop(h http.Header) {
+	if len(h["Connection"]) == 0 && len(h["Te"]) == 0 && len(h["Upgrade"]) == 0 {
+		deleteHopFields(h) // the common case: nothing to parse, nothing kept
+		return
+	}
+	upgrade := upgradeToken(h)
+	connection := h["Connection"]
+	te := h["Te"]
+	removeHopByHop(h)
+	if upgrade != "" {
+		if len(connection) != 1 || !equalFold(connection[0], "upgrade") {
+			connection = []string{"Upgrade"}
+		}
+		h["Connection"] = connection
+		h["Upgrade"] = []string{upgrade}
+	}
+	if hasToken(te, "trailers") {
+		if len(te) != 1 || te[0] != "trailers" {
+			te = []string{"trailers"}
+		}
+		h["Te"] = te
+	}
+}
+
 // removeHopByHop deletes the hop-by-hop fields of RFC 9110 §7.6.1 from h: the
-// fixed set above and every field the Connection header names. It is used in
-// both directions (requests, final and 1xx responses). The caller re-adds what
-// it keeps on purpose (TE: trailers, an allowed websocket Upgrade).
+// fixed set above and every field the Connection header names. It runs on a
+// message as it is received (a client's request, an upstream's final or 1xx
+// response), before anyone adds fields to it. The caller re-adds what it
+// keeps on purpose (TE: trailers, an allowed websocket Upgrade).
 func removeHopByHop(h http.Header) {
 	for _, v := range h["Connection"] {
 		for v != "" {
@@ -47,6 +83,12 @@ func removeHopByHop(h http.Header) {
 			}
 		}
 	}
+	deleteHopFields(h)
+}
+
+// deleteHopFields deletes the fixed set of hop-by-hop fields, not those a
+// Connection header names.
+func deleteHopFields(h http.Header) {
 	for _, k := range hopHeaders {
 		delete(h, k)
 	}

@@ -51,8 +51,9 @@ func startH2C(t testing.TB, h http.Handler) *httptest.Server {
 	return s
 }
 
-// gateway is the lead's request path in miniature: RoundTrip, the response
-// phase (edit), WriteResponse; as the gateway will call them.
+// gateway is the lead's request path in miniature: StripHopByHop,
+// RoundTrip, the response phase (edit), WriteResponse; as the gateway will
+// call them.
 type gateway struct {
 	p       *Proxy
 	up      *upstream.Upstream
@@ -66,6 +67,7 @@ type gateway struct {
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	StripHopByHop(r.Header)
 	x := &filter.Exchange{Request: r, Start: time.Now()}
 	_, x.ClientIP = splitPeer(r.RemoteAddr)
 	if g.clientIP.IsValid() {

@@ -76,6 +76,24 @@ type Proxy struct {
 // New returns a proxy for one route.
 func New(o Options) *Proxy { return &Proxy{o: o} }
 
+// maxResponseFields bounds the header field lines of an upstream response
+// (Envoy's default for upstreams too): the transport bounds only their
+// bytes, and each line costs every response filter that walks them.
+const maxResponseFields = 100
+
+// tooManyFields reports a response header with more than maxResponseFields
+// lines; a repeated name counts once per line.
+func tooManyFields(h http.Header) bool {
+	if len(h) > maxResponseFields {
+		return true
+	}
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	return n > maxResponseFields
+}
+
 // max1xx bounds the informational responses relayed per exchange: once we
 // relay them the transport no longer counts their headers against its limit.
 const max1xx = 8
@@ -185,9 +203,13 @@ func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstrea
 	if h == nil {
 		h = make(http.Header)
 	}
+	// The names in the client's Connection header were removed with its
+	// request as received (StripHopByHop), before the chain: parsing it here
+	// would let a client name a field a filter has set since. A Connection
+	// a filter or a sub-request wrote is dropped with the fixed set.
 	upgrade := upgradeToken(h)
 	keepTE := hasToken(h["Te"], "trailers")
-	removeHopByHop(h)
+	deleteHopFields(h)
 	if upgrade != "" && p.o.Websocket && in.ProtoMajor == 1 && equalFold(upgrade, "websocket") {
 		h["Connection"] = t.val("Upgrade")
 		h["Upgrade"] = t.val(upgrade)
@@ -248,6 +270,11 @@ func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstrea
 		return nil, perr
 	}
 
+	if tooManyFields(resp.Header) {
+		resp.Body.Close()
+		t.release()
+		return nil, &Error{Kind: KindBadResponse, Status: http.StatusBadGateway, Err: errTooManyFields}
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		got := upgradeToken(resp.Header)
 		_, rw := resp.Body.(io.ReadWriteCloser)
@@ -534,10 +561,11 @@ func (b *reqBody) complete() bool {
 }
 
 var (
-	errBodyClosed = errorString("request body read after the exchange ended")
-	errTooMany1xx = errorString("too many 1xx responses from upstream")
-	errBadSwitch  = errorString("upstream switched protocols without an allowed upgrade")
-	errNoHijack   = errorString("client connection cannot be hijacked for an upgrade")
+	errBodyClosed    = errorString("request body read after the exchange ended")
+	errTooMany1xx    = errorString("too many 1xx responses from upstream")
+	errTooManyFields = errorString("upstream response has more than 100 header fields")
+	errBadSwitch     = errorString("upstream switched protocols without an allowed upgrade")
+	errNoHijack      = errorString("client connection cannot be hijacked for an upgrade")
 )
 
 // errorString is a constant-friendly error type for sentinel causes.

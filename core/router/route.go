@@ -206,18 +206,20 @@ func compileValueMatch(vm config.ValueMatch) (valueMatcher, *matchErr) {
 	return c, nil
 }
 
-// normalizeHost lowercases a configured host and checks its form: a name,
-// or "*." and a name for every subdomain of it. Ports are not part of it:
-// the caller strips the request's port before matching.
+// normalizeHost lowercases a configured host, drops a trailing dot (the
+// caller does the same to the request's host: "a.example." is
+// "a.example") and checks its form: a name, or "*." and a name for every
+// subdomain of it. Ports are not part of it: the caller strips the
+// request's port before matching.
 func normalizeHost(h string) (string, error) {
-	h = strings.ToLower(h)
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
 	name := strings.TrimPrefix(h, "*.")
 	switch {
 	case name == "":
 		return "", fmt.Errorf("%q: a host is a name like api.example.com or *.example.com", h)
 	case strings.Contains(name, "*"):
 		return "", fmt.Errorf("%q: a wildcard is only allowed as a leading \"*.\"; leave hosts empty to match any host", h)
-	case strings.ContainsAny(name, "/ \t") || strings.HasPrefix(name, "."):
+	case strings.ContainsAny(name, "/ \t") || strings.HasPrefix(name, ".") || strings.Contains(name, ".."):
 		return "", fmt.Errorf("%q is not a host name", h)
 	case strings.Count(name, ":") == 1:
 		return "", fmt.Errorf("%q: hosts match without the port; remove it", h)

@@ -129,8 +129,9 @@ func (ht *hostTable[T]) insert(rt *route[T]) {
 }
 
 // Match finds the route for a request. host is the request's host,
-// lowercased and without port; path is its canonical path (Canonicalize);
-// r supplies the method, headers and query. Captured parameters are
+// lowercased, without port and without a trailing dot; path is its
+// canonical path (Canonicalize); r supplies the method, headers and
+// query. Captured parameters are
 // appended to (*params)[:0], so a reused slice with capacity makes a match
 // allocation-free (regex routes with groups and query matchers aside).
 // On MethodNotAllowed, allow lists the methods that would have matched and

@@ -14,7 +14,11 @@ type Info struct {
 	Name    string // config name (the address when none was given)
 	Address string // as configured
 	TLS     bool   // the listener terminates TLS; r.TLS carries the details
-	trusted []netip.Prefix
+	// MaxHeaderCount caps a request's header field lines (0: no cap). The
+	// handler enforces it, so that h2 and HTTP/1.1 refuse alike with the
+	// gateway's error shape; net/http bounds only their bytes.
+	MaxHeaderCount int
+	trusted        []netip.Prefix
 }
 
 // Trusts reports whether addr is one of the listener's trusted proxies, whose
@@ -54,5 +58,5 @@ func newInfo(name string, c config.Listener) *Info {
 			trusted = append(trusted, p.Masked())
 		}
 	}
-	return &Info{Name: name, Address: c.Address, TLS: c.TLS != nil, trusted: trusted}
+	return &Info{Name: name, Address: c.Address, TLS: c.TLS != nil, MaxHeaderCount: c.MaxHeaderCount, trusted: trusted}
 }
