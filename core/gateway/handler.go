@@ -393,7 +393,7 @@ func hostOf(r *http.Request) (host string, ok bool) {
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	h = strings.TrimSuffix(h, ".")
-	if strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+	if strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
 		return "", false
 	}
 	for i := 0; i < len(h); i++ {

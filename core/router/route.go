@@ -219,7 +219,7 @@ func normalizeHost(h string) (string, error) {
 		return "", fmt.Errorf("%q: a host is a name like api.example.com or *.example.com", h)
 	case strings.Contains(name, "*"):
 		return "", fmt.Errorf("%q: a wildcard is only allowed as a leading \"*.\"; leave hosts empty to match any host", h)
-	case strings.ContainsAny(name, "/ \t") || strings.HasPrefix(name, ".") || strings.Contains(name, ".."):
+	case strings.ContainsAny(name, "/ \t") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, ".."):
 		return "", fmt.Errorf("%q is not a host name", h)
 	case strings.Count(name, ":") == 1:
 		return "", fmt.Errorf("%q: hosts match without the port; remove it", h)
