@@ -40,3 +40,27 @@ server: {server_header: wasmgate, hide_response_headers: [X-Powered-By]}
 		t.Errorf("server = %+v", c.Server)
 	}
 }
+
+// A route method with lowercase letters could never match while such
+// requests are refused; with server.allow_lowercase_methods it can.
+// max_header_count defaults to 100 and may not be negative.
+func TestMethodCaseAndHeaderCount(t *testing.T) {
+	wantErrs(t, parseErrs(t, minimal+`    match: {methods: [GET, purge]}
+`, env()), `gw.yaml:9:28: routes[0].match.methods[1]: "purge" would never match: requests with lowercase methods are refused; write "PURGE", or set server.allow_lowercase_methods`)
+
+	c, err := parse("gw.yaml", doc(minimal+`    match: {methods: [GET, purge]}
+server: {allow_lowercase_methods: true}
+`), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Server.AllowLowercaseMethods || c.Listeners[0].MaxHeaderCount != 100 {
+		t.Errorf("server = %+v, max_header_count = %d; want the opt-in and 100", c.Server, c.Listeners[0].MaxHeaderCount)
+	}
+
+	wantErrs(t, parseErrs(t, `
+listeners: [{address: ":8080", max_header_count: -1}]
+upstreams: {u: {targets: [{url: "http://127.0.0.1:9001"}]}}
+routes: [{name: r, upstream: u}]
+`, env()), `gw.yaml:1:32: listeners[0].max_header_count: -1 is negative; use a positive number (0 means the default)`)
+}

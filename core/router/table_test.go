@@ -195,6 +195,8 @@ func TestHosts(t *testing.T) {
 		{"wild-z", config.Match{Hosts: []string{"*.example.com"}, Path: "/z"}},
 		{"any", config.Match{Prefix: "/"}},
 		{"two", config.Match{Hosts: []string{"a.test", "b.test"}, Path: "/x"}},
+		// Configured in absolute form: the same name as without the dot.
+		{"dotted", config.Match{Hosts: []string{"Admin.Internal."}, Path: "/x"}},
 	}
 	checkAllOrders(t, routes, []req{
 		{host: "api.example.com", target: "/x", want: "exact"},
@@ -212,6 +214,7 @@ func TestHosts(t *testing.T) {
 		{host: "a.test", target: "/x", want: "two"},
 		{host: "b.test", target: "/x", want: "two"},
 		{host: "c.test", target: "/x", want: "any"},
+		{host: "admin.internal", target: "/x", want: "dotted"},
 	})
 }
 
@@ -377,6 +380,8 @@ func TestCompileErrors(t *testing.T) {
 		{config.Match{Hosts: []string{"a.com:8080"}}, "routes[1].match.hosts[0]", "port"},
 		{config.Match{Hosts: []string{"ok.com", "a.*.com"}}, "routes[1].match.hosts[1]", "leading"},
 		{config.Match{Hosts: []string{"*"}}, "routes[1].match.hosts[0]", "leave hosts empty"},
+		{config.Match{Hosts: []string{"a..com"}}, "routes[1].match.hosts[0]", "not a host name"},
+		{config.Match{Hosts: []string{"a.com.."}}, "routes[1].match.hosts[0]", "not a host name"},
 		{config.Match{Methods: []string{"GET", "BAD METHOD"}}, "routes[1].match.methods[1]", "token"},
 		{config.Match{Headers: []config.ValueMatch{{Value: "x"}}}, "routes[1].match.headers[0].name", "required"},
 		{config.Match{Headers: []config.ValueMatch{{Name: "a b"}}}, "routes[1].match.headers[0].name", "header name"},
