@@ -22,9 +22,10 @@ import (
 
 var exchanges = sync.Pool{New: func() any { return &filter.Exchange{Params: make(router.Params, 0, 4)} }}
 
-// ServeHTTP is the request path, top to bottom: snapshot, canonical path,
-// route, the chain's request phase, the target, the chain's response phase,
-// the response, done.
+// ServeHTTP is the request path, top to bottom: snapshot, admission (the
+// request as received judged and cleaned), canonical path, route, the
+// chain's request phase, the target, the chain's response phase, the
+// response, done.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := g.acquire()
 	defer s.release()
