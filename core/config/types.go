@@ -131,6 +131,14 @@ type Admin struct {
 	// block, execution trace) under /debug/pprof/ on the admin listener.
 	// Off by default: profiles expose internals and cost CPU while taken.
 	Pprof bool `yaml:"pprof"`
+
+	// Who may use it (admin.go): bearer tokens, the names it answers to
+	// besides IP addresses and localhost, TLS, and the explicit opt-out
+	// that lets it listen beyond loopback with no authentication.
+	Auth                 *AdminAuth `yaml:"auth"`
+	Hosts                []string   `yaml:"hosts"`
+	TLS                  *AdminTLS  `yaml:"tls"`
+	AllowUnauthenticated bool       `yaml:"allow_unauthenticated"`
 }
 
 // Readiness is what GET /readyz requires beyond the gateway running (it is

@@ -136,6 +136,7 @@ func (v *validator) admin() {
 			v.errf(joinIndex("admin.readiness.require_healthy_upstreams", i), "%s", msg)
 		}
 	}
+	v.adminAccess() // admin.go
 }
 
 // checkHostPort accepts what net.Listen accepts for TCP with a numeric port
