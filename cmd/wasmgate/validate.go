@@ -21,7 +21,9 @@ func newValidateCmd() *cobra.Command {
 		Short: "Check a config without serving; list every error",
 		Long: `Load a config and build everything a reload would build (routes, filters,
 upstreams), without opening a listener. Exit status 0 if valid, 1 if not;
-every problem is listed with file, line and field.`,
+every problem is listed with file, line and field. An admin API reachable
+beyond loopback without authentication is valid but warned about: serve
+refuses it unless admin.allow_unauthenticated is true.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			quiet := slog.New(slog.DiscardHandler)
@@ -35,6 +37,11 @@ every problem is listed with file, line and field.`,
 					return fail(cmd, "%s: %d problem(s)", file, len(errs))
 				}
 				return fail(cmd, "%v", err)
+			}
+			// Valid, but serve would refuse it as it stands: say so here,
+			// before a deploy finds out.
+			if e := cfg.AdminExposure(""); e != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v (wasmgate serve refuses to start with this)\n", e)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d listeners, %d routes, %d upstreams)\n",
 				file, len(cfg.Listeners), len(cfg.Routes), len(cfg.Upstreams))

@@ -1,17 +1,22 @@
 // Package admin serves the admin API on its own listener: liveness,
 // readiness, the running config (secrets redacted), the route table, and
-// reload. It never shares a port with client traffic.
+// reload. It never shares a port with client traffic. Who may call it is
+// the Policy's business (policy.go).
 package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // Backend is what the admin API reports on and acts upon; the gateway
@@ -127,29 +132,37 @@ type Route struct {
 
 // Server is the admin listener.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
+	policy atomic.Pointer[Policy]
+	tls    bool // fixed at start: TLS cannot be turned on or off by a reload
 }
 
-// Start listens on addr and serves the admin API for b until Close.
-func Start(addr string, b Backend, logger *slog.Logger) (*Server, error) {
+// Start listens on addr and serves the admin API for b under p until Close.
+func Start(addr string, p *Policy, b Backend, logger *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		ln: ln,
-		srv: &http.Server{
-			Handler:           Handler(b),
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			// Long enough for a 60s CPU profile or trace (pprof refuses
-			// a duration the server's WriteTimeout would cut).
-			WriteTimeout:   2 * time.Minute,
-			IdleTimeout:    60 * time.Second,
-			MaxHeaderBytes: 16 << 10,
-			ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-		},
+	s := &Server{ln: ln, tls: p.tls != nil}
+	s.policy.Store(p)
+	if s.tls {
+		// Each handshake takes the current policy's certificate and client
+		// CA, so a reload rotates them without reopening the listener.
+		ln = tls.NewListener(ln, &tls.Config{
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.policy.Load().tls, nil },
+		})
+	}
+	s.srv = &http.Server{
+		Handler:           handler(b, s.policy.Load, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// Long enough for a 60s CPU profile or trace (pprof refuses
+		// a duration the server's WriteTimeout would cut).
+		WriteTimeout:   2 * time.Minute,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -159,14 +172,29 @@ func Start(addr string, b Backend, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
+// Accepts reports whether p can replace the running policy: the listener
+// was opened with or without TLS and stays so until a restart.
+func (s *Server) Accepts(p *Policy) error {
+	switch {
+	case s.tls && p.tls == nil:
+		return config.FieldErr("admin.tls", "the admin API was started with TLS; serving it without TLS needs a restart")
+	case !s.tls && p.tls != nil:
+		return config.FieldErr("admin.tls", "the admin API was started without TLS; serving it with TLS needs a restart")
+	}
+	return nil
+}
+
+// Use swaps in p (checked with Accepts) for the requests that follow.
+func (s *Server) Use(p *Policy) { s.policy.Store(p) }
+
 // Addr is the bound address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops the admin listener, letting in-flight admin calls finish.
 func (s *Server) Close(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
-// Handler routes the admin API.
-func Handler(b Backend) http.Handler {
+// handler routes the admin API, behind the guard of the current policy.
+func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -226,10 +254,11 @@ func Handler(b Backend) http.Handler {
 			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams", "POST /reload"},
 		})
 	})
+	guarded := guard(mux, policy, logger)
 	if ro, ok := b.(RequestObserver); ok {
-		return observed(mux, ro, b)
+		return observed(guarded, mux, ro, b)
 	}
-	return mux
+	return guarded
 }
 
 // profiles serves net/http/pprof's handlers while the backend allows it,
@@ -253,19 +282,24 @@ func profiles(b Backend) http.Handler {
 	})
 }
 
-// observed counts every admin request by endpoint and status.
-func observed(mux *http.ServeMux, ro RequestObserver, b Backend) http.Handler {
+// observed counts every admin request by endpoint and status, refused
+// ones included.
+func observed(next http.Handler, mux *http.ServeMux, ro RequestObserver, b Backend) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		mux.ServeHTTP(sw, r)
-		ro.AdminRequest(endpointOf(r, b), sw.status, time.Since(start))
+		next.ServeHTTP(sw, r)
+		ro.AdminRequest(endpointOf(r, mux, b), sw.status, time.Since(start))
 	})
 }
 
-// endpointOf names the endpoint the mux chose for r (it sets r.Pattern).
-func endpointOf(r *http.Request, b Backend) string {
-	switch r.Pattern {
+// endpointOf names the endpoint the mux chose, or would have chosen, for r.
+func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
+	pattern := r.Pattern // set when the mux served r
+	if pattern == "" {   // the guard refused it
+		_, pattern = mux.Handler(r)
+	}
+	switch pattern {
 	case "GET /healthz":
 		return "healthz"
 	case "GET /readyz":

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 type fakeBackend struct {
@@ -38,9 +40,19 @@ func (f *fakeBackend) Reload() error {
 	return nil
 }
 
+// open is the policy of a loopback admin API with no admin.auth.
+func open(t *testing.T) *Policy {
+	t.Helper()
+	p, err := NewPolicy(&config.Admin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestAdminEndpoints(t *testing.T) {
 	b := &fakeBackend{}
-	s, err := Start("127.0.0.1:0", b, slog.New(slog.DiscardHandler))
+	s, err := Start("127.0.0.1:0", open(t), b, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,15 +132,21 @@ func (o *observedBackend) Metrics() (string, http.Handler) {
 
 func TestAdminRequestsObserved(t *testing.T) {
 	b := &observedBackend{}
-	h := Handler(b)
-	for _, rq := range [][2]string{{"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/m"}, {"GET", "/nope"}, {"GET", "/reload"}, {"GET", "/status"}} {
+	p := open(t)
+	h := handler(b, func() *Policy { return p }, slog.New(slog.DiscardHandler))
+	for _, rq := range [][2]string{{"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/m"}, {"GET", "/nope"}, {"GET", "/reload"}, {"GET", "/status"}, {"POST", "/reload"}} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(rq[0], rq[1], nil))
+		req := httptest.NewRequest(rq[0], rq[1], nil)
+		req.Host = "127.0.0.1:9901"
+		if rq[0] == "POST" { // refused by the guard, still counted
+			req.Header.Set("Content-Type", "text/plain")
+		}
+		h.ServeHTTP(w, req)
 		if rq[1] == "/readyz" && !strings.Contains(w.Body.String(), `"unavailable_upstreams": [`) {
 			t.Errorf("readyz body %s does not name the upstream holding it back", w.Body)
 		}
 	}
-	want := "healthz OK|readyz Service Unavailable|metrics OK|other Not Found|reload Method Not Allowed|status OK"
+	want := "healthz OK|readyz Service Unavailable|metrics OK|other Not Found|reload Method Not Allowed|status OK|reload Unsupported Media Type"
 	if got := strings.Join(b.got, "|"); got != want {
 		t.Errorf("observed\n got %s\nwant %s", got, want)
 	}

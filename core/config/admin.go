@@ -158,14 +158,20 @@ func (a *Admin) AdminAuthenticated() bool {
 // port could read the config and reload it. Serving refuses such a config,
 // and validate warns about it; admin.allow_unauthenticated: true says it is
 // meant (a private network, a sidecar behind its own access control).
-func (c *Config) AdminExposure() *Error {
+// bound is the address the admin listener already has ("" before it
+// opens), which a reload cannot move.
+func (c *Config) AdminExposure(bound string) *Error {
 	a := &c.Admin
-	if a.Address == "off" || a.AllowUnauthenticated || a.AdminAuthenticated() || LoopbackAddress(a.Address) {
+	addr, where := a.Address, ""
+	if bound != "" {
+		addr, where = bound, " (where the running admin API listens; a reload does not move it)"
+	}
+	if a.Address == "off" || a.AllowUnauthenticated || a.AdminAuthenticated() || LoopbackAddress(addr) {
 		return nil
 	}
-	return c.Errorf("admin.address", "%q listens beyond loopback and the admin API has no authentication, "+
+	return c.Errorf("admin.address", "%q%s listens beyond loopback and the admin API has no authentication, "+
 		"so anyone who reaches it can read the config and reload it; set admin.auth.tokens (or admin.tls.client_ca), "+
-		`bind it to 127.0.0.1, or set admin.allow_unauthenticated: true if that is intended`, a.Address)
+		`bind it to 127.0.0.1, or set admin.allow_unauthenticated: true if that is intended`, addr, where)
 }
 
 // LoopbackAddress reports whether host:port binds only loopback: localhost

@@ -26,7 +26,7 @@ admin:
 	if toks[0].Name != "tokens[0]" || toks[0].Access != "admin" || toks[1].Access != "read" || toks[1].Hash != sum {
 		t.Errorf("tokens: %+v", toks)
 	}
-	if e := c.AdminExposure(); e != nil {
+	if e := c.AdminExposure(""); e != nil {
 		t.Errorf("an admin API with tokens is not exposed, got %v", e)
 	}
 }
@@ -87,7 +87,7 @@ func TestAdminExposure(t *testing.T) {
 		{`{ address: "0.0.0.0:9901", tls: { cert: c, key: k } }`, true}, // TLS alone proves nobody
 	} {
 		c := mustParse(t, "listeners: [{address: \":8080\"}]\nadmin: "+tt.admin+"\n", nil)
-		e := c.AdminExposure()
+		e := c.AdminExposure("")
 		if (e != nil) != tt.exposed {
 			t.Errorf("admin: %s: exposure %v, want exposed=%v", tt.admin, e, tt.exposed)
 			continue
@@ -95,5 +95,14 @@ func TestAdminExposure(t *testing.T) {
 		if e != nil && (e.Line != 2 || e.Field != "admin.address" || !strings.Contains(e.Error(), "allow_unauthenticated")) {
 			t.Errorf("admin: %s: %v, want an error at gw.yaml:2 admin.address naming the fix", tt.admin, e)
 		}
+	}
+	// A reload that moves admin.address to loopback and drops the tokens
+	// leaves the running listener where it was, exposed.
+	c := mustParse(t, "listeners: [{address: \":8080\"}]\nadmin: { address: \"127.0.0.1:9901\" }\n", nil)
+	if e := c.AdminExposure("0.0.0.0:9901"); e == nil || !strings.Contains(e.Error(), `"0.0.0.0:9901" (where the running admin API listens`) {
+		t.Errorf("exposure judged by the config's address, not the bound one: %v", e)
+	}
+	if e := c.AdminExposure("127.0.0.1:9901"); e != nil {
+		t.Errorf("bound to loopback: %v", e)
 	}
 }

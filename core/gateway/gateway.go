@@ -84,6 +84,12 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 		k.release(1)
 		return nil, cfg.Resolve("", err)
 	}
+	if cfg.Admin.Address != "off" {
+		if _, err := admin.NewPolicy(&cfg.Admin); err != nil {
+			k.release(1)
+			return nil, cfg.Resolve("", err)
+		}
+	}
 	s.keep = k
 	s.Generation = 1
 	s.retireFrom(nil)
@@ -94,6 +100,10 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	g := &Gateway{src: src, logger: logger, keep: newKeeper(), local: proxy.New(proxy.Options{})}
 	cfg, data, err := src.load()
+	if err != nil {
+		return nil, err
+	}
+	adminPolicy, err := g.adminPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +119,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	g.current.Store(s)
 	s.configApplied(false)
 	if cfg.Admin.Address != "off" {
-		a, err := admin.Start(cfg.Admin.Address, g, logger)
+		a, err := admin.Start(cfg.Admin.Address, adminPolicy, g, logger)
 		if err != nil {
 			_ = g.server.Shutdown(context.Background())
 			return nil, cfg.Scrub(fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err))
@@ -165,6 +175,12 @@ func (g *Gateway) reload() (err error) {
 		old.configRejected(err)
 		return err
 	}
+	adminPolicy, err := g.adminPolicy(cfg)
+	if err != nil {
+		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
+		old.configRejected(err)
+		return err
+	}
 	s, err := g.build(cfg, data, old)
 	if err != nil {
 		g.logger.Error("reload rejected: config is invalid; still serving the previous config", "generation", old.Generation, "errors", err.Error())
@@ -180,6 +196,9 @@ func (g *Gateway) reload() (err error) {
 		return err
 	}
 	g.current.Store(s)
+	if g.admin != nil && adminPolicy != nil {
+		g.admin.Use(adminPolicy)
+	}
 	s.configApplied(true)
 	old.retireFrom(s)
 	g.logger.Info("config reloaded", "generation", s.Generation, "routes", len(s.routes), "upstreams", len(s.upstreams))

@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +91,12 @@ type Options struct {
 	Symlinked bool
 	Demo      bool   // no config: serve the embedded demo on port 0
 	LogLevel  string // "debug" when empty; at most "info", whose lines name the bound ports
+	// AdminToken is sent as "Authorization: Bearer" on the harness's own
+	// admin calls (Status, AdminJSON, Reload, AdminDo) when the config sets
+	// admin.auth. AdminTLS, when the config sets admin.tls, is the client
+	// side: it must trust the admin's certificate.
+	AdminToken string
+	AdminTLS   *tls.Config
 }
 
 // Gateway is one running wasmgate process.
@@ -103,6 +110,9 @@ type Gateway struct {
 	Stderr Buffer
 	Client *http.Client // keep-alive client for the tests' requests
 
+	adminClient *http.Client // Client, or one speaking TLS to the admin API
+	adminToken  string
+	adminScheme string
 	target string // where WriteConfig writes (File or a symlink's target)
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -163,8 +173,15 @@ func Start(t testing.TB, cfg string, v Vars, o Options) *Gateway {
 	}()
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	g.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	g.adminClient, g.adminToken, g.adminScheme = g.Client, o.AdminToken, "http"
+	adminTr := tr
+	if o.AdminTLS != nil {
+		adminTr = &http.Transport{TLSClientConfig: o.AdminTLS}
+		g.adminClient, g.adminScheme = &http.Client{Transport: adminTr, Timeout: 30 * time.Second}, "https"
+	}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
+		adminTr.CloseIdleConnections()
 		defer cancel() // kills the process if it is still running
 		if g.Running() {
 			_ = g.cmd.Process.Signal(syscall.SIGTERM)
@@ -239,12 +256,12 @@ func entries(log []byte) []logEntry {
 // until upstreams are healthy), the process exits, or a deadline passes.
 func (g *Gateway) waitReady() {
 	g.t.Helper()
-	c := &http.Client{Timeout: time.Second}
+	c := &http.Client{Timeout: time.Second, Transport: g.adminClient.Transport}
 	err := Poll(60*time.Second, func() error {
 		if !g.Running() {
 			return Stop(fmt.Errorf("wasmgate exited early (%v)", g.err))
 		}
-		resp, err := c.Get("http://" + g.Admin + "/readyz")
+		resp, err := c.Get(g.AdminURL("/readyz"))
 		if err != nil {
 			return err
 		}
@@ -385,11 +402,11 @@ func (g *Gateway) Status() Status {
 // status but 200 fails the test.
 func (g *Gateway) AdminJSON(path string, v any) {
 	g.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+g.Admin+path, nil)
+	req, err := http.NewRequest(http.MethodGet, g.AdminURL(path), nil)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	resp, body := g.Do(req)
+	resp, body := g.AdminDo(req)
 	if resp.StatusCode != http.StatusOK {
 		g.t.Fatalf("GET %s: %s: %s", path, resp.Status, body)
 	}
@@ -413,12 +430,34 @@ func (g *Gateway) ListenerAddr(name string) string {
 // Reload POSTs /reload and returns the status code and body.
 func (g *Gateway) Reload() (int, []byte) {
 	g.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+g.Admin+"/reload", nil)
+	req, err := http.NewRequest(http.MethodPost, g.AdminURL("/reload"), nil)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	resp, body := g.Do(req)
+	resp, body := g.AdminDo(req)
 	return resp.StatusCode, body
+}
+
+// AdminURL is the admin API's URL for path: https when Options.AdminTLS is set.
+func (g *Gateway) AdminURL(path string) string { return g.adminScheme + "://" + g.Admin + path }
+
+// AdminDo is Do for the admin API: with Options.AdminTLS, and with
+// Options.AdminToken unless req already has an Authorization header.
+func (g *Gateway) AdminDo(req *http.Request) (*http.Response, []byte) {
+	g.t.Helper()
+	if g.adminToken != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+g.adminToken)
+	}
+	resp, err := g.adminClient.Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		g.t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
+	}
+	return resp, body
 }
 
 // WaitGeneration polls /status until the generation exceeds after.
