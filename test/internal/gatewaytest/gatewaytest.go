@@ -113,10 +113,11 @@ type Gateway struct {
 	adminClient *http.Client // Client, or one speaking TLS to the admin API
 	adminToken  string
 	adminScheme string
-	target      string // where WriteConfig writes (File or a symlink's target)
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	err         error // cmd.Wait's result, set before exited closes
+
+	target string // where WriteConfig writes (File or a symlink's target)
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // cmd.Wait's result, set before exited closes
 }
 
 // Start renders cfg with v, writes it to a temp dir, starts `wasmgate serve`
