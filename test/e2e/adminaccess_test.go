@@ -75,6 +75,9 @@ func TestAdminAuth(t *testing.T) {
 			}
 		}
 	}
+	if _, cfg := call("GET", "/config", "Bearer "+readToken); strings.Contains(string(cfg), adminToken) || strings.Contains(string(cfg), hex.EncodeToString(sum[:])) {
+		t.Errorf("/config shows an admin token or its hash:\n%s", cfg)
+	}
 	t.Run("read token", func(t *testing.T) {
 		for _, path := range reads[:len(reads)-1] {
 			if resp, body := call("GET", path, "Bearer "+readToken); resp.StatusCode != http.StatusOK {
