@@ -36,7 +36,7 @@ type Server struct {
 	shut      bool
 
 	drainMu  sync.Mutex
-	draining map[*http.Server]struct{}
+	draining map[*generation]struct{}
 	drained  sync.WaitGroup
 }
 
@@ -64,7 +64,7 @@ func New(handler http.Handler, logger *slog.Logger, opts ...Option) *Server {
 		logger:       logger,
 		drainTimeout: DefaultDrainTimeout,
 		listeners:    map[string]*listener{},
-		draining:     map[*http.Server]struct{}{},
+		draining:     map[*generation]struct{}{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -72,7 +72,7 @@ func New(handler http.Handler, logger *slog.Logger, opts ...Option) *Server {
 	return s
 }
 
-// listener is one bound socket and the http.Server currently serving it.
+// listener is one bound socket and the generation currently serving it.
 // info and tlsConf are read by every connection and request, and swapped by
 // Apply without touching the socket.
 type listener struct {
@@ -80,8 +80,7 @@ type listener struct {
 	info     atomic.Pointer[Info]
 	tlsConf  atomic.Pointer[tls.Config]
 	settings settings
-	srv      *http.Server
-	view     *view // srv's handle on sock
+	gen      *generation
 }
 
 // plan is one config entry validated and loaded, ready to commit.
@@ -155,7 +154,7 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 		if p.tlsConf != nil {
 			l.tlsConf.Store(p.tlsConf)
 		}
-		l.srv = s.serve(l)
+		l.gen = s.serve(l)
 		s.listeners[p.id] = l
 		s.logger.Info("listening", "listener", p.info.Name, "addr", l.sock.addr().String(), "tls", p.settings.tls, "h2c", p.settings.h2c)
 	}
@@ -165,7 +164,7 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 		}
 		delete(s.listeners, id)
 		l.sock.close()
-		s.drain(l.srv, s.drainTimeout)
+		s.drain(l.gen, s.drainTimeout)
 		s.logger.Info("stopped listening; draining", "listener", l.info.Load().Name, "addr", l.sock.addr().String())
 	}
 	return nil
@@ -252,25 +251,28 @@ func (s *Server) update(l *listener, p plan) {
 	if p.settings == l.settings {
 		return
 	}
-	old := l.srv
+	old := l.gen
 	// Stop the old server taking connections before the new one starts, so
 	// every connection accepted after Apply meets the new settings (an h2c
 	// client must not land on a server without h2c). Meanwhile connections
 	// wait in the socket's queue; none is refused.
-	l.view.Close()
+	old.view.Close()
 	l.settings = p.settings
-	l.srv = s.serve(l)
+	l.gen = s.serve(l)
 	s.drain(old, s.drainTimeout)
 	s.logger.Info("restarted listener's server with new settings; old connections draining", "listener", p.info.Name, "addr", l.sock.addr().String())
 }
 
 // serve starts a new http.Server generation on l's socket.
-func (s *Server) serve(l *listener) *http.Server {
+func (s *Server) serve(l *listener) *generation {
 	info := l.info.Load()
 	logger := s.logger.With("listener", info.Name)
+	g := newGeneration(l.sock.newView(), l.settings.h2c && !l.settings.tls, logger)
 	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
-	l.view = l.sock.newView()
-	var ln net.Listener = l.view
+	srv.Handler = g.closeWhenDraining(srv.Handler)
+	srv.ConnState = g.connState
+	g.srv = srv
+	var ln net.Listener = trackListener{g.view, g}
 	if !l.settings.tls {
 		ln = framingListener{ln} // framing.go: framing is visible only in the raw bytes
 	} else {
@@ -283,37 +285,45 @@ func (s *Server) serve(l *listener) *http.Server {
 		}, l.settings.readHeader, logger)
 	}
 	go func() {
+		defer close(g.served)
 		// Closing the socket before Shutdown (to stop accepting at once) makes
 		// Serve return net.ErrClosed: that is a stop, not a failure.
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			logger.Error("listener stopped serving", "err", err)
 		}
 	}()
-	return srv
+	return g
 }
 
-// drain shuts srv down gracefully in the background: it stops accepting,
-// sends h2 GOAWAY, closes keep-alive connections after their current
-// request, and force-closes whatever is left after timeout (0: only when
-// Shutdown's context ends). Hijacked
-// connections (upgrades) are not tracked by http.Server; their owner ends them.
-func (s *Server) drain(srv *http.Server, timeout time.Duration) {
+// drain ends a generation that no longer accepts, in the background, without
+// closing a connection a client may be sending a request on (see drain.go):
+// HTTP/1 connections end after their next response, then Shutdown sends h2
+// GOAWAY and waits for their streams. Whatever is left after timeout (0: only
+// when Server.Shutdown's context ends) is closed. Hijacked connections
+// (upgrades) are not waited for; their owner ends them.
+func (s *Server) drain(g *generation, timeout time.Duration) {
+	g.draining.Store(true)
 	s.drainMu.Lock()
-	s.draining[srv] = struct{}{}
+	s.draining[g] = struct{}{}
 	s.drainMu.Unlock()
 	s.drained.Add(1)
 	go func() {
 		defer s.drained.Done()
+		start := time.Now()
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 		}
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
+		g.waitHTTP1(ctx)
+		if err := g.srv.Shutdown(ctx); err != nil {
+			g.srv.Close()
 		}
+		// Shutdown returns nil past the deadline too when it only had idle
+		// connections left to close: the context tells.
+		g.logger.Info("server drained", "after", time.Since(start).Round(time.Millisecond), "timed_out", ctx.Err() != nil)
 		s.drainMu.Lock()
-		delete(s.draining, srv)
+		delete(s.draining, g)
 		s.drainMu.Unlock()
 	}()
 }
@@ -337,12 +347,20 @@ func (s *Server) Addrs() map[string]net.Addr {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shut = true
+	// The process is stopping: generations still draining from a reload
+	// stop waiting for their idle HTTP/1 connections, and Shutdown them.
+	s.drainMu.Lock()
+	for g := range s.draining {
+		g.stopWaiting()
+	}
+	s.drainMu.Unlock()
 	for id, l := range s.listeners {
 		delete(s.listeners, id)
 		l.sock.close()
+		l.gen.stopWaiting()
 		// Bounded by ctx below, not by the drain timeout: the caller
 		// chose how long the process may take to stop.
-		s.drain(l.srv, 0)
+		s.drain(l.gen, 0)
 	}
 	s.mu.Unlock()
 
@@ -356,8 +374,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		s.drainMu.Lock()
-		for srv := range s.draining {
-			srv.Close()
+		for g := range s.draining {
+			g.srv.Close()
 		}
 		s.drainMu.Unlock()
 		<-done

@@ -234,3 +234,142 @@ func generation(admin string) (uint64, error) {
 	}
 	return st.Generation, nil
 }
+
+const listenerReloadConfig = `
+listeners: [{ address: "{{.listen}}", h2c: {{.h2c}}, timeouts: { idle: {{.idle}} } }]
+admin: { address: "{{.admin}}" }
+server: { drain_timeout: 10s }
+upstreams:
+  up: { targets: [{ url: "{{.up}}" }] }
+routes:
+  - { name: all, upstream: up }
+`
+
+// TestListenerReloadsUnderPOSTLoseNothing rewrites a listener's idle timeout
+// again and again, which starts a new http.Server on the socket and drains
+// the old one, while clients send POSTs back to back. A POST cannot be
+// retried by the client, so the old server must never close a connection
+// that a client may be sending on: it ends each one with "Connection: close"
+// on its next response (HTTP/1) or GOAWAY (h2c), never under a request. Every
+// POST must be answered, and must reach the upstream exactly once.
+func TestListenerReloadsUnderPOSTLoseNothing(t *testing.T) {
+	for _, mode := range []string{"keep-alive", "close", "h2c"} {
+		t.Run(mode, func(t *testing.T) { postsAcrossListenerReloads(t, mode) })
+	}
+}
+
+func postsAcrossListenerReloads(t *testing.T, mode string) {
+	const workers, reloads = 12, 12
+	var mu sync.Mutex
+	seen := map[string]int{} // request id → times the upstream received it
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil || len(body) < 40 {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		seen[string(body[:40])]++
+		mu.Unlock()
+		io.WriteString(w, "served")
+	}))
+	t.Cleanup(up.Close)
+	h2c := fmt.Sprint(mode == "h2c")
+	p := startProcess(t, listenerReloadConfig, vars{"up": up.URL, "h2c": h2c, "idle": "30s"})
+
+	var answered atomic.Int64
+	var failMu sync.Mutex
+	var failed []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableKeepAlives: mode == "close"}
+			if mode == "h2c" {
+				tr.Protocols = new(http.Protocols)
+				tr.Protocols.SetUnencryptedHTTP2(true)
+			}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Timeout: 15 * time.Second, Transport: tr}
+			pad := strings.Repeat("x", 2000)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("%-40s", fmt.Sprintf("w%d-%d", w, i))
+				req, err := http.NewRequest(http.MethodPost, "http://"+p.Listen+"/", strings.NewReader(id+pad))
+				if err != nil {
+					panic(err)
+				}
+				if mode != "h2c" {
+					// No second attempt, even for a request the transport
+					// believes was never written: every failure counts.
+					// (h2 retries only streams the server's GOAWAY says it
+					// never processed; the upstream count checks that.)
+					req.GetBody = nil
+				}
+				resp, err := c.Do(req)
+				if err == nil {
+					var body []byte
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && (resp.StatusCode != 200 || string(body) != "served") {
+						err = fmt.Errorf("%d %q", resp.StatusCode, body)
+					}
+				}
+				if err != nil {
+					failMu.Lock()
+					failed = append(failed, fmt.Sprintf("%s: %v", strings.TrimSpace(id), err))
+					failMu.Unlock()
+					continue
+				}
+				answered.Add(1)
+			}
+		}()
+	}
+
+	gen := p.Status().Generation
+	for i := 1; i <= reloads; i++ {
+		// Traffic flows on the current server before each rewrite, so
+		// every drain starts with connections busy or about to be reused.
+		from := answered.Load()
+		waitUntil(t, 10*time.Second, fmt.Sprintf("traffic before rewrite %d", i), func() bool { return answered.Load() >= from+3*workers })
+		p.WriteConfig(listenerReloadConfig, vars{"idle": fmt.Sprintf("%ds", 30+i%2)})
+		gen = p.WaitGeneration(gen)
+	}
+	from := answered.Load()
+	waitUntil(t, 10*time.Second, "traffic after the last rewrite", func() bool { return answered.Load() >= from+3*workers })
+	close(stop)
+	wg.Wait()
+	// Every replaced server ends on its own once its clients are done with
+	// it, long before the drain timeout would cut it short.
+	drained := func() int { return strings.Count(p.Stderr.String(), `"msg":"server drained"`) }
+	waitUntil(t, 15*time.Second, "the replaced servers to drain", func() bool { return drained() >= reloads })
+	if n := strings.Count(p.Stderr.String(), `"timed_out":true`); n > 0 {
+		t.Errorf("%d of %d replaced servers were closed at the drain timeout", n, drained())
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	twice, received := 0, 0
+	for _, n := range seen {
+		received += n
+		if n > 1 {
+			twice++
+		}
+	}
+	t.Logf("%s: %d listener rewrites, %d POSTs answered, %d failed; the upstream received %d", mode, reloads, answered.Load(), len(failed), received)
+	if len(failed) > 0 {
+		t.Errorf("%d POSTs failed across listener reloads, first: %s", len(failed), failed[0])
+	}
+	if twice > 0 {
+		t.Errorf("%d POSTs reached the upstream more than once", twice)
+	}
+	if len(failed) == 0 && int64(received) != answered.Load() {
+		t.Errorf("the upstream received %d POSTs, the clients got %d answers", received, answered.Load())
+	}
+}
