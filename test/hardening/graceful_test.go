@@ -345,23 +345,16 @@ func postsAcrossListenerReloads(t *testing.T, mode string) {
 	waitUntil(t, 10*time.Second, "traffic after the last rewrite", func() bool { return answered.Load() >= from+3*workers })
 	close(stop)
 	wg.Wait()
-	// Every replaced server ends on its own once its clients are done with
-	// it, long before the drain timeout would cut it short.
-	drained := func() int { return strings.Count(p.Stderr.String(), `"msg":"server drained"`) }
-	waitUntil(t, 15*time.Second, "the replaced servers to drain", func() bool { return drained() >= reloads })
-	if n := strings.Count(p.Stderr.String(), `"timed_out":true`); n > 0 {
-		t.Errorf("%d of %d replaced servers were closed at the drain timeout", n, drained())
-	}
 
-	mu.Lock()
-	defer mu.Unlock()
 	twice, received := 0, 0
+	mu.Lock()
 	for _, n := range seen {
 		received += n
 		if n > 1 {
 			twice++
 		}
 	}
+	mu.Unlock()
 	t.Logf("%s: %d listener rewrites, %d POSTs answered, %d failed; the upstream received %d", mode, reloads, answered.Load(), len(failed), received)
 	if len(failed) > 0 {
 		t.Errorf("%d POSTs failed across listener reloads, first: %s", len(failed), failed[0])
@@ -371,5 +364,13 @@ func postsAcrossListenerReloads(t *testing.T, mode string) {
 	}
 	if len(failed) == 0 && int64(received) != answered.Load() {
 		t.Errorf("the upstream received %d POSTs, the clients got %d answers", received, answered.Load())
+	}
+
+	// Every replaced server ends on its own once its clients are done with
+	// it, long before the drain timeout would cut it short.
+	drained := func() int { return strings.Count(p.Stderr.String(), `"msg":"server drained"`) }
+	waitUntil(t, 15*time.Second, "the replaced servers to drain", func() bool { return drained() >= reloads })
+	if n := strings.Count(p.Stderr.String(), `"timed_out":true`); n > 0 {
+		t.Errorf("%d of %d replaced servers were closed at the drain timeout", n, drained())
 	}
 }
