@@ -200,3 +200,60 @@ func TestShutdownDoesNotWaitForIdleConnectionsOfReplacedServer(t *testing.T) {
 		t.Fatalf("Shutdown: %v (it waited for the replaced server's idle connection)", err)
 	}
 }
+
+// A TLS connection still in its handshake when a reload replaces the server
+// belongs to the old server, and is served by it: its client has no reason
+// to expect a close and is about to send its request.
+func TestReplacedServerServesConnectionInHandshake(t *testing.T) {
+	ca := newTestCA(t)
+	l := tlsListener(t, ca, t.TempDir())
+	s, outcome := drainingServer(t, time.Minute, l)
+	raw, err := net.Dial("tcp", addrOf(t, s, "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Wait until the current server has taken the connection (its
+	// handshake is waiting for our ClientHello) before replacing it.
+	old := genOf(t, s, "tls")
+	deadline := time.Now().Add(10 * time.Second)
+	for old.http1.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never accepted the connection")
+		}
+		time.Sleep(time.Millisecond) // poll interval; the accept is what is waited for
+	}
+	replaceServer(t, s, &l)
+
+	conn := tls.Client(raw, &tls.Config{RootCAs: ca.pool, ServerName: "a.test"})
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi"); err != nil {
+		t.Fatalf("handshake or write: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("POST on a connection accepted before the reload: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `HTTP/1.1 POST got "hi"` || !resp.Close {
+		t.Fatalf("answered %d %q (close %v), want 200 with Connection: close", resp.StatusCode, body, resp.Close)
+	}
+	if drained(t, outcome) {
+		t.Error("the drain waited for its timeout")
+	}
+}
+
+// genOf returns the generation serving the listener named name.
+func genOf(t *testing.T, s *Server, name string) *generation {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.info.Load().Name == name {
+			return l.gen
+		}
+	}
+	t.Fatalf("no listener %q", name)
+	return nil
+}

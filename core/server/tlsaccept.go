@@ -25,6 +25,10 @@ type handshakeListener struct {
 	ready  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+	// shaking counts handshakes under way. When the socket stops giving
+	// connections (a reload replaced this server), they still reach net/http:
+	// their clients are about to send requests.
+	shaking sync.WaitGroup
 }
 
 func newHandshakeListener(ln net.Listener, conf *tls.Config, timeout time.Duration, logger *slog.Logger) *handshakeListener {
@@ -38,14 +42,17 @@ func (l *handshakeListener) acceptLoop() {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
+			l.shaking.Wait()
 			l.Close()
 			return
 		}
+		l.shaking.Add(1)
 		go l.handshake(c)
 	}
 }
 
 func (l *handshakeListener) handshake(raw net.Conn) {
+	defer l.shaking.Done()
 	tc := tls.Server(raw, l.conf)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	err := tc.HandshakeContext(ctx)
