@@ -27,6 +27,8 @@ const (
 	defaultRespondStatus         = 200
 	defaultMinBodyRate           = 240 // bytes per second
 	defaultMinBodyRateGrace      = 5 * time.Second
+	defaultMinResponseRate       = 240 // bytes per second, as Kestrel's MinResponseDataRate
+	defaultMinResponseRateGrace  = 5 * time.Second
 )
 
 // applyDefaults fills every field left unset. It runs once, before
@@ -42,6 +44,11 @@ func applyDefaults(c *Config) {
 		s.MinRequestBodyRate.BytesPerSecond = &rate
 	}
 	setDuration(&s.MinRequestBodyRate.Grace, defaultMinBodyRateGrace)
+	if s.MinResponseRate.BytesPerSecond == nil {
+		rate := Size(defaultMinResponseRate)
+		s.MinResponseRate.BytesPerSecond = &rate
+	}
+	setDuration(&s.MinResponseRate.Grace, defaultMinResponseRateGrace)
 
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -53,6 +60,9 @@ func applyDefaults(c *Config) {
 		setSize(&l.MaxHeaderBytes, defaultMaxHeaderBytes)
 		if l.MaxHeaderCount == 0 {
 			l.MaxHeaderCount = defaultMaxHeaderCount
+		}
+		if l.AcceptRate.Burst == 0 && l.AcceptRate.PerSecond > 0 {
+			l.AcceptRate.Burst = l.AcceptRate.PerSecond
 		}
 		if l.HTTP2.MaxConcurrentStreams == 0 {
 			l.HTTP2.MaxConcurrentStreams = defaultMaxConcurrentStreams

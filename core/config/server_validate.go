@@ -57,3 +57,33 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// overload checks server.overload: the hard threshold sheds more than the
+// soft one, so it must come later.
+func (v *validator) overload() {
+	o := v.c.Server.Overload
+	if o.HeapSoft > 0 && o.HeapHard > 0 && o.HeapHard <= o.HeapSoft {
+		v.errf("server.overload.heap_hard", "%d bytes is not above heap_soft (%d bytes); refusing requests must start after refusing connections, e.g. heap_soft: 1GiB, heap_hard: 1536MiB", int64(o.HeapHard), int64(o.HeapSoft))
+	}
+}
+
+// connectionLimits checks a listener's connection caps and accept rate.
+func (v *validator) connectionLimits(p string, l Listener) {
+	for _, f := range [...]struct {
+		name string
+		n    int
+	}{{".max_connections", l.MaxConnections}, {".max_connections_per_ip", l.MaxConnectionsPerIP}, {".accept_rate.per_second", l.AcceptRate.PerSecond}} {
+		if f.n < 0 {
+			v.errf(p+f.name, "%d is negative; use a positive number, or 0 for no limit", f.n)
+		}
+	}
+	if l.MaxConnections > 0 && l.MaxConnectionsPerIP > l.MaxConnections {
+		v.errf(p+".max_connections_per_ip", "%d is above max_connections (%d), so it never applies; use at most %d", l.MaxConnectionsPerIP, l.MaxConnections, l.MaxConnections)
+	}
+	switch r := l.AcceptRate; {
+	case r.Burst < 0:
+		v.errf(p+".accept_rate.burst", "%d is negative; use at least 1 (it defaults to per_second)", r.Burst)
+	case r.Burst > 0 && r.PerSecond == 0:
+		v.errf(p+".accept_rate.burst", "is set without per_second; set per_second too, e.g. accept_rate: {per_second: 100, burst: 200}")
+	}
+}

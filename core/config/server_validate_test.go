@@ -64,3 +64,48 @@ upstreams: {u: {targets: [{url: "http://127.0.0.1:9001"}]}}
 routes: [{name: r, upstream: u}]
 `, env()), `gw.yaml:1:32: listeners[0].max_header_count: -1 is negative; use a positive number (0 means the default)`)
 }
+
+func TestOverloadAndConnectionLimitsValidation(t *testing.T) {
+	got := parseErrs(t, `
+listeners:
+  - address: ":8080"
+    max_connections: 10
+    max_connections_per_ip: 20
+    accept_rate: {burst: 5}
+  - address: ":8081"
+    max_connections: -1
+    accept_rate: {per_second: -2}
+server:
+  overload: {heap_soft: 2GiB, heap_hard: 1GiB}
+`, nil)
+	want := []string{
+		`server.overload.heap_hard: 1073741824 bytes is not above heap_soft`,
+		`listeners[0].max_connections_per_ip: 20 is above max_connections (10)`,
+		`listeners[0].accept_rate.burst: is set without per_second`,
+		`listeners[1].max_connections: -1 is negative`,
+		`listeners[1].accept_rate.per_second: -2 is negative`,
+	}
+	all := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing error %q in:\n%s", w, all)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", len(got), len(want), all)
+	}
+
+	c, err := parse("gw.yaml", doc(`
+listeners: [{address: ":8080", accept_rate: {per_second: 50}}]
+server: {min_response_rate: {grace: 10s}}
+`), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Listeners[0].AcceptRate; r.Burst != 50 {
+		t.Errorf("accept_rate = %+v, want burst defaulted to per_second", r)
+	}
+	if r := c.Server.MinResponseRate; r.BytesPerSecond == nil || *r.BytesPerSecond != 240 || r.Grace.D().Seconds() != 10 {
+		t.Errorf("min_response_rate = %+v, want 240 bytes/s (default) after 10s", r)
+	}
+}

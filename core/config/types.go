@@ -57,12 +57,38 @@ type Server struct {
 	// many upstreams fold case, so "delete" would pass a route guarding
 	// DELETE and still delete. Only for clients of exotic methods.
 	AllowLowercaseMethods bool `yaml:"allow_lowercase_methods"`
+	// MinResponseRate cuts off a client that reads a response slower than
+	// this on average, counting only the time the gateway waits for the
+	// client to take bytes, not for the upstream to produce them: the write
+	// timeout alone restarts with every write, so a client reading a byte a
+	// second would hold its connection, a goroutine, a copy buffer and an
+	// upstream connection for as long as the body lasts.
+	MinResponseRate BodyRate `yaml:"min_response_rate"`
+	// Overload sheds load when the process's heap grows past thresholds,
+	// before the kernel's OOM killer ends every connection at once.
+	Overload Overload `yaml:"overload"`
+}
+
+// Overload is memory-pressure shedding, as Envoy's overload manager does it.
+// The heap (Go's live and not yet swept objects) is read on a ticker, never
+// per request. 0 turns a threshold off; both are off by default.
+type Overload struct {
+	// HeapSoft: past it, listeners accept no new connections (they are
+	// refused at once, a 503 on plain HTTP listeners); connections already
+	// open keep being served.
+	HeapSoft Size `yaml:"heap_soft"`
+	// HeapHard: past it, requests are also refused with 503 and
+	// "Connection: close", so that clients go elsewhere and their memory
+	// is freed. It must be above heap_soft when both are set.
+	HeapHard Size `yaml:"heap_hard"`
 }
 
 // BodyRate is a minimum average transfer rate, enforced once Grace has
-// passed since the first read of the body (408 Request Timeout below it).
-// gRPC requests (Content-Type application/grpc*) are exempt: a streaming
-// call's client may rightly send nothing for minutes.
+// passed since the first read of the body (408 Request Timeout below it),
+// or since the first write of a response body (the response is cut off and
+// its connection closed). gRPC requests (Content-Type application/grpc*)
+// are exempt: a streaming call's client may rightly send nothing for
+// minutes, and may read its stream at its own pace.
 type BodyRate struct {
 	// BytesPerSecond is the minimum average (default 240, as Kestrel's;
 	// 0 turns the check off).
@@ -87,6 +113,25 @@ type Listener struct {
 	// counts once per line; Host is not counted): more is a 431 (default 100, as Envoy).
 	MaxHeaderCount int           `yaml:"max_header_count"`
 	HTTP2          ListenerHTTP2 `yaml:"http2"`
+
+	// Connection caps; 0 is no cap. Past one, a new connection is closed
+	// at once (on a plain HTTP listener after a minimal 503); connections
+	// already open are not touched.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps the connections open from one client
+	// address, so that one host cannot take all of max_connections.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// AcceptRate caps how fast new connections are taken (a TLS handshake
+	// costs the gateway far more than the client).
+	AcceptRate AcceptRate `yaml:"accept_rate"`
+}
+
+// AcceptRate is a token bucket over accepted connections: PerSecond
+// tokens a second, at most Burst saved up. A connection that finds the
+// bucket empty is refused like one past a connection cap.
+type AcceptRate struct {
+	PerSecond int `yaml:"per_second"` // 0: no limit
+	Burst     int `yaml:"burst"`      // default per_second
 }
 
 // ServerTimeouts are the client-side timeouts of a listener. Read and Write
@@ -204,6 +249,9 @@ type Route struct {
 	// route, field by field (bytes_per_second: 0 turns it off here), e.g.
 	// for uploads streamed from sensors that send a line a minute.
 	MinRequestBodyRate *BodyRate `yaml:"min_request_body_rate"`
+	// MinResponseRate overrides server.min_response_rate for this route,
+	// field by field, e.g. for downloads to clients known to be slow.
+	MinResponseRate *BodyRate `yaml:"min_response_rate"`
 	// PreserveHost sends the client's Host to the upstream instead of the target's.
 	PreserveHost bool `yaml:"preserve_host"`
 	// Retries replaces the upstream's retry policy for this route (upstreams.go).

@@ -55,6 +55,7 @@ func (v *validator) notNegative(field string, n int) {
 func (v *validator) server() {
 	v.oneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
 	v.responseHygiene() // server_validate.go
+	v.overload()        // server_validate.go
 }
 
 func (v *validator) listeners() {
@@ -97,6 +98,7 @@ func (v *validator) listeners() {
 		}
 		v.notNegative(p+".http2.max_concurrent_streams", l.HTTP2.MaxConcurrentStreams)
 		v.notNegative(p+".max_header_count", l.MaxHeaderCount)
+		v.connectionLimits(p, l) // server_validate.go
 	}
 }
 
