@@ -191,6 +191,7 @@ func sameJSON(a, b any) bool {
 func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	base := fmt.Sprintf("routes[%d]", i)
 	rate, grace := minBodyRate(b.cfg.Server.MinRequestBodyRate, rc.MinRequestBodyRate)
+	respRate, respGrace := minBodyRate(b.cfg.Server.MinResponseRate, rc.MinResponseRate)
 	r := &Route{
 		Name:    rc.Name,
 		maxBody: s.maxRequestBody,
@@ -208,6 +209,8 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 			WriteTimeout:          s.ioTimeouts.Write.D(),
 			MinBodyRate:           rate,
 			MinBodyGrace:          grace,
+			MinResponseRate:       respRate,
+			MinResponseGrace:      respGrace,
 			Observer:              attemptObserver(s.observer),
 		}),
 	}
@@ -325,7 +328,7 @@ func routeRetry(rc *config.Route) *upstream.RetryPolicy {
 	return upstream.NewRetryPolicy(rc.Retries)
 }
 
-// minBodyRate is the route's minimum request body rate in bytes per second
+// minBodyRate is the route's minimum request (or response) body rate in bytes per second
 // (0: off) and its grace: the route's settings where it has them, else the
 // server's.
 func minBodyRate(server config.BodyRate, route *config.BodyRate) (int64, time.Duration) {

@@ -63,6 +63,12 @@ type Options struct {
 	// has passed since its first read; a slower client hears 408.
 	MinBodyRate  int64
 	MinBodyGrace time.Duration
+	// MinResponseRate, when positive, is the lowest average rate in bytes
+	// per second at which the client may take a streamed response body,
+	// counting only the time spent waiting on it, once MinResponseGrace of
+	// that waiting is used up; a slower client's response is cut off.
+	MinResponseRate  int64
+	MinResponseGrace time.Duration
 	// Observer, if set, is told of every upstream attempt (observe.go).
 	Observer filter.AttemptObserver
 }

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +77,7 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 
 	rc := http.NewResponseController(w)
 	dl := deadline{timeout: p.o.WriteTimeout}
-	dl.extend(rc)
+	dl.extend(rc, time.Now())
 	w.WriteHeader(xr.Status)
 
 	if !stream {
@@ -92,6 +94,9 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	flush := resp.ContentLength < 0 || streamingType(h["Content-Type"])
 	if flush {
 		_ = rc.Flush() // headers now: an event stream may be quiet for long
+	}
+	if p.o.MinResponseRate > 0 && !isGRPC(r.Header) {
+		dl.minRate, dl.grace = p.o.MinResponseRate, p.o.MinResponseGrace
 	}
 	if err := copyBody(w, rc, &dl, resp.Body, flush, &x.BytesOut); err != nil {
 		if err.Kind != KindClientGone && r.Context().Err() != nil {
@@ -155,7 +160,9 @@ func bodyAllowed(status int) bool {
 
 // copyBody streams src to the client through a pooled buffer, extending the
 // write deadline as it goes and flushing after each write if asked. A
-// failed read of src after the response started must abort the response.
+// failed read of src after the response started must abort the response,
+// and so must a client too slow to read it (dl.minRate): the response is
+// cut off rather than ended early in a way that looks complete.
 func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, src io.Reader, flush bool, written *int64) *Error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -163,15 +170,26 @@ func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, 
 	for {
 		n, rerr := src.Read(buf)
 		if n > 0 {
-			dl.extend(rc)
+			now := time.Now()
+			if err := dl.before(rc, now, *written); err != nil {
+				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err, Aborted: true}
+			}
 			m, err := w.Write(buf[:n])
 			*written += int64(m)
+			if err == nil && flush {
+				err = rc.Flush()
+				if errors.Is(err, http.ErrNotSupported) {
+					err = nil
+				}
+			}
 			if err != nil {
+				if dl.rateBound && isTimeout(err) {
+					// The deadline that fired was the rate's.
+					return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: &slowResponseError{rate: dl.minRate}, Aborted: true}
+				}
 				return &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
 			}
-			if flush {
-				_ = rc.Flush()
-			}
+			dl.after(rc, now)
 		}
 		if rerr == io.EOF {
 			return nil
@@ -189,21 +207,114 @@ func copyBody(w http.ResponseWriter, rc *http.ResponseController, dl *deadline, 
 // deadline at most every quarter timeout: a stalled reader is still cut off
 // within [3/4, 1] of the timeout, and a fast stream does not pay a deadline
 // update per write.
+//
+// With a minimum rate, it also keeps the client to minRate bytes a second
+// on average once grace is used up, counting only the time spent in writes
+// (waited): the time the client takes to make room, not the time the
+// upstream takes to produce the next bytes. Before a write the deadline is
+// brought forward to when the client's allowance would run out; while that
+// is sooner than the timeout (rateBound: early in a body, or for a client
+// that is falling behind) it is pushed back after the write, because an
+// HTTP/2 stream's write deadline fires even while no write is waiting, and
+// a quiet upstream is not the client's fault.
 type deadline struct {
 	timeout time.Duration
 	at      time.Time
+	off     bool // the writer cannot set deadlines
+
+	minRate   int64
+	grace     time.Duration
+	waited    time.Duration
+	rateBound bool // at was set from the rate, not the timeout
 }
 
-func (d *deadline) extend(rc *http.ResponseController) {
-	if d.timeout <= 0 {
+// extend sets the deadline a timeout from now, unless it is already at
+// least 3/4 of a timeout away.
+func (d *deadline) extend(rc *http.ResponseController, now time.Time) {
+	if d.timeout <= 0 || d.off {
+		return
+	}
+	if !d.rateBound && d.at.Sub(now) >= d.timeout-d.timeout/4 {
+		return
+	}
+	d.set(rc, now.Add(d.timeout))
+	d.rateBound = false
+}
+
+// before readies the deadline for a write with written bytes sent so far,
+// or fails if the client has used up its allowance under the minimum rate.
+func (d *deadline) before(rc *http.ResponseController, now time.Time, written int64) error {
+	if d.minRate <= 0 {
+		d.extend(rc, now)
+		return nil
+	}
+	earned := time.Duration(float64(written) / float64(d.minRate) * float64(time.Second))
+	left := d.grace + earned - d.waited
+	if left <= 0 {
+		return &slowResponseError{rate: d.minRate}
+	}
+	if d.timeout > 0 && left >= d.timeout {
+		d.extend(rc, now)
+		return nil
+	}
+	// Only move a rate deadline that is off by more than a quarter of the
+	// grace, so a client well within its allowance costs few updates.
+	if due := now.Add(left); !d.off && (!d.rateBound || absDuration(due.Sub(d.at)) > d.grace/4) {
+		d.set(rc, due)
+		d.rateBound = true
+	}
+	return nil
+}
+
+// after counts the time the write took against the client and lifts a rate
+// deadline, so it cannot fire while the next bytes are awaited upstream.
+func (d *deadline) after(rc *http.ResponseController, start time.Time) {
+	if d.minRate <= 0 {
 		return
 	}
 	now := time.Now()
-	if d.at.Sub(now) >= d.timeout-d.timeout/4 {
+	d.waited += now.Sub(start)
+	if d.rateBound {
+		if d.timeout > 0 {
+			d.set(rc, now.Add(d.timeout))
+		} else {
+			d.set(rc, time.Time{})
+		}
+		d.rateBound = false
+	}
+}
+
+func (d *deadline) set(rc *http.ResponseController, at time.Time) {
+	if d.off {
 		return
 	}
-	d.at = now.Add(d.timeout)
-	if rc.SetWriteDeadline(d.at) != nil {
-		d.timeout = 0 // the writer cannot; stop asking
+	d.at = at
+	if rc.SetWriteDeadline(at) != nil {
+		d.off = true // the writer cannot; stop asking (the rate is still checked per write)
 	}
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// slowResponseError is a client that read a response slower than the
+// minimum rate: a timeout, as the write deadline reports it.
+type slowResponseError struct{ rate int64 }
+
+func (e *slowResponseError) Error() string {
+	return "client read the response slower than " + strconv.FormatInt(e.rate, 10) + " bytes/s"
+}
+
+func (e *slowResponseError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+func (e *slowResponseError) Timeout() bool        { return true }
+
+// SlowClient reports whether err is a response cut off by the minimum
+// response rate, for the logs and metrics that count them.
+func SlowClient(err error) bool {
+	var s *slowResponseError
+	return errors.As(err, &s)
 }

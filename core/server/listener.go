@@ -27,6 +27,11 @@ type socket struct {
 // hours; HTTP-level idle timeouts do not help while a request is in flight.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4}
 
+// sendQueueBytes is how much unsent response a client connection may keep
+// in the kernel (sockopt_linux.go): four of core/proxy's 32 KiB copy
+// buffers, enough to keep a fast client's window full between writes.
+const sendQueueBytes = 128 << 10
+
 func listen(addr string, logger *slog.Logger) (*socket, error) {
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
@@ -63,6 +68,7 @@ func (s *socket) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		boundSendQueue(c)
 		select {
 		case s.conns <- c:
 		case <-s.closed:
