@@ -116,6 +116,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		s.retireFrom(nil)
 		return nil, cfg.Resolve("", err)
 	}
+	g.server.SetOverload(cfg.Server.Overload)
 	g.current.Store(s)
 	s.configApplied(false)
 	if cfg.Admin.Address != "off" {
@@ -195,6 +196,7 @@ func (g *Gateway) reload() (err error) {
 		old.configRejected(err)
 		return err
 	}
+	g.server.SetOverload(cfg.Server.Overload)
 	g.current.Store(s)
 	if g.admin != nil && adminPolicy != nil {
 		g.admin.Use(adminPolicy)

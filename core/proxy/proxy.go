@@ -199,6 +199,12 @@ func (t *trip) release() {
 // RoundTrip runs once per exchange.
 func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstream.Upstream, trustedPeer bool) (*http.Response, *Error) {
 	in := x.Request
+	// An HTTP/2 stream the client reset while the chain ran (rapid reset)
+	// has a cancelled context: send nothing upstream for it. The transport
+	// checks too, but only after a target is picked and counted.
+	if err := in.Context().Err(); err != nil {
+		return nil, &Error{Kind: KindClientGone, Status: StatusClientClosed, Err: err}
+	}
 	call, rej := up.Begin()
 	if rej != nil {
 		return nil, &Error{Kind: KindUnavailable, Status: http.StatusServiceUnavailable, Err: errRefused, detail: rej.Reason, RetryAfter: rej.RetryAfter}

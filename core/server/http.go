@@ -76,7 +76,7 @@ func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info]
 	base := context.WithValue(context.Background(), infoKey{}, info)
 	return &http.Server{
 		Handler:           guardFraming(handler),
-		ConnContext:       connContext,
+		ConnContext:       serverConnContext,
 		ReadHeaderTimeout: st.readHeader,
 		ReadTimeout:       st.read,
 		WriteTimeout:      st.write,

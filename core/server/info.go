@@ -19,6 +19,7 @@ type Info struct {
 	// gateway's error shape; net/http bounds only their bytes.
 	MaxHeaderCount int
 	trusted        []netip.Prefix
+	limits         connLimits // limits.go
 }
 
 // Trusts reports whether addr is one of the listener's trusted proxies, whose
@@ -58,5 +59,5 @@ func newInfo(name string, c config.Listener) *Info {
 			trusted = append(trusted, p.Masked())
 		}
 	}
-	return &Info{Name: name, Address: c.Address, TLS: c.TLS != nil, MaxHeaderCount: c.MaxHeaderCount, trusted: trusted}
+	return &Info{Name: name, Address: c.Address, TLS: c.TLS != nil, MaxHeaderCount: c.MaxHeaderCount, trusted: trusted, limits: limitsOf(c)}
 }

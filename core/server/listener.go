@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type socket struct {
 	closed chan struct{}
 	once   sync.Once
 	logger *slog.Logger
+	adm    admission // limits.go
 }
 
 // keepAlive probes idle client connections so dead peers (a NAT that dropped
@@ -100,16 +102,39 @@ func (s *socket) close() {
 func (s *socket) addr() net.Addr { return s.ln.Addr() }
 
 // view is one http.Server's handle on a socket. Closing it (http.Server
-// Shutdown does) only stops that server from taking new connections.
+// Shutdown does) only stops that server from taking new connections. It
+// admits each connection under the listener's current limits (limits.go).
 type view struct {
-	s      *socket
-	closed chan struct{}
-	once   sync.Once
+	s        *socket
+	info     *atomic.Pointer[Info]
+	overload *overload
+	closed   chan struct{}
+	once     sync.Once
 }
 
-func (s *socket) newView() *view { return &view{s: s, closed: make(chan struct{})} }
+func (s *socket) newView(info *atomic.Pointer[Info], o *overload) *view {
+	return &view{s: s, info: info, overload: o, closed: make(chan struct{})}
+}
 
+// Accept returns the next connection the listener's limits admit; the
+// others are refused here, before a byte of them is read.
 func (v *view) Accept() (net.Conn, error) {
+	for {
+		c, err := v.take()
+		if err != nil {
+			return nil, err
+		}
+		l := v.info.Load().limits
+		ac, reason := v.s.adm.admit(v.s, c, l, v.overload.refusingConnections())
+		if reason < 0 {
+			return ac, nil
+		}
+		v.s.adm.refused[reason].Add(1)
+		refuseConn(c, l, reason)
+	}
+}
+
+func (v *view) take() (net.Conn, error) {
 	// Check closed first so that a server being shut down does not pick up
 	// a connection its successor is waiting for.
 	select {

@@ -38,6 +38,9 @@ type Server struct {
 	drainMu  sync.Mutex
 	draining map[*generation]struct{}
 	drained  sync.WaitGroup
+
+	overload    overload      // overload.go
+	resetCloses atomic.Uint64 // HTTP/2 connections closed for resetting most streams (guard.go)
 }
 
 // Option configures a Server.
@@ -69,6 +72,7 @@ func New(handler http.Handler, logger *slog.Logger, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.handler = s.guard(handler) // guard.go
 	return s
 }
 
@@ -267,7 +271,7 @@ func (s *Server) update(l *listener, p plan) {
 func (s *Server) serve(l *listener) *generation {
 	info := l.info.Load()
 	logger := s.logger.With("listener", info.Name)
-	g := newGeneration(l.sock.newView(), l.settings.h2c && !l.settings.tls, logger)
+	g := newGeneration(l.sock.newView(&l.info, &s.overload), l.settings.h2c && !l.settings.tls, logger)
 	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
 	srv.Handler = g.closeWhenDraining(srv.Handler)
 	srv.ConnState = g.connState
@@ -345,6 +349,7 @@ func (s *Server) Addrs() map[string]net.Addr {
 // Apply, until ctx ends; then it closes the remaining connections and
 // returns ctx's error. Apply fails after Shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.overload.close()
 	s.mu.Lock()
 	s.shut = true
 	// The process is stopping: generations still draining from a reload

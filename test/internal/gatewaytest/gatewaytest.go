@@ -347,9 +347,6 @@ func (g *Gateway) Wait(d time.Duration) int {
 	return 0
 }
 
-// Pid is the process id, e.g. to read /proc/PID/status.
-func (g *Gateway) Pid() int { return g.cmd.Process.Pid }
-
 // Signal sends sig to the process.
 func (g *Gateway) Signal(sig os.Signal) {
 	g.t.Helper()
