@@ -69,12 +69,13 @@ func (o *overload) configure(soft, hard int64) {
 		}
 		o.running = true
 		o.stop, o.done = make(chan struct{}), make(chan struct{})
-		o.check()
 		go o.monitor(o.stop, o.done)
 	case !on && o.running:
 		o.halt()
 	}
-	if !on {
+	if on {
+		o.check() // the new thresholds hold from now, not from the next tick
+	} else {
 		o.level.Store(levelNormal)
 	}
 }
