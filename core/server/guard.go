@@ -37,7 +37,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		// Deferred, so a handler that aborts (panics with
 		// http.ErrAbortHandler for a client gone) is counted too.
-		defer cs.streamEnded(r.Context(), &s.resetCloses)
+		defer cs.streamEnded(r.Context())
 		next.ServeHTTP(w, r)
 	})
 }
@@ -65,7 +65,7 @@ func serverConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connStateKey{}, &connState{conn: c})
 }
 
-func (cs *connState) streamEnded(ctx context.Context, closes *atomic.Uint64) {
+func (cs *connState) streamEnded(ctx context.Context) {
 	n := cs.streams.Add(1)
 	if ctx.Err() == nil {
 		return
@@ -74,7 +74,6 @@ func (cs *connState) streamEnded(ctx context.Context, closes *atomic.Uint64) {
 	if k < minResets || 2*k <= n || !cs.closed.CompareAndSwap(false, true) {
 		return
 	}
-	closes.Add(1)
 	c := cs.conn
 	if tc, ok := c.(*tls.Conn); ok {
 		// Under the TLS layer: its Close would first queue an alert

@@ -40,7 +40,7 @@ func limitsOf(c config.Listener) connLimits {
 	}
 }
 
-// Why a connection was refused; the index into admission.refused.
+// Why a connection was refused.
 const (
 	refusedMaxConnections = iota
 	refusedPerIP
@@ -49,9 +49,8 @@ const (
 	nRefusals
 )
 
-// RefusalReasons names the reasons connections are refused, in the order
-// of ListenerStats.Refused.
-var RefusalReasons = [nRefusals]string{"max_connections", "max_connections_per_ip", "accept_rate", "overload"}
+// refusalReasons name the reasons in the 503 a refused client gets.
+var refusalReasons = [nRefusals]string{"max_connections", "max_connections_per_ip", "accept_rate", "overload"}
 
 // admission is a socket's count of open connections and its accept bucket.
 type admission struct {
@@ -60,8 +59,6 @@ type admission struct {
 	perIP  map[netip.Addr]int // only addresses counted under a per-IP cap
 	tokens float64
 	last   time.Time
-
-	refused [nRefusals]atomic.Uint64
 }
 
 // admit counts c in or says why it is refused. shedding is the overload
@@ -181,7 +178,7 @@ func refuseConn(c net.Conn, l connLimits, reason int) {
 
 // refusal503 is the whole answer to a refused connection, per reason.
 var refusal503 = func() (out [nRefusals]string) {
-	for i, reason := range RefusalReasons {
+	for i, reason := range refusalReasons {
 		body := `{"error":"too many connections (` + reason + `)","status":503}`
 		if i == refusedOverload {
 			body = `{"error":"gateway overloaded","status":503}`
@@ -191,21 +188,3 @@ var refusal503 = func() (out [nRefusals]string) {
 	}
 	return out
 }()
-
-// ListenerStats are a listener's connection counts, for metrics.
-type ListenerStats struct {
-	Name    string
-	Open    int
-	Refused [nRefusals]uint64 // by RefusalReasons
-}
-
-func (s *socket) stats(name string) ListenerStats {
-	st := ListenerStats{Name: name}
-	s.adm.mu.Lock()
-	st.Open = s.adm.open
-	s.adm.mu.Unlock()
-	for i := range st.Refused {
-		st.Refused[i] = s.adm.refused[i].Load()
-	}
-	return st
-}

@@ -129,7 +129,6 @@ func (v *view) Accept() (net.Conn, error) {
 		if reason < 0 {
 			return ac, nil
 		}
-		v.s.adm.refused[reason].Add(1)
 		refuseConn(c, l, reason)
 	}
 }

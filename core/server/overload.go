@@ -37,8 +37,6 @@ type overload struct {
 	level      atomic.Int32
 	soft, hard atomic.Int64 // bytes; 0 is off
 
-	shed atomic.Uint64 // requests refused past heap_hard
-
 	mu      sync.Mutex
 	running bool
 	stop    chan struct{}
@@ -138,7 +136,6 @@ const overloadBody = `{"error":"gateway overloaded","status":503}`
 // connection closes after the response; on HTTP/2 net/http turns
 // "Connection: close" into a GOAWAY.
 func (o *overload) shedRequest(w http.ResponseWriter) {
-	o.shed.Add(1)
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Retry-After"] = []string{"1"}

@@ -39,8 +39,7 @@ type Server struct {
 	draining map[*generation]struct{}
 	drained  sync.WaitGroup
 
-	overload    overload      // overload.go
-	resetCloses atomic.Uint64 // HTTP/2 connections closed for resetting most streams (guard.go)
+	overload overload // overload.go
 }
 
 // Option configures a Server.
