@@ -31,6 +31,10 @@ import (
 	"time"
 )
 
+// Race reports that the binary is built with the race detector, which
+// multiplies its memory use several times over.
+const Race = raceEnabled
+
 // AnyPort is what {{.listen}}, {{.admin}} and any extra listener of a test
 // config should bind; name extra listeners and find them with ListenerAddr.
 const AnyPort = "127.0.0.1:0"
