@@ -38,7 +38,9 @@ func TestAdmissionPerIP(t *testing.T) {
 	l := connLimits{perIP: 1, max: 2}
 	c1, c2 := net.Pipe()
 	defer c2.Close()
-	from := func(ip string) net.Conn { return addrConn{Conn: c1, remote: &net.TCPAddr{IP: net.ParseIP(ip), Port: 1}} }
+	from := func(ip string) net.Conn {
+		return addrConn{Conn: c1, remote: &net.TCPAddr{IP: net.ParseIP(ip), Port: 1}}
+	}
 	a, reason := s.adm.admit(s, from("10.0.0.1"), l, false)
 	if reason >= 0 {
 		t.Fatalf("first connection refused: %d", reason)
