@@ -20,8 +20,8 @@ type AdminAuth struct {
 type AdminToken struct {
 	// Name is how logs name whoever used the token (default "tokens[i]").
 	Name   string `yaml:"name"`
-	SHA256 string `yaml:"sha256"` // 64 hex digits
-	Token  string `yaml:"token"`  // cleared at load, after hashing
+	SHA256 string `yaml:"sha256" redact:"secret"` // 64 hex digits
+	Token  string `yaml:"token" redact:"secret"`  // cleared at load, after hashing
 	// Access is admin (default: everything) or read (GET of status,
 	// config, routes, upstreams and metrics; no reload, no profiles).
 	Access string `yaml:"access"`

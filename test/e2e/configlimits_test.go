@@ -153,7 +153,7 @@ func rssKB(t *testing.T, pid int) int {
 func TestRejectedReloadReturnsMemory(t *testing.T) {
 	needBinary(t)
 	a := newEcho(t, "a")
-	g := startGateway(t, reloadV1, vars{"a": a.URL}, startOptions{Symlinked: true, LogLevel: "info"})
+	g := startGateway(t, reloadV1, vars{"a": a.URL}, startOptions{Symlinked: true, LogLevel: "info", NoRace: true})
 	for range 20 {
 		if resp, _ := g.Get("/v1"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("/v1: %d", resp.StatusCode)

@@ -43,41 +43,50 @@ const AnyPort = "127.0.0.1:0"
 // whatever a test adds (upstream URLs, file paths).
 type Vars map[string]string
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds are the binaries built for this test binary: [0] as the tests
+// run (with the race detector when they do), [1] always without it.
+var builds [2]struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Binary builds ./cmd/wasmgate once per test binary, with the race detector
 // when the tests run with it, and returns its path. It skips the test under
 // -short.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { return binary(t, raceEnabled) }
+
+// binary builds ./cmd/wasmgate with or without the race detector, once.
+func binary(t testing.TB, race bool) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipped under -short: builds and runs the wasmgate binary")
 	}
-	buildOnce.Do(func() {
+	b := &builds[0]
+	if race != raceEnabled {
+		b = &builds[1]
+	}
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "wasmgate-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "wasmgate")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
+		b.path = filepath.Join(dir, "wasmgate")
+		args := []string{"build", "-o", b.path}
+		if race {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, "./cmd/wasmgate")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v\n%s", err, out)
+			b.err = fmt.Errorf("%v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("building wasmgate: %v", buildErr)
+	if b.err != nil {
+		t.Fatalf("building wasmgate: %v", b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // root is the repository root, found from this file's place in it.
@@ -101,6 +110,10 @@ type Options struct {
 	// side: it must trust the admin's certificate.
 	AdminToken string
 	AdminTLS   *tls.Config
+	// NoRace runs a binary built without the race detector even when the
+	// tests run with it: for tests of the process's memory, which the
+	// detector's shadow memory (never returned to the OS) would hide.
+	NoRace bool
 }
 
 // Gateway is one running wasmgate process.
@@ -130,7 +143,7 @@ type Gateway struct {
 // process gets SIGTERM and must exit 0.
 func Start(t testing.TB, cfg string, v Vars, o Options) *Gateway {
 	t.Helper()
-	bin := Binary(t)
+	bin := binary(t, raceEnabled && !o.NoRace)
 	g := &Gateway{t: t, exited: make(chan struct{}), Vars: Vars{}}
 	for k, val := range v {
 		g.Vars[k] = val
@@ -582,8 +595,10 @@ func (s *Buffer) check(ok func([]byte) bool) bool {
 // binary afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
+	for i := range builds {
+		if p := builds[i].path; p != "" {
+			_ = os.RemoveAll(filepath.Dir(p))
+		}
 	}
 	os.Exit(code)
 }
