@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 const filterEntryShape = `a filter entry is a single-key map naming the filter, like "- headers: {...}" or "- chain: auth"`

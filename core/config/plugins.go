@@ -1,6 +1,6 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // Plugin is a WebAssembly filter module, declared once and used by routes
 // with `- wasm: NAME`. filters/wasm documents every field.

@@ -3,7 +3,7 @@
 // validation. A loaded Config is never mutated afterwards.
 package config
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // Config is one whole gateway configuration.
 type Config struct {

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/wasmgate/wasmgate/core/filter"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Key says which requests share a limit. It is written as one part or a list
