@@ -13,11 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 )
 
 // hostile is a raw-TCP upstream that answers each request with whatever
@@ -291,8 +286,8 @@ routes:
     upstream: toxic
 `
 
-// TestToxicUpstream puts Toxiproxy (in-process) between the gateway and a
-// healthy upstream and injects latency, resets, slicing and cut-off data.
+// TestToxicUpstream puts a fault proxy between the gateway and a healthy
+// upstream and injects latency, resets, slicing and cut-off data.
 func TestToxicUpstream(t *testing.T) {
 	payload := strings.Repeat("0123456789", 10<<10) // 100 KiB
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -301,14 +296,8 @@ func TestToxicUpstream(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	proxy := toxiproxy.NewProxy(srv, "up", "127.0.0.1:0", up.Listener.Addr().String())
-	if err := proxy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Stop)
-	gw := startInProcess(t, toxicConfig, vars{"toxic": "http://" + proxy.Listen})
+	proxy := newFaultProxy(t, up.Listener.Addr().String())
+	gw := startInProcess(t, toxicConfig, vars{"toxic": "http://" + proxy.addr()})
 
 	get := func() (int, string, error, time.Duration) {
 		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -321,42 +310,38 @@ func TestToxicUpstream(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), err, time.Since(start)
 	}
-	toxic := func(t *testing.T, js string) {
-		t.Helper()
-		if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(js)); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { proxy.Toxics.ResetToxics(t.Context()) })
-	}
-
 	t.Run("baseline", func(t *testing.T) {
 		if st, body, err, _ := get(); st != 200 || body != payload || err != nil {
 			t.Fatalf("%d, %d bytes, %v", st, len(body), err)
 		}
 	})
 	t.Run("latency past response_header", func(t *testing.T) {
-		toxic(t, `{"name":"lat","type":"latency","stream":"downstream","attributes":{"latency":1000}}`)
+		proxy.inject(t, fault{latency: time.Second})
 		st, _, err, took := get()
 		if st != 504 || err != nil || took > 1500*time.Millisecond {
 			t.Errorf("%d %v after %v; want 504 within ~500ms", st, err, took)
 		}
 	})
 	t.Run("reset", func(t *testing.T) {
-		toxic(t, `{"name":"rst","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`)
+		proxy.inject(t, fault{reset: true})
 		st, _, err, took := get()
 		if st != 502 || err != nil || took > time.Second {
 			t.Errorf("%d %v after %v; want a quick 502", st, err, took)
 		}
 	})
 	t.Run("sliced", func(t *testing.T) {
-		toxic(t, `{"name":"slice","type":"slicer","stream":"downstream","attributes":{"average_size":64,"size_variation":60,"delay":1}}`)
+		proxy.inject(t, fault{slice: 64, variation: 60, sliceDelay: time.Microsecond})
+		before := proxy.writes.Load()
 		st, body, err, _ := get()
 		if st != 200 || err != nil || body != payload {
 			t.Errorf("%d, %d bytes, %v; want the whole payload through tiny slices", st, len(body), err)
 		}
+		if n := proxy.writes.Load() - before; n < int64(len(payload)/124) {
+			t.Errorf("the upstream's %d bytes went out in %d writes: the slicing was not in force", len(payload), n)
+		}
 	})
 	t.Run("cut off mid-body", func(t *testing.T) {
-		toxic(t, `{"name":"limit","type":"limit_data","stream":"downstream","attributes":{"bytes":20000}}`)
+		proxy.inject(t, fault{limit: 20000})
 		st, body, err, _ := get()
 		if st == 200 && err == nil {
 			t.Errorf("a body cut at 20000 bytes reached the client as complete (%d bytes)", len(body))
