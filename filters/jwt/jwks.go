@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // keySource is where a filter's keys come from.
@@ -51,7 +53,10 @@ const maxJWKSBody = 1 << 20
 //   - on a token with an unknown kid (a rotation the schedule has not seen
 //     yet), fetched at once, but single-flight (concurrent requests wait
 //     for the same fetch) and at most once per minInterval (a stream of
-//     made-up kids costs one fetch per minInterval, not one per request);
+//     made-up kids costs one fetch per minInterval, not one per request:
+//     a one-token bucket, which a scheduled fetch also empties when it
+//     finds it full, so a kid that misses right after one does not fetch
+//     again);
 //   - when a fetch fails or yields no usable key, the keys already held
 //     stay in use, and the next attempt comes after minInterval.
 //
@@ -66,9 +71,9 @@ type remoteKeys struct {
 	keys    atomic.Pointer[keySet]
 	fetches atomic.Int64 // attempts, for tests and logs
 
-	mu          sync.Mutex
-	flight      chan struct{} // closed when the running fetch ends; nil when none runs
-	lastAttempt time.Time
+	mu       sync.Mutex
+	flight   chan struct{} // closed when the running fetch ends; nil when none runs
+	onDemand *rate.Limiter // unknown-kid fetches: one per minInterval
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -90,10 +95,11 @@ func newRemoteKeys(url string, interval, minInterval, timeout time.Duration, log
 				return nil
 			},
 		},
-		logger: logger,
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
+		logger:   logger,
+		onDemand: rate.NewLimiter(rate.Every(minInterval), 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
 	}
 	go s.loop()
 	return s
@@ -136,10 +142,6 @@ func (s *remoteKeys) refresh(ctx context.Context) {
 		}
 		return
 	}
-	if time.Since(s.lastAttempt) < s.minInterval {
-		s.mu.Unlock()
-		return
-	}
 	s.mu.Unlock()
 	s.run(true)
 }
@@ -153,12 +155,12 @@ func (s *remoteKeys) run(onDemand bool) bool {
 		<-ch
 		return s.keys.Load() != nil
 	}
-	if onDemand && time.Since(s.lastAttempt) < s.minInterval {
+	if allowed := s.onDemand.Allow(); onDemand && !allowed {
 		s.mu.Unlock()
 		return s.keys.Load() != nil
 	}
 	ch := make(chan struct{})
-	s.flight, s.lastAttempt = ch, time.Now()
+	s.flight = ch
 	s.mu.Unlock()
 
 	err := s.fetch()
