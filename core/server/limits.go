@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wasmgate/wasmgate/core/config"
 )
 
@@ -26,16 +28,17 @@ import (
 // connLimits are a listener's admission limits; zero values are no limit.
 type connLimits struct {
 	max, perIP   int
-	rate, burst  float64 // connections a second, and the bucket's size
-	plainRefusal bool    // the listener is plain HTTP: refusals get a 503
+	rate         rate.Limit // connections a second; 0: no limit
+	burst        int        // the accept bucket's size
+	plainRefusal bool       // the listener is plain HTTP: refusals get a 503
 }
 
 func limitsOf(c config.Listener) connLimits {
 	return connLimits{
 		max:          c.MaxConnections,
 		perIP:        c.MaxConnectionsPerIP,
-		rate:         float64(c.AcceptRate.PerSecond),
-		burst:        float64(max(c.AcceptRate.Burst, c.AcceptRate.PerSecond)),
+		rate:         rate.Limit(c.AcceptRate.PerSecond),
+		burst:        max(c.AcceptRate.Burst, c.AcceptRate.PerSecond),
 		plainRefusal: c.TLS == nil,
 	}
 }
@@ -57,8 +60,7 @@ type admission struct {
 	mu     sync.Mutex
 	open   int
 	perIP  map[netip.Addr]int // only addresses counted under a per-IP cap
-	tokens float64
-	last   time.Time
+	accept *rate.Limiter      // made full on the first connection under a rate
 }
 
 // admit counts c in or says why it is refused. shedding is the overload
@@ -81,18 +83,8 @@ func (a *admission) admit(s *socket, c net.Conn, l connLimits, shedding bool) (n
 	if ip.IsValid() && a.perIP[ip] >= l.perIP {
 		return nil, refusedPerIP
 	}
-	if l.rate > 0 {
-		now := time.Now()
-		if a.last.IsZero() {
-			a.tokens = l.burst
-		} else {
-			a.tokens = min(l.burst, a.tokens+now.Sub(a.last).Seconds()*l.rate)
-		}
-		a.last = now
-		if a.tokens < 1 {
-			return nil, refusedAcceptRate
-		}
-		a.tokens--
+	if l.rate > 0 && !a.takeAccept(l) {
+		return nil, refusedAcceptRate
 	}
 	a.open++
 	if ip.IsValid() {
@@ -102,6 +94,21 @@ func (a *admission) admit(s *socket, c net.Conn, l connLimits, shedding bool) (n
 		a.perIP[ip]++
 	}
 	return &countedConn{Conn: c, s: s, ip: ip}, -1
+}
+
+// takeAccept takes a token from the accept bucket. The bucket lives on the
+// socket and the rate in Info, so a reload retunes the bucket in place: it
+// neither refills nor drains it. A refusal takes nothing. Callers hold mu.
+func (a *admission) takeAccept(l connLimits) bool {
+	now := time.Now()
+	switch {
+	case a.accept == nil:
+		a.accept = rate.NewLimiter(l.rate, l.burst)
+	case a.accept.Limit() != l.rate || a.accept.Burst() != l.burst:
+		a.accept.SetLimitAt(now, l.rate)
+		a.accept.SetBurstAt(now, l.burst)
+	}
+	return a.accept.AllowN(now, 1)
 }
 
 func (a *admission) release(ip netip.Addr) {

@@ -69,3 +69,39 @@ type addrConn struct {
 }
 
 func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// The accept bucket admits its burst and then refuses, and a reload that
+// changes accept_rate retunes the bucket without refilling it: a reload
+// must not hand a connection flood a fresh burst. The rates are a token
+// per 500-1000 s, so nothing refills while the test runs.
+func TestAdmissionAcceptRateAcrossReload(t *testing.T) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	admits := func(s *socket, l connLimits, n int) (admitted int) {
+		for range n {
+			if _, reason := s.adm.admit(s, c1, l, false); reason < 0 {
+				admitted++
+			} else if reason != refusedAcceptRate {
+				t.Fatalf("refused for reason %d, want refusedAcceptRate", reason)
+			}
+		}
+		return admitted
+	}
+
+	s := &socket{}
+	if got := admits(s, connLimits{rate: 0.001, burst: 3}, 5); got != 3 {
+		t.Errorf("burst 3: %d of 5 admitted, want 3", got)
+	}
+	if got := admits(s, connLimits{rate: 0.002, burst: 5}, 3); got != 0 {
+		t.Errorf("after a reload to burst 5: %d admitted from an empty bucket, want 0", got)
+	}
+
+	s = &socket{}
+	if got := admits(s, connLimits{rate: 0.001, burst: 3}, 1); got != 1 {
+		t.Fatalf("burst 3: first connection refused")
+	}
+	if got := admits(s, connLimits{rate: 0.001, burst: 1}, 3); got != 1 {
+		t.Errorf("2 tokens left, reload to burst 1: %d admitted, want 1", got)
+	}
+}
