@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -42,8 +41,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// sets a header: its hop-by-hop fields go before the request ID is
 	// taken, so "Connection: X-Request-Id" cannot remove the one we set.
 	refused := s.admit(r, info)
-	peer, trusted := peerOf(r, info)
-	x.ClientIP = clientIP(r, peer, trusted, info)
+	var trusted bool
+	x.ClientIP, trusted = info.Client(r)
 	if s.requestID != nil {
 		s.requestID.apply(w, r, x)
 	}
@@ -339,46 +338,6 @@ func pathUnescape(s string) (string, error) {
 		return s, nil
 	}
 	return url.PathUnescape(s)
-}
-
-// peerOf returns the TCP peer and whether the listener trusts it.
-func peerOf(r *http.Request, info *server.Info) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	peer := ap.Addr().Unmap()
-	return peer, info.Trusts(peer)
-}
-
-// clientIP is the peer, or, behind trusted proxies, the rightmost address in
-// X-Forwarded-For that is not itself a trusted proxy (the leftmost entries
-// are whatever the client chose to send).
-func clientIP(r *http.Request, peer netip.Addr, trusted bool, info *server.Info) netip.Addr {
-	if !trusted {
-		return peer
-	}
-	xff := r.Header["X-Forwarded-For"]
-	for i := len(xff) - 1; i >= 0; i-- {
-		list := xff[i]
-		for list != "" {
-			var last string
-			if j := strings.LastIndexByte(list, ','); j >= 0 {
-				last, list = list[j+1:], list[:j]
-			} else {
-				last, list = list, ""
-			}
-			addr, err := netip.ParseAddr(strings.TrimSpace(last))
-			if err != nil {
-				return peer // a malformed hop: trust nothing beyond it
-			}
-			addr = addr.Unmap()
-			if !info.Trusts(addr) {
-				return addr
-			}
-		}
-	}
-	return peer
 }
 
 // hostOf is the request's host as routes match it: lowercased, without a

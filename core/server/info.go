@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -36,6 +38,45 @@ func (i *Info) Trusts(addr netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// Client is who sent r as this listener judges it, and whether the TCP peer
+// is a trusted proxy (whose forwarding headers the proxy then extends rather
+// than replaces). An untrusted peer is the client, whatever it claims. Behind
+// trusted proxies the client is the rightmost X-Forwarded-For address that
+// is not itself a trusted proxy: each trusted hop appended the address it
+// saw, while entries further left are whatever the client chose to send. A
+// malformed hop stops the walk at the peer, since nothing beyond it can be
+// attributed to a proxy we trust.
+func (i *Info) Client(r *http.Request) (client netip.Addr, peerTrusted bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer := ap.Addr().Unmap()
+	if !i.Trusts(peer) {
+		return peer, false
+	}
+	xff := r.Header["X-Forwarded-For"]
+	for j := len(xff) - 1; j >= 0; j-- {
+		list := xff[j]
+		for list != "" {
+			var last string
+			if k := strings.LastIndexByte(list, ','); k >= 0 {
+				last, list = list[k+1:], list[:k]
+			} else {
+				last, list = list, ""
+			}
+			addr, err := netip.ParseAddr(strings.TrimSpace(last))
+			if err != nil {
+				return peer, true
+			}
+			if addr = addr.Unmap(); !i.Trusts(addr) {
+				return addr, true
+			}
+		}
+	}
+	return peer, true
 }
 
 type infoKey struct{}
