@@ -197,8 +197,10 @@ type Readiness struct {
 
 // Upstream is a named group of targets that routes forward to.
 type Upstream struct {
-	Targets  []Target         `yaml:"targets"`
-	Balancer string           `yaml:"balancer"` // round_robin (default) | weighted | least_conn | p2c_ewma | consistent_hash
+	Targets []Target `yaml:"targets"`
+	// Balancer is one of core/upstream's (balancer.go, which also checks
+	// it and Hash); default round_robin.
+	Balancer string           `yaml:"balancer"`
 	Timeouts UpstreamTimeouts `yaml:"timeouts"`
 	// Protocol spoken to the targets: http1 (default), h2c (HTTP/2 without
 	// TLS, e.g. gRPC), or auto (h2 over TLS where offered, else HTTP/1.1).

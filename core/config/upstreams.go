@@ -15,7 +15,8 @@ import (
 // only when it is present (upstreamDefaults), so an upstream without a
 // health block has no checks at all.
 
-// HashKey says where consistent_hash takes its key from. Exactly one field.
+// HashKey says where consistent_hash takes its key from: exactly one field
+// (core/upstream checks it, beside the code that reads it).
 type HashKey struct {
 	Header   string `yaml:"header"`    // a request header's value
 	Cookie   string `yaml:"cookie"`    // a cookie's value

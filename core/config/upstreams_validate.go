@@ -5,33 +5,22 @@ import (
 	"strings"
 )
 
-// Balancers are the valid values of upstreams.*.balancer.
-var Balancers = []string{"round_robin", "weighted", "least_conn", "p2c_ewma", "consistent_hash"}
+// upstreamCheck judges what core/upstream implements in an upstream block:
+// the balancer and its hash key. core/upstream registers it, so the names a
+// config may use are exactly those the code builds, and they are checked
+// here, once, with every other problem of the file. It returns FieldErr
+// errors (errors.Join'ed) relative to the block.
+var upstreamCheck func(u *Upstream) error
+
+// RegisterUpstreamCheck is for core/upstream's init. A program that loads
+// configs without linking core/upstream cannot serve them either, and
+// leaves the balancer unchecked.
+func RegisterUpstreamCheck(check func(u *Upstream) error) { upstreamCheck = check }
 
 // upstreamPolicies checks the policy blocks of the upstream at path p.
 func (v *validator) upstreamPolicies(p string, u *Upstream) {
-	v.oneOf(p+".balancer", u.Balancer, Balancers...)
-	switch h := u.Hash; {
-	case u.Balancer == "consistent_hash" && h == nil:
-		v.errf(p+".hash", "consistent_hash needs a key, e.g. hash: {header: X-User-ID} (or cookie, query, param, client_ip: true)")
-	case h != nil && u.Balancer != "consistent_hash":
-		v.errf(p+".hash", "hash is only used by balancer: consistent_hash (this upstream uses %s)", u.Balancer)
-	case h != nil:
-		n := 0
-		for _, s := range []string{h.Header, h.Cookie, h.Query, h.Param} {
-			if s != "" {
-				n++
-			}
-		}
-		if h.ClientIP {
-			n++
-		}
-		if n != 1 {
-			v.errf(p+".hash", "set exactly one of header, cookie, query, param, client_ip")
-		}
-		if h.BoundedLoad != 0 && h.BoundedLoad < 1 {
-			v.errf(p+".hash.bounded_load", "%g is below 1; a target may take this factor of the mean load, e.g. 1.25 (0 turns the cap off)", h.BoundedLoad)
-		}
+	if upstreamCheck != nil {
+		v.errs = append(v.errs, Resolve(v.c.File, v.c.Root, p, upstreamCheck(u))...)
 	}
 	if a := u.Health.Active; a != nil {
 		ap := p + ".health.active"

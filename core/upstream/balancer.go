@@ -1,9 +1,13 @@
 package upstream
 
 import (
+	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // A balancer picks one target of a set for one request. It must skip what
@@ -55,16 +59,68 @@ func (s *targetSet) rampOK(t *Target) bool {
 	return f >= 1 || rand.Float64() < f
 }
 
-func newBalancer(name string, targets []*Target, boundedLoad float64) balancer {
-	switch name {
-	case "least_conn":
-		return &leastConn{}
-	case "p2c_ewma":
-		return p2c{}
-	case "consistent_hash":
-		return newMaglev(targets, boundedLoad)
+// balancers are the values of upstreams.*.balancer, in the order errors
+// list them: the one list of names, beside the code each name builds. A
+// keyed balancer picks by a request key, so its upstream needs a hash block.
+var balancers = []struct {
+	name  string
+	keyed bool
+	build func(targets []*Target, boundedLoad float64) balancer
+}{
+	{"round_robin", false, func(ts []*Target, _ float64) balancer { return newSmoothWeighted(ts) }},
+	{"weighted", false, func(ts []*Target, _ float64) balancer { return newSmoothWeighted(ts) }},
+	{"least_conn", false, func([]*Target, float64) balancer { return &leastConn{} }},
+	{"p2c_ewma", false, func([]*Target, float64) balancer { return p2c{} }},
+	{"consistent_hash", true, func(ts []*Target, b float64) balancer { return newMaglev(ts, b) }},
+}
+
+// balancerIndex finds a balancer by name; config validation (checkPolicy)
+// refused any other, and an empty name is the default, round_robin.
+func balancerIndex(name string) (int, bool) {
+	for i, b := range balancers {
+		if b.name == name {
+			return i, true
+		}
 	}
-	return newSmoothWeighted(targets)
+	return 0, false
+}
+
+func newBalancer(name string, targets []*Target, boundedLoad float64) balancer {
+	i, _ := balancerIndex(name)
+	return balancers[i].build(targets, boundedLoad)
+}
+
+func init() { config.RegisterUpstreamCheck(checkPolicy) }
+
+// checkPolicy is the config validation of what this package builds from an
+// upstream block's balancer and hash fields; config.Load runs it with every
+// other check, so build trusts what it gets. Paths are relative to the
+// upstream block.
+func checkPolicy(c *config.Upstream) error {
+	var errs []error
+	i, ok := balancerIndex(c.Balancer)
+	if !ok {
+		names := make([]string, len(balancers))
+		for i, b := range balancers {
+			names[i] = b.name
+		}
+		errs = append(errs, config.FieldErr("balancer", "%q is not valid; valid values: %s", c.Balancer, strings.Join(names, ", ")))
+	}
+	switch keyed := ok && balancers[i].keyed; {
+	case keyed && c.Hash == nil:
+		errs = append(errs, config.FieldErr("hash", "%s needs a key, e.g. hash: {header: X-User-ID} (or cookie, query, param, client_ip: true)", c.Balancer))
+	case c.Hash != nil && !keyed:
+		var names []string
+		for _, b := range balancers {
+			if b.keyed {
+				names = append(names, b.name)
+			}
+		}
+		errs = append(errs, config.FieldErr("hash", "hash is only used by balancer: %s (this upstream uses %s)", strings.Join(names, ", "), c.Balancer))
+	case c.Hash != nil:
+		errs = append(errs, checkHashKey(c.Hash)...)
+	}
+	return errors.Join(errs...)
 }
 
 // smoothWeighted is nginx's smooth weighted round robin, precomputed: the

@@ -140,6 +140,28 @@ func mix(h uint64) uint64 {
 	return h
 }
 
+// checkHashKey is the config validation of a hash block: newKeyFunc reads
+// exactly one key source.
+func checkHashKey(h *config.HashKey) []error {
+	var errs []error
+	n := 0
+	for _, s := range []string{h.Header, h.Cookie, h.Query, h.Param} {
+		if s != "" {
+			n++
+		}
+	}
+	if h.ClientIP {
+		n++
+	}
+	if n != 1 {
+		errs = append(errs, config.FieldErr("hash", "set exactly one of header, cookie, query, param, client_ip"))
+	}
+	if h.BoundedLoad != 0 && h.BoundedLoad < 1 {
+		errs = append(errs, config.FieldErr("hash.bounded_load", "%g is below 1; a target may take this factor of the mean load, e.g. 1.25 (0 turns the cap off)", h.BoundedLoad))
+	}
+	return errs
+}
+
 // keyFunc extracts a request's hash key; false when the request has none.
 type keyFunc func(x *filter.Exchange) (uint64, bool)
 

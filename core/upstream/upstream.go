@@ -118,14 +118,8 @@ func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 	if len(targets) == 0 {
 		return nil, config.FieldErr("targets", "an upstream needs at least one target")
 	}
-	switch c.Balancer {
-	case "", "round_robin", "weighted", "least_conn", "p2c_ewma":
-	case "consistent_hash":
-		if u.key = newKeyFunc(c.Hash); u.key == nil {
-			return nil, config.FieldErr("hash", "consistent_hash needs a key: header, cookie, query, param or client_ip")
-		}
-	default:
-		return nil, config.FieldErr("balancer", "unknown balancer %q; valid: %s", c.Balancer, strings.Join(config.Balancers, ", "))
+	if i, _ := balancerIndex(c.Balancer); balancers[i].keyed {
+		u.key = newKeyFunc(c.Hash)
 	}
 	tlsConf, err := tlsConfig(c.TLS)
 	if err != nil {
