@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
 // Backend is what the admin API reports on and acts upon; the gateway
@@ -32,49 +33,10 @@ type Backend interface {
 	Routes() []Route
 	// Reload loads the config file again and swaps it in if valid.
 	Reload() error
-	// Upstreams is the live state of every upstream: per target health,
-	// ejections, in-flight requests and latency; the circuit breaker.
-	Upstreams() []Upstream
-}
-
-// Upstream is one upstream's live state as GET /upstreams shows it.
-type Upstream struct {
-	Name          string           `json:"name"`
-	Balancer      string           `json:"balancer"`
-	InFlight      int64            `json:"in_flight"`
-	RetriesActive int64            `json:"retries_in_flight"`
-	Pending       int64            `json:"pending"`
-	Retries       uint64           `json:"retries"`
-	RetriesDenied uint64           `json:"retries_denied"`
-	PanicPicks    uint64           `json:"panic_picks"`
-	Breaker       *Breaker         `json:"circuit_breaker,omitempty"`
-	Targets       []UpstreamTarget `json:"targets"`
-}
-
-// Breaker is an upstream's circuit breaker.
-type Breaker struct {
-	State     string     `json:"state"` // closed, open, half-open
-	OpenUntil *time.Time `json:"open_until,omitempty"`
-	Opens     uint64     `json:"opens"`
-	Overflows uint64     `json:"overflows"`
-}
-
-// UpstreamTarget is one target's live state.
-type UpstreamTarget struct {
-	URL          string     `json:"url"`
-	Host         string     `json:"host"`
-	Weight       int        `json:"weight"`
-	Available    bool       `json:"available"`
-	Healthy      bool       `json:"healthy"`
-	Ejected      bool       `json:"ejected"`
-	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
-	Ejections    int32      `json:"ejections"`
-	LastCheck    string     `json:"last_check_error,omitempty"`
-	InFlight     int64      `json:"in_flight"`
-	EWMAMillis   float64    `json:"ewma_ms"`
-	SlowStart    float64    `json:"slow_start_share"`
-	Requests     uint64     `json:"requests"`
-	Failures     uint64     `json:"failures"`
+	// Upstreams is the live state of every upstream, sorted by name: per
+	// target health, ejections, in-flight requests and latency; the circuit
+	// breaker. GET /upstreams writes it as upstream.Status defines it.
+	Upstreams() []upstream.Status
 }
 
 // MetricsBackend is implemented by backends that serve metrics (Prometheus

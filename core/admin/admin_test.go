@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
 type fakeBackend struct {
@@ -29,8 +30,8 @@ func (f *fakeBackend) Status() Status {
 }
 func (f *fakeBackend) ConfigYAML() []byte { return []byte("a: 1\n") }
 func (f *fakeBackend) Routes() []Route    { return []Route{{Name: "r1", Path: "/x"}} }
-func (f *fakeBackend) Upstreams() []Upstream {
-	return []Upstream{{Name: "u", Targets: []UpstreamTarget{{URL: "http://a:1", Available: true}}}}
+func (f *fakeBackend) Upstreams() []upstream.Status {
+	return []upstream.Status{{Name: "u", Targets: []upstream.TargetStatus{{URL: "http://a:1", Available: true}}}}
 }
 func (f *fakeBackend) Reload() error {
 	if f.fail {

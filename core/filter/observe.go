@@ -13,7 +13,9 @@ import (
 
 // Observer wraps every exchange, routed or not: metrics, traces and access
 // logs live behind it (filters/observe). It is built once per snapshot from
-// the config and must be safe for concurrent use.
+// the config and must be safe for concurrent use. Besides the optional
+// interfaces below, an observer may read upstream state by implementing
+// upstream.StatusObserver, defined beside that state.
 type Observer interface {
 	// Begin runs when the gateway has the request, before routing:
 	// x.Request, x.Start, x.ClientIP and x.RequestID are set.
@@ -114,44 +116,6 @@ func (x *Exchange) Span() trace.Span {
 func (x *Exchange) SetSpan(s trace.Span) { x.span = s }
 
 var noSpan = trace.SpanFromContext(context.Background())
-
-// UpstreamObserver is implemented by observers that report upstream state
-// (health per target, circuit breakers, retries, ejections). The gateway
-// hands each snapshot's observer the snapshot's upstreams once they are
-// built; the observer reads them when it needs to (at scrape time), so the
-// request path pays nothing.
-type UpstreamObserver interface {
-	ObserveUpstreams(src UpstreamSource)
-}
-
-// UpstreamSource reads the live state of a snapshot's upstreams.
-type UpstreamSource interface {
-	// UpstreamStates calls fn for every upstream, sorted by name. The state
-	// passed is valid during the call only.
-	UpstreamStates(fn func(*UpstreamState))
-}
-
-// UpstreamState is one upstream's live state, as an observer reads it.
-type UpstreamState struct {
-	Name string
-	// Breaker is the error-ratio breaker's state: "" when the upstream has
-	// no circuit breaker, else closed, half-open or open.
-	Breaker       string
-	Retries       uint64 // retries granted by the retry budget so far
-	RetriesDenied uint64 // retries refused by the budget or max_retries
-	Targets       []TargetState
-}
-
-// TargetState is one upstream target's live state.
-type TargetState struct {
-	Host      string // host:port, as the attempt metrics name it
-	Available bool   // neither failing active checks nor ejected
-	Healthy   bool   // by active checks (true without them)
-	Ejected   bool   // by passive outlier detection
-	// Ejections counts the target's ejections since it was built (it
-	// restarts at zero when its upstream's config changes).
-	Ejections uint64
-}
 
 // AdminObserver is implemented by observers that count the admin API's own
 // requests. endpoint is one of a fixed set (healthz, readyz, status, config,

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -320,41 +319,11 @@ func (g *Gateway) acquire() *Snapshot {
 }
 
 // Upstreams implements admin.Backend.
-func (g *Gateway) Upstreams() []admin.Upstream {
+func (g *Gateway) Upstreams() []upstream.Status {
 	s := g.current.Load()
-	names := make([]string, 0, len(s.upstreams))
-	for name := range s.upstreams {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := make([]admin.Upstream, 0, len(names))
-	for _, name := range names {
-		out = append(out, adminUpstream(s.upstreams[name].Status()))
+	out := make([]upstream.Status, 0, len(s.upNames))
+	for _, name := range s.upNames {
+		out = append(out, s.upstreams[name].Status())
 	}
 	return out
-}
-
-func adminUpstream(st upstream.Status) admin.Upstream {
-	au := admin.Upstream{
-		Name: st.Name, Balancer: st.Balancer, InFlight: st.Active, RetriesActive: st.Retrying,
-		Pending: st.Pending, Retries: st.Retries, RetriesDenied: st.RetriesDenied, PanicPicks: st.Panics,
-	}
-	if b := st.Breaker; b != nil {
-		au.Breaker = &admin.Breaker{State: b.State, Opens: b.Opens, Overflows: b.Overflows}
-		if !b.OpenUntil.IsZero() {
-			au.Breaker.OpenUntil = &b.OpenUntil
-		}
-	}
-	for _, t := range st.Targets {
-		at := admin.UpstreamTarget{
-			URL: t.URL, Host: t.Host, Weight: t.Weight, Available: t.Available, Healthy: t.Healthy,
-			Ejected: t.Ejected, Ejections: t.Ejections, LastCheck: t.LastCheck, InFlight: t.InFlight,
-			EWMAMillis: float64(t.EWMA.Microseconds()) / 1000, SlowStart: t.Ramp, Requests: t.Requests, Failures: t.Failures,
-		}
-		if !t.EjectedUntil.IsZero() {
-			at.EjectedUntil = &t.EjectedUntil
-		}
-		au.Targets = append(au.Targets, at)
-	}
-	return au
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
 // observer builds the snapshot's observer from the registered ones (the
@@ -85,9 +86,9 @@ func (os observers) ConfigRejected(err error) {
 	}
 }
 
-func (os observers) ObserveUpstreams(src filter.UpstreamSource) {
+func (os observers) ObserveUpstreams(src upstream.StatusSource) {
 	for _, o := range os {
-		if uo, ok := o.(filter.UpstreamObserver); ok {
+		if uo, ok := o.(upstream.StatusObserver); ok {
 			uo.ObserveUpstreams(src)
 		}
 	}
@@ -126,12 +127,12 @@ func (s *Snapshot) configRejected(err error) {
 	}
 }
 
-// UpstreamStates implements filter.UpstreamSource for the snapshot's
+// ReadStatuses implements upstream.StatusSource for the snapshot's
 // observer: it reads live upstream state, at scrape time only.
-func (s *Snapshot) UpstreamStates(fn func(*filter.UpstreamState)) {
-	var st filter.UpstreamState
+func (s *Snapshot) ReadStatuses(fn func(*upstream.Status)) {
+	var st upstream.Status
 	for _, name := range s.upNames {
-		s.upstreams[name].State(&st)
+		s.upstreams[name].ReadStatus(&st)
 		fn(&st)
 	}
 }
@@ -173,8 +174,8 @@ func filterNames(cfg *config.Config, specs []config.FilterSpec, seen map[string]
 }
 
 var (
-	_ filter.UpstreamSource   = (*Snapshot)(nil)
-	_ filter.UpstreamObserver = observers(nil)
+	_ upstream.StatusSource   = (*Snapshot)(nil)
+	_ upstream.StatusObserver = observers(nil)
 	_ filter.AdminObserver    = observers(nil)
 	_ filter.AttemptObserver  = observers(nil)
 	_ filter.ConfigObserver   = observers(nil)

@@ -35,7 +35,7 @@ type Snapshot struct {
 	table     *router.Table[*Route]
 	routes    []*Route
 	upstreams map[string]*upstream.Upstream
-	upNames   []string             // sorted, for observers
+	upNames   []string             // sorted, for the admin API and observers
 	readiness []*upstream.Upstream // admin.readiness.require_healthy_upstreams
 
 	mergeSlashes      bool
@@ -131,7 +131,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 			s.readiness = append(s.readiness, u)
 		}
 	}
-	if uo, ok := s.observer.(filter.UpstreamObserver); ok {
+	if uo, ok := s.observer.(upstream.StatusObserver); ok {
 		uo.ObserveUpstreams(s)
 	}
 	b.snap = s

@@ -59,7 +59,7 @@ func (u *Upstream) resolveAll(configured []*Target) []*Target {
 		for _, a := range slices.Compact(addrs) {
 			ru := *ct.URL
 			ru.Host = net.JoinHostPort(a, port)
-			t := &Target{URL: &ru, Host: ct.Host, Weight: ct.Weight, key: ru.Scheme + "://" + ru.Host + ru.Path}
+			t := newTarget(&ru, ct.Host, ct.Weight)
 			if ru.Scheme == "https" && u.transport.TLSClientConfig.ServerName == "" {
 				t.transport = u.namedTransport(host)
 			}

@@ -17,6 +17,7 @@ type Target struct {
 	Weight int
 
 	key       string // scheme://host[/base], what state is carried over by
+	url       string // URL as text, for Status
 	transport *http.Transport
 
 	state    atomic.Uint32 // stateDown | stateEjected; 0 is available
@@ -45,6 +46,10 @@ type Target struct {
 
 	requests atomic.Uint64
 	failures atomic.Uint64
+}
+
+func newTarget(u *url.URL, host string, weight int) *Target {
+	return &Target{URL: u, Host: host, Weight: weight, key: u.Scheme + "://" + u.Host + u.Path, url: u.String()}
 }
 
 const (

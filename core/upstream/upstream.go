@@ -209,7 +209,7 @@ func parseTarget(tc config.Target) (*Target, error) {
 	if w <= 0 {
 		w = 1
 	}
-	return &Target{URL: u, Host: u.Host, Weight: w, key: u.Scheme + "://" + u.Host + u.Path}, nil
+	return newTarget(u, u.Host, w), nil
 }
 
 // Targets returns the current targets (a DNS refresh may change them).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	coreupstream "github.com/wasmgate/wasmgate/core/upstream"
 )
 
 func init() {
@@ -34,7 +35,7 @@ type Observer struct {
 	routes      []routeObs         // by Exchange.RouteIndex
 	upstreams   []*upstreamMetrics // every upstream, sorted by name
 	unrouted    routeMetrics
-	upstreamSrc filter.UpstreamSource // the snapshot's upstreams (state.go)
+	upstreamSrc coreupstream.StatusSource // the snapshot's upstreams (state.go)
 }
 
 // routeObs is what the hot path needs about one route, resolved at load.

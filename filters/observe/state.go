@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+	coreupstream "github.com/wasmgate/wasmgate/core/upstream"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
@@ -29,23 +30,21 @@ type stateInstruments struct {
 	adminRequests metric.Int64Counter
 }
 
-type upstreamSource struct{ filter.UpstreamSource }
+type upstreamSource struct{ coreupstream.StatusSource }
 
-// Breaker states as the circuit-breaker gauge reports them.
-const (
-	breakerClosed   = 0
-	breakerHalfOpen = 1
-	breakerOpen     = 2
-)
-
-func breakerValue(s string) int64 {
+// breakerValue is the circuit-breaker gauge's value for a breaker state;
+// false for an upstream without an error-ratio breaker (no circuit_breaker
+// block, or one with limits only: state off), which has no series.
+func breakerValue(s string) (int64, bool) {
 	switch s {
-	case "open":
-		return breakerOpen
+	case "closed":
+		return 0, true
 	case "half-open":
-		return breakerHalfOpen
+		return 1, true
+	case "open":
+		return 2, true
 	}
-	return breakerClosed
+	return 0, false
 }
 
 func (si *stateInstruments) init(mt metric.Meter) error {
@@ -80,10 +79,10 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 // observe runs at scrape time.
 func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error {
 	if src := si.upstreams.Load(); src != nil {
-		src.UpstreamStates(func(st *filter.UpstreamState) {
+		src.ReadStatuses(func(st *coreupstream.Status) {
 			up := keyUpstream.String(st.Name)
-			if st.Breaker != "" {
-				o.ObserveInt64(si.breakerState, breakerValue(st.Breaker), metric.WithAttributes(up))
+			if v, ok := breakerValue(st.Breaker.State); ok {
+				o.ObserveInt64(si.breakerState, v, metric.WithAttributes(up))
 			}
 			o.ObserveInt64(si.retriesDenied, int64(st.RetriesDenied), metric.WithAttributes(up))
 			for _, t := range st.Targets {
@@ -105,7 +104,7 @@ func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error 
 
 // ObserveUpstreams keeps the snapshot's upstreams; they are read once the
 // snapshot goes live (ConfigApplied).
-func (o *Observer) ObserveUpstreams(src filter.UpstreamSource) { o.upstreamSrc = src }
+func (o *Observer) ObserveUpstreams(src coreupstream.StatusSource) { o.upstreamSrc = src }
 
 // AdminRequest counts one admin API request. The admin API's rate is low
 // and its endpoints and statuses a fixed set: the attributes are made here.
@@ -118,6 +117,6 @@ func (o *Observer) AdminRequest(endpoint string, status int, _ time.Duration) {
 }
 
 var (
-	_ filter.UpstreamObserver = (*Observer)(nil)
-	_ filter.AdminObserver    = (*Observer)(nil)
+	_ coreupstream.StatusObserver = (*Observer)(nil)
+	_ filter.AdminObserver        = (*Observer)(nil)
 )
