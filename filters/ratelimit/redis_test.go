@@ -60,7 +60,9 @@ func TestRedisOverrides(t *testing.T) {
 
 func TestRedisDecisionsAndHeaders(t *testing.T) {
 	addr := redistest.Addr(t)
-	f := build(t, `{name: api, key: client_ip, rate: 5/s, burst: 10, store: redis}`, redisConfig(addr, redistest.Prefix(t)))
+	// One token every 2s: a loaded machine finishes the burst and the hammer
+	// below well within one interval, where 5/s (200ms) was a race with it.
+	f := build(t, `{name: api, key: client_ip, rate: 1/2s, burst: 10, store: redis}`, redisConfig(addr, redistest.Prefix(t)))
 	for i := range 10 {
 		r := roundTrip(f, exchange("192.0.2.1"))
 		if r.Status != 200 {
@@ -71,13 +73,13 @@ func TestRedisDecisionsAndHeaders(t *testing.T) {
 		}
 	}
 	// Refusals must not consume: hammer while limited, then wait one
-	// interval (200ms): exactly one more is admitted.
+	// interval (2s): exactly one more is admitted.
 	for range 200 {
 		if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 429 {
 			t.Fatalf("over the limit: status %d, want 429", r.Status)
 		}
 	}
-	time.Sleep(220 * time.Millisecond) // one token refills every 200ms: the interval must really pass
+	time.Sleep(2100 * time.Millisecond) // one token refills every 2s: the interval must really pass
 	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 200 {
 		t.Fatalf("one interval after the limit: %d, want 200 (rejected requests consumed tokens)", r.Status)
 	}
