@@ -10,7 +10,6 @@ package filter
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -89,11 +88,10 @@ type BuildContext struct {
 	// Config is the whole config being built, for filters that use its
 	// shared sections (consumers, stores, plugins, upstreams).
 	Config *config.Config
-	// Keep returns a value shared across snapshots under key, creating it
-	// with create on first use. Values not requested by a new snapshot are
-	// closed (if they are io.Closers) after the swap. Filters use it to keep
-	// expensive state (compiled modules, caches) across reloads.
-	Keep func(key string, create func() (io.Closer, error)) (io.Closer, error)
+	// Keeper holds the values filters keep across snapshots; use Keep,
+	// which works without one. It is nil when a filter is built outside a
+	// gateway (unit tests).
+	Keeper Keeper
 	// Upstream returns a Caller for an upstream of the config being built,
 	// sharing the routes' targets, health state and pools (nil for a name
 	// the config does not define). It is nil when a filter is built outside

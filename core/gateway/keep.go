@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/wasmgate/wasmgate/core/filter"
 )
 
 // keeper holds values that filters share across snapshots (compiled Wasm
@@ -13,11 +15,11 @@ import (
 // snapshot to let go of a value closes it.
 type keeper struct {
 	mu       sync.Mutex
-	vals     map[string]*keptValue
+	vals     map[any]*keptValue
 	building uint64 // the generation being built; its gets are recorded as users
 	// onWait, if set (by tests), is called when a get is about to wait for
 	// another get's create of the same key.
-	onWait func(key string)
+	onWait func(key any)
 }
 
 type keptValue struct {
@@ -28,7 +30,7 @@ type keptValue struct {
 	users map[uint64]bool // generations using the value
 }
 
-func newKeeper() *keeper { return &keeper{vals: map[string]*keptValue{}} }
+func newKeeper() *keeper { return &keeper{vals: map[any]*keptValue{}} }
 
 // begin starts recording uses for generation gen.
 func (k *keeper) begin(gen uint64) {
@@ -37,11 +39,11 @@ func (k *keeper) begin(gen uint64) {
 	k.mu.Unlock()
 }
 
-// get is filter.BuildContext.Keep. create runs without the keeper's lock
-// (a cold Wasm compile takes most of a second), once per key: concurrent
-// gets of the same key wait for the first one's result, gets of other keys
-// proceed.
-func (k *keeper) get(key string, create func() (io.Closer, error)) (io.Closer, error) {
+// Keep implements filter.Keeper; filter.BuildContext.Keep has checked the
+// key. create runs without the keeper's lock (a cold Wasm compile takes
+// most of a second), once per key: concurrent gets of the same key wait for
+// the first one's result, gets of other keys proceed.
+func (k *keeper) Keep(key any, create func() (io.Closer, error)) (io.Closer, error) {
 	k.mu.Lock()
 	gen := k.building
 	kv, ok := k.vals[key]
@@ -68,7 +70,7 @@ func (k *keeper) get(key string, create func() (io.Closer, error)) (io.Closer, e
 	func() {
 		defer func() {
 			if panicked = recover(); panicked != nil {
-				err = fmt.Errorf("creating %s: panic: %v", key, panicked)
+				err = fmt.Errorf("creating %v: panic: %v", key, panicked)
 			}
 		}()
 		v, err = create()
@@ -113,3 +115,5 @@ func (k *keeper) release(gen uint64) {
 		_ = v.Close()
 	}
 }
+
+var _ filter.Keeper = (*keeper)(nil)

@@ -19,7 +19,7 @@ func TestKeepCreatesWithoutTheLock(t *testing.T) {
 	k := newKeeper()
 	k.begin(1)
 	waiting := make(chan string, 1)
-	k.onWait = func(key string) { waiting <- key }
+	k.onWait = func(key any) { waiting <- key.(string) }
 	started := make(chan string, 2)
 	release := make(chan struct{})
 	var calls atomic.Int32
@@ -37,7 +37,7 @@ func TestKeepCreatesWithoutTheLock(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := k.get(key, create(key))
+			v, err := k.Keep(key, create(key))
 			if err != nil {
 				t.Error(err)
 			}
@@ -56,7 +56,7 @@ func TestKeepCreatesWithoutTheLock(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		v, err := k.get("a", create("a-again"))
+		v, err := k.Keep("a", create("a-again"))
 		if err != nil {
 			t.Error(err)
 		}
@@ -88,10 +88,10 @@ func TestKeepCreatesWithoutTheLock(t *testing.T) {
 func TestKeepRetriesAfterError(t *testing.T) {
 	k := newKeeper()
 	k.begin(1)
-	if _, err := k.get("a", func() (io.Closer, error) { return nil, errors.New("boom") }); err == nil {
+	if _, err := k.Keep("a", func() (io.Closer, error) { return nil, errors.New("boom") }); err == nil {
 		t.Fatal("want the error")
 	}
-	v, err := k.get("a", func() (io.Closer, error) { return &closer{}, nil })
+	v, err := k.Keep("a", func() (io.Closer, error) { return &closer{}, nil })
 	if err != nil || v == nil {
 		t.Fatalf("retry: %v %v", v, err)
 	}
@@ -107,7 +107,7 @@ func TestKeepReleasedDuringCreate(t *testing.T) {
 	done := make(chan error)
 	creating := make(chan struct{})
 	go func() {
-		_, err := k.get("a", func() (io.Closer, error) { close(creating); <-release; return c, nil })
+		_, err := k.Keep("a", func() (io.Closer, error) { close(creating); <-release; return c, nil })
 		done <- err
 	}()
 	<-creating   // the value is being created

@@ -15,7 +15,7 @@ import (
 func (b *builder) observer() filter.Observer {
 	var all observers
 	for _, build := range filter.Observers() {
-		o, err := build(&filter.BuildContext{Logger: b.logger, Config: b.cfg, Keep: b.keep.get, DryRun: b.dryRun})
+		o, err := build(&filter.BuildContext{Logger: b.logger, Config: b.cfg, Keeper: b.keep, DryRun: b.dryRun})
 		if err != nil {
 			b.fail("observability", err)
 			continue

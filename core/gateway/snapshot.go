@@ -288,7 +288,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			RouteParams: params,
 			Logger:      b.logger.With("route", rc.Name, "filter", spec.Name),
 			BaseLogger:  b.logger,
-			Keep:        b.keep.get,
+			Keeper:      b.keep,
 			Config:      b.cfg,
 			Upstream:    b.caller,
 			DryRun:      b.dryRun,

@@ -63,14 +63,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 			f.consumers[n] = int32(m)
 		}
 	}
-	create := func() (io.Closer, error) { return newCounts(), nil }
-	var v io.Closer
-	var err error
-	if bc.Keep != nil {
-		v, err = bc.Keep(fmt.Sprintf("concurrency:%s\x00%s\x00%s", bc.Route, name, c.Key), create)
-	} else {
-		v, err = create()
-	}
+	v, err := bc.Keep(countsKey{bc.Route, name, c.Key.Ident()}, func() (io.Closer, error) { return newCounts(), nil })
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +119,13 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 func (f *Filter) InFlight() int { return f.counts.total() }
 
 const numShards = 32
+
+// countsKey keeps a route's counts across a reload that leaves its name and
+// key as they were: requests in flight stay counted.
+type countsKey struct {
+	route, name string
+	key         string // limits.Key.Ident
+}
 
 // counts is in-flight counts per key hash, sharded. A key at zero is
 // deleted, so memory follows what is in flight, not how many keys were seen.

@@ -1,7 +1,6 @@
 package jwt
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -97,7 +96,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		refresh := orDefault(c.JWKSRefresh, DefaultJWKSRefresh)
 		minRefresh := min(orDefault(c.JWKSMinRefresh, DefaultJWKSMinRetry), refresh)
 		timeout := orDefault(c.JWKSTimeout, DefaultJWKSTimeout)
-		keep := fmt.Sprintf("jwt/jwks\x00%s\x00%s\x00%s\x00%s", c.JWKSURL, refresh, minRefresh, timeout)
+		keep := jwksKey{url: c.JWKSURL, refresh: refresh, minRefresh: minRefresh, timeout: timeout}
 		src, err := bc.Keep(keep, func() (io.Closer, error) {
 			return newRemoteKeys(c.JWKSURL, refresh, minRefresh, timeout, bc.Logger), nil
 		})
@@ -162,7 +161,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		if size == 0 {
 			size = DefaultCacheSize
 		}
-		cache, err := bc.Keep("jwt/tokens\x00"+c.fingerprint(bc.Config, keyBytes), func() (io.Closer, error) {
+		cache, err := bc.Keep(tokensKey{c.fingerprint(bc.Config, keyBytes)}, func() (io.Closer, error) {
 			return newTokenCache(ttl, size), nil
 		})
 		if err != nil {

@@ -44,6 +44,10 @@ type claimHeader struct {
 	value []string // len == cap == 1
 }
 
+// tokensKey shares a tokenCache across reloads whose fingerprint (see
+// Config.fingerprint) is unchanged.
+type tokensKey struct{ fingerprint string }
+
 func newTokenCache(ttl time.Duration, size int) *tokenCache {
 	c := &tokenCache{ttl: ttl, perShard: max(1, size/cacheShards)}
 	for i := range c.shards {

@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
 var (
@@ -98,49 +98,12 @@ func (s *jwksServer) setKeys(keys ...map[string]any) {
 	s.mu.Unlock()
 }
 
-// keeper is BuildContext.Keep for tests: values live until the test ends.
-type keeper struct {
-	mu   sync.Mutex
-	vals map[string]io.Closer
-}
-
-func newKeeper(t testing.TB) *keeper {
-	k := &keeper{vals: map[string]io.Closer{}}
-	t.Cleanup(func() {
-		for _, v := range k.vals {
-			_ = v.Close()
-		}
-	})
-	return k
-}
-
-func (k *keeper) get(key string, create func() (io.Closer, error)) (io.Closer, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if v, ok := k.vals[key]; ok {
-		return v, nil
-	}
-	v, err := create()
-	if err != nil {
-		return nil, err
-	}
-	k.vals[key] = v
-	return v, nil
-}
-
 // build decodes, validates and builds a jwt block; consumers is YAML for
 // the consumers section ("" for none).
-func build(t testing.TB, block, consumers string, k *keeper) (*Filter, error) {
+func build(t testing.TB, block, consumers string, k *testutil.Keeper) (*Filter, error) {
 	t.Helper()
-	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(block), &node); err != nil {
-		t.Fatal(err)
-	}
-	c := new(Config)
-	if err := config.Decode("", &node, "jwt", c); err != nil {
-		return nil, err
-	}
-	if err := c.Validate(); err != nil {
+	c, err := decode(t, block)
+	if err != nil {
 		return nil, err
 	}
 	cfg := &config.Config{}
@@ -154,13 +117,39 @@ func build(t testing.TB, block, consumers string, k *keeper) (*Filter, error) {
 		}
 	}
 	if k == nil {
-		k = newKeeper(t)
+		k = testutil.NewKeeper(t)
 	}
-	f, err := c.Build(&filter.BuildContext{Route: "r", Logger: slog.New(slog.DiscardHandler), Config: cfg, Keep: k.get})
+	f, err := c.Build(&filter.BuildContext{Route: "r", Logger: slog.New(slog.DiscardHandler), Config: cfg, Keeper: k})
 	if err != nil {
 		return nil, err
 	}
 	return f.(*Filter), nil
+}
+
+// decode decodes and validates a jwt block.
+func decode(t testing.TB, block string) (*Config, error) {
+	t.Helper()
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(block), &node); err != nil {
+		t.Fatal(err)
+	}
+	c := new(Config)
+	if err := config.Decode("", &node, "jwt", c); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func mustConfig(t testing.TB, block string) *Config {
+	t.Helper()
+	c, err := decode(t, block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func mustBuild(t testing.TB, block, consumers string) *Filter {

@@ -80,6 +80,13 @@ type remoteKeys struct {
 	done   chan struct{}
 }
 
+// jwksKey shares a remoteKeys between the filters and snapshots that name
+// the same URL and timings.
+type jwksKey struct {
+	url                          string
+	refresh, minRefresh, timeout time.Duration
+}
+
 func newRemoteKeys(url string, interval, minInterval, timeout time.Duration, logger *slog.Logger) *remoteKeys {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &remoteKeys{

@@ -110,8 +110,15 @@ type accessLog struct {
 	ipBuf  []byte
 }
 
-func accessLogKey(c *config.AccessLog) string {
-	return "observe/access_log:" + c.Format + ":" + strconv.Itoa(c.Buffer) + ":" + c.Path
+// accessLogKey is what an open access log depends on: a reload that
+// changes none of it keeps writing to the same file through the same buffer.
+type accessLogKey struct {
+	format, path string
+	buffer       int
+}
+
+func newAccessLogKey(c *config.AccessLog) accessLogKey {
+	return accessLogKey{format: c.Format, path: c.Path, buffer: c.Buffer}
 }
 
 // checkAccessLog tells whether the access log could be opened, without

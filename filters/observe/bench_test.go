@@ -111,15 +111,8 @@ func BenchmarkObserverPath(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			kept := map[string]io.Closer{}
-			bc := &filter.BuildContext{Config: cfg, Keep: func(key string, create func() (io.Closer, error)) (io.Closer, error) {
-				if v, ok := kept[key]; ok {
-					return v, nil
-				}
-				v, err := create()
-				kept[key] = v
-				return v, err
-			}}
+			kept := benchKeeper{}
+			bc := &filter.BuildContext{Config: cfg, Keeper: kept}
 			defer func() {
 				for _, v := range kept {
 					v.Close()
@@ -157,4 +150,19 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchKeeper keeps values for one benchmark (testutil's Keeper would be an
+// import cycle: it imports this package).
+type benchKeeper map[any]io.Closer
+
+func (k benchKeeper) Keep(key any, create func() (io.Closer, error)) (io.Closer, error) {
+	if v, ok := k[key]; ok {
+		return v, nil
+	}
+	v, err := create()
+	if err == nil {
+		k[key] = v
+	}
+	return v, err
 }

@@ -45,10 +45,10 @@ func (h *hooks) init(mt metric.Meter) error {
 // From returns the gateway's metrics for a filter being built, or nil when
 // metrics are off. Filters call it in Build and bind handles there.
 func From(bc *filter.BuildContext) *Meters {
-	if bc == nil || bc.Config == nil || !bc.Config.Observability.Metrics.Prometheus || bc.Keep == nil {
+	if bc == nil || bc.Config == nil || !bc.Config.Observability.Metrics.Prometheus {
 		return nil
 	}
-	v, err := bc.Keep(metricsKey, func() (io.Closer, error) { return newMeters() })
+	v, err := bc.Keep(metricsKey{}, func() (io.Closer, error) { return newMeters() })
 	if err != nil {
 		return nil
 	}

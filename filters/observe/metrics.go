@@ -59,7 +59,8 @@ type Meters struct {
 	stateInstruments
 }
 
-const metricsKey = "observe/metrics"
+// metricsKey keeps the one set of meters every snapshot shares.
+type metricsKey struct{}
 
 // Seconds buckets of the OTel HTTP semantic conventions; sizes in decades.
 var (

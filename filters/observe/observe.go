@@ -55,7 +55,7 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 	}
 	o := &Observer{metricsPath: oc.Metrics.Path}
 	if oc.Metrics.Prometheus {
-		v, err := bc.Keep(metricsKey, func() (io.Closer, error) { return newMeters() })
+		v, err := bc.Keep(metricsKey{}, func() (io.Closer, error) { return newMeters() })
 		if err != nil {
 			return nil, config.FieldErr("metrics", "%v", err)
 		}
@@ -63,7 +63,7 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 	}
 	if oc.Tracing.OTLPEndpoint != "" {
 		key, _ := json.Marshal(oc.Tracing)
-		v, err := bc.Keep("observe/tracing:"+string(key), func() (io.Closer, error) { return newTracing(oc.Tracing) })
+		v, err := bc.Keep(tracingKey{string(key)}, func() (io.Closer, error) { return newTracing(oc.Tracing) })
 		if err != nil {
 			return nil, config.FieldErr("tracing", "%v", err)
 		}
@@ -74,7 +74,7 @@ func build(bc *filter.BuildContext) (filter.Observer, error) {
 			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)
 		}
 	} else if al != nil {
-		v, err := bc.Keep(accessLogKey(al), func() (io.Closer, error) { return newAccessLog(al) })
+		v, err := bc.Keep(newAccessLogKey(al), func() (io.Closer, error) { return newAccessLog(al) })
 		if err != nil {
 			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)
 		}

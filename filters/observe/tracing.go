@@ -27,6 +27,10 @@ import (
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
+// tracingKey is the tracing config, as JSON: a reload that changes none of
+// it keeps the exporter.
+type tracingKey struct{ config string }
+
 // tracing is the kept tracer provider: the exporter's batch queue and
 // connection survive reloads that keep the tracing config.
 type tracing struct {

@@ -32,6 +32,9 @@ type gate struct{ inflight atomic.Int64 }
 
 func (g *gate) Close() error { return nil }
 
+// gateKey keeps one gate per group, whatever the route.
+type gateKey struct{ group string }
+
 type admittedKey struct{ f *Filter }
 
 // Build resolves the thresholds once.
@@ -52,14 +55,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		f.thresholds[l] = c.threshold(l)
 	}
 	f.threshold = f.thresholds[f.level]
-	create := func() (io.Closer, error) { return &gate{}, nil }
-	var v io.Closer
-	var err error
-	if bc.Keep != nil {
-		v, err = bc.Keep("priority.gate:"+f.group, create)
-	} else {
-		v, err = create()
-	}
+	v, err := bc.Keep(gateKey{f.group}, func() (io.Closer, error) { return &gate{}, nil })
 	if err != nil {
 		return nil, err
 	}

@@ -123,8 +123,8 @@ func (c *Config) policy(bc *filter.BuildContext, store *limits.Store, name strin
 		// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}
 		decisions: observe.From(bc).RateLimit(bc.Route, name),
 	}
-	id := fmt.Sprintf("ratelimit.local:%s\x00%s\x00%d\x00%d\x00%s\x00%d", bc.Route, name, interval, burst, c.Key, c.maxKeys())
-	lc, err := keep(bc, id, func() (io.Closer, error) { return newLocal(interval, burst, c.maxKeys()), nil })
+	id := localKey{route: bc.Route, policy: name, interval: interval, burst: burst, key: c.Key.Ident(), maxKeys: c.maxKeys()}
+	lc, err := bc.Keep(id, func() (io.Closer, error) { return newLocal(interval, burst, c.maxKeys()), nil })
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +159,14 @@ func (c *Config) checkConsumers(cfg *config.Config) error {
 	return nil
 }
 
-func keep(bc *filter.BuildContext, key string, create func() (io.Closer, error)) (io.Closer, error) {
-	if bc.Keep == nil {
-		return create()
-	}
-	return bc.Keep(key, create)
+// localKey is what a policy's local buckets depend on: a reload that
+// changes none of it keeps everyone's remaining budget.
+type localKey struct {
+	route, policy string
+	interval      time.Duration
+	burst         int64
+	key           string // limits.Key.Ident
+	maxKeys       int
 }
 
 func fmtField(field string, err error) error { return config.FieldErr(field, "%v", err) }

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -10,29 +9,15 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Decisions are counted by route, policy and outcome when metrics are on.
 func TestDecisionMetrics(t *testing.T) {
-	kept := map[string]io.Closer{}
-	t.Cleanup(func() {
-		for _, c := range kept {
-			_ = c.Close()
-		}
-	})
 	bc := &filter.BuildContext{
 		Route: "r", Logger: slog.New(slog.DiscardHandler), Config: &config.Config{},
-		Keep: func(key string, create func() (io.Closer, error)) (io.Closer, error) {
-			if c, ok := kept[key]; ok {
-				return c, nil
-			}
-			c, err := create()
-			if err == nil {
-				kept[key] = c
-			}
-			return c, err
-		},
+		Keeper: testutil.NewKeeper(t),
 	}
 	bc.Config.Observability.Metrics.Prometheus = true
 	c := &Config{Name: "api", Key: mustKey(t, "client_ip"), Rate: Rate{Count: 1, Period: time.Second}, Burst: 2}

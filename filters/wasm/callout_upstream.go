@@ -79,6 +79,10 @@ type upstreamCaller struct {
 
 type closeUpstream struct{ u *upstream.Upstream }
 
+// calloutKey keeps a callout's upstream (pools, health) while its config,
+// as JSON, is unchanged.
+type calloutKey struct{ name, config string }
+
 func (c closeUpstream) Close() error { c.u.Close(); return nil }
 
 func calloutUpstream(bc *filter.BuildContext, name string, uc *config.Upstream) (*upstreamCaller, error) {
@@ -89,14 +93,8 @@ func calloutUpstream(bc *filter.BuildContext, name string, uc *config.Upstream) 
 		}
 		return closeUpstream{u}, nil
 	}
-	var c io.Closer
-	var err error
-	if bc.Keep != nil {
-		id, _ := json.Marshal(uc)
-		c, err = bc.Keep("wasm/callout/"+name+"/"+string(id), create)
-	} else {
-		c, err = create()
-	}
+	id, _ := json.Marshal(uc)
+	c, err := bc.Keep(calloutKey{name, string(id)}, create)
 	if err != nil {
 		return nil, config.FieldErr("callouts", "upstream %q: %v", name, err)
 	}

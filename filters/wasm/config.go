@@ -3,7 +3,6 @@ package wasm
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,12 +97,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, fmt.Errorf("plugin %s: %w", c.Plugin, err)
 	}
 	load := func() (io.Closer, error) { return LoadBytes(context.Background(), code, opts) }
-	var closer io.Closer
-	if bc.Keep != nil {
-		closer, err = bc.Keep(poolKey(c.Plugin, code, opts), load)
-	} else {
-		closer, err = load()
-	}
+	closer, err := bc.Keep(newPoolKey(c.Plugin, code, opts), load)
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +108,20 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 
 // poolKey identifies a (module, config) pair: a reload that changes neither
 // keeps the plugin and its warm instances.
-func poolKey(name string, code []byte, o Options) string {
+type poolKey struct {
+	plugin string
+	sum    [sha256.Size]byte // of the module bytes and the options
+}
+
+func newPoolKey(name string, code []byte, o Options) poolKey {
 	h := sha256.New()
 	h.Write(code)
 	o.Logger = nil
 	meta, _ := json.Marshal(o)
 	h.Write(meta)
-	return "wasm/" + name + "/" + hex.EncodeToString(h.Sum(nil))
+	k := poolKey{plugin: name}
+	h.Sum(k.sum[:0])
+	return k
 }
 
 // OptionsFrom converts a `plugins:` entry (defaults applied by the config

@@ -123,6 +123,10 @@ func (k Key) String() string {
 	return strings.Join(k.text, "+")
 }
 
+// Ident tells keys apart as written, for keys of BuildContext.Keep: unlike
+// String, no two different lists of parts share it.
+func (k Key) Ident() string { return fmt.Sprintf("%q", k.text) }
+
 // seed is fixed for the process: hashes only live in memory.
 var seed = maphash.MakeSeed()
 

@@ -42,3 +42,23 @@ func TestParseKey(t *testing.T) {
 		t.Errorf("%v %v", k, err)
 	}
 }
+
+// Two keys written differently keep different state across reloads, though
+// their String (for humans) is the same: "header:X-A+consumer".
+func TestKeyIdentTellsKeysApart(t *testing.T) {
+	one, err := ParseKey("header:X-A+consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := ParseKey("header:X-A", "consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Ident() == two.Ident() {
+		t.Errorf("%v and %v share Ident %s", one.text, two.text, one.Ident())
+	}
+	again, _ := ParseKey("header:X-A", "consumer")
+	if again.Ident() != two.Ident() {
+		t.Error("the same key has two Idents")
+	}
+}

@@ -52,22 +52,20 @@ func OpenStore(bc *filter.BuildContext) (*Store, error) {
 	if rc == nil {
 		return nil, config.FieldErr("store", `store: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 	}
-	id, _ := json.Marshal(rc)
 	logger := bc.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	create := func() (io.Closer, error) { return NewStore(rc, logger), nil }
-	if bc.Keep == nil {
-		c, _ := create()
-		return c.(*Store), nil
-	}
-	c, err := bc.Keep("limits.redis:"+string(id), create)
+	id, _ := json.Marshal(rc)
+	c, err := bc.Keep(storeKey{string(id)}, func() (io.Closer, error) { return NewStore(rc, logger), nil })
 	if err != nil {
 		return nil, err
 	}
 	return c.(*Store), nil
 }
+
+// storeKey is the stores.redis block, as JSON: one client per block.
+type storeKey struct{ config string }
 
 // NewStore connects lazily: a Redis that is down at start is a store that
 // is down, handled by the failure policy, not a config error.

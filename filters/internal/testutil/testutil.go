@@ -69,29 +69,11 @@ func build(t testing.TB, name, block, consumersYAML string, metrics bool) (filte
 			return nil, nil, err
 		}
 	}
-	var mu sync.Mutex
-	kept := map[string]io.Closer{}
-	t.Cleanup(func() {
-		for _, v := range kept {
-			_ = v.Close()
-		}
-	})
 	bc := &filter.BuildContext{
 		Route:  "r",
 		Logger: slog.New(slog.DiscardHandler),
 		Config: cfg,
-		Keep: func(key string, create func() (io.Closer, error)) (io.Closer, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if v, ok := kept[key]; ok {
-				return v, nil
-			}
-			v, err := create()
-			if err == nil {
-				kept[key] = v
-			}
-			return v, err
-		},
+		Keeper: NewKeeper(t),
 	}
 	f, err := fc.Build(bc)
 	return f, bc, err
@@ -116,4 +98,37 @@ func HasSamples(t testing.TB, scraped string, samples ...string) {
 			t.Errorf("no %s in the metrics", s)
 		}
 	}
+}
+
+// Keeper is a filter.Keeper for tests: a value lives until the test ends,
+// so builds that share it see one another's kept state, as across a reload.
+type Keeper struct {
+	mu   sync.Mutex
+	vals map[any]io.Closer
+}
+
+// NewKeeper returns a Keeper whose values are closed when the test ends.
+func NewKeeper(t testing.TB) *Keeper {
+	k := &Keeper{vals: map[any]io.Closer{}}
+	t.Cleanup(func() {
+		for _, v := range k.vals {
+			_ = v.Close()
+		}
+	})
+	return k
+}
+
+// Keep implements filter.Keeper.
+func (k *Keeper) Keep(key any, create func() (io.Closer, error)) (io.Closer, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if v, ok := k.vals[key]; ok {
+		return v, nil
+	}
+	v, err := create()
+	if err != nil {
+		return nil, err
+	}
+	k.vals[key] = v
+	return v, nil
 }
