@@ -1,21 +1,18 @@
 package jwt
 
 import (
-	"io"
 	"net/http"
-	"os"
-	"slices"
-	"strings"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
-// Build compiles the config: the parser with its checks, the key source
-// (kept across reloads for a URL), the consumer mappings and the cache.
+// Build compiles the config, one concern per step: where tokens are read,
+// what golang-jwt checks, where the keys come from (keysource.go), the
+// claim rules (claims.go), the consumer mapping (consumers.go) and the
+// verified-token cache (cache.go).
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	f := &Filter{
 		maxToken:     DefaultMaxTokenSize,
@@ -24,44 +21,79 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		scopes:       c.Scopes,
 		failures:     newFailures(bc.Route),
 		consumers:    identity.Index(bc.Config),
-		byIssSub:     map[[2]string]*identity.Consumer{},
-		bySub:        map[string]*identity.Consumer{},
-		byIss:        map[string]*identity.Consumer{},
+		realm:        c.Realm,
+		algs:         c.algorithms(),
 	}
 	if c.MaxTokenSize > 0 {
 		f.maxToken = int(c.MaxTokenSize)
 	}
-	realm := c.Realm
-	if realm == "" {
-		realm = "wasmgate"
+	if f.realm == "" {
+		f.realm = "wasmgate"
 	}
-	f.realm = realm
-	f.challenge = identity.Challenge("Bearer", realm)
+	f.challenge = identity.Challenge("Bearer", f.realm)
+	f.header, f.bearer, f.cookie, f.query = c.From.places()
+	f.parser = c.parser()
 
-	// Where tokens come from.
-	switch {
-	case c.From.Header == "" && c.From.Cookie == "" && c.From.Query == "":
-		f.header, f.bearer = "Authorization", true
-	case c.From.Header != "":
-		f.header = http.CanonicalHeaderKey(c.From.Header)
-		f.bearer = f.header == "Authorization"
+	keys, keysDigest, err := c.keySource(bc)
+	if err != nil {
+		return nil, err
 	}
-	f.cookie, f.query = c.From.Cookie, c.From.Query
+	f.keys = keys
 
-	// Parser: the checks golang-jwt makes for us.
-	algs := c.Algorithms
-	if len(algs) == 0 {
-		algs = asymmetric
-		if c.Secret != "" {
-			algs = []string{"HS256"}
+	f.claims, f.forward, f.strip = c.claimRules()
+	f.scopeChallenge = c.scopeChallenge(f.realm)
+
+	if f.allowed, err = identity.Allowed(bc.Config, "consumers", c.Consumers); err != nil {
+		return nil, err
+	}
+	if f.anonymous, err = identity.Anonymous(bc.Config, c.Anonymous, f.allowed); err != nil {
+		return nil, err
+	}
+	f.mapped = newConsumerMap(bc.Config, f.consumers)
+
+	if !c.DisableCache {
+		if f.cache, err = c.tokenCache(bc, keysDigest); err != nil {
+			return nil, err
 		}
 	}
+	return f, nil
+}
+
+// places says where tokens are read: by default the Authorization header
+// with the Bearer scheme; a header named otherwise holds the bare token.
+func (fr From) places() (header string, bearer bool, cookie, query string) {
+	switch {
+	case fr.Header == "" && fr.Cookie == "" && fr.Query == "":
+		header, bearer = "Authorization", true
+	case fr.Header != "":
+		header = http.CanonicalHeaderKey(fr.Header)
+		bearer = header == "Authorization"
+	}
+	return header, bearer, fr.Cookie, fr.Query
+}
+
+// algorithms are the signing algorithms accepted: as configured, else
+// every asymmetric one for key sets and files, HS256 for a secret.
+func (c *Config) algorithms() []string {
+	switch {
+	case len(c.Algorithms) > 0:
+		return c.Algorithms
+	case c.Secret != "":
+		return []string{"HS256"}
+	}
+	return asymmetric
+}
+
+// parser makes the time and registered-claim checks of golang-jwt. The
+// algorithm is checked by the filter's keyfunc instead (errAlgNotAllowed),
+// before any key is chosen: golang-jwt's WithValidMethods tells its refusal
+// from a bad signature only by the error's text.
+func (c *Config) parser() *jwtlib.Parser {
 	leeway := DefaultLeeway
 	if c.Leeway != nil {
 		leeway = c.Leeway.D()
 	}
 	opts := []jwtlib.ParserOption{
-		jwtlib.WithValidMethods(algs),
 		jwtlib.WithLeeway(leeway),
 		jwtlib.WithIssuedAt(),
 	}
@@ -74,100 +106,5 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if len(c.Audiences) > 0 {
 		opts = append(opts, jwtlib.WithAudience(c.Audiences...))
 	}
-	f.parser = jwtlib.NewParser(opts...)
-
-	// Keys.
-	var keyBytes []byte
-	switch {
-	case c.Secret != "":
-		keyBytes = []byte(c.Secret)
-		f.keys = staticKeys{newKeySet([]*key{{pub: []byte(c.Secret)}}, digest(keyBytes), 1)}
-	case c.JWKSFile != "":
-		set, skipped, err := loadFile(c.JWKSFile)
-		if err != nil {
-			return nil, config.FieldErr("jwks_file", "%v", err)
-		}
-		if len(skipped) > 0 {
-			bc.Logger.Warn("keys skipped", "file", c.JWKSFile, "keys", strings.Join(skipped, "; "))
-		}
-		keyBytes, _ = os.ReadFile(c.JWKSFile)
-		f.keys = staticKeys{set}
-	default:
-		refresh := orDefault(c.JWKSRefresh, DefaultJWKSRefresh)
-		minRefresh := min(orDefault(c.JWKSMinRefresh, DefaultJWKSMinRetry), refresh)
-		timeout := orDefault(c.JWKSTimeout, DefaultJWKSTimeout)
-		keep := jwksKey{url: c.JWKSURL, refresh: refresh, minRefresh: minRefresh, timeout: timeout}
-		src, err := bc.Keep(keep, func() (io.Closer, error) {
-			return newRemoteKeys(c.JWKSURL, refresh, minRefresh, timeout, bc.Logger), nil
-		})
-		if err != nil {
-			return nil, config.FieldErr("jwks_url", "%v", err)
-		}
-		f.keys = src.(*remoteKeys)
-	}
-
-	// Claims and scopes.
-	names := make([]string, 0, len(c.Claims))
-	for n := range c.Claims {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		f.claims = append(f.claims, claimRule{name: n, values: c.Claims[n]})
-	}
-	if len(c.Scopes) > 0 {
-		f.scopeChallenge = identity.Challenge("Bearer", realm, "error", identity.InsufficientScope, "scope", strings.Join(c.Scopes, " "))
-	}
-	names = names[:0]
-	for n := range c.ForwardClaims {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var strip []string
-	for _, n := range names {
-		h := http.CanonicalHeaderKey(c.ForwardClaims[n])
-		f.forward = append(f.forward, forwardRule{claim: n, header: h})
-		strip = append(strip, h)
-	}
-	f.strip = append(strip, identity.CanonicalNames(c.StripHeaders)...)
-
-	// Consumers.
-	allowed, err := identity.Allowed(bc.Config, "consumers", c.Consumers)
-	if err != nil {
-		return nil, err
-	}
-	f.allowed = allowed
-	if f.anonymous, err = identity.Anonymous(bc.Config, c.Anonymous, allowed); err != nil {
-		return nil, err
-	}
-	for _, cc := range bc.Config.Consumers {
-		for _, id := range cc.JWT {
-			switch {
-			case id.Issuer != "" && id.Subject != "":
-				f.byIssSub[[2]string{id.Issuer, id.Subject}] = f.consumers[cc.Name]
-			case id.Subject != "":
-				f.bySub[id.Subject] = f.consumers[cc.Name]
-			default:
-				f.byIss[id.Issuer] = f.consumers[cc.Name]
-			}
-		}
-	}
-
-	// The verified-token cache, shared across reloads that change nothing
-	// it depends on.
-	if !c.DisableCache {
-		ttl := orDefault(c.CacheTTL, DefaultCacheTTL)
-		size := c.CacheSize
-		if size == 0 {
-			size = DefaultCacheSize
-		}
-		cache, err := bc.Keep(tokensKey{c.fingerprint(bc.Config, keyBytes)}, func() (io.Closer, error) {
-			return newTokenCache(ttl, size), nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		f.cache = cache.(*tokenCache)
-	}
-	return f, nil
+	return jwtlib.NewParser(opts...)
 }

@@ -1,9 +1,14 @@
 package jwt
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
 	"sync"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
@@ -44,9 +49,31 @@ type claimHeader struct {
 	value []string // len == cap == 1
 }
 
-// tokensKey shares a tokenCache across reloads whose fingerprint (see
-// Config.fingerprint) is unchanged.
-type tokensKey struct{ fingerprint string }
+// tokensKey shares a tokenCache across reloads that change nothing a
+// cached verification depends on: this config, the consumers, and the key
+// material (keys from a URL have their own generation).
+type tokensKey struct {
+	config [sha256.Size]byte // of the filter's config and the consumers
+	keys   [sha256.Size]byte // of the key file or secret; zero for a URL
+}
+
+// tokenCache returns the cache of verified tokens, kept across a reload
+// that leaves everything it depends on as it was; keys is the digest
+// keySource returned.
+func (c *Config) tokenCache(bc *filter.BuildContext, keys [sha256.Size]byte) (*tokenCache, error) {
+	ttl := orDefault(c.CacheTTL, DefaultCacheTTL)
+	size := cmp.Or(c.CacheSize, DefaultCacheSize)
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(c)
+	_ = json.NewEncoder(h).Encode(bc.Config.Consumers)
+	k := tokensKey{keys: keys}
+	h.Sum(k.config[:0])
+	v, err := bc.Keep(k, func() (io.Closer, error) { return newTokenCache(ttl, size), nil })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*tokenCache), nil
+}
 
 func newTokenCache(ttl time.Duration, size int) *tokenCache {
 	c := &tokenCache{ttl: ttl, perShard: max(1, size/cacheShards)}

@@ -4,9 +4,6 @@
 package jwt
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -204,18 +201,6 @@ func (c *Config) Validate() error {
 		return config.FieldErr("cache_size", "%d is negative", c.CacheSize)
 	}
 	return nil
-}
-
-// fingerprint identifies everything a cached verification depends on:
-// this config, the consumers, and the key file's bytes (keys from a URL
-// have their own generation). Equal fingerprints across a reload share the
-// token cache.
-func (c *Config) fingerprint(cfg *config.Config, keyBytes []byte) string {
-	h := sha256.New()
-	_ = json.NewEncoder(h).Encode(c)
-	_ = json.NewEncoder(h).Encode(cfg.Consumers)
-	h.Write(keyBytes)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func orDefault(d config.Duration, def time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 // hash it, one shard read-lock and map lookup, set the identity headers.
 type Filter struct {
 	parser *jwtlib.Parser
+	algs   []string // accepted signing algorithms, checked by the keyfunc
 	keys   keySource
 	cache  *tokenCache // nil when disabled
 
@@ -37,22 +39,13 @@ type Filter struct {
 	allowed        map[string]bool
 	requireCons    bool
 	consumers      map[string]*identity.Consumer
-	byIssSub       map[[2]string]*identity.Consumer
-	bySub          map[string]*identity.Consumer
-	byIss          map[string]*identity.Consumer
+	mapped         consumerMap
 	realm          string
 	challenge      string
 	scopeChallenge string
 	failures       failures
 	anonymous      *identity.Consumer // nil: a request without a token is refused
 }
-
-type claimRule struct {
-	name   string
-	values []string
-}
-
-type forwardRule struct{ claim, header string }
 
 // Claims returns the claims of the token the jwt filter verified for x, or
 // nil. They are published under filter.ClaimsKey (as map[string]any) for
@@ -166,12 +159,15 @@ func (f *Filter) token(r *http.Request) (string, place, *refusal) {
 func (f *Filter) verify(ctx context.Context, raw string, sum [32]byte) (*verified, *refusal) {
 	var gen uint64
 	keyfunc := func(t *jwtlib.Token) (any, error) {
+		alg := t.Method.Alg()
+		if !slices.Contains(f.algs, alg) {
+			return nil, errAlgNotAllowed
+		}
 		if _, ok := t.Header["crit"]; ok {
 			// RFC 7515 §4.1.11: extensions we do not understand must fail.
 			return nil, errCrit
 		}
 		kid, _ := t.Header["kid"].(string)
-		alg := t.Method.Alg()
 		ks := f.keys.current()
 		var cands []*key
 		known := false
@@ -243,13 +239,7 @@ func (f *Filter) verify(ctx context.Context, raw string, sum [32]byte) (*verifie
 func (f *Filter) consumer(claims jwtlib.MapClaims) (*identity.Consumer, *refusal) {
 	iss, _ := claims["iss"].(string)
 	sub, _ := claims["sub"].(string)
-	c := f.byIssSub[[2]string{iss, sub}]
-	if c == nil && sub != "" {
-		c = f.bySub[sub]
-	}
-	if c == nil && iss != "" {
-		c = f.byIss[iss]
-	}
+	c := f.mapped.lookup(iss, sub)
 	switch {
 	case c != nil:
 	case f.requireCons:
@@ -270,6 +260,7 @@ func (f *Filter) consumer(claims jwtlib.MapClaims) (*identity.Consumer, *refusal
 }
 
 var (
+	errAlgNotAllowed   = errors.New("the token's algorithm is not accepted")
 	errCrit            = errors.New("the token has critical header parameters (crit) this gateway does not understand")
 	errNoKeys          = errors.New("no verification keys are available yet")
 	errUnknownKid      = errors.New("the token's kid names no known key")
@@ -290,10 +281,8 @@ func classify(err error) *refusal {
 		r.reason, r.msg = "crit", errCrit.Error()
 	case errors.Is(err, jwtlib.ErrTokenMalformed):
 		r.reason, r.msg = "malformed", "the token is malformed"
-	case errors.Is(err, jwtlib.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
-		r.reason, r.msg = "alg_not_allowed", "the token's algorithm is not accepted"
-	case errors.Is(err, jwtlib.ErrTokenUnverifiable):
-		r.reason, r.msg = "alg_not_allowed", "the token's algorithm is not accepted"
+	case errors.Is(err, errAlgNotAllowed), errors.Is(err, jwtlib.ErrTokenUnverifiable): // an alg golang-jwt does not know
+		r.reason, r.msg = "alg_not_allowed", errAlgNotAllowed.Error()
 	case errors.Is(err, jwtlib.ErrTokenSignatureInvalid):
 		r.reason, r.msg = "bad_signature", "the token's signature is invalid"
 	case errors.Is(err, jwtlib.ErrTokenRequiredClaimMissing):

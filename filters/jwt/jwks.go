@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,33 +14,6 @@ import (
 
 	"golang.org/x/time/rate"
 )
-
-// keySource is where a filter's keys come from.
-type keySource interface {
-	// current returns the keys now; nil before a first successful fetch.
-	current() *keySet
-	// refresh asks for fresh keys because a token named an unknown kid. It
-	// returns once the keys are as fresh as the source allows right now.
-	refresh(ctx context.Context)
-}
-
-// staticKeys are keys from a file or a secret: fixed for the snapshot.
-type staticKeys struct{ set *keySet }
-
-func (s staticKeys) current() *keySet            { return s.set }
-func (s staticKeys) refresh(ctx context.Context) {}
-
-func loadFile(path string) (*keySet, []string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, skipped, err := parseKeys(data)
-	if err != nil {
-		return nil, skipped, fmt.Errorf("%s: %v", path, err)
-	}
-	return newKeySet(keys, digest(data), 1), skipped, nil
-}
 
 // maxJWKSBody bounds a fetched key set.
 const maxJWKSBody = 1 << 20
@@ -78,13 +50,6 @@ type remoteKeys struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-}
-
-// jwksKey shares a remoteKeys between the filters and snapshots that name
-// the same URL and timings.
-type jwksKey struct {
-	url                          string
-	refresh, minRefresh, timeout time.Duration
 }
 
 func newRemoteKeys(url string, interval, minInterval, timeout time.Duration, logger *slog.Logger) *remoteKeys {
