@@ -56,32 +56,23 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if header == "" {
 		header = DefaultHeader
 	}
-	realm := c.Realm
-	if realm == "" {
-		realm = "wasmgate"
-	}
-	allowed, err := identity.Allowed(bc.Config, "consumers", c.Consumers)
+	a, err := identity.NewAuth(bc, identity.AuthConfig{Filter: "apikey", Consumers: c.Consumers, Anonymous: c.Anonymous, Realm: c.Realm})
 	if err != nil {
 		return nil, err
 	}
-	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
-	if err != nil {
-		return nil, err
-	}
-	consumers := identity.Index(bc.Config)
 	f := &Filter{
-		anonymous: anon,
+		anonymous: a.Anonymous,
 		header:    http.CanonicalHeaderKey(header),
 		query:     c.Query,
 		keep:      c.KeepCredential,
-		allowed:   allowed,
+		allowed:   a.Allowed,
 		keys:      map[[sha256.Size]byte]*key{},
-		challenge: identity.Challenge("ApiKey", realm, "header", http.CanonicalHeaderKey(header)),
-		failures:  newFailures(bc.Route),
+		challenge: identity.Challenge("ApiKey", a.Realm, "header", http.CanonicalHeaderKey(header)),
+		failures:  newFailures(a),
 	}
 	for _, cc := range bc.Config.Consumers {
 		for _, k := range cc.APIKeys {
-			f.keys[k.Hash] = &key{hash: k.Hash, consumer: consumers[cc.Name]}
+			f.keys[k.Hash] = &key{hash: k.Hash, consumer: a.Consumers[cc.Name]}
 		}
 	}
 	if len(f.keys) == 0 {

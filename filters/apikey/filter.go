@@ -41,13 +41,12 @@ type failures struct {
 	missing, invalid, ambiguous, forbidden *atomic.Uint64
 }
 
-func newFailures(route string) failures {
-	c := func(filter, reason string) *atomic.Uint64 { return identity.Failures.Counter(route, filter, reason) }
+func newFailures(a *identity.Auth) failures {
 	return failures{
-		missing:   c("apikey", "missing"),
-		invalid:   c("apikey", "invalid"),
-		ambiguous: c("apikey", "ambiguous"),
-		forbidden: c("apikey", "forbidden"),
+		missing:   a.Failure("missing"),
+		invalid:   a.Failure("invalid"),
+		ambiguous: a.Failure("ambiguous"),
+		forbidden: a.Failure("forbidden"),
 	}
 }
 

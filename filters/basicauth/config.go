@@ -58,30 +58,21 @@ func (c *Config) Validate() error {
 
 // Build indexes every consumer's users.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
-	allowed, err := identity.Allowed(bc.Config, "consumers", c.Consumers)
+	a, err := identity.NewAuth(bc, identity.AuthConfig{Filter: "basicauth", Consumers: c.Consumers, Anonymous: c.Anonymous, Realm: c.Realm})
 	if err != nil {
 		return nil, err
 	}
-	realm := c.Realm
-	if realm == "" {
-		realm = "wasmgate"
-	}
-	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
-	if err != nil {
-		return nil, err
-	}
-	consumers := identity.Index(bc.Config)
 	f := &Filter{
-		anonymous: anon,
+		anonymous: a.Anonymous,
 		users:     map[string]*user{},
-		allowed:   allowed,
+		allowed:   a.Allowed,
 		keep:      c.KeepCredential,
-		challenge: identity.Challenge("Basic", realm, "charset", "UTF-8"),
-		failures:  newFailures(bc.Route),
+		challenge: identity.Challenge("Basic", a.Realm, "charset", "UTF-8"),
+		failures:  newFailures(a),
 	}
 	for _, cc := range bc.Config.Consumers {
 		for _, u := range cc.BasicAuth {
-			f.users[u.Username] = &user{hash: []byte(u.Bcrypt), consumer: consumers[cc.Name]}
+			f.users[u.Username] = &user{hash: []byte(u.Bcrypt), consumer: a.Consumers[cc.Name]}
 			// Unknown users are checked against a hash of the same cost, so
 			// timing does not tell which usernames exist.
 			if f.dummy == nil {

@@ -39,13 +39,12 @@ type failures struct {
 	missing, malformed, invalid, forbidden *atomic.Uint64
 }
 
-func newFailures(route string) failures {
-	c := func(filter, reason string) *atomic.Uint64 { return identity.Failures.Counter(route, filter, reason) }
+func newFailures(a *identity.Auth) failures {
 	return failures{
-		missing:   c("basicauth", "missing"),
-		malformed: c("basicauth", "malformed"),
-		invalid:   c("basicauth", "invalid"),
-		forbidden: c("basicauth", "forbidden"),
+		missing:   a.Failure("missing"),
+		malformed: a.Failure("malformed"),
+		invalid:   a.Failure("invalid"),
+		forbidden: a.Failure("forbidden"),
 	}
 }
 

@@ -11,26 +11,20 @@ import (
 
 // Build compiles the config, one concern per step: where tokens are read,
 // what golang-jwt checks, where the keys come from (keysource.go), the
-// claim rules (claims.go), the consumer mapping (consumers.go) and the
-// verified-token cache (cache.go).
+// claim rules (claims.go), what every auth filter shares (identity.Auth),
+// the consumer mapping (consumers.go) and the verified-token cache
+// (cache.go).
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	f := &Filter{
 		maxToken:     DefaultMaxTokenSize,
 		forwardToken: c.ForwardToken == nil || *c.ForwardToken,
 		requireCons:  c.RequireConsumer,
 		scopes:       c.Scopes,
-		failures:     newFailures(bc.Route),
-		consumers:    identity.Index(bc.Config),
-		realm:        c.Realm,
 		algs:         c.algorithms(),
 	}
 	if c.MaxTokenSize > 0 {
 		f.maxToken = int(c.MaxTokenSize)
 	}
-	if f.realm == "" {
-		f.realm = "wasmgate"
-	}
-	f.challenge = identity.Challenge("Bearer", f.realm)
 	f.header, f.bearer, f.cookie, f.query = c.From.places()
 	f.parser = c.parser()
 
@@ -41,14 +35,15 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	f.keys = keys
 
 	f.claims, f.forward, f.strip = c.claimRules()
-	f.scopeChallenge = c.scopeChallenge(f.realm)
 
-	if f.allowed, err = identity.Allowed(bc.Config, "consumers", c.Consumers); err != nil {
+	a, err := identity.NewAuth(bc, identity.AuthConfig{Filter: "jwt", Consumers: c.Consumers, Anonymous: c.Anonymous, Realm: c.Realm})
+	if err != nil {
 		return nil, err
 	}
-	if f.anonymous, err = identity.Anonymous(bc.Config, c.Anonymous, f.allowed); err != nil {
-		return nil, err
-	}
+	f.allowed, f.anonymous, f.consumers, f.realm = a.Allowed, a.Anonymous, a.Consumers, a.Realm
+	f.failures = newFailures(a)
+	f.challenge = identity.Challenge("Bearer", f.realm)
+	f.scopeChallenge = c.scopeChallenge(f.realm)
 	f.mapped = newConsumerMap(bc.Config, f.consumers)
 
 	if !c.DisableCache {

@@ -14,7 +14,7 @@ type consumerMap struct {
 }
 
 // newConsumerMap indexes the jwt: entries of cfg's consumers; index is the
-// consumers by name (identity.Index).
+// consumers by name (identity.Auth.Consumers).
 func newConsumerMap(cfg *config.Config, index map[string]*identity.Consumer) consumerMap {
 	m := consumerMap{
 		byIssSub: map[[2]string]*identity.Consumer{},

@@ -434,10 +434,10 @@ var reasons = []string{
 	"claim_mismatch", "insufficient_scope", "unknown_consumer", "no_subject", "forbidden",
 }
 
-func newFailures(route string) failures {
+func newFailures(a *identity.Auth) failures {
 	f := failures{byReason: make(map[string]*atomic.Uint64, len(reasons))}
 	for _, r := range reasons {
-		f.byReason[r] = identity.Failures.Counter(route, "jwt", r)
+		f.byReason[r] = a.Failure(r)
 	}
 	return f
 }

@@ -24,21 +24,16 @@ type Config struct {
 
 // Build indexes every consumer's certificate identities.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
-	allowed, err := identity.Allowed(bc.Config, "consumers", c.Consumers)
+	a, err := identity.NewAuth(bc, identity.AuthConfig{Filter: "mtls", Consumers: c.Consumers, Anonymous: c.Anonymous})
 	if err != nil {
 		return nil, err
 	}
-	anon, err := identity.Anonymous(bc.Config, c.Anonymous, allowed)
-	if err != nil {
-		return nil, err
-	}
-	consumers := identity.Index(bc.Config)
 	f := &Filter{
-		anonymous: anon,
+		anonymous: a.Anonymous,
 		subjects:  map[string]*identity.Consumer{},
 		sans:      map[string]*identity.Consumer{},
-		allowed:   allowed,
-		failures:  newFailures(bc.Route),
+		allowed:   a.Allowed,
+		failures:  newFailures(a),
 	}
 	tlsListener := false
 	for _, l := range bc.Config.Listeners {
@@ -50,9 +45,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	for _, cc := range bc.Config.Consumers {
 		for _, id := range cc.MTLS {
 			if id.Subject != "" {
-				f.subjects[id.Subject] = consumers[cc.Name]
+				f.subjects[id.Subject] = a.Consumers[cc.Name]
 			} else {
-				f.sans[id.SAN] = consumers[cc.Name]
+				f.sans[id.SAN] = a.Consumers[cc.Name]
 			}
 		}
 	}

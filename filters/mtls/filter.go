@@ -21,12 +21,11 @@ type failures struct {
 	missing, unknown, forbidden *atomic.Uint64
 }
 
-func newFailures(route string) failures {
-	c := func(filter, reason string) *atomic.Uint64 { return identity.Failures.Counter(route, filter, reason) }
+func newFailures(a *identity.Auth) failures {
 	return failures{
-		missing:   c("mtls", "missing"),
-		unknown:   c("mtls", "unknown"),
-		forbidden: c("mtls", "forbidden"),
+		missing:   a.Failure("missing"),
+		unknown:   a.Failure("unknown"),
+		forbidden: a.Failure("forbidden"),
 	}
 }
 

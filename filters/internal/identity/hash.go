@@ -16,10 +16,10 @@ func SumString(s string) [32]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-// Allowed compiles a filter's optional `consumers:` list (the consumers
+// allowed compiles a filter's optional `consumers:` list (the consumers
 // allowed on the route) against the config: nil means every consumer.
 // Unknown names are an error at field.
-func Allowed(cfg *config.Config, field string, names []string) (map[string]bool, error) {
+func allowed(cfg *config.Config, field string, names []string) (map[string]bool, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}

@@ -1,6 +1,8 @@
 // Package identity is what the auth filters (apikey, basicauth, jwt, mtls)
-// share: consumers indexed from config, the identity headers sent to
-// upstreams, 401/403 answers, and failure counts by reason.
+// share: the build prelude every one of them starts with (NewAuth: allowed
+// and anonymous consumers, consumers by name, realm, failure counters), the
+// identity headers sent to upstreams, 401/403 answers, and failure counts
+// by reason.
 //
 // Identity headers: a client must never be able to claim an identity by
 // sending the headers the gateway uses to announce one. So the first auth
@@ -43,8 +45,8 @@ func NewConsumer(name string, metadata map[string]string, registered bool) *Cons
 	}
 }
 
-// Index returns cfg's consumers by name.
-func Index(cfg *config.Config) map[string]*Consumer {
+// index returns cfg's consumers by name.
+func index(cfg *config.Config) map[string]*Consumer {
 	out := make(map[string]*Consumer, len(cfg.Consumers))
 	for _, c := range cfg.Consumers {
 		out[c.Name] = NewConsumer(c.Name, c.Metadata, true)
@@ -91,10 +93,10 @@ const AnonymousHeader = "X-Consumer-Anonymous"
 
 var anonymousValue = []string{"true"}[:1:1]
 
-// Anonymous resolves an auth filter's `anonymous:` setting (Kong's): the
+// anonymous resolves an auth filter's `anonymous:` setting (Kong's): the
 // declared consumer a request without credentials goes as; nil for "".
 // When the route restricts consumers, the anonymous one must be among them.
-func Anonymous(cfg *config.Config, name string, allowed map[string]bool) (*Consumer, error) {
+func anonymous(cfg *config.Config, name string, allowed map[string]bool) (*Consumer, error) {
 	if name == "" {
 		return nil, nil
 	}
