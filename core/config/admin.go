@@ -48,69 +48,69 @@ const (
 
 // adminAccess checks admin.auth, admin.hosts and admin.tls, and hashes clear
 // tokens so that no loaded Config holds one.
-func (v *validator) adminAccess() {
+func (v *Validator) adminAccess() {
 	a := &v.c.Admin
 	if a.Auth != nil {
 		if len(a.Auth.Tokens) == 0 {
-			v.errf("admin.auth.tokens", `at least one token is required, e.g. tokens: [{ token: "${ADMIN_TOKEN}" }], or remove admin.auth`)
+			v.Errorf("admin.auth.tokens", `at least one token is required, e.g. tokens: [{ token: "${ADMIN_TOKEN}" }], or remove admin.auth`)
 		}
 		seen := map[[32]byte]int{}
 		names := map[string]int{}
 		for i := range a.Auth.Tokens {
 			t := &a.Auth.Tokens[i]
-			p := joinIndex("admin.auth.tokens", i)
+			p := JoinIndex("admin.auth.tokens", i)
 			if t.Name == "" {
 				t.Name = fmt.Sprintf("tokens[%d]", i)
 			} else if !validName.MatchString(t.Name) {
-				v.name(p+".name", "token", t.Name)
+				v.Name(p+".name", "token", t.Name)
 			} else if j, dup := names[t.Name]; dup {
-				v.errf(p+".name", "name %q is already used by tokens[%d]; names must be unique", t.Name, j)
+				v.Errorf(p+".name", "name %q is already used by tokens[%d]; names must be unique", t.Name, j)
 			} else {
 				names[t.Name] = i
 			}
 			if t.Access == "" {
 				t.Access = AdminAccessAdmin
 			}
-			v.oneOf(p+".access", t.Access, AdminAccessAdmin, AdminAccessRead)
+			v.OneOf(p+".access", t.Access, AdminAccessAdmin, AdminAccessRead)
 			if !v.adminToken(p, t) {
 				continue
 			}
 			if j, dup := seen[t.Hash]; dup {
-				v.errf(p, "this token is already tokens[%d]; each token must be different", j)
+				v.Errorf(p, "this token is already tokens[%d]; each token must be different", j)
 			}
 			seen[t.Hash] = i
 		}
 	}
 	for i, h := range a.Hosts {
-		p := joinIndex("admin.hosts", i)
+		p := JoinIndex("admin.hosts", i)
 		name := strings.TrimSuffix(h, ".")
 		switch {
 		case net.ParseIP(strings.Trim(name, "[]")) != nil:
-			v.errf(p, "%q is an IP address; IP addresses and localhost are always accepted, list only DNS names", h)
+			v.Errorf(p, "%q is an IP address; IP addresses and localhost are always accepted, list only DNS names", h)
 		case !isHostname(name):
-			v.errf(p, "%q is not a host name; give a DNS name without scheme or port, e.g. gateway-admin.internal", h)
+			v.Errorf(p, "%q is not a host name; give a DNS name without scheme or port, e.g. gateway-admin.internal", h)
 		}
 	}
 	if t := a.TLS; t != nil {
 		if t.Cert == "" {
-			v.errf("admin.tls.cert", "required: the path of a PEM certificate chain")
+			v.Errorf("admin.tls.cert", "required: the path of a PEM certificate chain")
 		}
 		if t.Key == "" {
-			v.errf("admin.tls.key", "required: the path of the certificate's PEM private key")
+			v.Errorf("admin.tls.key", "required: the path of the certificate's PEM private key")
 		}
 	}
 }
 
 // adminToken fills t.Hash from whichever form was given and clears the clear token.
-func (v *validator) adminToken(p string, t *AdminToken) bool {
+func (v *Validator) adminToken(p string, t *AdminToken) bool {
 	switch {
 	case (t.SHA256 == "") == (t.Token == ""):
-		v.errf(p, `give exactly one of sha256 (the token's hex SHA-256, e.g. from "printf %%s TOKEN | sha256sum") or token (the token itself, from the environment: token: ${ADMIN_TOKEN})`)
+		v.Errorf(p, `give exactly one of sha256 (the token's hex SHA-256, e.g. from "printf %%s TOKEN | sha256sum") or token (the token itself, from the environment: token: ${ADMIN_TOKEN})`)
 		t.Token = ""
 		return false
 	case t.Token != "":
 		if len(t.Token) < minAPIKeyLen {
-			v.errf(p+".token", "the token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(t.Token), minAPIKeyLen)
+			v.Errorf(p+".token", "the token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(t.Token), minAPIKeyLen)
 			t.Token = ""
 			return false
 		}
@@ -119,7 +119,7 @@ func (v *validator) adminToken(p string, t *AdminToken) bool {
 	default:
 		b, err := hex.DecodeString(t.SHA256)
 		if err != nil || len(b) != sha256.Size {
-			v.errf(p+".sha256", "expected 64 hex digits, the SHA-256 of the token (printf %%s TOKEN | sha256sum)")
+			v.Errorf(p+".sha256", "expected 64 hex digits, the SHA-256 of the token (printf %%s TOKEN | sha256sum)")
 			return false
 		}
 		copy(t.Hash[:], b)

@@ -21,28 +21,28 @@ const PartialKey = "_partial"
 // calls form a DAG through After (no unknown names, no cycles, and no
 // required call waiting on an optional one, which could never run).
 // Placeholders are checked when the route is built, against its params.
-func (v *validator) aggregate(p string, r *Route) {
+func (v *Validator) aggregate(p string, r *Route) {
 	a := r.Aggregate
 	if r.Rewrite.Path != "" || r.Rewrite.StripPrefix != "" {
-		v.errf(p+".rewrite", "rewrite does not apply to an aggregate; each call's path says what its backend gets")
+		v.Errorf(p+".rewrite", "rewrite does not apply to an aggregate; each call's path says what its backend gets")
 	}
 	p += ".aggregate"
 	if len(a.Calls) == 0 {
-		v.errf(p+".calls", `an aggregate needs at least one call, e.g. calls: [{upstream: users, path: "/users/{id}", as: profile}]`)
+		v.Errorf(p+".calls", `an aggregate needs at least one call, e.g. calls: [{upstream: users, path: "/users/{id}", as: profile}]`)
 		return
 	}
 	index := map[string]int{}
 	for i := range a.Calls {
 		c := &a.Calls[i]
-		cp := joinIndex(p+".calls", i)
+		cp := JoinIndex(p+".calls", i)
 		name := c.CallName()
 		switch j, dup := index[name]; {
 		case !callName.MatchString(name):
-			v.errf(cp+".name", "call name %q is not valid; use letters, digits, '_' and '-' (no '.')", name)
+			v.Errorf(cp+".name", "call name %q is not valid; use letters, digits, '_' and '-' (no '.')", name)
 		case indexOf(reservedCallNames, name) >= 0:
-			v.errf(cp+".name", "call name %q is reserved for placeholders; choose another name", name)
+			v.Errorf(cp+".name", "call name %q is reserved for placeholders; choose another name", name)
 		case dup:
-			v.errf(cp+".name", "call name %q is already used by calls[%d]; set name: to tell them apart", name, j)
+			v.Errorf(cp+".name", "call name %q is already used by calls[%d]; set name: to tell them apart", name, j)
 		default:
 			index[name] = i
 		}
@@ -52,64 +52,59 @@ func (v *validator) aggregate(p string, r *Route) {
 	v.aggregateGraph(p, a.Calls, index)
 }
 
-func (v *validator) aggregateCall(cp string, c *AggregateCall) {
+func (v *Validator) aggregateCall(cp string, c *AggregateCall) {
 	if c.Upstream == "" {
-		v.errf(cp+".upstream", "an upstream is required; valid upstreams: %s", validList(sortedKeys(v.c.Upstreams)))
-	} else if _, ok := v.c.Upstreams[c.Upstream]; !ok {
-		valid := sortedKeys(v.c.Upstreams)
-		msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", c.Upstream, validList(valid))
-		if s := Closest(c.Upstream, valid); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
-		v.errf(cp+".upstream", "%s", msg)
+		v.Errorf(cp+".upstream", "an upstream is required; valid upstreams: %s", validList(sortedKeys(v.c.Upstreams)))
+	} else {
+		v.Upstream(cp+".upstream", c.Upstream)
 	}
 	if c.Method != "" && !IsToken(c.Method) {
-		v.errf(cp+".method", "%q is not a valid HTTP method (a token like GET)", c.Method)
+		v.Errorf(cp+".method", "%q is not a valid HTTP method (a token like GET)", c.Method)
 	}
 	if !strings.HasPrefix(c.Path, "/") {
-		v.errf(cp+".path", "%q must start with \"/\", e.g. /users/{id}", c.Path)
+		v.Errorf(cp+".path", "%q must start with \"/\", e.g. /users/{id}", c.Path)
 	} else if strings.ContainsRune(c.Path, '#') {
-		v.errf(cp+".path", "%q must not have a fragment", c.Path)
+		v.Errorf(cp+".path", "%q must not have a fragment", c.Path)
 	}
 	for _, h := range sortedKeys(c.Headers) {
 		if !IsToken(h) {
-			v.errf(JoinKey(cp+".headers", h), "%q is not a valid header name (RFC 9110 token)", h)
+			v.Errorf(JoinKey(cp+".headers", h), "%q is not a valid header name (RFC 9110 token)", h)
 		}
 	}
 	for i, h := range c.PassHeaders {
 		if !IsToken(h) {
-			v.errf(joinIndex(cp+".pass_headers", i), "%q is not a valid header name (RFC 9110 token)", h)
+			v.Errorf(JoinIndex(cp+".pass_headers", i), "%q is not a valid header name (RFC 9110 token)", h)
 		}
 	}
 	switch {
 	case c.Merge && c.As != "":
-		v.errf(cp+".as", "as and merge are exclusive: place the result under a key, or merge its fields")
+		v.Errorf(cp+".as", "as and merge are exclusive: place the result under a key, or merge its fields")
 	case !c.Merge && c.As == "":
-		v.errf(cp, "say where the result goes: as: <key>, or merge: true")
+		v.Errorf(cp, "say where the result goes: as: <key>, or merge: true")
 	}
 	if c.Group != "" && !callName.MatchString(c.Group) {
-		v.errf(cp+".group", "group %q is not valid; use letters, digits, '_' and '-'", c.Group)
+		v.Errorf(cp+".group", "group %q is not valid; use letters, digits, '_' and '-'", c.Group)
 	}
 	for _, k := range []struct{ field, key string }{{"as", c.As}, {"group", c.Group}} {
 		if k.key == PartialKey {
-			v.errf(cp+"."+k.field, "%q is reserved for the list of calls left out", PartialKey)
+			v.Errorf(cp+"."+k.field, "%q is reserved for the list of calls left out", PartialKey)
 		}
 	}
 	if c.Select != "" && (strings.HasPrefix(c.Select, ".") || strings.HasSuffix(c.Select, ".") || strings.Contains(c.Select, "..")) {
-		v.errf(cp+".select", "%q is not a path; write fields and list indexes separated by '.', e.g. data.items", c.Select)
+		v.Errorf(cp+".select", "%q is not a path; write fields and list indexes separated by '.', e.g. data.items", c.Select)
 	}
 	if len(c.Allow) > 0 && len(c.Deny) > 0 {
-		v.errf(cp+".deny", "allow and deny are exclusive: allow lists the fields kept, deny the fields removed")
+		v.Errorf(cp+".deny", "allow and deny are exclusive: allow lists the fields kept, deny the fields removed")
 	}
 	for _, old := range sortedKeys(c.Rename) {
 		if c.Rename[old] == "" {
-			v.errf(JoinKey(cp+".rename", old), "the new name is empty")
+			v.Errorf(JoinKey(cp+".rename", old), "the new name is empty")
 		}
 	}
 }
 
 // aggregateKeys checks that no two calls place results under the same key.
-func (v *validator) aggregateKeys(p string, calls []AggregateCall) {
+func (v *Validator) aggregateKeys(p string, calls []AggregateCall) {
 	type slot struct{ group, key string }
 	used := map[slot]int{}
 	groups := map[string]int{}
@@ -124,12 +119,12 @@ func (v *validator) aggregateKeys(p string, calls []AggregateCall) {
 		}
 		s := slot{c.Group, c.As}
 		if j, dup := used[s]; dup {
-			v.errf(joinIndex(p+".calls", i)+".as", "key %q is already used by calls[%d]; results would overwrite each other", c.As, j)
+			v.Errorf(JoinIndex(p+".calls", i)+".as", "key %q is already used by calls[%d]; results would overwrite each other", c.As, j)
 			continue
 		}
 		used[s] = i
 		if j, isGroup := groups[c.As]; isGroup && c.Group == "" {
-			v.errf(joinIndex(p+".calls", i)+".as", "key %q is also the group of calls[%d]; results would overwrite each other", c.As, j)
+			v.Errorf(JoinIndex(p+".calls", i)+".as", "key %q is also the group of calls[%d]; results would overwrite each other", c.As, j)
 		}
 	}
 }
@@ -137,12 +132,12 @@ func (v *validator) aggregateKeys(p string, calls []AggregateCall) {
 // aggregateGraph checks After: known names, no cycles (depth-first, the
 // cycle reported at the reference that closes it), and required calls only
 // after required ones.
-func (v *validator) aggregateGraph(p string, calls []AggregateCall, index map[string]int) {
+func (v *Validator) aggregateGraph(p string, calls []AggregateCall, index map[string]int) {
 	for i, c := range calls {
 		for k, dep := range c.After {
-			field := joinIndex(p+".calls", i) + ".after"
+			field := JoinIndex(p+".calls", i) + ".after"
 			if len(c.After) > 1 {
-				field = joinIndex(field, k)
+				field = JoinIndex(field, k)
 			}
 			j, ok := index[dep]
 			switch {
@@ -152,11 +147,11 @@ func (v *validator) aggregateGraph(p string, calls []AggregateCall, index map[st
 				if s := Closest(dep, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				}
-				v.errf(field, "%s", msg)
+				v.Errorf(field, "%s", msg)
 			case j == i:
-				v.errf(field, "a call cannot wait for itself")
+				v.Errorf(field, "a call cannot wait for itself")
 			case c.IsRequired() && !calls[j].IsRequired():
-				v.errf(field, "required call %q waits for optional call %q, which may be left out; make %q optional (required: false) or %q required", calls[i].CallName(), dep, calls[i].CallName(), dep)
+				v.Errorf(field, "required call %q waits for optional call %q, which may be left out; make %q optional (required: false) or %q required", calls[i].CallName(), dep, calls[i].CallName(), dep)
 			}
 		}
 	}
@@ -183,7 +178,7 @@ func (v *validator) aggregateGraph(p string, calls []AggregateCall, index map[st
 					names = append(names, calls[k].CallName())
 				}
 				names = append(names, dep)
-				v.errf(joinIndex(p+".calls", i)+".after", "calls wait for each other in a cycle: %s; none of them could start", strings.Join(names, " -> "))
+				v.Errorf(JoinIndex(p+".calls", i)+".after", "calls wait for each other in a cycle: %s; none of them could start", strings.Join(names, " -> "))
 			case unvisited:
 				visit(j)
 			}

@@ -14,6 +14,10 @@ type Consumer struct {
 	BasicAuth []BasicAuthUser `yaml:"basic_auth"`
 	JWT       []JWTIdentity   `yaml:"jwt"`
 	MTLS      []MTLSIdentity  `yaml:"mtls"`
+
+	// credentials holds the credential blocks the auth filters own
+	// (section.go), by key.
+	credentials map[string]any
 }
 
 // APIKey is one API key, given either as the hex SHA-256 of the key or as

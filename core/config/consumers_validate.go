@@ -16,7 +16,7 @@ const minAPIKeyLen = 16
 // no loaded Config holds one. Names, API keys, usernames and identity
 // mappings must each be unique: two consumers sharing a credential would
 // make the identity a request gets depend on config order.
-func (v *validator) consumers() {
+func (v *Validator) consumers() {
 	names := map[string]int{}
 	keys := map[[32]byte]string{}
 	users := map[string]string{}
@@ -24,63 +24,63 @@ func (v *validator) consumers() {
 	certs := map[MTLSIdentity]string{}
 	for i := range v.c.Consumers {
 		c := &v.c.Consumers[i]
-		p := joinIndex("consumers", i)
+		p := JoinIndex("consumers", i)
 		switch {
 		case c.Name == "":
-			v.errf(p+".name", "a consumer needs a name (letters, digits, '_', '.' and '-')")
+			v.Errorf(p+".name", "a consumer needs a name (letters, digits, '_', '.' and '-')")
 		case !validName.MatchString(c.Name):
-			v.name(p+".name", "consumer", c.Name)
+			v.Name(p+".name", "consumer", c.Name)
 		default:
 			if j, dup := names[c.Name]; dup {
-				v.errf(p+".name", "consumer %q is already defined at consumers[%d]; names must be unique", c.Name, j)
+				v.Errorf(p+".name", "consumer %q is already defined at consumers[%d]; names must be unique", c.Name, j)
 			}
 			names[c.Name] = i
 		}
 		for j := range c.APIKeys {
 			k := &c.APIKeys[j]
-			kp := joinIndex(p+".api_keys", j)
+			kp := JoinIndex(p+".api_keys", j)
 			if !v.apiKey(kp, k) {
 				continue
 			}
 			if other, dup := keys[k.Hash]; dup {
-				v.errf(kp, "this key is already a key of consumer %q; a key identifies exactly one consumer", other)
+				v.Errorf(kp, "this key is already a key of consumer %q; a key identifies exactly one consumer", other)
 			}
 			keys[k.Hash] = c.Name
 		}
 		for j, u := range c.BasicAuth {
-			up := joinIndex(p+".basic_auth", j)
+			up := JoinIndex(p+".basic_auth", j)
 			switch {
 			case u.Username == "" || strings.ContainsAny(u.Username, ":\r\n"):
-				v.errf(up+".username", "a username is required and cannot contain ':' (it separates user and password in basic auth)")
+				v.Errorf(up+".username", "a username is required and cannot contain ':' (it separates user and password in basic auth)")
 			default:
 				if other, dup := users[u.Username]; dup {
-					v.errf(up+".username", "username %q is already used by consumer %q", u.Username, other)
+					v.Errorf(up+".username", "username %q is already used by consumer %q", u.Username, other)
 				}
 				users[u.Username] = c.Name
 			}
 			if _, err := bcrypt.Cost([]byte(u.Bcrypt)); err != nil {
-				v.errf(up+".bcrypt", `a bcrypt hash like "$2a$10$..." is required (htpasswd -nbB user password makes one): %v`, err)
+				v.Errorf(up+".bcrypt", `a bcrypt hash like "$2a$10$..." is required (htpasswd -nbB user password makes one): %v`, err)
 			}
 		}
 		for j, id := range c.JWT {
-			jp := joinIndex(p+".jwt", j)
+			jp := JoinIndex(p+".jwt", j)
 			if id.Issuer == "" && id.Subject == "" {
-				v.errf(jp, "give an issuer, a subject or both: the token claims (iss, sub) that identify this consumer")
+				v.Errorf(jp, "give an issuer, a subject or both: the token claims (iss, sub) that identify this consumer")
 				continue
 			}
 			if other, dup := jwts[id]; dup {
-				v.errf(jp, "issuer %q and subject %q already map to consumer %q", id.Issuer, id.Subject, other)
+				v.Errorf(jp, "issuer %q and subject %q already map to consumer %q", id.Issuer, id.Subject, other)
 			}
 			jwts[id] = c.Name
 		}
 		for j, id := range c.MTLS {
-			mp := joinIndex(p+".mtls", j)
+			mp := JoinIndex(p+".mtls", j)
 			if (id.Subject == "") == (id.SAN == "") {
-				v.errf(mp, `give exactly one of subject (a distinguished name like "CN=billing,O=Example") or san (a DNS name, email, URI or IP of the certificate)`)
+				v.Errorf(mp, `give exactly one of subject (a distinguished name like "CN=billing,O=Example") or san (a DNS name, email, URI or IP of the certificate)`)
 				continue
 			}
 			if other, dup := certs[id]; dup {
-				v.errf(mp, "this certificate identity already maps to consumer %q", other)
+				v.Errorf(mp, "this certificate identity already maps to consumer %q", other)
 			}
 			certs[id] = c.Name
 		}
@@ -88,15 +88,15 @@ func (v *validator) consumers() {
 }
 
 // apiKey fills k.Hash from whichever form was given and clears the clear key.
-func (v *validator) apiKey(p string, k *APIKey) bool {
+func (v *Validator) apiKey(p string, k *APIKey) bool {
 	switch {
 	case (k.SHA256 == "") == (k.Key == ""):
-		v.errf(p, `give exactly one of sha256 (the key's hex SHA-256, e.g. from "printf %%s KEY | sha256sum") or key (the key itself, from the environment: key: ${PARTNER_KEY})`)
+		v.Errorf(p, `give exactly one of sha256 (the key's hex SHA-256, e.g. from "printf %%s KEY | sha256sum") or key (the key itself, from the environment: key: ${PARTNER_KEY})`)
 		k.Key = ""
 		return false
 	case k.Key != "":
 		if len(k.Key) < minAPIKeyLen {
-			v.errf(p+".key", "the key is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(k.Key), minAPIKeyLen)
+			v.Errorf(p+".key", "the key is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(k.Key), minAPIKeyLen)
 			k.Key = ""
 			return false
 		}
@@ -105,7 +105,7 @@ func (v *validator) apiKey(p string, k *APIKey) bool {
 	default:
 		b, err := hex.DecodeString(k.SHA256)
 		if err != nil || len(b) != sha256.Size {
-			v.errf(p+".sha256", "expected 64 hex digits, the SHA-256 of the key (printf %%s KEY | sha256sum)")
+			v.Errorf(p+".sha256", "expected 64 hex digits, the SHA-256 of the key (printf %%s KEY | sha256sum)")
 			return false
 		}
 		copy(k.Hash[:], b)

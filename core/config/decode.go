@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,7 +285,7 @@ func (d *decoder) slice(v reflect.Value, n *yaml.Node, field string) {
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		d.value(s.Index(i), item, joinIndex(field, i))
+		d.value(s.Index(i), item, JoinIndex(field, i))
 	}
 	v.Set(s)
 }
@@ -315,14 +316,40 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
 		return
 	}
 	fields, names := fieldsOf(v.Type())
+	var open openBlock
+	if v.CanAddr() && v.Addr().Type().Implements(openBlockType) {
+		open = v.Addr().Interface().(openBlock)
+		scope, _ := open.sectionsIn()
+		names = slices.Concat(names, registeredKeys(scope))
+		sort.Strings(names)
+	}
 	for _, p := range d.pairs(n, field) {
-		i, ok := fields[p.key.Value]
-		if !ok {
-			d.fail(p.key, JoinKey(field, p.key.Value), "%s", unknownField(p.key.Value, names))
+		if i, ok := fields[p.key.Value]; ok {
+			d.value(v.Field(i), p.value, JoinKey(field, p.key.Value))
 			continue
 		}
-		d.value(v.Field(i), p.value, JoinKey(field, p.key.Value))
+		if open != nil && d.section(open, p, field) {
+			continue
+		}
+		d.fail(p.key, JoinKey(field, p.key.Value), "%s", unknownField(p.key.Value, names))
 	}
+}
+
+// section decodes a key registered in an open block (section.go) into a
+// new value of its type, kept in the block; false if the key is not one.
+func (d *decoder) section(open openBlock, p pair, field string) bool {
+	scope, m := open.sectionsIn()
+	def := registered(scope, p.key.Value)
+	if def == nil {
+		return false
+	}
+	s := reflect.New(def.typ)
+	d.value(s.Elem(), p.value, JoinKey(field, p.key.Value))
+	if *m == nil {
+		*m = map[string]any{}
+	}
+	(*m)[p.key.Value] = s.Interface()
+	return true
 }
 
 // anyValue decodes into an interface{} field with yaml.v3's own rules, for

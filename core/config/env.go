@@ -30,7 +30,7 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, joinIndex(path, i))
+				walk(c, JoinIndex(path, i))
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {

@@ -165,7 +165,7 @@ func checkCounts(file string, root *yaml.Node, l Limits) Errors {
 			for i, r := range routes {
 				for _, rp := range entries(r) {
 					if rp.key.Value == "filters" {
-						filterList(rp.key, joinIndex(k, i)+".filters", rp.value)
+						filterList(rp.key, JoinIndex(k, i)+".filters", rp.value)
 					}
 				}
 			}

@@ -67,6 +67,7 @@ func parseWithin(file string, data []byte, lookup func(string) (string, bool), l
 	// its other problems would repeat that one in other words ("needs an
 	// upstream" for a mistyped "upstrem").
 	applyDefaults(c)
+	sectionDefaults(c) // section.go
 	decodeErrs := errs
 	for _, e := range validate(c) {
 		if !insideBroken(e.Field, decodeErrs) {

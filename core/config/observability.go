@@ -7,6 +7,9 @@ type Observability struct {
 	Tracing   Tracing    `yaml:"tracing"`
 	AccessLog *AccessLog `yaml:"access_log"` // present (even {}) turns it on
 	RequestID *RequestID `yaml:"request_id"` // present (even {}) turns it on
+
+	// sections holds the signals other packages own (section.go).
+	sections map[string]any
 }
 
 // Metrics are served for Prometheus on the admin listener.

@@ -44,49 +44,49 @@ func observabilityDefaults(o *Observability) {
 	}
 }
 
-func (v *validator) observability() {
+func (v *Validator) observability() {
 	o := &v.c.Observability
 	const p = "observability"
 	if m := o.Metrics; m.Prometheus {
 		if !strings.HasPrefix(m.Path, "/") {
-			v.errf(p+".metrics.path", "%q must start with \"/\", e.g. /metrics", m.Path)
+			v.Errorf(p+".metrics.path", "%q must start with \"/\", e.g. /metrics", m.Path)
 		}
 		if v.c.Admin.Address == "off" {
-			v.errf(p+".metrics.prometheus", "metrics are served on the admin listener, which is off; set admin.address")
+			v.Errorf(p+".metrics.prometheus", "metrics are served on the admin listener, which is off; set admin.address")
 		}
 	}
 	t := o.Tracing
 	switch {
 	case t.OTLPEndpoint != "":
 		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errf(p+".tracing.otlp_endpoint", "%q is not a collector URL; want http(s)://host:port, e.g. http://127.0.0.1:4318", t.OTLPEndpoint)
+			v.Errorf(p+".tracing.otlp_endpoint", "%q is not a collector URL; want http(s)://host:port, e.g. http://127.0.0.1:4318", t.OTLPEndpoint)
 		} else if t.Protocol == "grpc" && strings.TrimSuffix(u.Path, "/") != "" {
-			v.errf(p+".tracing.otlp_endpoint", "%q: OTLP/gRPC takes no path; want http(s)://host:port, e.g. http://127.0.0.1:4317 (http: plaintext, https: TLS)", t.OTLPEndpoint)
+			v.Errorf(p+".tracing.otlp_endpoint", "%q: OTLP/gRPC takes no path; want http(s)://host:port, e.g. http://127.0.0.1:4317 (http: plaintext, https: TLS)", t.OTLPEndpoint)
 		}
-		v.oneOf(p+".tracing.protocol", t.Protocol, "http", "grpc")
+		v.OneOf(p+".tracing.protocol", t.Protocol, "http", "grpc")
 		if s := *t.Sample; s < 0 || s > 1 {
-			v.errf(p+".tracing.sample", "%v is not a ratio; valid: 0 to 1 (0.1 records one new trace in ten)", s)
+			v.Errorf(p+".tracing.sample", "%v is not a ratio; valid: 0 to 1 (0.1 records one new trace in ten)", s)
 		}
 		for name := range t.Headers {
 			if !validHeaderToken(name) {
-				v.errf(p+".tracing.headers", "%q is not a valid header name", name)
+				v.Errorf(p+".tracing.headers", "%q is not a valid header name", name)
 			}
 		}
 	case t.Sample != nil || t.Protocol != "" || t.ServiceName != "" || len(t.Headers) > 0:
-		v.errf(p+".tracing.otlp_endpoint", "required to turn tracing on: the collector's URL, e.g. http://127.0.0.1:4318")
+		v.Errorf(p+".tracing.otlp_endpoint", "required to turn tracing on: the collector's URL, e.g. http://127.0.0.1:4318")
 	}
 	if a := o.AccessLog; a != nil {
 		ap := p + ".access_log"
-		v.oneOf(ap+".format", a.Format, "json", "text")
-		v.notNegative(ap+".buffer", a.Buffer)
+		v.OneOf(ap+".format", a.Format, "json", "text")
+		v.NotNegative(ap+".buffer", a.Buffer)
 		for i, f := range a.Fields {
 			if !slices.Contains(AccessLogFields, f) {
-				v.errf(joinIndex(ap+".fields", i), "unknown field %q; valid: %s", f, strings.Join(AccessLogFields, ", "))
+				v.Errorf(JoinIndex(ap+".fields", i), "unknown field %q; valid: %s", f, strings.Join(AccessLogFields, ", "))
 			}
 		}
 	}
 	if r := o.RequestID; r != nil && !validHeaderToken(r.Header) {
-		v.errf(p+".request_id.header", "%q is not a valid header name; e.g. X-Request-Id", r.Header)
+		v.Errorf(p+".request_id.header", "%q is not a valid header name; e.g. X-Request-Id", r.Header)
 	}
 }
 

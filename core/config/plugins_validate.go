@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -41,43 +40,36 @@ func pluginDefaults(c *Config) {
 	}
 }
 
-func (v *validator) plugins() {
+func (v *Validator) plugins() {
 	for _, name := range sortedKeys(v.c.Plugins) {
 		p := JoinKey("plugins", name)
-		v.name(p, "plugin", name)
+		v.Name(p, "plugin", name)
 		pl := v.c.Plugins[name]
 		if pl.Source == "" {
-			v.errf(p+".source", "required: the path of the plugin's .wasm file, e.g. source: plugins/check.wasm")
+			v.Errorf(p+".source", "required: the path of the plugin's .wasm file, e.g. source: plugins/check.wasm")
 		}
 		switch m := int64(pl.Limits.Memory); {
 		case m < wasmPageSize:
-			v.errf(p+".limits.memory", "%d bytes is less than one 64KiB Wasm page; e.g. memory: 16MiB (Go guests need at least 4MiB)", m)
+			v.Errorf(p+".limits.memory", "%d bytes is less than one 64KiB Wasm page; e.g. memory: 16MiB (Go guests need at least 4MiB)", m)
 		case m > maxPluginMemory:
-			v.errf(p+".limits.memory", "%d bytes is more than a 32-bit Wasm memory can address; the maximum is 4GiB", m)
+			v.Errorf(p+".limits.memory", "%d bytes is more than a 32-bit Wasm memory can address; the maximum is 4GiB", m)
 		}
-		v.notNegative(p+".limits.instances", pl.Limits.Instances)
-		v.oneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
-		v.notNegative(p+".limits.callouts", pl.Limits.Callouts)
-		v.oneOf(p+".shared_data", pl.SharedData, "memory", "redis")
+		v.NotNegative(p+".limits.instances", pl.Limits.Instances)
+		v.OneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
+		v.NotNegative(p+".limits.callouts", pl.Limits.Callouts)
+		v.OneOf(p+".shared_data", pl.SharedData, "memory", "redis")
 		if pl.SharedData == "redis" && v.c.Stores.Redis == nil {
-			v.errf(p+".shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
+			v.Errorf(p+".shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 		}
 		for i, u := range pl.Callouts {
-			if _, ok := v.c.Upstreams[u]; !ok {
-				valid := sortedKeys(v.c.Upstreams)
-				msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", u, validList(valid))
-				if s := Closest(u, valid); s != "" {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				}
-				v.errf(joinIndex(p+".callouts", i), "%s", msg)
-			}
+			v.Upstream(JoinIndex(p+".callouts", i), u)
 		}
 		seen := map[string]bool{}
 		for i, b := range pl.Bodies {
-			f := joinIndex(p+".bodies", i)
-			v.oneOf(f, b, "request", "response")
+			f := JoinIndex(p+".bodies", i)
+			v.OneOf(f, b, "request", "response")
 			if seen[b] {
-				v.errf(f, "%q is listed twice", b)
+				v.Errorf(f, "%q is listed twice", b)
 			}
 			seen[b] = true
 		}

@@ -147,9 +147,17 @@ func (m *marker) structure(t reflect.Type, n *yaml.Node) {
 	}
 	fields, _ := fieldsOf(t)
 	ps, _ := mappingPairs(n)
+	scope, open := "", reflect.PointerTo(t).Implements(openBlockType)
+	if open {
+		scope, _ = reflect.New(t).Interface().(openBlock).sectionsIn()
+	}
 	for _, p := range ps {
 		i, ok := fields[p.key.Value]
 		if !ok {
+			if def := registered(scope, p.key.Value); open && def != nil {
+				m.walk(def.typ, p.value) // a section: its owner's type says
+				continue
+			}
 			m.secret(p.value) // not in the schema: nothing says it is safe
 			continue
 		}

@@ -172,8 +172,8 @@ func JoinKey(base, key string) string {
 	return base + "." + key
 }
 
-// joinIndex appends a list index to a path.
-func joinIndex(base string, i int) string {
+// JoinIndex appends a list index to a path.
+func JoinIndex(base string, i int) string {
 	return base + "[" + strconv.Itoa(i) + "]"
 }
 

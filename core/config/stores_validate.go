@@ -25,18 +25,18 @@ func storeDefaults(s *Stores) {
 	}
 }
 
-func (v *validator) stores() {
+func (v *Validator) stores() {
 	r := v.c.Stores.Redis
 	if r == nil {
 		return
 	}
 	const p = "stores.redis"
-	switch err := checkHostPort(r.Address); {
+	switch err := CheckHostPort(r.Address); {
 	case r.Address == "":
-		v.errf(p+".address", `an address is required: host:port, e.g. "127.0.0.1:6379"`)
+		v.Errorf(p+".address", `an address is required: host:port, e.g. "127.0.0.1:6379"`)
 	case err != nil:
-		v.errf(p+".address", "%v", err)
+		v.Errorf(p+".address", "%v", err)
 	}
-	v.notNegative(p+".db", r.DB)
-	v.notNegative(p+".pool_size", r.PoolSize)
+	v.NotNegative(p+".db", r.DB)
+	v.NotNegative(p+".pool_size", r.PoolSize)
 }

@@ -27,6 +27,8 @@ type Config struct {
 
 	// expanded records the values that took text from ${ENV}, for Scrub.
 	expanded []expansion
+	// sections holds the top-level blocks other packages own (section.go).
+	sections map[string]any
 }
 
 // Server holds process-wide HTTP behavior shared by every listener.

@@ -18,34 +18,34 @@ var upstreamCheck func(u *Upstream) error
 func RegisterUpstreamCheck(check func(u *Upstream) error) { upstreamCheck = check }
 
 // upstreamPolicies checks the policy blocks of the upstream at path p.
-func (v *validator) upstreamPolicies(p string, u *Upstream) {
+func (v *Validator) upstreamPolicies(p string, u *Upstream) {
 	if upstreamCheck != nil {
 		v.errs = append(v.errs, Resolve(v.c.File, v.c.Root, p, upstreamCheck(u))...)
 	}
 	if a := u.Health.Active; a != nil {
 		ap := p + ".health.active"
 		if !strings.HasPrefix(a.Path, "/") {
-			v.errf(ap+".path", "a health check needs a path starting with \"/\", e.g. /healthz")
+			v.Errorf(ap+".path", "a health check needs a path starting with \"/\", e.g. /healthz")
 		}
 		if a.Timeout > a.Interval {
-			v.errf(ap+".timeout", "timeout %s is longer than interval %s; a check must end before the next starts", a.Timeout, a.Interval)
+			v.Errorf(ap+".timeout", "timeout %s is longer than interval %s; a check must end before the next starts", a.Timeout, a.Interval)
 		}
-		v.notNegative(ap+".healthy_threshold", a.HealthyThreshold)
-		v.notNegative(ap+".unhealthy_threshold", a.UnhealthyThreshold)
+		v.NotNegative(ap+".healthy_threshold", a.HealthyThreshold)
+		v.NotNegative(ap+".unhealthy_threshold", a.UnhealthyThreshold)
 		for i, s := range a.Statuses {
 			if _, _, err := ParseStatusRange(s); err != nil {
-				v.errf(joinIndex(ap+".statuses", i), "%v", err)
+				v.Errorf(JoinIndex(ap+".statuses", i), "%v", err)
 			}
 		}
 	}
 	if ps := u.Health.Passive; ps != nil {
 		pp := p + ".health.passive"
-		v.notNegative(pp+".failures", ps.Failures)
+		v.NotNegative(pp+".failures", ps.Failures)
 		if ps.MaxEjectedPercent < 0 || ps.MaxEjectedPercent > 100 {
-			v.errf(pp+".max_ejected_percent", "%d is not a percentage from 0 to 100", ps.MaxEjectedPercent)
+			v.Errorf(pp+".max_ejected_percent", "%d is not a percentage from 0 to 100", ps.MaxEjectedPercent)
 		}
 		if ps.MaxEject < ps.Eject {
-			v.errf(pp+".max_eject", "%s is shorter than eject %s", ps.MaxEject, ps.Eject)
+			v.Errorf(pp+".max_eject", "%s is shorter than eject %s", ps.MaxEject, ps.Eject)
 		}
 	}
 	if u.Retries != nil {
@@ -53,44 +53,44 @@ func (v *validator) upstreamPolicies(p string, u *Upstream) {
 	}
 	if b := u.CircuitBreaker; b != nil {
 		bp := p + ".circuit_breaker"
-		v.notNegative(bp+".max_requests", b.MaxRequests)
-		v.notNegative(bp+".max_pending", b.MaxPending)
-		v.notNegative(bp+".max_connections", b.MaxConnections)
-		v.notNegative(bp+".max_retries", b.MaxRetries)
-		v.notNegative(bp+".min_requests", b.MinRequests)
-		v.notNegative(bp+".half_open_probes", b.HalfOpenProbes)
+		v.NotNegative(bp+".max_requests", b.MaxRequests)
+		v.NotNegative(bp+".max_pending", b.MaxPending)
+		v.NotNegative(bp+".max_connections", b.MaxConnections)
+		v.NotNegative(bp+".max_retries", b.MaxRetries)
+		v.NotNegative(bp+".min_requests", b.MinRequests)
+		v.NotNegative(bp+".half_open_probes", b.HalfOpenProbes)
 	}
 	if t := u.TLS; t != nil {
 		tp := p + ".tls"
 		if (t.Cert == "") != (t.Key == "") {
-			v.errf(tp, "cert and key go together: the client certificate and its private key")
+			v.Errorf(tp, "cert and key go together: the client certificate and its private key")
 		}
 		https := false
 		for _, tg := range u.Targets {
 			https = https || strings.HasPrefix(tg.URL, "https://")
 		}
 		if !https {
-			v.errf(tp, "tls applies to https:// targets and this upstream has none")
+			v.Errorf(tp, "tls applies to https:// targets and this upstream has none")
 		}
 	}
 	if u.SlowStart < 0 {
-		v.errf(p+".slow_start", "cannot be negative")
+		v.Errorf(p+".slow_start", "cannot be negative")
 	}
 }
 
 // retries checks a retries block (of an upstream or a route).
-func (v *validator) retries(p string, r *Retries) {
+func (v *Validator) retries(p string, r *Retries) {
 	if r.Attempts < 1 || r.Attempts > 10 {
-		v.errf(p+".attempts", "%d is not valid: tries in total, the first included, from 1 to 10", r.Attempts)
+		v.Errorf(p+".attempts", "%d is not valid: tries in total, the first included, from 1 to 10", r.Attempts)
 	}
 	for i, on := range r.On {
 		if !validRetryOn(on) {
-			v.errf(joinIndex(p+".on", i), "%q is not a retry condition; valid: connect_failure, reset, timeout, 5xx, or a status code from 500 to 599", on)
+			v.Errorf(JoinIndex(p+".on", i), "%q is not a retry condition; valid: connect_failure, reset, timeout, 5xx, or a status code from 500 to 599", on)
 		}
 	}
-	v.notNegative(p+".min_retries", r.MinRetries)
+	v.NotNegative(p+".min_retries", r.MinRetries)
 	if r.Backoff.Max < r.Backoff.Base {
-		v.errf(p+".backoff.max", "%s is shorter than base %s", r.Backoff.Max, r.Backoff.Base)
+		v.Errorf(p+".backoff.max", "%s is shorter than base %s", r.Backoff.Max, r.Backoff.Base)
 	}
 }
 
@@ -104,10 +104,10 @@ func validRetryOn(s string) bool {
 }
 
 // routePolicies checks a route's retries and timeouts.
-func (v *validator) routePolicies(p string, r *Route) {
+func (v *Validator) routePolicies(p string, r *Route) {
 	if r.Retries != nil {
 		if r.Upstream == "" {
-			v.errf(p+".retries", "retries apply to routes with an upstream")
+			v.Errorf(p+".retries", "retries apply to routes with an upstream")
 		}
 		v.retries(p+".retries", r.Retries)
 	}

@@ -13,7 +13,7 @@ import (
 // Filter blocks are checked by their own packages when built, and route
 // path templates by the router when it compiles them.
 func validate(c *Config) Errors {
-	v := &validator{c: c}
+	v := &Validator{c: c}
 	v.server()
 	v.listeners()
 	v.admin()
@@ -24,58 +24,70 @@ func validate(c *Config) Errors {
 	v.plugins() // plugins_validate.go
 	v.stores()
 	v.observability() // observability_validate.go
+	v.sections()      // section.go: the blocks other packages own
 	return v.errs
 }
 
-type validator struct {
+// Validator collects the problems of one loaded config, each placed at the
+// line of the field it names. The core's checks and every registered
+// section's (RegisterSection, RegisterCredential) report through it, so a
+// section owned by another package speaks in the same words.
+type Validator struct {
 	c    *Config
 	errs Errors
 }
 
-func (v *validator) errf(field, format string, args ...any) {
+// Config is the config being checked, core defaults applied. Checks read
+// it; only a section's own check may change its own section.
+func (v *Validator) Config() *Config { return v.c }
+
+// Errorf records a problem with field, a path from the document root
+// ("stores.redis.db", JoinIndex and JoinKey build them).
+func (v *Validator) Errorf(field, format string, args ...any) {
 	v.errs = append(v.errs, v.c.Errorf(field, format, args...))
 }
 
-// oneOf checks an enumerated value and lists the valid ones if it is not.
-func (v *validator) oneOf(field, got string, valid ...string) {
+// OneOf checks an enumerated value and lists the valid ones if it is not.
+func (v *Validator) OneOf(field, got string, valid ...string) {
 	for _, ok := range valid {
 		if got == ok {
 			return
 		}
 	}
-	v.errf(field, "%q is not valid; valid values: %s", got, strings.Join(valid, ", "))
+	v.Errorf(field, "%q is not valid; valid values: %s", got, strings.Join(valid, ", "))
 }
 
-func (v *validator) notNegative(field string, n int) {
+// NotNegative refuses a count below zero (zero means the default).
+func (v *Validator) NotNegative(field string, n int) {
 	if n < 0 {
-		v.errf(field, "%d is negative; use a positive number (0 means the default)", n)
+		v.Errorf(field, "%d is negative; use a positive number (0 means the default)", n)
 	}
 }
 
-func (v *validator) server() {
-	v.oneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
+func (v *Validator) server() {
+	v.OneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
 	v.responseHygiene() // server_validate.go
 	v.overload()        // server_validate.go
 }
 
-func (v *validator) listeners() {
+func (v *Validator) listeners() {
 	if len(v.c.Listeners) == 0 {
-		v.errf("listeners", `at least one listener is required, e.g. listeners: [{address: ":8080"}]`)
+		v.Errorf("listeners", `at least one listener is required, e.g. listeners: [{address: ":8080"}]`)
 	}
 	addresses, names := map[string]int{}, map[string]int{}
 	for i, l := range v.c.Listeners {
-		p := joinIndex("listeners", i)
-		switch err := checkHostPort(l.Address); {
+		p := JoinIndex("listeners", i)
+		switch err := CheckHostPort(l.Address); {
 		case l.Address == "":
-			v.errf(p+".address", `an address is required: host:port, e.g. ":8080" or "127.0.0.1:8080"`)
+			v.Errorf(p+".address", `an address is required: host:port, e.g. ":8080" or "127.0.0.1:8080"`)
 		case err != nil:
-			v.errf(p+".address", "%v", err)
+			v.Errorf(p+".address", "%v", err)
 		case strings.HasSuffix(l.Address, ":0"):
 			// Each port-0 listener binds its own ephemeral port; the
 			// names (unique, below) tell them apart.
 		default:
 			if j, dup := addresses[l.Address]; dup {
-				v.errf(p+".address", "address %q is already used by listeners[%d]; each listener needs its own", l.Address, j)
+				v.Errorf(p+".address", "address %q is already used by listeners[%d]; each listener needs its own", l.Address, j)
 			} else {
 				addresses[l.Address] = i
 			}
@@ -84,66 +96,59 @@ func (v *validator) listeners() {
 		// except for port 0, where only the names tell listeners apart.
 		anyPort := strings.HasSuffix(l.Address, ":0")
 		if j, dup := names[l.Name]; dup && anyPort && l.Name == l.Address {
-			v.errf(p+".name", "listeners[%d] also binds %q; give each port-0 listener its own name", j, l.Address)
+			v.Errorf(p+".name", "listeners[%d] also binds %q; give each port-0 listener its own name", j, l.Address)
 		} else if dup && l.Name != l.Address {
-			v.errf(p+".name", "name %q is already used by listeners[%d]; names must be unique", l.Name, j)
+			v.Errorf(p+".name", "name %q is already used by listeners[%d]; names must be unique", l.Name, j)
 		} else {
 			names[l.Name] = i
 		}
 		if l.TLS != nil {
 			v.tls(p+".tls", l.TLS)
 			if l.H2C {
-				v.errf(p+".h2c", "h2c is HTTP/2 without TLS and this listener has tls; remove h2c (tls.http2 offers h2 over TLS)")
+				v.Errorf(p+".h2c", "h2c is HTTP/2 without TLS and this listener has tls; remove h2c (tls.http2 offers h2 over TLS)")
 			}
 		}
-		v.notNegative(p+".http2.max_concurrent_streams", l.HTTP2.MaxConcurrentStreams)
-		v.notNegative(p+".max_header_count", l.MaxHeaderCount)
+		v.NotNegative(p+".http2.max_concurrent_streams", l.HTTP2.MaxConcurrentStreams)
+		v.NotNegative(p+".max_header_count", l.MaxHeaderCount)
 		v.connectionLimits(p, l) // server_validate.go
 	}
 }
 
-func (v *validator) tls(p string, t *TLS) {
+func (v *Validator) tls(p string, t *TLS) {
 	if len(t.Certificates) == 0 {
-		v.errf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}]")
+		v.Errorf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}]")
 	}
 	for i, c := range t.Certificates {
-		cp := joinIndex(p+".certificates", i)
+		cp := JoinIndex(p+".certificates", i)
 		if c.Cert == "" {
-			v.errf(cp+".cert", "required: the path of a PEM certificate chain")
+			v.Errorf(cp+".cert", "required: the path of a PEM certificate chain")
 		}
 		if c.Key == "" {
-			v.errf(cp+".key", "required: the path of the certificate's PEM private key")
+			v.Errorf(cp+".key", "required: the path of the certificate's PEM private key")
 		}
 	}
-	v.oneOf(p+".client_auth", t.ClientAuth, "none", "request", "require")
+	v.OneOf(p+".client_auth", t.ClientAuth, "none", "request", "require")
 	if t.ClientCA == "" && (t.ClientAuth == "request" || t.ClientAuth == "require") {
-		v.errf(p+".client_auth", "client_auth %s needs client_ca, the PEM bundle client certificates are verified against", t.ClientAuth)
+		v.Errorf(p+".client_auth", "client_auth %s needs client_ca, the PEM bundle client certificates are verified against", t.ClientAuth)
 	}
-	v.oneOf(p+".min_version", t.MinVersion, "1.2", "1.3")
+	v.OneOf(p+".min_version", t.MinVersion, "1.2", "1.3")
 }
 
-func (v *validator) admin() {
+func (v *Validator) admin() {
 	if a := v.c.Admin.Address; a != "off" {
-		if err := checkHostPort(a); err != nil {
-			v.errf("admin.address", `%v, or "off" to disable the admin API`, err)
+		if err := CheckHostPort(a); err != nil {
+			v.Errorf("admin.address", `%v, or "off" to disable the admin API`, err)
 		}
 	}
 	for i, name := range v.c.Admin.Readiness.RequireHealthyUpstreams {
-		if _, ok := v.c.Upstreams[name]; !ok {
-			valid := sortedKeys(v.c.Upstreams)
-			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", name, validList(valid))
-			if s := Closest(name, valid); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
-			v.errf(joinIndex("admin.readiness.require_healthy_upstreams", i), "%s", msg)
-		}
+		v.Upstream(JoinIndex("admin.readiness.require_healthy_upstreams", i), name)
 	}
 	v.adminAccess() // admin.go
 }
 
 // checkHostPort accepts what net.Listen accepts for TCP with a numeric port
 // (0 picks a free one, which tests use).
-func checkHostPort(addr string) error {
+func CheckHostPort(addr string) error {
 	const want = `want host:port, e.g. ":8080" or "127.0.0.1:8080"`
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -159,31 +164,47 @@ func checkHostPort(addr string) error {
 // keeps names safe in field paths, metrics labels and log lines.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-func (v *validator) name(field, kind, name string) {
+// Name checks the name of something the config defines (a route, an
+// upstream, a plugin) against validName.
+func (v *Validator) Name(field, kind, name string) {
 	if !validName.MatchString(name) {
-		v.errf(field, "%s name %q is not valid; use letters, digits, '_', '.' and '-'", kind, name)
+		v.Errorf(field, "%s name %q is not valid; use letters, digits, '_', '.' and '-'", kind, name)
 	}
 }
 
-func (v *validator) upstreams() {
+func (v *Validator) upstreams() {
 	for _, name := range sortedKeys(v.c.Upstreams) {
 		p := JoinKey("upstreams", name)
-		v.name(p, "upstream", name)
+		v.Name(p, "upstream", name)
 		u := v.c.Upstreams[name]
 		if len(u.Targets) == 0 {
-			v.errf(p+".targets", `at least one target is required, e.g. targets: [{url: "http://127.0.0.1:9001"}]`)
+			v.Errorf(p+".targets", `at least one target is required, e.g. targets: [{url: "http://127.0.0.1:9001"}]`)
 		}
 		for i, t := range u.Targets {
-			tp := joinIndex(p+".targets", i)
+			tp := JoinIndex(p+".targets", i)
 			if err := checkTargetURL(t.URL); err != nil {
-				v.errf(tp+".url", "%v", err)
+				v.Errorf(tp+".url", "%v", err)
 			}
-			v.notNegative(tp+".weight", t.Weight)
+			v.NotNegative(tp+".weight", t.Weight)
 		}
 		v.upstreamPolicies(p, u) // upstreams_validate.go
-		v.oneOf(p+".protocol", u.Protocol, "http1", "h2c", "auto")
-		v.notNegative(p+".max_idle_per_target", u.MaxIdlePerTarget)
+		v.OneOf(p+".protocol", u.Protocol, "http1", "h2c", "auto")
+		v.NotNegative(p+".max_idle_per_target", u.MaxIdlePerTarget)
 	}
+}
+
+// Upstream checks that name is an upstream of the config, listing the
+// valid ones (and the nearest, for a typo) if it is not.
+func (v *Validator) Upstream(field, name string) {
+	if _, ok := v.c.Upstreams[name]; ok {
+		return
+	}
+	valid := sortedKeys(v.c.Upstreams)
+	msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", name, validList(valid))
+	if s := Closest(name, valid); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	v.Errorf(field, "%s", msg)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

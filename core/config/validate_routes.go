@@ -10,68 +10,61 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func (v *validator) routes() {
+func (v *Validator) routes() {
 	names := map[string]int{}
 	for i := range v.c.Routes {
 		r := &v.c.Routes[i]
-		p := joinIndex("routes", i)
+		p := JoinIndex("routes", i)
 		switch j, dup := names[r.Name]; {
 		case r.Name == "":
-			v.errf(p+".name", "a route needs a name (letters, digits, '_', '.', '-'), unique among routes")
+			v.Errorf(p+".name", "a route needs a name (letters, digits, '_', '.', '-'), unique among routes")
 		case dup:
-			v.errf(p+".name", "route name %q is already used by routes[%d]; names must be unique", r.Name, j)
+			v.Errorf(p+".name", "route name %q is already used by routes[%d]; names must be unique", r.Name, j)
 		default:
-			v.name(p+".name", "route", r.Name)
+			v.Name(p+".name", "route", r.Name)
 			names[r.Name] = i
 		}
 		v.match(p+".match", &r.Match)
 		for j, f := range r.Filters {
-			v.filterEntry(joinIndex(p+".filters", j), f)
+			v.filterEntry(JoinIndex(p+".filters", j), f)
 		}
 		v.target(p, r)
 		v.routePolicies(p, r) // upstreams_validate.go
 		if s := r.Rewrite.StripPrefix; s != "" && !strings.HasPrefix(s, "/") {
-			v.errf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)
+			v.Errorf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)
 		}
 		if s := r.Rewrite.Path; s != "" && !strings.HasPrefix(s, "/") {
-			v.errf(p+".rewrite.path", "%q must start with \"/\", e.g. /users/{id}", s)
+			v.Errorf(p+".rewrite.path", "%q must start with \"/\", e.g. /users/{id}", s)
 		}
 	}
 }
 
 // target checks that a route has exactly one target, and that it exists.
-func (v *validator) target(p string, r *Route) {
+func (v *Validator) target(p string, r *Route) {
 	switch {
 	case r.Upstream == "" && r.Respond == nil && r.Aggregate == nil:
-		v.errf(p, "a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}")
+		v.Errorf(p, "a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}")
 	case r.Upstream != "" && r.Respond != nil:
-		v.errf(p+".respond", "upstream and respond are exclusive; keep one")
+		v.Errorf(p+".respond", "upstream and respond are exclusive; keep one")
 	case r.Aggregate != nil && (r.Upstream != "" || r.Respond != nil):
-		v.errf(p+".aggregate", "aggregate, upstream and respond are exclusive; keep one")
+		v.Errorf(p+".aggregate", "aggregate, upstream and respond are exclusive; keep one")
 	case r.Aggregate != nil:
 		v.aggregate(p, r) // aggregate_validate.go
 	case r.Upstream != "":
-		if _, ok := v.c.Upstreams[r.Upstream]; !ok {
-			valid := sortedKeys(v.c.Upstreams)
-			msg := fmt.Sprintf("unknown upstream %q; valid upstreams: %s", r.Upstream, validList(valid))
-			if s := Closest(r.Upstream, valid); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
-			v.errf(p+".upstream", "%s", msg)
-		}
+		v.Upstream(p+".upstream", r.Upstream)
 	default:
 		if s := r.Respond.Status; s < 100 || s > 599 {
-			v.errf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)
+			v.Errorf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)
 		}
 		for _, h := range sortedKeys(r.Respond.Headers) {
 			if !IsToken(h) {
-				v.errf(JoinKey(p+".respond.headers", h), "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h)
+				v.Errorf(JoinKey(p+".respond.headers", h), "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h)
 			}
 		}
 	}
 }
 
-func (v *validator) match(p string, m *Match) {
+func (v *Validator) match(p string, m *Match) {
 	set := 0
 	for _, s := range []string{m.Path, m.Prefix, m.Regex} {
 		if s != "" {
@@ -79,41 +72,41 @@ func (v *validator) match(p string, m *Match) {
 		}
 	}
 	if set > 1 {
-		v.errf(p, "path, prefix and regex are exclusive; set at most one")
+		v.Errorf(p, "path, prefix and regex are exclusive; set at most one")
 	}
 	for _, f := range []struct{ name, val string }{{"path", m.Path}, {"prefix", m.Prefix}} {
 		if f.val != "" && !strings.HasPrefix(f.val, "/") {
-			v.errf(p+"."+f.name, "%q must start with \"/\"", f.val)
+			v.Errorf(p+"."+f.name, "%q must start with \"/\"", f.val)
 		}
 	}
 	v.regex(p+".regex", m.Regex)
 	for i, h := range m.Hosts {
 		if h == "" {
-			v.errf(joinIndex(p+".hosts", i), "empty host; write a name like api.example.com or *.example.com")
+			v.Errorf(JoinIndex(p+".hosts", i), "empty host; write a name like api.example.com or *.example.com")
 		}
 	}
 	for i, method := range m.Methods {
 		if !IsToken(method) {
-			v.errf(joinIndex(p+".methods", i), "%q is not a valid HTTP method (a token like GET or PURGE)", method)
+			v.Errorf(JoinIndex(p+".methods", i), "%q is not a valid HTTP method (a token like GET or PURGE)", method)
 		} else if !v.c.Server.AllowLowercaseMethods && strings.ToUpper(method) != method {
-			v.errf(joinIndex(p+".methods", i), "%q would never match: requests with lowercase methods are refused; write %q, or set server.allow_lowercase_methods", method, strings.ToUpper(method))
+			v.Errorf(JoinIndex(p+".methods", i), "%q would never match: requests with lowercase methods are refused; write %q, or set server.allow_lowercase_methods", method, strings.ToUpper(method))
 		}
 	}
 	for i, h := range m.Headers {
-		hp := joinIndex(p+".headers", i)
+		hp := JoinIndex(p+".headers", i)
 		if h.Name != "" && !IsToken(h.Name) {
-			v.errf(hp+".name", "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h.Name)
+			v.Errorf(hp+".name", "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h.Name)
 		}
 		v.valueMatch(hp, h)
 	}
 	for i, q := range m.Query {
-		v.valueMatch(joinIndex(p+".query", i), q)
+		v.valueMatch(JoinIndex(p+".query", i), q)
 	}
 }
 
-func (v *validator) valueMatch(p string, m ValueMatch) {
+func (v *Validator) valueMatch(p string, m ValueMatch) {
 	if m.Name == "" {
-		v.errf(p+".name", "a name is required")
+		v.Errorf(p+".name", "a name is required")
 	}
 	set := 0
 	for _, b := range []bool{m.Value != "", m.Regex != "", m.Absent} {
@@ -122,17 +115,17 @@ func (v *validator) valueMatch(p string, m ValueMatch) {
 		}
 	}
 	if set > 1 {
-		v.errf(p, "value, regex and absent are exclusive; set at most one (none: the name must be present)")
+		v.Errorf(p, "value, regex and absent are exclusive; set at most one (none: the name must be present)")
 	}
 	v.regex(p+".regex", m.Regex)
 }
 
-func (v *validator) regex(field, expr string) {
+func (v *Validator) regex(field, expr string) {
 	if expr == "" {
 		return
 	}
 	if _, err := regexp.Compile(expr); err != nil {
-		v.errf(field, "%q is not a valid RE2 regular expression: %s", expr, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		v.Errorf(field, "%q is not a valid RE2 regular expression: %s", expr, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 }
 
@@ -181,13 +174,13 @@ func checkTargetURL(s string) error {
 
 // chains checks the named filter chains: their names, their entries, and
 // that no chain includes itself, directly or through others.
-func (v *validator) chains() {
+func (v *Validator) chains() {
 	names := sortedKeys(v.c.FilterChains)
 	for _, name := range names {
 		p := JoinKey("filter_chains", name)
-		v.name(p, "filter chain", name)
+		v.Name(p, "filter chain", name)
 		for i, f := range v.c.FilterChains[name] {
-			v.filterEntry(joinIndex(p, i), f)
+			v.filterEntry(JoinIndex(p, i), f)
 		}
 	}
 	// Depth-first search; a reference back to a chain on the current path
@@ -212,7 +205,7 @@ func (v *validator) chains() {
 			case onPath:
 				start := indexOf(path, ref)
 				cycle := strings.Join(append(append([]string{}, path[start:]...), ref), " -> ")
-				v.errf(joinIndex(JoinKey("filter_chains", name), i)+".chain", "filter chains include each other in a cycle: %s; a chain cannot include itself", cycle)
+				v.Errorf(JoinIndex(JoinKey("filter_chains", name), i)+".chain", "filter chains include each other in a cycle: %s; a chain cannot include itself", cycle)
 			case unvisited:
 				if _, exists := v.c.FilterChains[ref]; exists {
 					visit(ref)
@@ -232,7 +225,7 @@ func (v *validator) chains() {
 // filterEntry checks what the core knows about a filters-list entry: a
 // "chain" entry must name a chain that exists. Other filter names and their
 // blocks belong to the filter registry and are checked when built.
-func (v *validator) filterEntry(p string, f FilterSpec) {
+func (v *Validator) filterEntry(p string, f FilterSpec) {
 	if f.Name != "chain" {
 		return
 	}
@@ -240,7 +233,7 @@ func (v *validator) filterEntry(p string, f FilterSpec) {
 	valid := sortedKeys(v.c.FilterChains)
 	switch {
 	case !ok:
-		v.errf(p+".chain", "a chain entry names one filter chain, like \"- chain: auth\"; valid chains: %s", validList(valid))
+		v.Errorf(p+".chain", "a chain entry names one filter chain, like \"- chain: auth\"; valid chains: %s", validList(valid))
 	case v.c.FilterChains[ref] == nil:
 		if _, exists := v.c.FilterChains[ref]; exists {
 			return // an empty chain is allowed
@@ -249,7 +242,7 @@ func (v *validator) filterEntry(p string, f FilterSpec) {
 		if s := Closest(ref, valid); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
-		v.errf(p+".chain", "%s", msg)
+		v.Errorf(p+".chain", "%s", msg)
 	}
 }
 
