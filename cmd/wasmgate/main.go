@@ -7,21 +7,8 @@ import (
 	"fmt"
 	"os"
 
-	// Built-in filters register themselves with the filter registry.
-	_ "github.com/wasmgate/wasmgate/filters/apikey"
-	_ "github.com/wasmgate/wasmgate/filters/basicauth"
-	_ "github.com/wasmgate/wasmgate/filters/bodylimit"
-	_ "github.com/wasmgate/wasmgate/filters/concurrency"
-	_ "github.com/wasmgate/wasmgate/filters/cors"
-	_ "github.com/wasmgate/wasmgate/filters/headers"
-	_ "github.com/wasmgate/wasmgate/filters/ipfilter"
-	_ "github.com/wasmgate/wasmgate/filters/jwt"
-	_ "github.com/wasmgate/wasmgate/filters/mtls"
-	_ "github.com/wasmgate/wasmgate/filters/observe" // metrics, traces, access log
-	_ "github.com/wasmgate/wasmgate/filters/priority"
-	_ "github.com/wasmgate/wasmgate/filters/quota"
-	_ "github.com/wasmgate/wasmgate/filters/ratelimit"
-	_ "github.com/wasmgate/wasmgate/filters/wasm"
+	// Built-in filters and config sections register themselves.
+	_ "github.com/wasmgate/wasmgate/filters/all"
 )
 
 func main() {

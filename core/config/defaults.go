@@ -101,8 +101,6 @@ func applyDefaults(c *Config) {
 		upstreamDefaults(u) // upstreams.go
 	}
 
-	storeDefaults(&c.Stores)
-
 	pluginDefaults(c) // plugins_validate.go
 
 	observabilityDefaults(&c.Observability) // observability_validate.go

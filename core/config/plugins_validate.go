@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"time"
 )
 
@@ -58,7 +59,7 @@ func (v *Validator) plugins() {
 		v.OneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
 		v.NotNegative(p+".limits.callouts", pl.Limits.Callouts)
 		v.OneOf(p+".shared_data", pl.SharedData, "memory", "redis")
-		if pl.SharedData == "redis" && v.c.Stores.Redis == nil {
+		if pl.SharedData == "redis" && !hasRedis(v.c) {
 			v.Errorf(p+".shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 		}
 		for i, u := range pl.Callouts {
@@ -74,4 +75,11 @@ func (v *Validator) plugins() {
 			seen[b] = true
 		}
 	}
+}
+
+// hasRedis reports whether the stores section has a redis block; it lives
+// here only until plugins move to filters/wasm, beside the stores section.
+func hasRedis(c *Config) bool {
+	s := reflect.ValueOf(c.sections["stores"])
+	return s.IsValid() && !s.Elem().FieldByName("Redis").IsNil()
 }

@@ -16,7 +16,6 @@ type Config struct {
 
 	// Sections owned by filter families; their types live in their own files.
 	Consumers     []Consumer         `yaml:"consumers"`     // consumers.go
-	Stores        Stores             `yaml:"stores"`        // stores.go
 	Plugins       map[string]*Plugin `yaml:"plugins"`       // plugins.go
 	Observability Observability      `yaml:"observability"` // observability.go
 

@@ -22,7 +22,6 @@ func validate(c *Config) Errors {
 	v.routes()
 	v.consumers()
 	v.plugins() // plugins_validate.go
-	v.stores()
 	v.observability() // observability_validate.go
 	v.sections()      // section.go: the blocks other packages own
 	return v.errs
@@ -146,7 +145,7 @@ func (v *Validator) admin() {
 	v.adminAccess() // admin.go
 }
 
-// checkHostPort accepts what net.Listen accepts for TCP with a numeric port
+// CheckHostPort accepts what net.Listen accepts for TCP with a numeric port
 // (0 picks a free one, which tests use).
 func CheckHostPort(addr string) error {
 	const want = `want host:port, e.g. ":8080" or "127.0.0.1:8080"`

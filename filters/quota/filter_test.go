@@ -15,6 +15,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 func build(t *testing.T, c *Config, addr, prefix string) *Filter {
@@ -22,10 +23,11 @@ func build(t *testing.T, c *Config, addr, prefix string) *Filter {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Stores: config.Stores{Redis: &config.RedisStore{
+	cfg := &config.Config{}
+	config.SetSection(cfg, "stores", &stores.Config{Redis: &stores.Redis{
 		Address: addr, KeyPrefix: prefix, PoolSize: 4,
 		DialTimeout: config.Duration(250 * time.Millisecond), ReadTimeout: config.Duration(100 * time.Millisecond), WriteTimeout: config.Duration(100 * time.Millisecond),
-	}}}
+	}})
 	f, err := c.Build(&filter.BuildContext{Route: "r", Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

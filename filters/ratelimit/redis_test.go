@@ -19,15 +19,18 @@ import (
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 func redisConfig(addr, prefix string) *config.Config {
-	return &config.Config{Stores: config.Stores{Redis: &config.RedisStore{
+	cfg := &config.Config{}
+	config.SetSection(cfg, "stores", &stores.Config{Redis: &stores.Redis{
 		Address: addr, KeyPrefix: prefix, PoolSize: 16,
 		DialTimeout:  config.Duration(250 * time.Millisecond),
 		ReadTimeout:  config.Duration(100 * time.Millisecond),
 		WriteTimeout: config.Duration(100 * time.Millisecond),
-	}}}
+	}})
+	return cfg
 }
 
 // Overrides in Redis: each policy has keys of its own, so a consumer on

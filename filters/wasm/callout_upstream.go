@@ -11,6 +11,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/upstream"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 // hostOptions fills the options that need the whole config: the upstreams
@@ -18,10 +19,10 @@ import (
 // shared_data: redis.
 func hostOptions(bc *filter.BuildContext, pc *config.Plugin, o *Options) error {
 	if pc.SharedData == "redis" && bc.Config != nil {
-		if bc.Config.Stores.Redis == nil {
+		if stores.RedisOf(bc.Config) == nil {
 			return config.FieldErr("shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 		}
-		o.SharedRedis = bc.Config.Stores.Redis
+		o.SharedRedis = stores.RedisOf(bc.Config)
 	}
 	if len(pc.Callouts) == 0 {
 		return nil

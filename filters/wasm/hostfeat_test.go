@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
 )
 
@@ -136,9 +137,9 @@ func TestSharedDataMemory(t *testing.T) {
 	}
 }
 
-func redisStore(t testing.TB) *config.RedisStore {
+func redisStore(t testing.TB) *stores.Redis {
 	addr := redistest.Addr(t)
-	return &config.RedisStore{Address: addr, KeyPrefix: redistest.Prefix(t),
+	return &stores.Redis{Address: addr, KeyPrefix: redistest.Prefix(t),
 		DialTimeout: config.Duration(time.Second), ReadTimeout: config.Duration(time.Second), WriteTimeout: config.Duration(time.Second), PoolSize: 8}
 }
 

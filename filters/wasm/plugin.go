@@ -20,7 +20,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 // Options configure one plugin. The zero value of every field means its
@@ -60,7 +60,7 @@ type Options struct {
 	CalloutTimeout  time.Duration     // cap of each callout (default 5s)
 	SharedDataLimit int64             // in-memory shared data bytes per vm id (default 1MiB)
 	// SharedRedis keeps shared data in Redis, shared by every gateway.
-	SharedRedis *config.RedisStore
+	SharedRedis *stores.Redis
 }
 
 const (

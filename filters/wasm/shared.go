@@ -11,8 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmgate/wasmgate/core/config"
-	"github.com/wasmgate/wasmgate/filters/internal/redisclient"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 // Shared data (proxy_get_shared_data, proxy_set_shared_data): key/value
@@ -150,10 +149,10 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', n)
 return n
 `)
 
-func newRedisShared(rc *config.RedisStore, logger *slog.Logger, vmID string, limit int64) *redisShared {
+func newRedisShared(rc *stores.Redis, logger *slog.Logger, vmID string, limit int64) *redisShared {
 	return &redisShared{
-		client:  redisclient.New(rc, logger),
-		timeout: redisclient.Timeout(rc),
+		client:  rc.NewClient(logger),
+		timeout: rc.Timeout(),
 		prefix:  rc.KeyPrefix + "wasm:shared:" + vmID + ":",
 		limit:   limit,
 	}

@@ -29,9 +29,7 @@ import (
 	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 
 	// The filters the binary registers.
-	_ "github.com/wasmgate/wasmgate/filters/apikey"
-	_ "github.com/wasmgate/wasmgate/filters/headers"
-	_ "github.com/wasmgate/wasmgate/filters/jwt"
+	_ "github.com/wasmgate/wasmgate/filters/all"
 )
 
 // vars fill a config template.

@@ -14,9 +14,8 @@ import (
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
-	_ "github.com/wasmgate/wasmgate/filters/apikey"
+	_ "github.com/wasmgate/wasmgate/filters/all"
 	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
-	_ "github.com/wasmgate/wasmgate/filters/jwt"
 )
 
 // Through a real gateway: a client-sent X-Consumer-Name never reaches the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/internal/redisclient"
+	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
 
 // ErrStoreDown is returned while the store is known to be unreachable:
@@ -45,10 +45,7 @@ type Store struct {
 // OpenStore returns the shared store for the config's stores.redis block:
 // the same block, in this snapshot or the one before, means the same client.
 func OpenStore(bc *filter.BuildContext) (*Store, error) {
-	var rc *config.RedisStore
-	if bc.Config != nil {
-		rc = bc.Config.Stores.Redis
-	}
+	rc := stores.RedisOf(bc.Config)
 	if rc == nil {
 		return nil, config.FieldErr("store", `store: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 	}
@@ -69,10 +66,10 @@ type storeKey struct{ config string }
 
 // NewStore connects lazily: a Redis that is down at start is a store that
 // is down, handled by the failure policy, not a config error.
-func NewStore(rc *config.RedisStore, logger *slog.Logger) *Store {
+func NewStore(rc *stores.Redis, logger *slog.Logger) *Store {
 	return &Store{
-		client:  redisclient.New(rc, logger),
-		timeout: redisclient.Timeout(rc),
+		client:  rc.NewClient(logger),
+		timeout: rc.Timeout(),
 		prefix:  rc.KeyPrefix,
 		logger:  logger,
 		done:    make(chan struct{}),

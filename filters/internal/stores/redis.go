@@ -1,12 +1,4 @@
-// Package redisclient makes the go-redis clients of the filters that use
-// stores.redis (rate limits and quotas, Wasm shared data) with one set of
-// options, and sends go-redis's own log lines to the gateway's log at
-// debug level. go-redis has one process-wide logger, writing to stderr by
-// default: while a Redis store is down it prints a dial failure per
-// attempt, interleaved with the gateway's structured log. The stores
-// already say once, as a warning, that Redis is unreachable, and once, as
-// info, that it is back; the library's detail belongs under debug.
-package redisclient
+package stores
 
 import (
 	"context"
@@ -16,15 +8,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wasmgate/wasmgate/core/config"
 )
 
-// New returns a client for rc, connecting lazily, and routes go-redis's
-// logging to logger (once per process). Commands are never retried (a
-// retried script or set could apply twice), a redial is tried once, and
-// every command is bounded by its context as well as by Timeout.
-func New(rc *config.RedisStore, logger *slog.Logger) *redis.Client {
+// go-redis has one process-wide logger, writing to stderr by default: while
+// a Redis store is down it prints a dial failure per attempt, interleaved
+// with the gateway's structured log. The stores already say once, as a
+// warning, that Redis is unreachable, and once, as info, that it is back;
+// the library's detail belongs under debug, in the gateway's log.
+
+// NewClient returns a client for rc, connecting lazily, and routes
+// go-redis's logging to logger (once per process). Every filter that uses
+// stores.redis (rate limits and quotas, Wasm shared data) makes its client
+// here, with one set of options. Commands are never retried (a retried
+// script or set could apply twice), a redial is tried once, and every
+// command is bounded by its context as well as by Timeout.
+func (rc *Redis) NewClient(logger *slog.Logger) *redis.Client {
 	Install(logger)
 	return redis.NewClient(&redis.Options{
 		Addr:                  rc.Address,
@@ -35,7 +33,7 @@ func New(rc *config.RedisStore, logger *slog.Logger) *redis.Client {
 		ReadTimeout:           rc.ReadTimeout.D(),
 		WriteTimeout:          rc.WriteTimeout.D(),
 		PoolSize:              rc.PoolSize,
-		PoolTimeout:           Timeout(rc),
+		PoolTimeout:           rc.Timeout(),
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
 		DialerRetries:         1,
@@ -45,7 +43,7 @@ func New(rc *config.RedisStore, logger *slog.Logger) *redis.Client {
 
 // Timeout bounds one command: the read and write timeouts together, or
 // 200ms when neither is set.
-func Timeout(rc *config.RedisStore) time.Duration {
+func (rc *Redis) Timeout() time.Duration {
 	if t := rc.ReadTimeout.D() + rc.WriteTimeout.D(); t > 0 {
 		return t
 	}
