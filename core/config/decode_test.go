@@ -24,7 +24,7 @@ func TestUnknownFieldWithoutNearName(t *testing.T) {
 bogus: 1
 `+withListener, env())
 	wantErrs(t, got,
-		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, consumers, filter_chains, listeners, observability, plugins, routes, server, upstreams, widgets`)
+		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, consumers, filter_chains, listeners, observability, routes, server, upstreams, widgets`)
 }
 
 // withListener completes a document that tests one decode error, so that

@@ -101,8 +101,6 @@ func applyDefaults(c *Config) {
 		upstreamDefaults(u) // upstreams.go
 	}
 
-	pluginDefaults(c) // plugins_validate.go
-
 	observabilityDefaults(&c.Observability) // observability_validate.go
 
 	for i := range c.Routes {

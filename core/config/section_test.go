@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The sections a package outside core/config would register; the tests of
@@ -14,6 +16,10 @@ type widgets struct {
 	Size  int               `yaml:"size"`
 	Color string            `yaml:"color"`
 	Keys  map[string]string `yaml:"keys" redact:"secret"`
+	// Notes is free-form, so hidden whole unless NotesVisible is written
+	// as a literal true (as a Wasm plugin's config).
+	Notes        *yaml.Node `yaml:"notes" redact:"secret,unless=notes_visible"`
+	NotesVisible bool       `yaml:"notes_visible"`
 }
 
 type signal struct {
@@ -93,7 +99,7 @@ consumers:
   - {name: b, tokenz: []}
 `, env())
 	wantErrs(t, got,
-		`gw.yaml:2:21: widgets.colour: unknown field "colour"; valid fields: color, keys, size; did you mean "color"?`,
+		`gw.yaml:2:21: widgets.colour: unknown field "colour"; valid fields: color, keys, notes, notes_visible, size; did you mean "color"?`,
 		`gw.yaml:3:39: observability.signl: unknown field "signl"; valid fields: access_log, metrics, request_id, signal, tracing; did you mean "signal"?`,
 		`gw.yaml:6:15: consumers[1].tokenz: unknown field "tokenz"; valid fields: api_keys, basic_auth, jwt, metadata, mtls, name, tokens; did you mean "tokens"?`,
 	)
@@ -125,6 +131,15 @@ consumers: [{name: c, tokens: [{secret: `+leak+`}]}]
 `), fakeFilters))
 	if strings.Contains(out, leak) || !strings.Contains(out, "color: red") || strings.Count(out, Redacted) != 2 {
 		t.Errorf("the view does not follow the sections' types:\n%s", out)
+	}
+
+	for visible, want := range map[string]bool{"true": true, `"${SHOW}"`: false, "false": false} {
+		out := string(Redact(doc(`
+widgets: {notes_visible: `+visible+`, notes: {rules: [allow-all]}}
+`), fakeFilters))
+		if strings.Contains(out, "allow-all") != want {
+			t.Errorf("notes_visible: %s: want notes shown %v:\n%s", visible, want, out)
+		}
 	}
 }
 

@@ -15,9 +15,8 @@ type Config struct {
 	Routes       []Route                 `yaml:"routes"`
 
 	// Sections owned by filter families; their types live in their own files.
-	Consumers     []Consumer         `yaml:"consumers"`     // consumers.go
-	Plugins       map[string]*Plugin `yaml:"plugins"`       // plugins.go
-	Observability Observability      `yaml:"observability"` // observability.go
+	Consumers     []Consumer    `yaml:"consumers"`     // consumers.go
+	Observability Observability `yaml:"observability"` // observability.go
 
 	// File is the path the config was loaded from ("" for an embedded one);
 	// Root its document node, for resolving error positions after decoding.

@@ -21,7 +21,6 @@ func validate(c *Config) Errors {
 	v.chains()
 	v.routes()
 	v.consumers()
-	v.plugins() // plugins_validate.go
 	v.observability() // observability_validate.go
 	v.sections()      // section.go: the blocks other packages own
 	return v.errs

@@ -17,7 +17,7 @@ import (
 // hostOptions fills the options that need the whole config: the upstreams
 // the plugin may call (plugins.NAME.callouts) and the Redis store for
 // shared_data: redis.
-func hostOptions(bc *filter.BuildContext, pc *config.Plugin, o *Options) error {
+func hostOptions(bc *filter.BuildContext, pc *PluginConfig, o *Options) error {
 	if pc.SharedData == "redis" && bc.Config != nil {
 		if stores.RedisOf(bc.Config) == nil {
 			return config.FieldErr("shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)

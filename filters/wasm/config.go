@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -61,18 +62,10 @@ func (c *Config) Validate() error {
 // Build loads the plugin, or reuses it from a previous snapshot when its
 // module bytes and options are unchanged (BuildContext.Keep).
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
-	var pc *config.Plugin
-	if bc.Config != nil {
-		pc = bc.Config.Plugins[c.Plugin]
-	}
+	plugins := PluginsOf(bc.Config)
+	pc := plugins[c.Plugin]
 	if pc == nil {
-		var names []string
-		if bc.Config != nil {
-			for n := range bc.Config.Plugins {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(plugins))
 		valid := "none are declared under plugins:"
 		if len(names) > 0 {
 			valid = strings.Join(names, ", ")
@@ -127,7 +120,7 @@ func newPoolKey(name string, code []byte, o Options) poolKey {
 // OptionsFrom converts a `plugins:` entry (defaults applied by the config
 // loader) into Options. The config blocks become bytes: a YAML string as
 // is, anything else as compact JSON.
-func OptionsFrom(name string, pc *config.Plugin) (Options, error) {
+func OptionsFrom(name string, pc *PluginConfig) (Options, error) {
 	cfg, err := configBytes(pc.Config)
 	if err != nil {
 		return Options{}, config.FieldErr("config", "%v", err)
