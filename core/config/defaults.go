@@ -101,7 +101,7 @@ func applyDefaults(c *Config) {
 		upstreamDefaults(u) // upstreams.go
 	}
 
-	observabilityDefaults(&c.Observability) // observability_validate.go
+	observabilityDefaults(&c.Observability) // observability.go
 
 	for i := range c.Routes {
 		if r := c.Routes[i].Respond; r != nil && r.Status == 0 {

@@ -27,7 +27,6 @@ const leak = "s3cr3t-LEAK"
 // secretPlaces are the secret-bearing fields, each as a YAML fragment that
 // puts VALUE there (a scalar) or MAP there (a mapping of one header).
 var secretPlaces = map[string]string{
-	"tracing headers":  "observability: {tracing: {otlp_endpoint: \"http://127.0.0.1:4318\", headers: MAP}}",
 	"api key sha256":   "consumers: [{name: c, api_keys: [{sha256: VALUE}]}]",
 	"api key clear":    "consumers: [{name: c, api_keys: [{key: VALUE}]}]",
 	"bcrypt":           "consumers: [{name: c, basic_auth: [{username: u, bcrypt: VALUE}]}]",

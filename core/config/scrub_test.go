@@ -26,10 +26,6 @@ listeners: [{address: "${ADDR}"}]
 		"shortened by describe": {`
 listeners: [{address: ":8080", h2c: "${LONG}"}]
 `, []string{"LONG", long}},
-		"otlp endpoint": {`
-listeners: [{address: ":8080"}]
-observability: {tracing: {otlp_endpoint: "${OTLP}"}}
-`, []string{"OTLP", "ftp://" + pw + "@collector"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := strings.Join(parseErrs(t, tt.src, env(tt.env...)), "\n")

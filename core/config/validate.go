@@ -21,7 +21,7 @@ func validate(c *Config) Errors {
 	v.chains()
 	v.routes()
 	v.consumers()
-	v.observability() // observability_validate.go
+	v.observability() // observability.go
 	v.sections()      // section.go: the blocks other packages own
 	return v.errs
 }

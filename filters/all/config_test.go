@@ -28,6 +28,10 @@ func TestSectionErrorsNeverShowEnvValues(t *testing.T) {
 listeners: [{address: ":8080"}]
 stores: {redis: {address: "${REDIS_URL}"}}
 `, []string{"REDIS_URL", "redis://user:" + pw + "@cache:6379/0"}},
+		"otlp endpoint": {`
+listeners: [{address: ":8080"}]
+observability: {tracing: {otlp_endpoint: "${OTLP}"}}
+`, []string{"OTLP", "ftp://" + pw + "@collector"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := strings.Join(parseErrs(t, tt.src, tt.env...), "\n")

@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
@@ -82,7 +81,7 @@ const (
 func compileFields(names []string) *fieldSet {
 	fs := &fieldSet{}
 	for _, n := range names {
-		for i, known := range config.AccessLogFields {
+		for i, known := range AccessLogFields {
 			if n == known {
 				fs.ids = append(fs.ids, fieldID(i))
 			}
@@ -117,14 +116,14 @@ type accessLogKey struct {
 	buffer       int
 }
 
-func newAccessLogKey(c *config.AccessLog) accessLogKey {
+func newAccessLogKey(c *AccessLog) accessLogKey {
 	return accessLogKey{format: c.Format, path: c.Path, buffer: c.Buffer}
 }
 
 // checkAccessLog tells whether the access log could be opened, without
 // creating it: an existing file must open for appending, a new one needs
 // its directory.
-func checkAccessLog(c *config.AccessLog) error {
+func checkAccessLog(c *AccessLog) error {
 	if c.Path == "stdout" || c.Path == "stderr" {
 		return nil
 	}
@@ -146,7 +145,7 @@ func checkAccessLog(c *config.AccessLog) error {
 	return nil
 }
 
-func newAccessLog(c *config.AccessLog) (*accessLog, error) {
+func newAccessLog(c *AccessLog) (*accessLog, error) {
 	l := &accessLog{
 		queue: make(chan entry, c.Buffer),
 		stop:  make(chan struct{}),
@@ -252,8 +251,8 @@ func (l *accessLog) write(e *entry) {
 
 // jsonKeys are the fields' keys, quoted, with their colon.
 var jsonKeys = func() []string {
-	keys := make([]string, len(config.AccessLogFields))
-	for i, k := range config.AccessLogFields {
+	keys := make([]string, len(AccessLogFields))
+	for i, k := range AccessLogFields {
 		keys[i] = strconv.Quote(k) + ":"
 	}
 	return keys

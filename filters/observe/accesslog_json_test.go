@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // slogLine is the access-log line as log/slog's JSONHandler writes it: the
@@ -86,7 +84,7 @@ func slogLine(e *entry) []byte {
 }
 
 func TestAppendJSONMatchesSlog(t *testing.T) {
-	all := compileFields(config.AccessLogFields)
+	all := compileFields(AccessLogFields)
 	some := compileFields([]string{"status", "path", "time", "user_agent"})
 	noTime := compileFields([]string{"route", "error"})
 	base := entry{

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wasmgate/wasmgate/core/config"
 )
 
 func accessLogConfig(upstreamURL, logPath, extra string) string {
@@ -73,7 +71,7 @@ func TestAccessLogJSON(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		want := slices.Clone(config.AccessLogFields)
+		want := slices.Clone(AccessLogFields)
 		slices.Sort(want)
 		if !slices.Equal(keys, want) {
 			t.Errorf("fields %v, want %v", keys, want)

@@ -62,7 +62,7 @@ var benchVariants = []struct{ name, obs string }{
 // BenchmarkProxy; allocs/op include the client's and the upstream's.
 func BenchmarkExchange(b *testing.B) {
 	prev := newSpanExporter
-	newSpanExporter = func(config.Tracing) (sdktrace.SpanExporter, error) { return discard{}, nil }
+	newSpanExporter = func(Tracing) (sdktrace.SpanExporter, error) { return discard{}, nil }
 	defer func() { newSpanExporter = prev }()
 
 	body := strings.Repeat("x", 1024)
@@ -102,7 +102,7 @@ func BenchmarkExchange(b *testing.B) {
 // network: Begin, one attempt, End, as the gateway and proxy call them.
 func BenchmarkObserverPath(b *testing.B) {
 	prev := newSpanExporter
-	newSpanExporter = func(config.Tracing) (sdktrace.SpanExporter, error) { return discard{}, nil }
+	newSpanExporter = func(Tracing) (sdktrace.SpanExporter, error) { return discard{}, nil }
 	defer func() { newSpanExporter = prev }()
 
 	for _, v := range benchVariants[1:] {

@@ -12,7 +12,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
 	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
@@ -112,7 +111,7 @@ func (memExporter) Shutdown(context.Context) error { return nil }
 func withMemExporter(t *testing.T) *tracetest.InMemoryExporter {
 	mem := tracetest.NewInMemoryExporter()
 	prev := newSpanExporter
-	newSpanExporter = func(config.Tracing) (sdktrace.SpanExporter, error) { return memExporter{mem}, nil }
+	newSpanExporter = func(Tracing) (sdktrace.SpanExporter, error) { return memExporter{mem}, nil }
 	t.Cleanup(func() { newSpanExporter = prev })
 	return mem
 }

@@ -45,7 +45,7 @@ func (h *hooks) init(mt metric.Meter) error {
 // From returns the gateway's metrics for a filter being built, or nil when
 // metrics are off. Filters call it in Build and bind handles there.
 func From(bc *filter.BuildContext) *Meters {
-	if bc == nil || bc.Config == nil || !bc.Config.Observability.Metrics.Prometheus {
+	if bc == nil || bc.Config == nil || !metricsOf(bc.Config).Prometheus {
 		return nil
 	}
 	v, err := bc.Keep(metricsKey{}, func() (io.Closer, error) { return newMeters() })

@@ -49,27 +49,27 @@ type routeObs struct {
 
 func build(bc *filter.BuildContext) (filter.Observer, error) {
 	cfg := bc.Config
-	oc := &cfg.Observability
-	if !oc.Metrics.Prometheus && oc.Tracing.OTLPEndpoint == "" && oc.AccessLog == nil {
+	metrics, tc, al := metricsOf(cfg), tracingOf(cfg), accessLogOf(cfg) // config.go
+	if !metrics.Prometheus && tc.OTLPEndpoint == "" && al == nil {
 		return nil, nil
 	}
-	o := &Observer{metricsPath: oc.Metrics.Path}
-	if oc.Metrics.Prometheus {
+	o := &Observer{metricsPath: metrics.Path}
+	if metrics.Prometheus {
 		v, err := bc.Keep(metricsKey{}, func() (io.Closer, error) { return newMeters() })
 		if err != nil {
 			return nil, config.FieldErr("metrics", "%v", err)
 		}
 		o.meters = v.(*Meters)
 	}
-	if oc.Tracing.OTLPEndpoint != "" {
-		key, _ := json.Marshal(oc.Tracing)
-		v, err := bc.Keep(tracingKey{string(key)}, func() (io.Closer, error) { return newTracing(oc.Tracing) })
+	if tc.OTLPEndpoint != "" {
+		key, _ := json.Marshal(tc)
+		v, err := bc.Keep(tracingKey{string(key)}, func() (io.Closer, error) { return newTracing(tc) })
 		if err != nil {
 			return nil, config.FieldErr("tracing", "%v", err)
 		}
 		o.tracing = v.(*tracing)
 	}
-	if al := oc.AccessLog; al != nil && bc.DryRun {
+	if al != nil && bc.DryRun {
 		if err := checkAccessLog(al); err != nil {
 			return nil, config.FieldErr("access_log.path", "cannot open the access log: %v", err)
 		}

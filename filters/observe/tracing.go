@@ -23,7 +23,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
@@ -44,7 +43,7 @@ type tracing struct {
 }
 
 // newSpanExporter makes the OTLP exporter; tests swap in an in-memory one.
-var newSpanExporter = func(c config.Tracing) (sdktrace.SpanExporter, error) {
+var newSpanExporter = func(c Tracing) (sdktrace.SpanExporter, error) {
 	u, err := url.Parse(c.OTLPEndpoint)
 	if err != nil {
 		return nil, err
@@ -80,7 +79,7 @@ func newGRPCExporter(u *url.URL, headers map[string]string) (sdktrace.SpanExport
 	return otlptracegrpc.New(context.Background(), opts...)
 }
 
-func newTracing(c config.Tracing) (*tracing, error) {
+func newTracing(c Tracing) (*tracing, error) {
 	exp, err := newSpanExporter(c)
 	if err != nil {
 		return nil, err

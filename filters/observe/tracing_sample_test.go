@@ -7,7 +7,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
@@ -17,7 +16,7 @@ import (
 func TestBeginSamplesAsTheSDK(t *testing.T) {
 	withMemExporter(t)
 	for _, ratio := range []float64{0, 0.3, 1} {
-		tr, err := newTracing(config.Tracing{OTLPEndpoint: "http://127.0.0.1:4318", Sample: &ratio})
+		tr, err := newTracing(Tracing{OTLPEndpoint: "http://127.0.0.1:4318", Sample: &ratio})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +50,7 @@ func TestBeginSamplesAsTheSDK(t *testing.T) {
 func TestBeginContinuesUnsampledParent(t *testing.T) {
 	mem := withMemExporter(t)
 	one := 1.0
-	tr, err := newTracing(config.Tracing{OTLPEndpoint: "http://127.0.0.1:4318", Sample: &one})
+	tr, err := newTracing(Tracing{OTLPEndpoint: "http://127.0.0.1:4318", Sample: &one})
 	if err != nil {
 		t.Fatal(err)
 	}

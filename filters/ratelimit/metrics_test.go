@@ -19,7 +19,7 @@ func TestDecisionMetrics(t *testing.T) {
 		Route: "r", Logger: slog.New(slog.DiscardHandler), Config: &config.Config{},
 		Keeper: testutil.NewKeeper(t),
 	}
-	bc.Config.Observability.Metrics.Prometheus = true
+	config.SetSection(bc.Config, "observability.metrics", &observe.Metrics{Prometheus: true})
 	c := &Config{Name: "api", Key: mustKey(t, "client_ip"), Rate: Rate{Count: 1, Period: time.Second}, Burst: 2}
 	f, err := c.Build(bc)
 	if err != nil {

@@ -48,11 +48,13 @@ func build(t testing.TB, name, block, consumersYAML string, metrics bool) (filte
 	if consumersYAML != "" {
 		src += "consumers: " + consumersYAML + "\n"
 	}
+	if metrics {
+		src += "observability: {metrics: {prometheus: true}}\n"
+	}
 	cfg, err := config.Parse("", []byte(src))
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Observability.Metrics.Prometheus = metrics
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(block), &node); err != nil {
 		t.Fatal(err)
