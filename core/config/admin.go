@@ -101,6 +101,11 @@ func (v *Validator) adminAccess() {
 	}
 }
 
+// MinSecretLen is the shortest clear bearer secret accepted (an admin
+// token here, an API key in filters/apikey): shorter ones can be guessed
+// online, and their SHA-256 reversed by brute force offline.
+const MinSecretLen = 16
+
 // adminToken fills t.Hash from whichever form was given and clears the clear token.
 func (v *Validator) adminToken(p string, t *AdminToken) bool {
 	switch {
@@ -109,8 +114,8 @@ func (v *Validator) adminToken(p string, t *AdminToken) bool {
 		t.Token = ""
 		return false
 	case t.Token != "":
-		if len(t.Token) < minAPIKeyLen {
-			v.Errorf(p+".token", "the token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(t.Token), minAPIKeyLen)
+		if len(t.Token) < MinSecretLen {
+			v.Errorf(p+".token", "the token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(t.Token), MinSecretLen)
 			t.Token = ""
 			return false
 		}

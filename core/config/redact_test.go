@@ -27,9 +27,6 @@ const leak = "s3cr3t-LEAK"
 // secretPlaces are the secret-bearing fields, each as a YAML fragment that
 // puts VALUE there (a scalar) or MAP there (a mapping of one header).
 var secretPlaces = map[string]string{
-	"api key sha256":   "consumers: [{name: c, api_keys: [{sha256: VALUE}]}]",
-	"api key clear":    "consumers: [{name: c, api_keys: [{key: VALUE}]}]",
-	"bcrypt":           "consumers: [{name: c, basic_auth: [{username: u, bcrypt: VALUE}]}]",
 	"aggregate header": "routes: [{name: r, aggregate: {calls: [{name: a, upstream: u, path: /, headers: MAP}]}}]",
 	"filter field":     "routes: [{name: r, upstream: u, filters: [{fake: {name: f, set: MAP}}]}]",
 	"filter in chain":  "filter_chains: {c: [{fake: {set: MAP}}]}",

@@ -101,7 +101,7 @@ consumers:
 	wantErrs(t, got,
 		`gw.yaml:2:21: widgets.colour: unknown field "colour"; valid fields: color, keys, notes, notes_visible, size; did you mean "color"?`,
 		`gw.yaml:3:39: observability.signl: unknown field "signl"; valid fields: request_id, signal; did you mean "signal"?`,
-		`gw.yaml:6:15: consumers[1].tokenz: unknown field "tokenz"; valid fields: api_keys, basic_auth, jwt, metadata, mtls, name, tokens; did you mean "tokens"?`,
+		`gw.yaml:6:15: consumers[1].tokenz: unknown field "tokenz"; valid fields: metadata, name, tokens; did you mean "tokens"?`,
 	)
 
 	got = parseErrs(t, `

@@ -70,8 +70,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		challenge: identity.Challenge("ApiKey", a.Realm, "header", http.CanonicalHeaderKey(header)),
 		failures:  newFailures(a),
 	}
-	for _, cc := range bc.Config.Consumers {
-		for _, k := range cc.APIKeys {
+	for i := range bc.Config.Consumers {
+		cc := &bc.Config.Consumers[i]
+		for _, k := range KeysOf(cc) {
 			f.keys[k.Hash] = &key{hash: k.Hash, consumer: a.Consumers[cc.Name]}
 		}
 	}

@@ -70,8 +70,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		challenge: identity.Challenge("Basic", a.Realm, "charset", "UTF-8"),
 		failures:  newFailures(a),
 	}
-	for _, cc := range bc.Config.Consumers {
-		for _, u := range cc.BasicAuth {
+	for i := range bc.Config.Consumers {
+		cc := &bc.Config.Consumers[i]
+		for _, u := range UsersOf(cc) {
 			f.users[u.Username] = &user{hash: []byte(u.Bcrypt), consumer: a.Consumers[cc.Name]}
 			// Unknown users are checked against a hash of the same cost, so
 			// timing does not tell which usernames exist.

@@ -65,7 +65,7 @@ func (c *Config) tokenCache(bc *filter.BuildContext, keys [sha256.Size]byte) (*t
 	size := cmp.Or(c.CacheSize, DefaultCacheSize)
 	h := sha256.New()
 	_ = json.NewEncoder(h).Encode(c)
-	_ = json.NewEncoder(h).Encode(bc.Config.Consumers)
+	writeConsumers(h, bc.Config) // consumers.go
 	k := tokensKey{keys: keys}
 	h.Sum(k.config[:0])
 	v, err := bc.Keep(k, func() (io.Closer, error) { return newTokenCache(ttl, size), nil })

@@ -1,9 +1,71 @@
 package jwt
 
 import (
+	"encoding/json"
+	"io"
+
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
+
+// Which tokens identify which consumer is the consumers' to say:
+// consumers[].jwt is this package's credential block.
+
+func init() {
+	config.RegisterCredential("jwt", checkIdentities)
+}
+
+// Identity maps verified tokens to a consumer: a token matches when its
+// iss equals Issuer (if given) and its sub equals Subject (if given). At
+// least one is required; the most specific match wins (issuer and subject,
+// then subject alone, then issuer alone).
+type Identity struct {
+	Issuer  string `yaml:"issuer"`
+	Subject string `yaml:"subject"`
+}
+
+// IdentitiesOf returns the consumer's token identities.
+func IdentitiesOf(c *config.Consumer) []Identity {
+	if ids := config.Credential[[]Identity](c, "jwt"); ids != nil {
+		return *ids
+	}
+	return nil
+}
+
+// checkIdentities refuses an identity two consumers share: the consumer a
+// token maps to would depend on config order.
+func checkIdentities(v *config.Validator, blocks []*[]Identity) {
+	owners := map[Identity]string{}
+	for i, ids := range blocks {
+		if ids == nil {
+			continue
+		}
+		name := v.Config().Consumers[i].Name
+		for j, id := range *ids {
+			p := config.JoinIndex(config.JoinIndex("consumers", i)+".jwt", j)
+			if id.Issuer == "" && id.Subject == "" {
+				v.Errorf(p, "give an issuer, a subject or both: the token claims (iss, sub) that identify this consumer")
+				continue
+			}
+			if other, dup := owners[id]; dup {
+				v.Errorf(p, "issuer %q and subject %q already map to consumer %q", id.Issuer, id.Subject, other)
+			}
+			owners[id] = name
+		}
+	}
+}
+
+// writeConsumers writes what a cached verification depends on of cfg's
+// consumers (names, metadata, token identities) to w, for the token
+// cache's key.
+func writeConsumers(w io.Writer, cfg *config.Config) {
+	enc := json.NewEncoder(w)
+	for i := range cfg.Consumers {
+		cc := &cfg.Consumers[i]
+		_ = enc.Encode(cc)
+		_ = enc.Encode(IdentitiesOf(cc))
+	}
+}
 
 // consumerMap finds the declared consumer of a verified token from the
 // consumers' jwt: entries, by issuer and subject, subject, or issuer.
@@ -21,8 +83,9 @@ func newConsumerMap(cfg *config.Config, index map[string]*identity.Consumer) con
 		bySub:    map[string]*identity.Consumer{},
 		byIss:    map[string]*identity.Consumer{},
 	}
-	for _, cc := range cfg.Consumers {
-		for _, id := range cc.JWT {
+	for i := range cfg.Consumers {
+		cc := &cfg.Consumers[i]
+		for _, id := range IdentitiesOf(cc) {
 			switch {
 			case id.Issuer != "" && id.Subject != "":
 				m.byIssSub[[2]string{id.Issuer, id.Subject}] = index[cc.Name]

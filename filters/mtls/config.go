@@ -42,8 +42,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	if !tlsListener {
 		bc.Logger.Warn("no listener verifies client certificates (tls.client_ca), so every request on this route will be refused")
 	}
-	for _, cc := range bc.Config.Consumers {
-		for _, id := range cc.MTLS {
+	for i := range bc.Config.Consumers {
+		cc := &bc.Config.Consumers[i]
+		for _, id := range IdentitiesOf(cc) {
 			if id.Subject != "" {
 				f.subjects[id.Subject] = a.Consumers[cc.Name]
 			} else {
