@@ -16,7 +16,7 @@ import (
 func init() {
 	config.RegisterSection("observability.metrics", metricsDefaults, checkMetrics)
 	config.RegisterSection("observability.tracing", tracingDefaults, checkTracing)
-	config.RegisterSection("observability.access_log", accessLogDefaults, checkAccessLogFields)
+	config.RegisterSection("observability.access_log", accessLogDefaults, checkAccessLogBlock)
 }
 
 // Metrics are served for Prometheus on the admin listener.
@@ -170,7 +170,7 @@ func checkTracing(v *config.Validator, t *Tracing) {
 	}
 }
 
-func checkAccessLogFields(v *config.Validator, al **AccessLog) {
+func checkAccessLogBlock(v *config.Validator, al **AccessLog) {
 	a := *al
 	if a == nil {
 		return
