@@ -163,11 +163,8 @@ func Section[T any](c *Config, name string) *T {
 	if c == nil {
 		return nil
 	}
-	m, key := c.sections, name
-	if s, k, ok := strings.Cut(name, "."); ok && s == scopeObservability {
-		m, key = c.Observability.sections, k
-	}
-	return typed[T](m[key], name)
+	m, key := c.sectionSlot(name)
+	return typed[T]((*m)[key], name)
 }
 
 // Credential returns the consumer's block registered under key with
@@ -193,22 +190,20 @@ func typed[T any](v any, name string) *T {
 // SetSection sets a section of a Config built in code (tests, tools); a
 // loaded Config is never changed. v is a *T of the registered type.
 func SetSection(c *Config, name string, v any) {
-	m := &c.sections
-	if s, k, ok := strings.Cut(name, "."); ok && s == scopeObservability {
-		m, name = &c.Observability.sections, k
-	}
+	m, key := c.sectionSlot(name)
 	if *m == nil {
 		*m = map[string]any{}
 	}
-	(*m)[name] = v
+	(*m)[key] = v
 }
 
-// SetCredential sets a credential block of a Consumer built in code.
-func SetCredential(c *Consumer, key string, v any) {
-	if c.credentials == nil {
-		c.credentials = map[string]any{}
+// sectionSlot is the map c keeps the section registered as name in, and
+// its key there.
+func (c *Config) sectionSlot(name string) (*map[string]any, string) {
+	if s, k, ok := strings.Cut(name, "."); ok && s == scopeObservability {
+		return &c.Observability.sections, k
 	}
-	c.credentials[key] = v
+	return &c.sections, name
 }
 
 // sectionDefaults gives every registered section of c a value (a zero one
