@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -32,27 +33,16 @@ func IdentitiesOf(c *config.Consumer) []Identity {
 	return nil
 }
 
-// checkIdentities refuses an identity two consumers share: the consumer a
-// token maps to would depend on config order.
+// checkIdentities refuses an empty identity, and one two consumers share.
 func checkIdentities(v *config.Validator, blocks []*[]Identity) {
-	owners := map[Identity]string{}
-	for i, ids := range blocks {
-		if ids == nil {
-			continue
+	identity.CheckIdentities(v, "jwt", blocks, func(id Identity) string {
+		if id.Issuer == "" && id.Subject == "" {
+			return "give an issuer, a subject or both: the token claims (iss, sub) that identify this consumer"
 		}
-		name := v.Config().Consumers[i].Name
-		for j, id := range *ids {
-			p := config.JoinIndex(config.JoinIndex("consumers", i)+".jwt", j)
-			if id.Issuer == "" && id.Subject == "" {
-				v.Errorf(p, "give an issuer, a subject or both: the token claims (iss, sub) that identify this consumer")
-				continue
-			}
-			if other, dup := owners[id]; dup {
-				v.Errorf(p, "issuer %q and subject %q already map to consumer %q", id.Issuer, id.Subject, other)
-			}
-			owners[id] = name
-		}
-	}
+		return ""
+	}, func(id Identity, owner string) string {
+		return fmt.Sprintf("issuer %q and subject %q already map to consumer %q", id.Issuer, id.Subject, owner)
+	})
 }
 
 // writeConsumers writes what a cached verification depends on of cfg's

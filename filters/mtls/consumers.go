@@ -1,6 +1,11 @@
 package mtls
 
-import "github.com/wasmgate/wasmgate/core/config"
+import (
+	"fmt"
+
+	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/filters/internal/identity"
+)
 
 // Which certificates identify which consumer is the consumers' to say:
 // consumers[].mtls is this package's credential block.
@@ -26,25 +31,15 @@ func IdentitiesOf(c *config.Consumer) []Identity {
 	return nil
 }
 
-// checkIdentities refuses an identity two consumers share: the consumer a
-// certificate maps to would depend on config order.
+// checkIdentities refuses an identity that is not exactly one of subject
+// and san, and one two consumers share.
 func checkIdentities(v *config.Validator, blocks []*[]Identity) {
-	owners := map[Identity]string{}
-	for i, ids := range blocks {
-		if ids == nil {
-			continue
+	identity.CheckIdentities(v, "mtls", blocks, func(id Identity) string {
+		if (id.Subject == "") == (id.SAN == "") {
+			return `give exactly one of subject (a distinguished name like "CN=billing,O=Example") or san (a DNS name, email, URI or IP of the certificate)`
 		}
-		name := v.Config().Consumers[i].Name
-		for j, id := range *ids {
-			p := config.JoinIndex(config.JoinIndex("consumers", i)+".mtls", j)
-			if (id.Subject == "") == (id.SAN == "") {
-				v.Errorf(p, `give exactly one of subject (a distinguished name like "CN=billing,O=Example") or san (a DNS name, email, URI or IP of the certificate)`)
-				continue
-			}
-			if other, dup := owners[id]; dup {
-				v.Errorf(p, "this certificate identity already maps to consumer %q", other)
-			}
-			owners[id] = name
-		}
-	}
+		return ""
+	}, func(_ Identity, owner string) string {
+		return fmt.Sprintf("this certificate identity already maps to consumer %q", owner)
+	})
 }
