@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"strings"
@@ -108,28 +106,9 @@ const MinSecretLen = 16
 
 // adminToken fills t.Hash from whichever form was given and clears the clear token.
 func (v *Validator) adminToken(p string, t *AdminToken) bool {
-	switch {
-	case (t.SHA256 == "") == (t.Token == ""):
-		v.Errorf(p, `give exactly one of sha256 (the token's hex SHA-256, e.g. from "printf %%s TOKEN | sha256sum") or token (the token itself, from the environment: token: ${ADMIN_TOKEN})`)
-		t.Token = ""
-		return false
-	case t.Token != "":
-		if len(t.Token) < MinSecretLen {
-			v.Errorf(p+".token", "the token is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(t.Token), MinSecretLen)
-			t.Token = ""
-			return false
-		}
-		t.Hash = sha256.Sum256([]byte(t.Token))
-		t.Token = ""
-	default:
-		b, err := hex.DecodeString(t.SHA256)
-		if err != nil || len(b) != sha256.Size {
-			v.Errorf(p+".sha256", "expected 64 hex digits, the SHA-256 of the token (printf %%s TOKEN | sha256sum)")
-			return false
-		}
-		copy(t.Hash[:], b)
-	}
-	return true
+	var ok bool
+	t.Hash, ok = v.SecretHash(p, "token", "token", "ADMIN_TOKEN", &t.Token, t.SHA256)
+	return ok
 }
 
 // isHostname reports whether s is a DNS name of letters, digits, '-' and

@@ -1,9 +1,6 @@
 package apikey
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-
 	"github.com/wasmgate/wasmgate/core/config"
 )
 
@@ -60,26 +57,7 @@ func checkKeys(v *config.Validator, blocks []*[]Key) {
 
 // hashKey fills k.Hash from whichever form was given and clears the clear key.
 func hashKey(v *config.Validator, p string, k *Key) bool {
-	switch {
-	case (k.SHA256 == "") == (k.Key == ""):
-		v.Errorf(p, `give exactly one of sha256 (the key's hex SHA-256, e.g. from "printf %%s KEY | sha256sum") or key (the key itself, from the environment: key: ${PARTNER_KEY})`)
-		k.Key = ""
-		return false
-	case k.Key != "":
-		if len(k.Key) < config.MinSecretLen {
-			v.Errorf(p+".key", "the key is %d bytes; use at least %d random bytes (e.g. openssl rand -hex 24)", len(k.Key), config.MinSecretLen)
-			k.Key = ""
-			return false
-		}
-		k.Hash = sha256.Sum256([]byte(k.Key))
-		k.Key = ""
-	default:
-		b, err := hex.DecodeString(k.SHA256)
-		if err != nil || len(b) != sha256.Size {
-			v.Errorf(p+".sha256", "expected 64 hex digits, the SHA-256 of the key (printf %%s KEY | sha256sum)")
-			return false
-		}
-		copy(k.Hash[:], b)
-	}
-	return true
+	var ok bool
+	k.Hash, ok = v.SecretHash(p, "key", "key", "PARTNER_KEY", &k.Key, k.SHA256)
+	return ok
 }
