@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -49,41 +48,92 @@ type entry struct {
 	bytesOut   int64
 }
 
-// fieldSet is a snapshot's compiled choice of fields, in order.
-type fieldSet struct{ ids []fieldID }
+// fieldSet is a snapshot's compiled choice of fields, in order: indexes
+// into fields.
+type fieldSet struct{ ids []uint8 }
 
-type fieldID uint8
+// field is one access-log field: its name (in the config and in the line)
+// and how each format writes its value. text is nil for the fields the text
+// format writes in its fixed, common-log prefix.
+type field struct {
+	name string
+	json func(b []byte, e *entry) []byte
+	text func(b []byte, e *entry) []byte
+}
 
-const (
-	fTime fieldID = iota
-	fRequestID
-	fTraceID
-	fClientIP
-	fMethod
-	fHost
-	fPath
-	fProtocol
-	fRoute
-	fStatus
-	fBytesIn
-	fBytesOut
-	fDuration
-	fUpstreamDuration
-	fUpstream
-	fUpstreamTarget
-	fAttempts
-	fConsumer
-	fRejectedBy
-	fUserAgent
-	fError
-)
+// fields is every access-log field, in the default order; the config's
+// list of valid names (AccessLogFields) is read from it. "time" is first:
+// the JSON writer puts it first whatever the order chosen.
+var fields = [...]field{
+	{name: "time"}, // both formats write it apart
+	{"request_id", jsonStr(func(e *entry) string { return e.requestID }), textStr(func(e *entry) string { return e.requestID })},
+	{"trace_id", func(b []byte, e *entry) []byte {
+		b = append(b, '"')
+		if e.hasTrace {
+			b = hex.AppendEncode(b, e.traceID[:])
+		}
+		return append(b, '"')
+	}, func(b []byte, e *entry) []byte {
+		if !e.hasTrace {
+			return append(b, '-')
+		}
+		return hex.AppendEncode(b, e.traceID[:])
+	}},
+	{"client_ip", func(b []byte, e *entry) []byte {
+		b = append(b, '"')
+		if e.clientIP.IsValid() {
+			b = e.clientIP.AppendTo(b)
+		}
+		return append(b, '"')
+	}, nil},
+	{"method", jsonStr(func(e *entry) string { return e.method }), nil},
+	{"host", jsonStr(func(e *entry) string { return e.host }), textStr(func(e *entry) string { return e.host })},
+	{"path", jsonStr(func(e *entry) string { return e.path }), nil},
+	{"protocol", jsonStr(func(e *entry) string { return e.protocol }), nil},
+	{"route", jsonStr(func(e *entry) string { return e.route }), textStr(func(e *entry) string { return e.route })},
+	{"status", jsonInt(func(e *entry) int64 { return int64(e.status) }), nil},
+	{"bytes_in", jsonInt(func(e *entry) int64 { return e.bytesIn }), jsonInt(func(e *entry) int64 { return e.bytesIn })},
+	{"bytes_out", jsonInt(func(e *entry) int64 { return e.bytesOut }), nil},
+	{"duration_us", jsonInt(func(e *entry) int64 { return e.duration.Microseconds() }), jsonInt(func(e *entry) int64 { return e.duration.Microseconds() })},
+	{"upstream_duration_us", jsonInt(func(e *entry) int64 { return e.upstreamD.Microseconds() }), jsonInt(func(e *entry) int64 { return e.upstreamD.Microseconds() })},
+	{"upstream", jsonStr(func(e *entry) string { return e.upstream }), textStr(func(e *entry) string { return e.upstream })},
+	{"upstream_target", jsonStr(func(e *entry) string { return e.target }), textStr(func(e *entry) string { return e.target })},
+	{"attempts", jsonInt(func(e *entry) int64 { return int64(e.attempts) }), jsonInt(func(e *entry) int64 { return int64(e.attempts) })},
+	{"consumer", jsonStr(func(e *entry) string { return e.consumer }), nil},
+	{"rejected_by", jsonStr(func(e *entry) string { return e.rejectedBy }), textStr(func(e *entry) string { return e.rejectedBy })},
+	{"user_agent", jsonStr(func(e *entry) string { return e.userAgent }), textQuoted(func(e *entry) string { return e.userAgent })},
+	{"error", jsonStr(func(e *entry) string { return e.err }), textQuoted(func(e *entry) string { return e.err })},
+}
+
+func jsonStr(v func(*entry) string) func([]byte, *entry) []byte {
+	return func(b []byte, e *entry) []byte { return appendJSONString(b, v(e)) }
+}
+
+func jsonInt(v func(*entry) int64) func([]byte, *entry) []byte {
+	return func(b []byte, e *entry) []byte { return strconv.AppendInt(b, v(e), 10) }
+}
+
+// textStr writes a value as is, "-" when empty; textQuoted quoted (free
+// text: a space or a quote must not break the line).
+func textStr(v func(*entry) string) func([]byte, *entry) []byte {
+	return func(b []byte, e *entry) []byte {
+		if s := v(e); s != "" {
+			return append(b, s...)
+		}
+		return append(b, '-')
+	}
+}
+
+func textQuoted(v func(*entry) string) func([]byte, *entry) []byte {
+	return func(b []byte, e *entry) []byte { return strconv.AppendQuote(b, v(e)) }
+}
 
 func compileFields(names []string) *fieldSet {
 	fs := &fieldSet{}
 	for _, n := range names {
-		for i, known := range AccessLogFields {
-			if n == known {
-				fs.ids = append(fs.ids, fieldID(i))
+		for i := range fields {
+			if fields[i].name == n {
+				fs.ids = append(fs.ids, uint8(i))
 			}
 		}
 	}
@@ -100,13 +150,11 @@ type accessLog struct {
 	done    chan struct{}
 	once    sync.Once
 
-	out    *bufio.Writer
-	file   *os.File // nil for stdout and stderr
-	text   bool
-	pause  time.Duration // how long the writer lets lines gather after a batch
-	buf    []byte
-	hexBuf [32]byte
-	ipBuf  []byte
+	out   *bufio.Writer
+	file  *os.File // nil for stdout and stderr
+	text  bool
+	pause time.Duration // how long the writer lets lines gather after a batch
+	buf   []byte
 }
 
 // accessLogKey is what an open access log depends on: a reload that
@@ -251,9 +299,9 @@ func (l *accessLog) write(e *entry) {
 
 // jsonKeys are the fields' keys, quoted, with their colon.
 var jsonKeys = func() []string {
-	keys := make([]string, len(AccessLogFields))
-	for i, k := range AccessLogFields {
-		keys[i] = strconv.Quote(k) + ":"
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = strconv.Quote(f.name) + ":"
 	}
 	return keys
 }()
@@ -266,7 +314,7 @@ func appendJSON(b []byte, e *entry) []byte {
 	b = append(b, '{')
 	n := len(b)
 	for _, id := range e.fields.ids {
-		if id == fTime && !e.time.IsZero() {
+		if id == 0 && !e.time.IsZero() {
 			b = append(b, `"time":"`...)
 			b = e.time.AppendFormat(b, time.RFC3339Nano)
 			b = append(b, '"')
@@ -274,63 +322,14 @@ func appendJSON(b []byte, e *entry) []byte {
 		}
 	}
 	for _, id := range e.fields.ids {
-		if id == fTime {
+		if id == 0 {
 			continue
 		}
 		if len(b) > n {
 			b = append(b, ',')
 		}
 		b = append(b, jsonKeys[id]...)
-		switch id {
-		case fRequestID:
-			b = appendJSONString(b, e.requestID)
-		case fTraceID:
-			b = append(b, '"')
-			if e.hasTrace {
-				b = hex.AppendEncode(b, e.traceID[:])
-			}
-			b = append(b, '"')
-		case fClientIP:
-			b = append(b, '"')
-			if e.clientIP.IsValid() {
-				b = e.clientIP.AppendTo(b)
-			}
-			b = append(b, '"')
-		case fMethod:
-			b = appendJSONString(b, e.method)
-		case fHost:
-			b = appendJSONString(b, e.host)
-		case fPath:
-			b = appendJSONString(b, e.path)
-		case fProtocol:
-			b = appendJSONString(b, e.protocol)
-		case fRoute:
-			b = appendJSONString(b, e.route)
-		case fStatus:
-			b = strconv.AppendInt(b, int64(e.status), 10)
-		case fBytesIn:
-			b = strconv.AppendInt(b, e.bytesIn, 10)
-		case fBytesOut:
-			b = strconv.AppendInt(b, e.bytesOut, 10)
-		case fDuration:
-			b = strconv.AppendInt(b, e.duration.Microseconds(), 10)
-		case fUpstreamDuration:
-			b = strconv.AppendInt(b, e.upstreamD.Microseconds(), 10)
-		case fUpstream:
-			b = appendJSONString(b, e.upstream)
-		case fUpstreamTarget:
-			b = appendJSONString(b, e.target)
-		case fAttempts:
-			b = strconv.AppendInt(b, int64(e.attempts), 10)
-		case fConsumer:
-			b = appendJSONString(b, e.consumer)
-		case fRejectedBy:
-			b = appendJSONString(b, e.rejectedBy)
-		case fUserAgent:
-			b = appendJSONString(b, e.userAgent)
-		case fError:
-			b = appendJSONString(b, e.err)
-		}
+		b = fields[id].json(b, e)
 	}
 	return append(b, '}', '\n')
 }
@@ -392,7 +391,11 @@ const hexDigits = "0123456789abcdef"
 // with the remaining chosen fields as key=value pairs ("-" when empty).
 func (l *accessLog) writeText(e *entry) {
 	b := l.buf[:0]
-	b = append(b, dash(l.clientIP(e))...)
+	if e.clientIP.IsValid() {
+		b = e.clientIP.AppendTo(b)
+	} else {
+		b = append(b, '-')
+	}
 	b = append(b, " - "...)
 	b = append(b, dash(e.consumer)...)
 	b = append(b, " ["...)
@@ -409,70 +412,19 @@ func (l *accessLog) writeText(e *entry) {
 	b = strconv.AppendInt(b, int64(e.status), 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, e.bytesOut, 10)
-	kv := func(k, v string) {
-		b = append(b, ' ')
-		b = append(b, k...)
-		b = append(b, '=')
-		b = append(b, dash(v)...)
-	}
-	num := func(k string, v int64) {
-		b = append(b, ' ')
-		b = append(b, k...)
-		b = append(b, '=')
-		b = strconv.AppendInt(b, v, 10)
-	}
 	for _, id := range e.fields.ids {
-		switch id {
-		case fRequestID:
-			kv("request_id", e.requestID)
-		case fTraceID:
-			kv("trace_id", l.traceID(e))
-		case fHost:
-			kv("host", e.host)
-		case fRoute:
-			kv("route", e.route)
-		case fBytesIn:
-			num("bytes_in", e.bytesIn)
-		case fDuration:
-			num("duration_us", e.duration.Microseconds())
-		case fUpstreamDuration:
-			num("upstream_duration_us", e.upstreamD.Microseconds())
-		case fUpstream:
-			kv("upstream", e.upstream)
-		case fUpstreamTarget:
-			kv("upstream_target", e.target)
-		case fAttempts:
-			num("attempts", int64(e.attempts))
-		case fRejectedBy:
-			kv("rejected_by", e.rejectedBy)
-		case fUserAgent:
-			kv("user_agent", strconv.Quote(e.userAgent))
-		case fError:
-			kv("error", strconv.Quote(e.err))
+		f := &fields[id]
+		if f.text == nil {
+			continue // in the prefix
 		}
+		b = append(b, ' ')
+		b = append(b, f.name...)
+		b = append(b, '=')
+		b = f.text(b, e)
 	}
 	b = append(b, '\n')
 	l.buf = b
 	_, _ = l.out.Write(b)
-}
-
-// traceID and clientIP format into the writer's own buffers and return
-// strings that alias them: valid until the next line is formatted, which is
-// after the handler has copied them into its output. No allocation per line.
-func (l *accessLog) traceID(e *entry) string {
-	if !e.hasTrace {
-		return ""
-	}
-	hex.Encode(l.hexBuf[:], e.traceID[:])
-	return unsafe.String(&l.hexBuf[0], len(l.hexBuf))
-}
-
-func (l *accessLog) clientIP(e *entry) string {
-	if !e.clientIP.IsValid() {
-		return ""
-	}
-	l.ipBuf = e.clientIP.AppendTo(l.ipBuf[:0])
-	return unsafe.String(unsafe.SliceData(l.ipBuf), len(l.ipBuf))
 }
 
 func dash(s string) string {

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -24,56 +25,56 @@ func slogLine(e *entry) []byte {
 	var t time.Time
 	str := func(k, v string) { attrs = append(attrs, slog.String(k, v)) }
 	for _, id := range e.fields.ids {
-		switch id {
-		case fTime:
+		switch fields[id].name {
+		case "time":
 			t = e.time
-		case fRequestID:
+		case "request_id":
 			str("request_id", e.requestID)
-		case fTraceID:
+		case "trace_id":
 			if e.hasTrace {
 				str("trace_id", hex.EncodeToString(e.traceID[:]))
 			} else {
 				str("trace_id", "")
 			}
-		case fClientIP:
+		case "client_ip":
 			if e.clientIP.IsValid() {
 				str("client_ip", e.clientIP.String())
 			} else {
 				str("client_ip", "")
 			}
-		case fMethod:
+		case "method":
 			str("method", e.method)
-		case fHost:
+		case "host":
 			str("host", e.host)
-		case fPath:
+		case "path":
 			str("path", e.path)
-		case fProtocol:
+		case "protocol":
 			str("protocol", e.protocol)
-		case fRoute:
+		case "route":
 			str("route", e.route)
-		case fStatus:
+		case "status":
 			attrs = append(attrs, slog.Int("status", e.status))
-		case fBytesIn:
+		case "bytes_in":
 			attrs = append(attrs, slog.Int64("bytes_in", e.bytesIn))
-		case fBytesOut:
+		case "bytes_out":
 			attrs = append(attrs, slog.Int64("bytes_out", e.bytesOut))
-		case fDuration:
+		case "duration_us":
 			attrs = append(attrs, slog.Int64("duration_us", e.duration.Microseconds()))
-		case fUpstreamDuration:
+		case "upstream_duration_us":
 			attrs = append(attrs, slog.Int64("upstream_duration_us", e.upstreamD.Microseconds()))
-		case fUpstream:
+		case "upstream":
 			str("upstream", e.upstream)
-		case fUpstreamTarget:
+		case "upstream_target":
 			str("upstream_target", e.target)
-		case fAttempts:
+		case "attempts":
 			attrs = append(attrs, slog.Int("attempts", e.attempts))
-		case fConsumer:
+		case "consumer":
 			str("consumer", e.consumer)
-		case fRejectedBy:
+		case "rejected_by":
 			str("rejected_by", e.rejectedBy)
-		case fUserAgent:
+		case "user_agent":
 			str("user_agent", e.userAgent)
-		case fError:
+		case "error":
 			str("error", e.err)
 		}
 	}
@@ -120,5 +121,30 @@ func TestAppendJSONMatchesSlog(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = appendJSON(make([]byte, 0, 1024), &e) }); n > 1 {
 		t.Errorf("appendJSON: %v allocs", n)
+	}
+}
+
+// The text format with every field: the common-log prefix, then the other
+// fields as key=value in the order chosen, "-" for an empty value and free
+// text quoted.
+func TestTextLineAllFields(t *testing.T) {
+	var out bytes.Buffer
+	l := &accessLog{out: bufio.NewWriter(&out), text: true}
+	e := entry{
+		fields: compileFields(AccessLogFields),
+		time:   time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("x", 3600)), duration: 1234567 * time.Nanosecond,
+		upstreamD: 999 * time.Microsecond, traceID: [16]byte{1, 2, 3, 0xff}, hasTrace: true,
+		clientIP: netip.MustParseAddr("2001:db8::1"), requestID: "abc", method: "GET", host: "example.com",
+		path: "/a b", protocol: "HTTP/1.1", route: "r", upstream: "u", target: "127.0.0.1:80",
+		consumer: "c", status: 200, attempts: 2, bytesIn: 10, bytesOut: 5, userAgent: `curl "x"`,
+	}
+	l.writeText(&e)
+	e.clientIP, e.hasTrace, e.consumer, e.route, e.fields = netip.Addr{}, false, "", "", compileFields([]string{"error", "trace_id", "route"})
+	l.writeText(&e)
+	_ = l.out.Flush()
+	want := `2001:db8::1 - c [04/Mar/2026:05:06:07 +0100] "GET /a b HTTP/1.1" 200 5 request_id=abc trace_id=010203ff000000000000000000000000 host=example.com route=r bytes_in=10 duration_us=1234 upstream_duration_us=999 upstream=u upstream_target=127.0.0.1:80 attempts=2 rejected_by=- user_agent="curl \"x\"" error=""` + "\n" +
+		`- - - [04/Mar/2026:05:06:07 +0100] "GET /a b HTTP/1.1" 200 5 error="" trace_id=- route=-` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("text lines:\n%s\nwant:\n%s", got, want)
 	}
 }

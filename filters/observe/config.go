@@ -55,12 +55,15 @@ type AccessLog struct {
 	Buffer int `yaml:"buffer"`
 }
 
-// AccessLogFields are the access-log fields, in their default order.
-var AccessLogFields = []string{
-	"time", "request_id", "trace_id", "client_ip", "method", "host", "path", "protocol",
-	"route", "status", "bytes_in", "bytes_out", "duration_us", "upstream_duration_us",
-	"upstream", "upstream_target", "attempts", "consumer", "rejected_by", "user_agent", "error",
-}
+// AccessLogFields are the access-log fields' names, in their default order
+// (the table is fields, in accesslog.go).
+var AccessLogFields = func() []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return names
+}()
 
 // metricsOf, tracingOf and accessLogOf read cfg's signals: the zero value
 // (off) for a config built in code without them; accessLogOf is nil when
