@@ -92,6 +92,10 @@ type BuildContext struct {
 	// which works without one. It is nil when a filter is built outside a
 	// gateway (unit tests).
 	Keeper Keeper
+	// Meter registers the filter's metrics; use Counter, which works
+	// without one. It is nil when metrics are off or the filter is built
+	// outside a gateway.
+	Meter Meter
 	// Upstream returns a Caller for an upstream of the config being built,
 	// sharing the routes' targets, health state and pools (nil for a name
 	// the config does not define). It is nil when a filter is built outside

@@ -33,6 +33,23 @@ func (b *builder) observer() filter.Observer {
 	return all
 }
 
+// meterOf is the meter of the first observer that exports metrics: the
+// filters register their instruments there.
+func meterOf(o filter.Observer) filter.Meter {
+	os, ok := o.(observers)
+	if !ok {
+		os = observers{o}
+	}
+	for _, o := range os {
+		if ms, ok := o.(filter.MeterSource); ok {
+			if m := ms.Meter(); m != nil {
+				return m
+			}
+		}
+	}
+	return nil
+}
+
 func attemptObserver(o filter.Observer) filter.AttemptObserver {
 	ao, _ := o.(filter.AttemptObserver)
 	return ao

@@ -78,8 +78,9 @@ type builder struct {
 	keep   *keeper
 	prev   *Snapshot
 	errs   config.Errors
-	snap   *Snapshot // the snapshot being built, its upstreams first
-	dryRun bool      // only checking (Validate): filters leave no trace
+	snap   *Snapshot    // the snapshot being built, its upstreams first
+	dryRun bool         // only checking (Validate): filters leave no trace
+	meter  filter.Meter // the observer's, for the filters' metrics; nil when off
 }
 
 func (b *builder) fail(field string, err error) {
@@ -109,6 +110,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 		hygiene:           newResponseHygiene(cfg.Server),
 	}
 	s.observer = b.observer()
+	b.meter = meterOf(s.observer)
 	// The proxy extends client deadlines as bytes move. Routes are shared by
 	// all listeners, so they use the most generous listener's timeouts.
 	for _, l := range cfg.Listeners {
@@ -289,6 +291,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			Logger:      b.logger.With("route", rc.Name, "filter", spec.Name),
 			BaseLogger:  b.logger,
 			Keeper:      b.keep,
+			Meter:       b.meter,
 			Config:      b.cfg,
 			Upstream:    b.caller,
 			DryRun:      b.dryRun,

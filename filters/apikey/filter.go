@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"net/url"
 	"strings"
-	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
@@ -38,7 +37,7 @@ type key struct {
 }
 
 type failures struct {
-	missing, invalid, ambiguous, forbidden *atomic.Uint64
+	missing, invalid, ambiguous, forbidden *filter.Counter
 }
 
 func newFailures(a *identity.Auth) failures {

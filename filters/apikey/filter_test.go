@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/internal/identity"
 	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
@@ -111,12 +110,12 @@ func TestAPIKeyConfigErrors(t *testing.T) {
 
 func TestAPIKeyFailuresCounted(t *testing.T) {
 	f := testutil.MustBuild(t, "apikey", `{}`, consumers(t))
-	before := identity.Failures.Get("apikey", "invalid")
+	before := testutil.Meters.AuthFailures("apikey", "invalid")
 	f.OnRequest(&filter.Exchange{Request: httptest.NewRequest("GET", "/", nil)})
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("X-API-Key", "nope-nope-nope-nope")
 	f.OnRequest(&filter.Exchange{Request: r})
-	if got := identity.Failures.Get("apikey", "invalid"); got != before+1 {
+	if got := testutil.Meters.AuthFailures("apikey", "invalid"); got != before+1 {
 		t.Errorf("invalid count %d, want %d", got, before+1)
 	}
 }

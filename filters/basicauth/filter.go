@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -36,7 +35,7 @@ type user struct {
 }
 
 type failures struct {
-	missing, malformed, invalid, forbidden *atomic.Uint64
+	missing, malformed, invalid, forbidden *filter.Counter
 }
 
 func newFailures(a *identity.Auth) failures {

@@ -99,7 +99,7 @@ func checkOrigin(o string) error {
 
 // Build compiles the origin matchers and the header values.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
-	f := &Filter{credentials: c.AllowCredentials, denied: identity.Failures.Counter(bc.Route, "cors", "origin_denied")}
+	f := &Filter{credentials: c.AllowCredentials, denied: identity.FailureCounter(bc, "cors", "origin_denied")}
 	for _, o := range c.AllowOrigins {
 		o = strings.ToLower(o)
 		switch {

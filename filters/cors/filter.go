@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -23,7 +22,7 @@ type Filter struct {
 
 	methodsValue, exposeValue, maxAgeValue []string
 
-	denied *atomic.Uint64 // preflights from origins not allowed, for metrics
+	denied *filter.Counter // preflights from origins not allowed, for metrics
 }
 
 type wildcard struct{ prefix, suffix string } // "https://", ".example.com[:port]"

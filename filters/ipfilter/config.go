@@ -6,7 +6,6 @@ package ipfilter
 
 import (
 	"net/netip"
-	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -39,7 +38,7 @@ func (c *Config) Validate() error {
 
 // Build copies the prefixes into flat slices.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
-	f := &Filter{denied: identity.Failures.Counter(bc.Route, Name, "denied")}
+	f := &Filter{denied: identity.FailureCounter(bc, Name, "denied")}
 	for _, p := range c.Allow {
 		f.allow = append(f.allow, p.Prefix)
 	}
@@ -53,5 +52,5 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 // lists are short in practice, and a prefix check costs a few nanoseconds.
 type Filter struct {
 	allow, deny []netip.Prefix
-	denied      *atomic.Uint64
+	denied      *filter.Counter
 }

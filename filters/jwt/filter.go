@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
@@ -424,7 +423,7 @@ func claimString(v any) (string, bool) {
 }
 
 type failures struct {
-	byReason map[string]*atomic.Uint64
+	byReason map[string]*filter.Counter
 }
 
 var reasons = []string{
@@ -435,7 +434,7 @@ var reasons = []string{
 }
 
 func newFailures(a *identity.Auth) failures {
-	f := failures{byReason: make(map[string]*atomic.Uint64, len(reasons))}
+	f := failures{byReason: make(map[string]*filter.Counter, len(reasons))}
 	for _, r := range reasons {
 		f.byReason[r] = a.Failure(r)
 	}

@@ -12,7 +12,7 @@ import (
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/internal/identity"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
 func jwksBlock(url string, extra string) string {
@@ -62,7 +62,7 @@ func TestAttackMatrix(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := identity.Failures.Get("jwt", c.reason)
+			before := testutil.Meters.AuthFailures("jwt", c.reason)
 			_, resp := run(f, "/", "Authorization", "Bearer "+c.token)
 			if c.status == 200 {
 				if resp != nil {
@@ -79,7 +79,7 @@ func TestAttackMatrix(t *testing.T) {
 			if wa := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(wa, `Bearer realm="wasmgate", error="invalid_token"`) {
 				t.Errorf("WWW-Authenticate %q, want a Bearer invalid_token challenge", wa)
 			}
-			if c.reason != "" && identity.Failures.Get("jwt", c.reason) != before+1 {
+			if c.reason != "" && testutil.Meters.AuthFailures("jwt", c.reason) != before+1 {
 				t.Errorf("failure %q not counted (%s)", c.reason, resp.Body)
 			}
 		})
@@ -217,9 +217,9 @@ func TestOversizedTokenRefusedBeforeParsing(t *testing.T) {
 	f := mustBuild(t, jwksBlock(srv.URL, ""), "")
 	waitKeys(t, f)
 	big := "Bearer " + strings.Repeat("a", 8<<10)
-	before := identity.Failures.Get("jwt", "too_large")
+	before := testutil.Meters.AuthFailures("jwt", "too_large")
 	_, resp := run(f, "/", "Authorization", big)
-	if resp == nil || resp.Status != 401 || identity.Failures.Get("jwt", "too_large") != before+1 {
+	if resp == nil || resp.Status != 401 || testutil.Meters.AuthFailures("jwt", "too_large") != before+1 {
 		t.Fatalf("an Authorization over 8KiB was not refused as too large: %v", resp)
 	}
 	// A token in the query is bounded too.

@@ -119,7 +119,7 @@ func build(t testing.TB, block, consumers string, k *testutil.Keeper) (*Filter, 
 	if k == nil {
 		k = testutil.NewKeeper(t)
 	}
-	f, err := c.Build(&filter.BuildContext{Route: "r", Logger: slog.New(slog.DiscardHandler), Config: cfg, Keeper: k})
+	f, err := c.Build(&filter.BuildContext{Route: "r", Logger: slog.New(slog.DiscardHandler), Config: cfg, Keeper: k, Meter: testutil.Meters})
 	if err != nil {
 		return nil, err
 	}

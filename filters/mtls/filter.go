@@ -1,8 +1,6 @@
 package mtls
 
 import (
-	"sync/atomic"
-
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
@@ -18,7 +16,7 @@ type Filter struct {
 }
 
 type failures struct {
-	missing, unknown, forbidden *atomic.Uint64
+	missing, unknown, forbidden *filter.Counter
 }
 
 func newFailures(a *identity.Auth) failures {

@@ -57,6 +57,7 @@ type Meters struct {
 
 	hooks
 	stateInstruments
+	filterMeters // the filters' own counters (meter.go)
 }
 
 // metricsKey keeps the one set of meters every snapshot shares.

@@ -12,11 +12,10 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	coreupstream "github.com/wasmgate/wasmgate/core/upstream"
-	"github.com/wasmgate/wasmgate/filters/internal/identity"
 )
 
 // State the gateway already keeps (upstream health, breakers, retry
-// budgets, auth failure counts) is exported through observable instruments:
+// budgets) is exported through observable instruments:
 // read when /metrics is scraped, never on the request path.
 
 // stateInstruments are the observable instruments and the admin counter.
@@ -26,7 +25,6 @@ type stateInstruments struct {
 	breakerState  metric.Int64ObservableGauge
 	ejections     metric.Int64ObservableCounter
 	retriesDenied metric.Int64ObservableCounter
-	authFailures  metric.Int64ObservableCounter
 	adminRequests metric.Int64Counter
 }
 
@@ -63,16 +61,13 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 	si.retriesDenied, err = mt.Int64ObservableCounter("wasmgate.upstream.retries.refused", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Retries refused by the upstream's retry budget or circuit_breaker.max_retries."))
 	add(err)
-	si.authFailures, err = mt.Int64ObservableCounter("wasmgate.auth.failures", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests refused by auth and access filters, by filter and reason."))
-	add(err)
 	si.adminRequests, err = mt.Int64Counter("wasmgate.admin.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Admin API requests, by endpoint and status."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied, si.authFailures)
+	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied)
 	return err
 }
 
@@ -96,9 +91,6 @@ func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error 
 			}
 		})
 	}
-	identity.Failures.Each(func(route, filterName, reason string, n uint64) {
-		o.ObserveInt64(si.authFailures, int64(n), metric.WithAttributes(keyRoute.String(route), attribute.String("filter", filterName), attribute.String("reason", reason)))
-	})
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/filters/internal/identity"
 	_ "github.com/wasmgate/wasmgate/filters/ipfilter"
 )
 
@@ -53,7 +52,8 @@ routes:
 		t.Errorf("breaker = %v before any failure, want 0 (closed)", v)
 	}
 
-	deniedBefore := identity.Failures.Get("ip_filter", "denied")
+	// Registered at zero when the route was built, before any request.
+	deniedBefore := series(t, mfs, "wasmgate_auth_failures_total", map[string]string{"http_route": "private", "filter": "ip_filter", "reason": "denied"}).GetCounter().GetValue()
 	do(t, "GET", base+"/users/1")
 	do(t, "GET", base+"/broken") // connect failure: ejected, breaker opens
 	do(t, "GET", base+"/private")
@@ -86,7 +86,7 @@ routes:
 		{"wasmgate_upstream_ejections_total", map[string]string{"upstream": "down", "target": "127.0.0.1:1"}, 1},
 		{"wasmgate_upstream_ejections_total", map[string]string{"upstream": "users", "target": upHost}, 0},
 		{"wasmgate_upstream_retries_refused_total", map[string]string{"upstream": "down"}, 0},
-		{"wasmgate_auth_failures_total", map[string]string{"http_route": "private", "filter": "ip_filter", "reason": "denied"}, float64(deniedBefore + 2)},
+		{"wasmgate_auth_failures_total", map[string]string{"http_route": "private", "filter": "ip_filter", "reason": "denied"}, deniedBefore + 2},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "readyz", "http_response_status_code": "200"}, 1},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "readyz", "http_response_status_code": "503"}, 1},
 		{"wasmgate_admin_requests_total", map[string]string{"endpoint": "metrics", "http_response_status_code": "200"}, 1},
@@ -95,6 +95,16 @@ routes:
 		if v := series(t, mfs, c.name, c.labels).GetCounter().GetValue(); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
+	}
+	// A filter's counter is kept by the meter, not by the snapshot that
+	// built the filter: a reload rebuilds ip_filter and its count goes on.
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	do(t, "GET", base+"/private")
+	denied := series(t, scrape(t, admin), "wasmgate_auth_failures_total", map[string]string{"http_route": "private", "filter": "ip_filter", "reason": "denied"})
+	if v := denied.GetCounter().GetValue(); v != deniedBefore+3 {
+		t.Errorf("ip_filter denials = %v after a reload, want %v", v, deniedBefore+3)
 	}
 	if _, ok := mfs["wasmgate_upstream_circuit_breaker_state"]; ok {
 		for _, m := range mfs["wasmgate_upstream_circuit_breaker_state"].Metric {

@@ -1,8 +1,6 @@
 package identity
 
 import (
-	"sync/atomic"
-
 	"github.com/wasmgate/wasmgate/core/filter"
 )
 
@@ -25,14 +23,15 @@ type Auth struct {
 	Consumers map[string]*Consumer // every declared consumer, by name
 	Realm     string
 
-	route, filter string
+	bc     *filter.BuildContext // for Failure, while the filter is built
+	filter string
 }
 
 // NewAuth checks c against the config being built: a name in consumers or
 // anonymous must be a declared consumer, and the anonymous one must be
 // among consumers when those are given.
 func NewAuth(bc *filter.BuildContext, c AuthConfig) (*Auth, error) {
-	a := &Auth{Realm: c.Realm, route: bc.Route, filter: c.Filter}
+	a := &Auth{Realm: c.Realm, bc: bc, filter: c.Filter}
 	if a.Realm == "" {
 		a.Realm = "wasmgate"
 	}
@@ -50,6 +49,6 @@ func NewAuth(bc *filter.BuildContext, c AuthConfig) (*Auth, error) {
 // Failure returns the filter's counter of refusals for reason on its
 // route, for wasmgate_auth_failures_total. Take it at build time: counting
 // is then one atomic add.
-func (a *Auth) Failure(reason string) *atomic.Uint64 {
-	return Failures.Counter(a.route, a.filter, reason)
+func (a *Auth) Failure(reason string) *filter.Counter {
+	return FailureCounter(a.bc, a.filter, reason)
 }

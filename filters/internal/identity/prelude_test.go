@@ -5,6 +5,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/internal/testutil"
 )
 
 func authConfig(t *testing.T) *filter.BuildContext {
@@ -18,7 +19,7 @@ consumers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &filter.BuildContext{Route: "r", Config: cfg}
+	return &filter.BuildContext{Route: "r", Config: cfg, Meter: testutil.Meters}
 }
 
 // The prelude every auth filter builds: defaults, the declared consumers,
@@ -42,7 +43,7 @@ func TestNewAuth(t *testing.T) {
 		t.Errorf("consumers %v", a.Consumers)
 	}
 	a.Failure("missing").Add(2)
-	if n := Failures.Get("testauth", "missing"); n != 2 {
+	if n := testutil.Meters.AuthFailures("testauth", "missing"); n != 2 {
 		t.Errorf("%d failures counted for testauth/missing, want 2", n)
 	}
 

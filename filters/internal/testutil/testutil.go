@@ -76,6 +76,12 @@ func build(t testing.TB, name, block, consumersYAML string, metrics bool) (filte
 		Logger: slog.New(slog.DiscardHandler),
 		Config: cfg,
 		Keeper: NewKeeper(t),
+		Meter:  Meters,
+	}
+	if metrics {
+		if m := observe.From(bc); m != nil {
+			bc.Meter = m // as the gateway does: the filter's counters are scraped
+		}
 	}
 	f, err := fc.Build(bc)
 	return f, bc, err
