@@ -10,7 +10,6 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
-	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Filter holds one slot per admitted request until OnDone.
@@ -23,9 +22,8 @@ type Filter struct {
 	consumers map[string]int32
 	headers   bool
 	counts    *counts
-	// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}; nil
-	// when metrics are off.
-	decisions *observe.RateLimit
+	// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}.
+	decisions *limits.Decisions
 }
 
 // held is what OnRequest leaves for OnResponse and OnDone.
@@ -55,7 +53,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		max:     int32(c.Max),
 		headers: c.Headers == nil || *c.Headers,
 		// The policy label is the policy's name, as the 429 body gives it.
-		decisions: observe.From(bc).RateLimit(bc.Route, name),
+		decisions: limits.NewDecisions(bc, name, false),
 	}
 	if len(c.Consumers) > 0 {
 		f.consumers = make(map[string]int32, len(c.Consumers))

@@ -17,7 +17,6 @@ import (
 // recording allocates nothing. Every handle is nil-safe: with metrics off,
 // From returns nil and the handles it gives are nil too.
 type hooks struct {
-	rateLimit    metric.Int64Counter
 	wasmCalls    metric.Int64Counter
 	wasmErrors   metric.Int64Counter
 	wasmDuration metric.Float64Histogram
@@ -26,9 +25,6 @@ type hooks struct {
 func (h *hooks) init(mt metric.Meter) error {
 	var err error
 	var errs []error
-	h.rateLimit, err = mt.Int64Counter("wasmgate.ratelimit.decisions", metric.WithUnit("{request}"),
-		metric.WithDescription("Traffic-shaping decisions (rate limits, quotas, concurrency caps, priority shedding), by route, policy and outcome (allowed, limited, error)."))
-	errs = append(errs, err)
 	h.wasmCalls, err = mt.Int64Counter("wasmgate.wasm.calls", metric.WithUnit("{call}"),
 		metric.WithDescription("Wasm filter callbacks, by plugin and phase."))
 	errs = append(errs, err)
@@ -53,44 +49,6 @@ func From(bc *filter.BuildContext) *Meters {
 		return nil
 	}
 	return v.(*Meters)
-}
-
-// RateLimit counts one policy's decisions on one route.
-type RateLimit struct {
-	c                        metric.Int64Counter
-	allowed, limited, failed []metric.AddOption
-}
-
-// RateLimit binds the decision counter for policy on route.
-func (m *Meters) RateLimit(route, policy string) *RateLimit {
-	if m == nil {
-		return nil
-	}
-	bind := func(outcome string) []metric.AddOption {
-		return addOpts(keyRoute.String(route), attribute.String("policy", policy), attribute.String("outcome", outcome))
-	}
-	return &RateLimit{c: m.rateLimit, allowed: bind("allowed"), limited: bind("limited"), failed: bind("error")}
-}
-
-// Allowed counts a request the policy let through.
-func (r *RateLimit) Allowed() {
-	if r != nil {
-		r.c.Add(context.Background(), 1, r.allowed...)
-	}
-}
-
-// Limited counts a request the policy refused.
-func (r *RateLimit) Limited() {
-	if r != nil {
-		r.c.Add(context.Background(), 1, r.limited...)
-	}
-}
-
-// Error counts a decision that could not be made (store unreachable).
-func (r *RateLimit) Error() {
-	if r != nil {
-		r.c.Add(context.Background(), 1, r.failed...)
-	}
 }
 
 // WasmPhase is one callback of one plugin: request headers, response body...

@@ -9,7 +9,6 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
-	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // Filter admits a request while its group's in-flight count is under the
@@ -22,8 +21,8 @@ type Filter struct {
 	metaKey    string
 	gate       *gate
 	// wasmgate_ratelimit_decisions_total{http_route, policy="priority:GROUP",
-	// outcome}; nil when metrics are off.
-	decisions *observe.RateLimit
+	// outcome}.
+	decisions *limits.Decisions
 }
 
 // gate is a group's in-flight count, shared by the routes of the group and
@@ -60,7 +59,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, err
 	}
 	f.gate = v.(*gate)
-	f.decisions = observe.From(bc).RateLimit(bc.Route, "priority:"+f.group)
+	f.decisions = limits.NewDecisions(bc, "priority:"+f.group, false)
 	return f, nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
-	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 // quotaScript is one decision, atomic: a request that would pass the limit
@@ -34,7 +33,7 @@ return {1, limit - used}
 // Filter counts requests against a calendar window in Redis.
 type Filter struct {
 	name       string
-	decisions  *observe.RateLimit // nil when metrics are off
+	decisions  *limits.Decisions
 	sfName     string
 	policy     []string
 	key        limits.Key
@@ -76,7 +75,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		window = 24 * time.Hour
 	} // a month has no fixed length: w is left out
 	f := &Filter{
-		decisions:  observe.From(bc).RateLimit(bc.Route, c.Name),
+		decisions:  limits.NewDecisions(bc, c.Name, true),
 		name:       c.Name,
 		sfName:     limits.SFString(c.Name),
 		policy:     []string{limits.PolicyItem(c.Name, c.Limit, window, "")},

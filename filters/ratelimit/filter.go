@@ -13,7 +13,6 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/limits"
-	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 var errBadReply = errors.New("rate limit script returned an unexpected reply")
@@ -45,7 +44,7 @@ type policy struct {
 	intervalUS  int64
 	toleranceUS int64
 
-	decisions *observe.RateLimit // nil when metrics are off
+	decisions *limits.Decisions
 }
 
 // verdict is a decision and the policy that made it, kept on the exchange
@@ -121,7 +120,7 @@ func (c *Config) policy(bc *filter.BuildContext, store *limits.Store, name strin
 		sfName: limits.SFString(name),
 		header: []string{limits.PolicyItem(name, burst, time.Duration(burst)*interval, "")},
 		// wasmgate_ratelimit_decisions_total{http_route, policy, outcome}
-		decisions: observe.From(bc).RateLimit(bc.Route, name),
+		decisions: limits.NewDecisions(bc, name, true),
 	}
 	id := localKey{route: bc.Route, policy: name, interval: interval, burst: burst, key: c.Key.Ident(), maxKeys: c.maxKeys()}
 	lc, err := bc.Keep(id, func() (io.Closer, error) { return newLocal(interval, burst, c.maxKeys()), nil })

@@ -20,6 +20,7 @@ func TestDecisionMetrics(t *testing.T) {
 		Keeper: testutil.NewKeeper(t),
 	}
 	config.SetSection(bc.Config, "observability.metrics", &observe.Metrics{Prometheus: true})
+	bc.Meter = observe.From(bc) // as the gateway does with metrics on
 	c := &Config{Name: "api", Key: mustKey(t, "client_ip"), Rate: Rate{Count: 1, Period: time.Second}, Burst: 2}
 	f, err := c.Build(bc)
 	if err != nil {
