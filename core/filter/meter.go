@@ -13,13 +13,16 @@ import "sync/atomic"
 // counts survive reloads as a Prometheus counter must.
 type Meter interface {
 	Counter(m Metric, labels ...Label) *Counter
+	Histogram(m Metric, labels ...Label) Histogram
 }
 
 // Metric describes one metric family. Name is the OpenTelemetry name
 // ("wasmgate.auth.failures"); a Prometheus exporter turns it into
-// wasmgate_auth_failures_total. Unit is UCUM ("{request}", "s").
+// wasmgate_auth_failures_total. Unit is UCUM ("{request}", "s"). Buckets
+// are a histogram's upper bounds, in Unit.
 type Metric struct {
 	Name, Unit, Help string
+	Buckets          []float64
 }
 
 // Label is one label of an instrument. Keys and values come from config
@@ -40,6 +43,16 @@ func (c *Counter) Inc() { c.n.Add(1) }
 // Load returns the count so far.
 func (c *Counter) Load() uint64 { return c.n.Load() }
 
+// Histogram records a distribution (durations, sizes); recording is a few
+// atomic operations and allocates nothing.
+type Histogram interface {
+	Record(v float64)
+}
+
+type noHistogram struct{}
+
+func (noHistogram) Record(float64) {}
+
 // MeterSource is implemented by observers that export metrics; Meter
 // returns nil when the config turns metrics off.
 type MeterSource interface {
@@ -54,4 +67,14 @@ func (bc *BuildContext) Counter(m Metric, labels ...Label) *Counter {
 		return new(Counter)
 	}
 	return bc.Meter.Counter(m, labels...)
+}
+
+// Histogram returns the filter's histogram for m with labels from
+// bc.Meter, or one that records nothing when there is no meter. Call it at
+// build time, not per request.
+func (bc *BuildContext) Histogram(m Metric, labels ...Label) Histogram {
+	if bc.Meter == nil {
+		return noHistogram{}
+	}
+	return bc.Meter.Histogram(m, labels...)
 }

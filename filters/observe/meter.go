@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -16,9 +17,10 @@ import (
 // keeps its count. Filters count with one atomic add; the counts are read
 // into observable instruments when /metrics is scraped.
 type filterMeters struct {
-	mu       sync.Mutex
-	families map[string]*counterFamily
-	counters map[counterKey]*filter.Counter
+	mu         sync.Mutex
+	families   map[string]*counterFamily
+	counters   map[counterKey]*filter.Counter
+	histograms map[string]metric.Float64Histogram
 }
 
 type counterKey struct {
@@ -87,6 +89,61 @@ func (m *Meters) newCounterFamily(md filter.Metric) *counterFamily {
 		return nil
 	}
 	return fam
+}
+
+// Histogram implements filter.Meter with a synchronous OTel histogram: OTel
+// has no observable one, and its aggregation already lives in the kept
+// provider, so a reload's filter records into the same series. A metric
+// whose instrument cannot be made records nothing.
+func (m *Meters) Histogram(md filter.Metric, labels ...filter.Label) filter.Histogram {
+	kvs := make([]attribute.KeyValue, len(labels))
+	for i, l := range labels {
+		kvs[i] = attribute.String(l.Key, l.Value)
+	}
+	fm := &m.filterMeters
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	h, ok := fm.histograms[md.Name]
+	if !ok {
+		var err error
+		h, err = m.meter.Float64Histogram(md.Name, metric.WithUnit(md.Unit), metric.WithDescription(md.Help),
+			metric.WithExplicitBucketBoundaries(md.Buckets...))
+		if err != nil {
+			return noHistogram{}
+		}
+		if fm.histograms == nil {
+			fm.histograms = map[string]metric.Float64Histogram{}
+		}
+		fm.histograms[md.Name] = h
+	}
+	return boundHistogram{h, recordOpts(kvs...)}
+}
+
+// boundHistogram is a histogram with its labels bound at build time, so
+// recording allocates nothing.
+type boundHistogram struct {
+	h    metric.Float64Histogram
+	opts []metric.RecordOption
+}
+
+func (b boundHistogram) Record(v float64) { b.h.Record(context.Background(), v, b.opts...) }
+
+type noHistogram struct{}
+
+func (noHistogram) Record(float64) {}
+
+// From returns the gateway's metrics for a filter built outside a gateway
+// (tests), or nil when metrics are off: with it as bc.Meter the filter
+// registers as under a gateway, and its Handler serves what it counted.
+func From(bc *filter.BuildContext) *Meters {
+	if bc == nil || bc.Config == nil || !metricsOf(bc.Config).Prometheus {
+		return nil
+	}
+	v, err := bc.Keep(metricsKey{}, func() (io.Closer, error) { return newMeters() })
+	if err != nil {
+		return nil
+	}
+	return v.(*Meters)
 }
 
 // Meter gives the filters the kept meters to register their counters in;

@@ -34,8 +34,8 @@ const (
 
 // Meters is the gateway's metrics: an OTel meter provider exported to a
 // Prometheus registry of its own, and every instrument. It is kept across
-// reloads (BuildContext.Keep), so counters survive them; filters reach it
-// through From to record their own metrics (hooks.go).
+// reloads (BuildContext.Keep), so counters survive them; it is also the
+// meter filters register their own metrics in (meter.go).
 type Meters struct {
 	registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
@@ -55,7 +55,6 @@ type Meters struct {
 
 	reloadOK, reloadFailed []metric.AddOption
 
-	hooks
 	stateInstruments
 	filterMeters // the filters' own counters (meter.go)
 }
@@ -122,7 +121,6 @@ func newMeters() (*Meters, error) {
 			return nil
 		}))
 	add(err)
-	add(m.hooks.init(mt))
 	add(m.stateInstruments.init(mt))
 	if err := errors.Join(errs...); err != nil {
 		_ = m.provider.Shutdown(context.Background())

@@ -2,7 +2,7 @@
 // Prometheus metrics through the OpenTelemetry SDK, OpenTelemetry traces
 // exported over OTLP, and an asynchronous access log. It plugs into the core
 // as a filter.Observer built from the config's observability section; see
-// README.md for the metrics and the hooks other packages record into.
+// README.md for the metrics, and meter.go for how filters add their own.
 package observe
 
 import (

@@ -15,7 +15,6 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/observe"
 )
 
 func init() {
@@ -95,7 +94,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, err
 	}
 	f := closer.(*Plugin).NewFilter()
-	f.metrics = newPhaseMetrics(observe.From(bc), c.Plugin)
+	f.metrics = newPhaseMetrics(bc, c.Plugin)
 	return f, nil
 }
 

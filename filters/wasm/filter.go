@@ -45,7 +45,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	x.Set(f, s)
 	f.p.stats.exchanges.Add(1)
 	if m := f.metrics; m != nil {
-		defer recordPhase(m.request, time.Now(), s)
+		defer recordPhase(&m.request, time.Now(), s)
 	}
 	in, err := f.p.pool.acquire(context.Background())
 	if err != nil {
@@ -99,7 +99,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 		return nil
 	}
 	if m := f.metrics; m != nil {
-		defer recordPhase(m.response, time.Now(), s)
+		defer recordPhase(&m.response, time.Now(), s)
 	}
 	in := s.in
 	resp := x.Response
@@ -162,7 +162,7 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 				f.fail(s, "done", err) // the response is gone: only the instance pays
 			}
 			if f.metrics != nil {
-				recordPhase(f.metrics.done, t0, s) // before s is reset
+				recordPhase(&f.metrics.done, t0, s) // before s is reset
 			}
 		}
 		f.p.pool.release(in)

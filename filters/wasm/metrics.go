@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wasmgate/wasmgate/filters/observe"
+	"github.com/wasmgate/wasmgate/core/filter"
 )
 
 // counters are a plugin's metrics, cheap enough for the hot path.
@@ -50,12 +50,30 @@ func (p *Plugin) Stats() Stats {
 	}
 }
 
-// phaseMetrics are a route's plugin call metrics, bound at build (labels:
-// plugin name and phase): wasmgate_wasm_calls_total, _errors_total by kind,
-// _duration_seconds. nil when metrics are off, so the hot path then pays a
-// nil check only.
+// The plugin call metrics, registered by each route's wasm filter with its
+// plugin name and phase as labels.
+var (
+	callsMetric = filter.Metric{Name: "wasmgate.wasm.calls", Unit: "{call}",
+		Help: "Wasm filter callbacks, by plugin and phase."}
+	errorsMetric = filter.Metric{Name: "wasmgate.wasm.errors", Unit: "{call}",
+		Help: "Wasm filter callbacks that failed, by plugin, phase and kind (trap, timeout, ...)."}
+	durationMetric = filter.Metric{Name: "wasmgate.wasm.duration", Unit: "s",
+		Help:    "Duration of Wasm filter callbacks, by plugin and phase.",
+		Buckets: []float64{0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05}}
+)
+
+// phaseMetrics are a route's plugin call metrics, bound at build:
+// wasmgate_wasm_calls_total, _errors_total by kind, _duration_seconds. nil
+// when metrics are off, so the hot path then reads no clock.
 type phaseMetrics struct {
-	request, response, done *observe.WasmPhase
+	request, response, done phaseMeter
+}
+
+// phaseMeter is one callback of one plugin: request headers, response...
+type phaseMeter struct {
+	calls                         *filter.Counter
+	duration                      filter.Histogram
+	timeout, unavailable, failure *filter.Counter
 }
 
 // Failure kinds, a fixed set: a deadline, no instance to run on, anything
@@ -66,15 +84,36 @@ const (
 	failKindError       = "error"
 )
 
-func newPhaseMetrics(m *observe.Meters, plugin string) *phaseMetrics {
-	if m == nil {
+func newPhaseMetrics(bc *filter.BuildContext, plugin string) *phaseMetrics {
+	if bc.Meter == nil {
 		return nil
 	}
-	bind := func(phase string) *observe.WasmPhase {
-		return m.WasmPhase(plugin, phase, failKindTimeout, failKindUnavailable, failKindError)
+	bind := func(phase string) phaseMeter {
+		p, ph := filter.Label{Key: "plugin", Value: plugin}, filter.Label{Key: "phase", Value: phase}
+		kind := func(k string) *filter.Counter {
+			return bc.Counter(errorsMetric, p, ph, filter.Label{Key: "kind", Value: k})
+		}
+		return phaseMeter{
+			calls:    bc.Counter(callsMetric, p, ph),
+			duration: bc.Histogram(durationMetric, p, ph),
+			timeout:  kind(failKindTimeout), unavailable: kind(failKindUnavailable), failure: kind(failKindError),
+		}
 	}
 	return &phaseMetrics{request: bind("request"), response: bind("response"), done: bind("done")}
 }
 
-// recordPhase records one phase of s, begun at t0.
-func recordPhase(w *observe.WasmPhase, t0 time.Time, s *stream) { w.Call(time.Since(t0), s.kind) }
+// recordPhase records one phase of s, begun at t0: its duration, and its
+// failure kind if it failed.
+func recordPhase(m *phaseMeter, t0 time.Time, s *stream) {
+	m.calls.Inc()
+	m.duration.Record(time.Since(t0).Seconds())
+	switch s.kind {
+	case "":
+	case failKindTimeout:
+		m.timeout.Inc()
+	case failKindUnavailable:
+		m.unavailable.Inc()
+	case failKindError:
+		m.failure.Inc()
+	}
+}
