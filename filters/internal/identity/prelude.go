@@ -23,7 +23,10 @@ type Auth struct {
 	Consumers map[string]*Consumer // every declared consumer, by name
 	Realm     string
 
-	bc     *filter.BuildContext // for Failure, while the filter is built
+	// What Failure needs of the BuildContext, not the context itself: an
+	// Auth a filter keeps must not pin the builder and its snapshot.
+	route  string
+	meter  filter.Meter
 	filter string
 }
 
@@ -31,7 +34,7 @@ type Auth struct {
 // anonymous must be a declared consumer, and the anonymous one must be
 // among consumers when those are given.
 func NewAuth(bc *filter.BuildContext, c AuthConfig) (*Auth, error) {
-	a := &Auth{Realm: c.Realm, bc: bc, filter: c.Filter}
+	a := &Auth{Realm: c.Realm, route: bc.Route, meter: bc.Meter, filter: c.Filter}
 	if a.Realm == "" {
 		a.Realm = "wasmgate"
 	}
@@ -50,5 +53,5 @@ func NewAuth(bc *filter.BuildContext, c AuthConfig) (*Auth, error) {
 // route, for wasmgate_auth_failures_total. Take it at build time: counting
 // is then one atomic add.
 func (a *Auth) Failure(reason string) *filter.Counter {
-	return FailureCounter(a.bc, a.filter, reason)
+	return FailureCounter(&filter.BuildContext{Route: a.route, Meter: a.meter}, a.filter, reason)
 }
