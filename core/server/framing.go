@@ -231,7 +231,6 @@ type framingScanner struct {
 	value       [24]byte // a Content-Length or Transfer-Encoding value
 	nvalue      int
 	valueLong   bool
-	fields      int
 	cl          int64 // -1 when absent
 	te          int   // Transfer-Encoding fields seen
 	chunked     bool
@@ -420,7 +419,7 @@ func (s *framingScanner) startRequest() {
 	s.line, s.lineLen, s.spaces, s.cr = fnvOffset, 0, 0, false
 	s.nmethod, s.nver = 0, 0
 	s.fault, s.faultStatus = "", 0
-	s.cl, s.te, s.chunked, s.fields = -1, 0, false, 0
+	s.cl, s.te, s.chunked = -1, 0, false
 	s.trailer, s.nname, s.nameLong = false, 0, false
 }
 
@@ -567,7 +566,6 @@ func (s *framingScanner) valueBytes(seg []byte) bool {
 
 // endField applies a complete field line; "" when it is acceptable.
 func (s *framingScanner) endField() string {
-	s.fields++
 	s.nname, s.nameLong = 0, false
 	if s.trailer {
 		return ""
@@ -700,7 +698,7 @@ func guardFraming(next http.Handler) http.Handler {
 
 func checkH2ContentLength(values []string, parsed int64) string {
 	for _, v := range values {
-		n, ok := parseDecimal([]byte(v))
+		n, ok := parseDecimal(v)
 		if !ok {
 			return "content-length is not a decimal number"
 		}
@@ -775,12 +773,13 @@ func trimOWS(b []byte) []byte {
 
 // parseDecimal parses 1*DIGIT up to 18 digits (what fits an int64 and
 // net/http accepts).
-func parseDecimal(b []byte) (int64, bool) {
+func parseDecimal[T string | []byte](b T) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range b {
+	for i := range len(b) {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
