@@ -3,7 +3,7 @@ package config
 // Observability configures what wraps every exchange. The core owns
 // request IDs, set before any observer sees the exchange; the signals
 // (metrics, tracing, access_log) are sections their package registers
-// (section.go; filters/observe). Each is off unless configured.
+// (section.go; observe/). Each is off unless configured.
 type Observability struct {
 	RequestID *RequestID `yaml:"request_id"` // present (even {}) turns it on
 

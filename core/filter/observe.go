@@ -12,7 +12,7 @@ import (
 )
 
 // Observer wraps every exchange, routed or not: metrics, traces and access
-// logs live behind it (filters/observe). It is built once per snapshot from
+// logs live behind it (observe/). It is built once per snapshot from
 // the config and must be safe for concurrent use. Besides the optional
 // interfaces below, an observer may read upstream state by implementing
 // upstream.StatusObserver, defined beside that state.

@@ -23,9 +23,9 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/ipfilter"
 	_ "github.com/wasmgate/wasmgate/filters/jwt"
 	_ "github.com/wasmgate/wasmgate/filters/mtls"
-	_ "github.com/wasmgate/wasmgate/filters/observe" // metrics, traces, access log
 	_ "github.com/wasmgate/wasmgate/filters/priority"
 	_ "github.com/wasmgate/wasmgate/filters/quota"
 	_ "github.com/wasmgate/wasmgate/filters/ratelimit"
 	_ "github.com/wasmgate/wasmgate/filters/wasm" // and the plugins: section
+	_ "github.com/wasmgate/wasmgate/observe"      // metrics, traces, access log
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
+	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
 // TestStreamingCap sends bodies through a real gateway to a real upstream:

@@ -355,13 +355,16 @@ func TestTokenCache(t *testing.T) {
 	}
 
 	// A token expiring within the TTL is cached only until it expires.
-	short := sign(t, jwtlib.SigningMethodRS256, "k2", rsaKey2, with(goodClaims(), "exp", time.Now().Add(time.Second).Unix()))
+	// exp is in whole seconds: take one at least 1.5s ahead, so that a
+	// truncated Unix() cannot leave the token only milliseconds to live.
+	expAt := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second).Add(time.Second)
+	short := sign(t, jwtlib.SigningMethodRS256, "k2", rsaKey2, with(goodClaims(), "exp", expAt.Unix()))
 	f0 := mustBuild(t, jwksBlock(srv.URL, ", leeway: 0s"), "")
 	waitKeys(t, f0)
 	if _, resp := run(f0, "/", "Authorization", "Bearer "+short); resp != nil {
 		t.Fatalf("refused: %s", resp.Body)
 	}
-	time.Sleep(1100 * time.Millisecond) // the token's exp (1s) must really pass
+	time.Sleep(time.Until(expAt) + 100*time.Millisecond) // the token's exp must really pass
 	if _, resp := run(f0, "/", "Authorization", "Bearer "+short); resp == nil {
 		t.Error("an expired token was served from the cache")
 	}

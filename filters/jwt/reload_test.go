@@ -10,7 +10,7 @@ import (
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
-	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
+	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
 // Through a real gateway: a reload that keeps jwks_url and its timings keeps

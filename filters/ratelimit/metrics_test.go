@@ -10,7 +10,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/internal/testutil"
-	"github.com/wasmgate/wasmgate/filters/observe"
+	"github.com/wasmgate/wasmgate/observe"
 )
 
 // Decisions are counted by route, policy and outcome when metrics are on.

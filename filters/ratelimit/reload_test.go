@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
 	_ "github.com/wasmgate/wasmgate/filters/ratelimit"
+	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
 const reloadConfig = `

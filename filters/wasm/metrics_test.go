@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/gateway"
-	_ "github.com/wasmgate/wasmgate/filters/observe" // the observability section and its meter
+	_ "github.com/wasmgate/wasmgate/observe" // the observability section and its meter
 )
 
 // With metrics on, plugin callbacks are counted and timed by plugin and

@@ -15,7 +15,7 @@ import (
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
 	_ "github.com/wasmgate/wasmgate/filters/all"
-	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
+	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
 // Through a real gateway: a client-sent X-Consumer-Name never reaches the

@@ -14,7 +14,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
-	"github.com/wasmgate/wasmgate/filters/observe"
+	"github.com/wasmgate/wasmgate/observe"
 )
 
 // Build decodes block as the config of the filter registered under name,

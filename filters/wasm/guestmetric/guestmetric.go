@@ -1,8 +1,7 @@
 // Package guestmetric holds the metrics Wasm plugins define themselves
 // (proxy_define_metric), process-wide, by plugin name, so that exporters
 // can read them without importing the Wasm host: filters/wasm writes here,
-// filters/observe (which filters/wasm imports) reads Snapshot. A leaf
-// package, so neither import cycles.
+// and an exporter reads Snapshot. A leaf package, so no import cycles.
 package guestmetric
 
 import (

@@ -14,7 +14,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
-	"github.com/wasmgate/wasmgate/filters/internal/gwtest"
+	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
 // deny is a test filter that refuses every request with 403.
