@@ -41,6 +41,7 @@ type options struct {
 	idleRSS    bool
 	settle     time.Duration
 	role       string
+	scenarios  []string // -scenarios: the routes of configs/scenarios.yaml to measure
 }
 
 // loadResult is what one load run measured, from wrk or the built-in generator.
@@ -77,6 +78,7 @@ func main() {
 	fs.BoolVar(&o.idleRSS, "idle-rss", false, "only start the gateway with the minimal config and print its idle RSS")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait after readiness before reading the idle RSS")
 	fs.StringVar(&o.role, "role", "", "internal: run as the upstream server")
+	scenarios := fs.String("scenarios", "", `measure several filter setups in one run (run from the repository root): "all" or a comma-separated list of `+strings.Join(scenarioNames, ", ")+`; replaces -config and -path`)
 	fs.Usage = usage
 	fs.Parse(os.Args[1:])
 
@@ -86,6 +88,16 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *scenarios != "" {
+		var err error
+		if o.scenarios, err = parseScenarios(*scenarios); err == nil {
+			err = o.scenarioSetup()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
 	}
 	if err := o.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -235,6 +247,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if o.idleRSS {
 		return b.reportIdle()
+	}
+	if len(o.scenarios) > 0 {
+		return b.measureScenarios(ctx)
 	}
 	return b.measure(ctx)
 }
