@@ -55,7 +55,7 @@ test-sdk: ## the SDK, the first-party plugins and the Go example, natively (thei
 # there as a seed, with its fix.
 FUZZTIME ?= 60s
 FUZZERS := ./core/server:FuzzFramingAgreesWithNetHTTP ./core/config:FuzzParse ./core/router:FuzzCanonicalize ./core/router:FuzzRouteProtectedPrefix \
-	./test/hardening:FuzzRawHTTP1 ./filters/jwt:FuzzVerify ./filters/wasm:FuzzHostFunctions
+	./test/hardening:FuzzRawHTTP1 ./filters/jwt:FuzzVerify ./filters/wasm:FuzzHostFunctions ./filters/wasm/internal/instrument:FuzzRewrite
 .PHONY: fuzz
 fuzz: ## run every fuzzer for FUZZTIME (default 60s) each
 	@set -e; for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/instrument"
 )
 
 // repoModules are every committed .wasm of the repository: test guests,
@@ -41,7 +43,7 @@ func TestInstrumentModules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ic, err := instrument(code)
+		ic, err := instrument.Rewrite(code)
 		if err != nil {
 			t.Errorf("%s: %v", path, err)
 			continue
@@ -177,7 +179,7 @@ func TestInstrumentRefusesOwnImport(t *testing.T) {
 	//   (func (export "proxy_abi_version_0_2_1")) (func (export "malloc") (param i32) (result i32) i32.const 0)
 	//   (func (export "proxy_on_context_create") (param i32 i32)))
 	code := []byte("\x00\x61\x73\x6d\x01\x00\x00\x00\x01\x0e\x03\x60\x00\x00\x60\x01\x7f\x01\x7f\x60\x02\x7f\x7f\x00\x02\x1c\x01\x12\x77\x61\x73\x6d\x67\x61\x74\x65\x5f\x69\x6e\x74\x65\x72\x72\x75\x70\x74\x05\x63\x68\x65\x63\x6b\x00\x00\x03\x04\x03\x00\x01\x02\x05\x03\x01\x00\x01\x07\x47\x04\x06\x6d\x65\x6d\x6f\x72\x79\x02\x00\x17\x70\x72\x6f\x78\x79\x5f\x61\x62\x69\x5f\x76\x65\x72\x73\x69\x6f\x6e\x5f\x30\x5f\x32\x5f\x31\x00\x01\x06\x6d\x61\x6c\x6c\x6f\x63\x00\x02\x17\x70\x72\x6f\x78\x79\x5f\x6f\x6e\x5f\x63\x6f\x6e\x74\x65\x78\x74\x5f\x63\x72\x65\x61\x74\x65\x00\x03\x0a\x0c\x03\x02\x00\x0b\x04\x00\x41\x00\x0b\x02\x00\x0b")
-	if _, err := instrument(code); err == nil {
+	if _, err := instrument.Rewrite(code); err == nil {
 		t.Fatal("instrumented a module importing wasmgate_interrupt")
 	}
 	opts, _ := testOptions(t, "own")
@@ -206,7 +208,7 @@ func BenchmarkInstrument(b *testing.B) {
 	code := benchModule(b)
 	b.SetBytes(int64(len(code)))
 	for i := 0; i < b.N; i++ {
-		if _, err := instrument(code); err != nil {
+		if _, err := instrument.Rewrite(code); err != nil {
 			b.Fatal(err)
 		}
 	}
