@@ -144,4 +144,3 @@ func (p *Plugin) compileRuntime(ctx context.Context, code []byte, pages uint32, 
 	p.compiled, err = p.rt.CompileModule(ctx, code)
 	return err
 }
-
