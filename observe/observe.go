@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/server"
 	coreupstream "github.com/wasmgate/wasmgate/core/upstream"
 )
 
@@ -36,6 +37,7 @@ type Observer struct {
 	upstreams   []*upstreamMetrics // every upstream, sorted by name
 	unrouted    routeMetrics
 	upstreamSrc coreupstream.StatusSource // the snapshot's upstreams (state.go)
+	serverSrc   server.StatsSource        // the gateway's server (state.go)
 }
 
 // routeObs is what the hot path needs about one route, resolved at load.
@@ -212,6 +214,9 @@ func (o *Observer) ConfigApplied(hash [32]byte, reload bool) {
 		o.meters.upstreams.Store(&upstreamSource{o.upstreamSrc})
 	} else {
 		o.meters.upstreams.Store(nil)
+	}
+	if o.serverSrc != nil {
+		o.meters.server.Store(&serverSource{o.serverSrc})
 	}
 	if reload {
 		o.meters.reloads.Add(context.Background(), 1, o.meters.reloadOK...)

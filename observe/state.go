@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/server"
 	coreupstream "github.com/wasmgate/wasmgate/core/upstream"
 )
 
@@ -26,9 +27,19 @@ type stateInstruments struct {
 	ejections     metric.Int64ObservableCounter
 	retriesDenied metric.Int64ObservableCounter
 	adminRequests metric.Int64Counter
+
+	server         atomic.Pointer[serverSource] // nil before a snapshot is live
+	connsRefused   metric.Int64ObservableCounter
+	requestsShed   metric.Int64ObservableCounter
+	malformed      metric.Int64ObservableCounter
+	resetCloses    metric.Int64ObservableCounter
+	overloadLevel  metric.Int64ObservableGauge
+	refusalReasons [len(server.RefusalReasons)]metric.MeasurementOption
 }
 
 type upstreamSource struct{ coreupstream.StatusSource }
+
+type serverSource struct{ server.StatsSource }
 
 // breakerValue is the circuit-breaker gauge's value for a breaker state;
 // false for an upstream without an error-ratio breaker (no circuit_breaker
@@ -64,15 +75,45 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 	si.adminRequests, err = mt.Int64Counter("wasmgate.admin.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Admin API requests, by endpoint and status."))
 	add(err)
+	si.connsRefused, err = mt.Int64ObservableCounter("wasmgate.server.connections.refused", metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections refused before a byte was read, by reason (listener connection caps, accept rate, overload)."))
+	add(err)
+	si.requestsShed, err = mt.Int64ObservableCounter("wasmgate.server.requests.shed", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests answered 503 past server.overload.heap_hard."))
+	add(err)
+	si.malformed, err = mt.Int64ObservableCounter("wasmgate.server.requests.malformed", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests refused before routing for their framing (HTTP/1.x message framing, HTTP/2 Host and content-length)."))
+	add(err)
+	si.resetCloses, err = mt.Int64ObservableCounter("wasmgate.server.http2.reset_closes", metric.WithUnit("{connection}"),
+		metric.WithDescription("HTTP/2 connections closed because the client reset most of their streams (rapid reset)."))
+	add(err)
+	si.overloadLevel, err = mt.Int64ObservableGauge("wasmgate.server.overload.level",
+		metric.WithDescription("Overload level: 0 normal, 1 refusing new connections (heap_soft), 2 refusing requests (heap_hard)."))
+	add(err)
+	for i, r := range server.RefusalReasons {
+		si.refusalReasons[i] = metric.WithAttributes(attribute.String("reason", r))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied)
+	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied,
+		si.connsRefused, si.requestsShed, si.malformed, si.resetCloses, si.overloadLevel)
 	return err
 }
 
 // observe runs at scrape time.
 func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error {
+	if src := si.server.Load(); src != nil {
+		var st server.Stats
+		src.ReadStats(&st)
+		for i, n := range st.ConnectionsRefused {
+			o.ObserveInt64(si.connsRefused, int64(n), si.refusalReasons[i])
+		}
+		o.ObserveInt64(si.requestsShed, int64(st.RequestsShed))
+		o.ObserveInt64(si.malformed, int64(st.RequestsMalformed))
+		o.ObserveInt64(si.resetCloses, int64(st.ResetCloses))
+		o.ObserveInt64(si.overloadLevel, int64(st.OverloadLevel))
+	}
 	if src := si.upstreams.Load(); src != nil {
 		src.ReadStatuses(func(st *coreupstream.Status) {
 			up := keyUpstream.String(st.Name)
@@ -98,6 +139,10 @@ func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error 
 // snapshot goes live (ConfigApplied).
 func (o *Observer) ObserveUpstreams(src coreupstream.StatusSource) { o.upstreamSrc = src }
 
+// ObserveServer keeps the gateway's server, read once the snapshot goes
+// live (ConfigApplied).
+func (o *Observer) ObserveServer(src server.StatsSource) { o.serverSrc = src }
+
 // AdminRequest counts one admin API request. The admin API's rate is low
 // and its endpoints and statuses a fixed set: the attributes are made here.
 func (o *Observer) AdminRequest(endpoint string, status int, _ time.Duration) {
@@ -110,5 +155,6 @@ func (o *Observer) AdminRequest(endpoint string, status int, _ time.Duration) {
 
 var (
 	_ coreupstream.StatusObserver = (*Observer)(nil)
+	_ server.StatsObserver        = (*Observer)(nil)
 	_ filter.AdminObserver        = (*Observer)(nil)
 )

@@ -144,6 +144,9 @@ func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snaps
 	}
 	s.Generation = g.gen
 	s.keep = g.keep
+	if so, ok := s.observer.(server.StatsObserver); ok {
+		so.ObserveServer(g.server)
+	}
 	return s, nil
 }
 

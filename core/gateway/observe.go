@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/server"
 	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
@@ -111,6 +112,14 @@ func (os observers) ObserveUpstreams(src upstream.StatusSource) {
 	}
 }
 
+func (os observers) ObserveServer(src server.StatsSource) {
+	for _, o := range os {
+		if so, ok := o.(server.StatsObserver); ok {
+			so.ObserveServer(src)
+		}
+	}
+}
+
 func (os observers) AdminRequest(endpoint string, status int, elapsed time.Duration) {
 	for _, o := range os {
 		if ao, ok := o.(filter.AdminObserver); ok {
@@ -193,6 +202,7 @@ func filterNames(cfg *config.Config, specs []config.FilterSpec, seen map[string]
 var (
 	_ upstream.StatusSource   = (*Snapshot)(nil)
 	_ upstream.StatusObserver = observers(nil)
+	_ server.StatsObserver    = observers(nil)
 	_ filter.AdminObserver    = observers(nil)
 	_ filter.AttemptObserver  = observers(nil)
 	_ filter.ConfigObserver   = observers(nil)

@@ -651,7 +651,11 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 // net/http did, and h2 requests whose Host field disagrees with :authority
 // or whose content-length is not a plain decimal, before the gateway routes
 // anything.
-func guardFraming(next http.Handler) http.Handler {
+func guardFraming(next http.Handler, c *counters) http.Handler {
+	refuse := func(w http.ResponseWriter, r *http.Request, status int, reason string) {
+		c.malformed.Add(1)
+		refuse(w, r, status, reason)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.ProtoMajor {
 		case 1:

@@ -50,19 +50,20 @@ const minResets = 20
 // connState is what the server tracks per client connection; its
 // requests reach it through their context.
 type connState struct {
-	conn    net.Conn
-	streams atomic.Int32
-	resets  atomic.Int32
-	closed  atomic.Bool
+	conn     net.Conn
+	counters *counters
+	streams  atomic.Int32
+	resets   atomic.Int32
+	closed   atomic.Bool
 }
 
 type connStateKey struct{}
 
-// serverConnContext is http.Server's ConnContext: the framing check's
-// context (framing.go), plus the connection's state.
-func serverConnContext(ctx context.Context, c net.Conn) context.Context {
+// connContext is http.Server's ConnContext: the framing check's context
+// (framing.go), plus the connection's state.
+func (cs *counters) connContext(ctx context.Context, c net.Conn) context.Context {
 	ctx = connContext(ctx, c)
-	return context.WithValue(ctx, connStateKey{}, &connState{conn: c})
+	return context.WithValue(ctx, connStateKey{}, &connState{conn: c, counters: cs})
 }
 
 func (cs *connState) streamEnded(ctx context.Context) {
@@ -74,6 +75,7 @@ func (cs *connState) streamEnded(ctx context.Context) {
 	if k < minResets || 2*k <= n || !cs.closed.CompareAndSwap(false, true) {
 		return
 	}
+	cs.counters.resetCloses.Add(1)
 	c := cs.conn
 	if tc, ok := c.(*tls.Conn); ok {
 		// Under the TLS layer: its Close would first queue an alert

@@ -65,7 +65,7 @@ func settingsOf(c config.Listener) settings {
 // flow, so in effect they bound a stall, not a whole transfer, and long
 // streams (SSE, large uploads) live as long as they make progress.
 // ReadHeaderTimeout is absolute: it is what cuts slowloris clients.
-func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info], logger *slog.Logger) *http.Server {
+func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info], c *counters, logger *slog.Logger) *http.Server {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(st.tls && st.h2)
@@ -75,8 +75,8 @@ func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info]
 	// same for every connection, and ListenerFrom loads its current value.
 	base := context.WithValue(context.Background(), infoKey{}, info)
 	return &http.Server{
-		Handler:           guardFraming(handler),
-		ConnContext:       serverConnContext,
+		Handler:           guardFraming(handler, c),
+		ConnContext:       c.connContext,
 		ReadHeaderTimeout: st.readHeader,
 		ReadTimeout:       st.read,
 		WriteTimeout:      st.write,

@@ -108,12 +108,13 @@ type view struct {
 	s        *socket
 	info     *atomic.Pointer[Info]
 	overload *overload
+	counters *counters
 	closed   chan struct{}
 	once     sync.Once
 }
 
-func (s *socket) newView(info *atomic.Pointer[Info], o *overload) *view {
-	return &view{s: s, info: info, overload: o, closed: make(chan struct{})}
+func (s *socket) newView(info *atomic.Pointer[Info], o *overload, c *counters) *view {
+	return &view{s: s, info: info, overload: o, counters: c, closed: make(chan struct{})}
 }
 
 // Accept returns the next connection the listener's limits admit; the
@@ -129,6 +130,7 @@ func (v *view) Accept() (net.Conn, error) {
 		if reason < 0 {
 			return ac, nil
 		}
+		v.counters.refused[reason].Add(1)
 		refuseConn(c, l, reason)
 	}
 }

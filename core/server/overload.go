@@ -35,7 +35,8 @@ const (
 // overload is a Server's overload manager.
 type overload struct {
 	level      atomic.Int32
-	soft, hard atomic.Int64 // bytes; 0 is off
+	shed       atomic.Uint64 // requests refused past hard (stats.go)
+	soft, hard atomic.Int64  // bytes; 0 is off
 
 	mu      sync.Mutex
 	running bool
@@ -136,6 +137,7 @@ const overloadBody = `{"error":"gateway overloaded","status":503}`
 // connection closes after the response; on HTTP/2 net/http turns
 // "Connection: close" into a GOAWAY.
 func (o *overload) shedRequest(w http.ResponseWriter) {
+	o.shed.Add(1)
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Retry-After"] = []string{"1"}

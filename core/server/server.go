@@ -40,6 +40,7 @@ type Server struct {
 	drained  sync.WaitGroup
 
 	overload overload // overload.go
+	counters counters // stats.go
 }
 
 // Option configures a Server.
@@ -270,8 +271,8 @@ func (s *Server) update(l *listener, p plan) {
 func (s *Server) serve(l *listener) *generation {
 	info := l.info.Load()
 	logger := s.logger.With("listener", info.Name)
-	g := newGeneration(l.sock.newView(&l.info, &s.overload), l.settings.h2c && !l.settings.tls, logger)
-	srv := newHTTPServer(l.settings, s.handler, &l.info, logger)
+	g := newGeneration(l.sock.newView(&l.info, &s.overload, &s.counters), l.settings.h2c && !l.settings.tls, logger)
+	srv := newHTTPServer(l.settings, s.handler, &l.info, &s.counters, logger)
 	srv.Handler = g.closeWhenDraining(srv.Handler)
 	srv.ConnState = g.connState
 	g.srv = srv

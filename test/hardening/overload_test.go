@@ -23,6 +23,7 @@ listeners:
     address: "127.0.0.1:0"
     accept_rate: { per_second: 1, burst: 3 }
 admin: { address: "{{.admin}}" }
+observability: { metrics: { prometheus: true } }
 upstreams:
   up: { targets: [{ url: "{{.up}}" }] }
 routes:
@@ -134,6 +135,31 @@ func TestConnectionLimits(t *testing.T) {
 		if most := 3 + int(took.Seconds()) + 1; served > most || refused == 0 {
 			t.Errorf("%d served, %d refused in %v, want at most %d served (burst 3, 1/s)", served, refused, took, most)
 		}
+		if n, _ := gw.Metric("wasmgate_server_connections_refused_total", "reason=accept_rate"); int(n) != refused {
+			t.Errorf("wasmgate_server_connections_refused_total{reason=accept_rate} = %v, want %d", n, refused)
+		}
+	})
+
+	// Every refusal above is counted by reason, and a request refused for
+	// its framing is counted as malformed.
+	t.Run("metrics", func(t *testing.T) {
+		for _, reason := range []string{"max_connections_per_ip", "max_connections"} {
+			if n, _ := gw.Metric("wasmgate_server_connections_refused_total", "reason="+reason); n < 1 {
+				t.Errorf("wasmgate_server_connections_refused_total{reason=%s} = %v, want ≥ 1", reason, n)
+			}
+		}
+		if n, ok := gw.Metric("wasmgate_server_connections_refused_total", "reason=overload"); !ok || n != 0 {
+			t.Errorf("refused for overload: %v (present %v), want a series at 0", n, ok)
+		}
+		before, _ := gw.Metric("wasmgate_server_requests_malformed_total")
+		c := dialFrom(t, "127.0.0.9", gw.Listen)
+		io.WriteString(c.c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+		if resp, err := http.ReadResponse(c.br, nil); err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a request with Content-Length and Transfer-Encoding: %v %v, want 400", resp, err)
+		}
+		if after, _ := gw.Metric("wasmgate_server_requests_malformed_total"); after != before+1 {
+			t.Errorf("wasmgate_server_requests_malformed_total went from %v to %v, want +1", before, after)
+		}
 	})
 }
 
@@ -148,6 +174,7 @@ upstreams:
 routes:
   - name: all
     upstream: up
+observability: { metrics: { prometheus: true } }
 `
 
 // TestOverloadShedding (finding 8): past server.overload.heap_soft new
@@ -185,9 +212,22 @@ func TestOverloadShedding(t *testing.T) {
 	if st != http.StatusServiceUnavailable || !closing || !strings.Contains(body, `"status":503`) {
 		t.Errorf("a request past heap_hard: %d close=%v %q, want 503 JSON with Connection: close", st, closing, body)
 	}
+	// The admin API is not shed: the level and the counts are readable.
+	if n, _ := gw.Metric("wasmgate_server_requests_shed_total"); n != 1 {
+		t.Errorf("wasmgate_server_requests_shed_total = %v, want 1", n)
+	}
+	if n, _ := gw.Metric("wasmgate_server_connections_refused_total", "reason=overload"); n != 1 {
+		t.Errorf("wasmgate_server_connections_refused_total{reason=overload} = %v, want 1", n)
+	}
+	if n, _ := gw.Metric("wasmgate_server_overload_level"); n != 2 {
+		t.Errorf("wasmgate_server_overload_level = %v, want 2", n)
+	}
 
 	reload("server: { overload: { heap_soft: 64GiB, heap_hard: 128GiB } }")
 	if st, _, _ := dialFrom(t, "127.0.0.1", gw.Listen).get(); st != 200 {
 		t.Errorf("below the thresholds again: %d, want 200", st)
+	}
+	if n, _ := gw.Metric("wasmgate_server_overload_level"); n != 0 {
+		t.Errorf("wasmgate_server_overload_level below the thresholds = %v, want 0", n)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -601,4 +602,49 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Metric scrapes the admin API's /metrics and returns the value of the
+// series called name whose labels include every "key=value" pair given
+// (summed over the series that match); ok is false when none does.
+func (g *Gateway) Metric(name string, labels ...string) (v float64, ok bool) {
+	g.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, g.AdminURL("/metrics"), nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	resp, body := g.AdminDo(req)
+	if resp.StatusCode != http.StatusOK {
+		g.t.Fatalf("GET /metrics: %s: %s", resp.Status, Tail(string(body), 300))
+	}
+	want := make([]string, len(labels))
+	for i, kv := range labels {
+		k, val, _ := strings.Cut(kv, "=")
+		want[i] = k + `="` + val + `"`
+	}
+next:
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		series, value, found := strings.Cut(line, " ")
+		if !found {
+			continue
+		}
+		n, lbl, _ := strings.Cut(series, "{")
+		if n != name {
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(lbl, w) {
+				continue next
+			}
+		}
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			g.t.Fatalf("/metrics: %q: %v", line, err)
+		}
+		v, ok = v+f, true
+	}
+	return v, ok
 }
