@@ -1,6 +1,9 @@
 // Package redistest gives tests a real redis-server: the one at REDIS_ADDR
 // (default 127.0.0.1:6379) if it answers, else one started for the test.
-// Tests that find neither are skipped, saying why.
+// Tests that find neither are skipped, saying why, except under CI (the
+// CI environment variable set, as .ci/run's callers and most CI systems
+// do): there a missing Redis fails the test, so a skip can never pass for
+// a green run.
 package redistest
 
 import (
@@ -59,7 +62,11 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("no Redis: nothing answers at REDIS_ADDR (default 127.0.0.1:6379) and redis-server is not installed (apt-get install redis-server)")
+		const why = "no Redis: nothing answers at REDIS_ADDR (default 127.0.0.1:6379) and redis-server is not installed (apt-get install redis-server)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(why + "; under CI a Redis test fails rather than skips")
+		}
+		t.Skip(why)
 	}
 	var errs []string
 	for range 5 {
@@ -95,7 +102,7 @@ func (s *Server) start() error {
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning", "--enable-debug-command", "local")
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
