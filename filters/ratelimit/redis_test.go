@@ -259,29 +259,30 @@ func TestRedisSlowFollowsPolicy(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
-	// CLIENT PAUSE returns once every other client is held for 1s: the
+	// CLIENT PAUSE returns once every other client is held for 3s: the
 	// stall is in place before the next decision, with no sleep to guess it.
-	if err := rdb.Do(context.Background(), "CLIENT", "PAUSE", "1000", "ALL").Err(); err != nil {
+	// A decision that waited the stall out would be answered (200): the 503
+	// itself shows the timeouts cut it short, on any machine.
+	if err := rdb.Do(context.Background(), "CLIENT", "PAUSE", "3000", "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	r := roundTrip(f, exchange("192.0.2.1"))
-	if r.Status != 503 {
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 503 {
 		t.Fatalf("redis stalled: %d, want 503 under fail_closed", r.Status)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("the decision waited %v on a stalled redis; the timeouts should bound it at ~200ms", took)
+	// The failed decision marked the store down: the next ones do not ask
+	// Redis (and so cannot wait on it) until the probe sees it answer.
+	if f.store.Up() {
+		t.Fatal("the store is still up after a timed-out decision")
 	}
-	start = time.Now()
-	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 503 || time.Since(start) > 50*time.Millisecond {
-		t.Errorf("while down, decisions should fail fast: %d in %v", r.Status, time.Since(start))
+	if r := roundTrip(f, exchange("192.0.2.1")); r.Status != 503 {
+		t.Errorf("while down: %d, want 503 under fail_closed", r.Status)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for roundTrip(f, exchange("192.0.2.1")).Status != 200 {
 		if time.Now().After(deadline) {
 			t.Fatal("redis answered again but the limit did not recover")
 		}
-		time.Sleep(50 * time.Millisecond) // poll interval: the 1s CLIENT PAUSE must run out
+		time.Sleep(50 * time.Millisecond) // poll interval: the 3s CLIENT PAUSE must run out
 	}
 }
 
