@@ -26,6 +26,7 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/priority"
 	_ "github.com/wasmgate/wasmgate/filters/quota"
 	_ "github.com/wasmgate/wasmgate/filters/ratelimit"
+	_ "github.com/wasmgate/wasmgate/filters/requesttermination"
 	_ "github.com/wasmgate/wasmgate/filters/wasm" // and the plugins: section
 	_ "github.com/wasmgate/wasmgate/observe"      // metrics, traces, access log
 )
