@@ -9,9 +9,10 @@ package requesttermination
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"mime"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,7 +103,7 @@ func (c *Config) Validate() error {
 			add("content_type", "%q is not a media type; e.g. content_type: \"text/html; charset=utf-8\"", c.ContentType)
 		}
 	}
-	for _, name := range sortedKeys(c.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		field := config.JoinKey("headers", name)
 		switch canon := http.CanonicalHeaderKey(name); {
 		case !config.IsToken(name):
@@ -144,7 +145,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	for _, name := range c.Redact {
 		f.redact = append(f.redact, strings.ToLower(name))
 	}
-	for _, name := range sortedKeys(c.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		t, err := filter.CompileTemplate(c.Headers[name], bc.RouteParams)
 		if err != nil {
 			return nil, config.FieldErr(config.JoinKey("headers", name), "%v", err)
@@ -218,15 +219,6 @@ func bodiless(status int) bool {
 func validMediaType(s string) bool {
 	mt, _, err := mime.ParseMediaType(s)
 	return err == nil && strings.Contains(mt, "/") && httpguts.ValidHeaderFieldValue(s)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TerminatedMetric is wasmgate_request_termination_terminated_total
