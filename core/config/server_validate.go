@@ -13,14 +13,22 @@ var framingHeaders = map[string]bool{
 	"Content-Type": true, "Upgrade": true,
 }
 
+// controlByte is the index of the first byte a header field value may not
+// hold (RFC 9110 §5.5: controls other than HTAB, and DEL), or -1.
+func controlByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
 // responseHygiene checks server.server_header and server.hide_response_headers.
 func (v *Validator) responseHygiene() {
 	s := v.c.Server
-	for i := 0; i < len(s.ServerHeader); i++ {
-		if c := s.ServerHeader[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			v.Errorf("server.server_header", "holds a control character (byte %d); use printable text, e.g. \"wasmgate\"", i)
-			break
-		}
+	if i := controlByte(s.ServerHeader); i >= 0 {
+		v.Errorf("server.server_header", "holds a control character (byte %d); use printable text, e.g. \"wasmgate\"", i)
 	}
 	seen := map[string]int{}
 	for i, name := range s.HideResponseHeaders {

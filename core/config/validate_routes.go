@@ -59,6 +59,8 @@ func (v *Validator) target(p string, r *Route) {
 		for _, h := range sortedKeys(r.Respond.Headers) {
 			if !IsToken(h) {
 				v.Errorf(JoinKey(p+".respond.headers", h), "%q is not a valid header name (RFC 9110 token: letters, digits and !#$%%&'*+-.^_`|~)", h)
+			} else if i := controlByte(r.Respond.Headers[h]); i >= 0 {
+				v.Errorf(JoinKey(p+".respond.headers", h), "the value holds a control character (byte %d); a header value is printable text", i)
 			}
 		}
 	}

@@ -89,6 +89,15 @@ routes:
 			`gw.yaml:12:7: routes[1].match.regex: "[a-" is not a valid RE2 regular expression: missing closing ]: ` + "`[a-`",
 			`gw.yaml:13:15: routes[1].rewrite.strip_prefix: "api" must start with "/", e.g. /api`,
 		}},
+		{"local response headers", `
+listeners: [{address: ":8080"}]
+routes:
+  - name: r
+    respond: {status: 200, headers: {"X-Ok": "a\tb", "X-Split": "a\r\nSet-Cookie: x=1", "Bad Name": "v"}}
+`, []string{
+			`gw.yaml:4:54: routes[0].respond.headers.X-Split: the value holds a control character (byte 1); a header value is printable text`,
+			`gw.yaml:4:89: routes[0].respond.headers.Bad Name: "Bad Name" is not a valid header name (RFC 9110 token: letters, digits and !#$%&'*+-.^_` + "`" + `|~)`,
+		}},
 		{"filter chains", minimal + `    filters:
       - chain: auht
       - chain: {x: 1}
