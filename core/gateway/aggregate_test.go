@@ -135,7 +135,7 @@ func TestAggregateThroughGateway(t *testing.T) {
 func TestAggregatePartialAndFailures(t *testing.T) {
 	users := jsonBackend(t, 0, `{"id": 7}`)
 	orders := jsonBackend(t, 0, `{"items": []}`)
-	slowRecs := jsonBackend(t, time.Second, `{}`)
+	slowRecs := jsonBackend(t, time.Hour, `{}`) // answers only when the gateway gives up on it
 	cfg := strings.Replace(aggregateConfig, "remove: [X-Wasmgate-Partial] ", "", 1)
 	gw := startYAML(t, cfg, map[string]*backend{"users": users, "orders": orders, "recs": slowRecs})
 
@@ -144,7 +144,7 @@ func TestAggregatePartialAndFailures(t *testing.T) {
 	if resp == nil || resp.StatusCode != 200 || resp.Header.Get("X-Wasmgate-Partial") != "recs" {
 		t.Fatalf("resp %v body %s", resp, body)
 	}
-	if el := time.Since(start); el > 700*time.Millisecond {
+	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("the optional call's 100ms timeout did not bound the response: %v", el)
 	}
 	var m map[string]any
