@@ -249,9 +249,11 @@ func TestSlowAndGreedyClients(t *testing.T) {
 
 	p99b, p99d := p99(baseline), p99(during)
 	t.Logf("well-behaved client: baseline p99 %v (n=%d), during abuse p99 %v (n=%d)", p99b, len(baseline), p99d, len(during))
-	// 2x the baseline, with a floor for a loaded 2-core CI machine where
-	// a loopback baseline is well under a millisecond.
-	if limit := max(2*p99b, 50*time.Millisecond); p99d > limit {
+	// Abuse that starved the well-behaved client (a connection slot or a
+	// goroutine it waits for) shows as seconds: the slow clients' own
+	// timeouts. A loaded machine moves a loopback p99 by tens of
+	// milliseconds, so the bound is 5x the baseline with a floor of 1s.
+	if limit := max(5*p99b, time.Second); p99d > limit {
 		t.Errorf("p99 during abuse %v, want at most %v", p99d, limit)
 	}
 	up.CloseClientConnections() // pooled upstream connections are not leaks
