@@ -70,7 +70,10 @@ func (es Errors) Unwrap() []error {
 type fieldError struct {
 	field string
 	msg   string
+	cause error // what a %w in the format wrapped, for errors.Is and As
 }
+
+func (e *fieldError) Unwrap() error { return e.cause }
 
 func (e *fieldError) Error() string {
 	if e.field == "" {
@@ -83,7 +86,8 @@ func (e *fieldError) Error() string {
 // being validated, e.g. "request.set[0]" or "targets[1].url"; "" for the
 // block itself). The loader resolves the path to a file line.
 func FieldErr(path, format string, args ...any) error {
-	return &fieldError{field: path, msg: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	return &fieldError{field: path, msg: err.Error(), cause: errors.Unwrap(err)}
 }
 
 // AsFieldErr reports whether err is a FieldErr and returns its path and message.

@@ -22,7 +22,7 @@ func tlsConfig(c *config.UpstreamTLS) (*tls.Config, error) {
 	if c.CA != "" {
 		pem, err := os.ReadFile(c.CA)
 		if err != nil {
-			return nil, config.FieldErr("tls.ca", "cannot read the CA bundle: %v", err)
+			return nil, config.FieldErr("tls.ca", "cannot read the CA bundle: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {

@@ -1,7 +1,10 @@
 package upstream
 
 import (
+	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,8 +32,9 @@ func TestHTTPSUpstreamVerifiedWithCAAndH2(t *testing.T) {
 		return u.TransportFor(u.Targets()[0]).RoundTrip(req)
 	}
 	// Without the CA the certificate is refused.
-	if _, err := get(&config.Upstream{Targets: []config.Target{{URL: s.URL}}}); err == nil {
-		t.Fatal("a certificate from an unknown CA was accepted")
+	var unknownCA x509.UnknownAuthorityError
+	if _, err := get(&config.Upstream{Targets: []config.Target{{URL: s.URL}}}); !errors.As(err, &unknownCA) {
+		t.Fatalf("a certificate from an unknown CA: %v, want x509.UnknownAuthorityError", err)
 	}
 	resp, err := get(&config.Upstream{Targets: []config.Target{{URL: s.URL}}, Protocol: "auto",
 		TLS: &config.UpstreamTLS{CA: ca, ServerName: "example.com"}})
@@ -41,7 +45,7 @@ func TestHTTPSUpstreamVerifiedWithCAAndH2(t *testing.T) {
 	if resp.Header.Get("X-Proto") != "HTTP/2.0" || resp.Header.Get("X-SNI") != "example.com" {
 		t.Errorf("proto %q SNI %q, want h2 (offered) and the configured server name", resp.Header.Get("X-Proto"), resp.Header.Get("X-SNI"))
 	}
-	if _, err := build("u", &config.Upstream{Targets: []config.Target{{URL: s.URL}}, TLS: &config.UpstreamTLS{CA: "/nonexistent"}}, options{manual: true}); err == nil {
-		t.Error("a missing CA file was accepted")
+	if _, err := build("u", &config.Upstream{Targets: []config.Target{{URL: s.URL}}, TLS: &config.UpstreamTLS{CA: "/nonexistent"}}, options{manual: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing CA file: %v, want a not-exist error", err)
 	}
 }
