@@ -92,8 +92,13 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	}
 
 	flush := resp.ContentLength < 0 || streamingType(h["Content-Type"])
-	if flush {
-		_ = rc.Flush() // headers now: an event stream may be quiet for long
+	// Headers now: an event stream may be quiet for long. Not for a body
+	// known to be empty: an h2 response that ended with its HEADERS frame
+	// must stay one frame with END_STREAM, as the gRPC server's
+	// trailers-only errors are (grpc-status in the headers); flushed, it
+	// would become headers without trailers, which gRPC clients refuse.
+	if flush && resp.ContentLength != 0 {
+		_ = rc.Flush()
 	}
 	if p.o.MinResponseRate > 0 && !isGRPC(r.Header) {
 		dl.minRate, dl.grace = p.o.MinResponseRate, p.o.MinResponseGrace

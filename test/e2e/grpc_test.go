@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+)
+
+const grpcConfig = `
+listeners:
+  - address: "{{.listen}}"
+    h2c: true
+admin: { address: "{{.admin}}" }
+upstreams:
+  health:
+    protocol: h2c
+    targets: [{ url: "http://{{.grpc}}" }]
+routes:
+  - name: health
+    match: { prefix: /grpc.health.v1.Health/ }
+    upstream: health
+`
+
+// grpcHealthServer is a real grpc-go server with the standard health
+// service: "" and "ok" serving, "down" not serving, others unknown.
+func grpcHealthServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("ok", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("down", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
+}
+
+// TestGRPCThroughGateway: grpc-go on both sides over h2c. A gRPC server
+// answers most errors trailers-only (one HEADERS frame with END_STREAM
+// carrying grpc-status, gRPC over HTTP/2 spec); the client must get the
+// server's code and message, not "server closed the stream without
+// sending trailers" (issue 24).
+func TestGRPCThroughGateway(t *testing.T) {
+	needBinary(t)
+	g := startGateway(t, grpcConfig, vars{"grpc": grpcHealthServer(t)})
+	conn, err := grpc.NewClient(g.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	for _, tc := range []struct {
+		service string
+		want    healthpb.HealthCheckResponse_ServingStatus
+	}{{"", healthpb.HealthCheckResponse_SERVING}, {"ok", healthpb.HealthCheckResponse_SERVING}, {"down", healthpb.HealthCheckResponse_NOT_SERVING}} {
+		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: tc.service})
+		if err != nil || resp.GetStatus() != tc.want {
+			t.Errorf("Check(%q) = %v, %v; want %v", tc.service, resp.GetStatus(), err, tc.want)
+		}
+	}
+
+	// Trailers-only: the health server's NotFound for an unknown service.
+	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	if st, _ := status.FromError(err); st.Code() != codes.NotFound || st.Message() != "unknown service" {
+		t.Errorf("Check(nope) = %v; want the server's NotFound \"unknown service\"", err)
+	}
+	// The connection is still good after a trailers-only answer.
+	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "ok"}); err != nil {
+		t.Errorf("Check(ok) after a trailers-only answer: %v", err)
+	}
+}
