@@ -46,6 +46,9 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 		// A 1xx final status cannot be written (101 only with an upgrade).
 		xr = filter.Error(http.StatusBadGateway, "bad upstream response")
 	}
+	if xr.Local && isGRPC(r.Header) && xr.Header["Grpc-Status"] == nil {
+		xr = grpcLocal(xr) // grpclocal.go
+	}
 	x.Status = xr.Status
 	if t != nil {
 		x.BytesIn = t.body.n.Load()
@@ -65,7 +68,7 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	} else {
 		delete(h, "Transfer-Encoding")
 		delete(h, "Trailer")
-		if bodyAllowed(xr.Status) {
+		if bodyAllowed(xr.Status) && (len(xr.Body) > 0 || h["Grpc-Status"] == nil) {
 			h["Content-Length"] = []string{strconv.Itoa(len(xr.Body))}
 		}
 	}

@@ -23,9 +23,19 @@ upstreams:
   health:
     protocol: h2c
     targets: [{ url: "http://{{.grpc}}" }]
+  dead:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:1" }]
 routes:
   - name: health
     match: { prefix: /grpc.health.v1.Health/ }
+    upstream: health
+  - name: dead
+    match: { prefix: /dead.Service/ }
+    upstream: dead
+  - name: closed
+    match: { prefix: /closed.Service/ }
+    filters: [{ request_termination: { status: 403, message: "closed for maintenance: 100% off" } }]
     upstream: health
 `
 
@@ -82,5 +92,25 @@ func TestGRPCThroughGateway(t *testing.T) {
 	// The connection is still good after a trailers-only answer.
 	if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "ok"}); err != nil {
 		t.Errorf("Check(ok) after a trailers-only answer: %v", err)
+	}
+
+	// What the gateway answers itself reaches a gRPC client as a gRPC
+	// status, as Envoy's local replies do, never as an HTTP error with a
+	// JSON body (which grpc-go reports as Unavailable/Unknown "unexpected
+	// HTTP status code").
+	for _, tc := range []struct {
+		method string
+		code   codes.Code
+		msg    string
+	}{
+		{"/nowhere.Service/Call", codes.Unimplemented, "no route matches POST /nowhere.Service/Call"},
+		{"/dead.Service/Call", codes.Unavailable, "upstream connect failure"},
+		{"/closed.Service/Call", codes.PermissionDenied, "closed for maintenance: 100% off"},
+	} {
+		err := conn.Invoke(ctx, tc.method, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+		st, _ := status.FromError(err)
+		if st.Code() != tc.code || st.Message() != tc.msg {
+			t.Errorf("%s: %v; want %v %q", tc.method, err, tc.code, tc.msg)
+		}
 	}
 }

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/wasmgate/wasmgate/core/filter"
+)
+
+// gRPC-shaped local replies. A gRPC client reads a call's outcome from
+// grpc-status, not from the HTTP status: a 401 with a JSON body reaches
+// grpc-go as "Unavailable: unexpected HTTP status code 401 ... content-type
+// application/json". So every response the gateway produces itself for a
+// request with content-type application/grpc* (routing miss, auth and
+// limit refusals, upstream failures, a filter's local response) is sent as
+// Envoy sends its local replies to gRPC requests: HTTP 200, content-type
+// application/grpc, grpc-status and grpc-message, no body (trailers-only,
+// gRPC over HTTP/2 spec). A local response that sets grpc-status itself is
+// left as it is.
+
+// gRPC status codes (google.golang.org/grpc/codes).
+const (
+	grpcUnknown          = 2
+	grpcDeadlineExceeded = 4
+	grpcPermissionDenied = 7
+	grpcResourceExhaust  = 8
+	grpcUnimplemented    = 12
+	grpcInternal         = 13
+	grpcUnavailable      = 14
+	grpcUnauthenticated  = 16
+)
+
+// grpcStatusOf maps an HTTP status to a gRPC code as gRPC's
+// http-grpc-status-mapping and Envoy's local replies do, with 504 and 408
+// (the gateway's own timeouts) as DEADLINE_EXCEEDED, the code a client's
+// own deadline gives, and 413 as RESOURCE_EXHAUSTED, grpc-go's code for a
+// message over its size limit.
+func grpcStatusOf(status int) int {
+	switch status {
+	case http.StatusBadRequest:
+		return grpcInternal
+	case http.StatusUnauthorized:
+		return grpcUnauthenticated
+	case http.StatusForbidden:
+		return grpcPermissionDenied
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return grpcUnimplemented
+	case http.StatusRequestTimeout, http.StatusGatewayTimeout:
+		return grpcDeadlineExceeded
+	case http.StatusRequestEntityTooLarge:
+		return grpcResourceExhaust
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable:
+		return grpcUnavailable
+	}
+	return grpcUnknown
+}
+
+// grpcLocal returns resp as a gRPC trailers-only reply. Its other header
+// fields (WWW-Authenticate, Retry-After, RateLimit, ...) are kept.
+func grpcLocal(resp *filter.Response) *filter.Response {
+	h := make(http.Header, len(resp.Header)+3)
+	for k, vv := range resp.Header {
+		switch k {
+		case "Content-Type", "Content-Length", "X-Content-Type-Options":
+		default:
+			h[k] = vv
+		}
+	}
+	h["Content-Type"] = []string{"application/grpc"}
+	h["Grpc-Status"] = []string{strconv.Itoa(grpcStatusOf(resp.Status))}
+	h["Grpc-Message"] = []string{grpcPercentEncode(localMessage(resp))}
+	return &filter.Response{Status: http.StatusOK, Header: h, Local: true}
+}
+
+// localMessage is what a local response says: the reason of the
+// gateway's JSON error body, a short text body, or the status text.
+func localMessage(resp *filter.Response) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if len(resp.Body) > 0 && json.Unmarshal(resp.Body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/plain") && len(resp.Body) > 0 && len(resp.Body) <= 1024 {
+		return strings.TrimSpace(string(resp.Body))
+	}
+	return http.StatusText(resp.Status)
+}
+
+// grpcPercentEncode encodes a grpc-message value: bytes outside
+// printable ASCII, and '%', as %XX (gRPC over HTTP/2 spec).
+func grpcPercentEncode(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
