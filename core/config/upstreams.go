@@ -37,16 +37,24 @@ type Health struct {
 
 // ActiveHealth probes every target with an HTTP GET on an interval.
 type ActiveHealth struct {
-	Path     string   `yaml:"path"`     // required, e.g. /healthz
-	Host     string   `yaml:"host"`     // Host header; default the target's
-	Interval Duration `yaml:"interval"` // default 10s
-	Timeout  Duration `yaml:"timeout"`  // default 2s
+	Path string `yaml:"path"` // required for HTTP checks, e.g. /healthz
+	// GRPC makes the check a gRPC health check (grpc.health.v1.Health/Check)
+	// instead of a GET of Path: it passes when the target answers SERVING.
+	GRPC     *GRPCHealth `yaml:"grpc"`
+	Host     string      `yaml:"host"`     // Host header; default the target's
+	Interval Duration    `yaml:"interval"` // default 10s
+	Timeout  Duration    `yaml:"timeout"`  // default 2s
 	// HealthyThreshold consecutive passes bring a target back (default 2);
 	// UnhealthyThreshold consecutive failures take it out (default 3).
 	HealthyThreshold   int `yaml:"healthy_threshold"`
 	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
 	// Statuses that count as a pass: codes or ranges, default ["200-399"].
 	Statuses []string `yaml:"statuses"`
+}
+
+// GRPCHealth is a gRPC health check (the standard grpc.health.v1 service).
+type GRPCHealth struct {
+	Service string `yaml:"service"` // the service name asked about; "" is the server as a whole
 }
 
 // PassiveHealth ejects a target after consecutive failures seen in real

@@ -24,8 +24,13 @@ func (v *Validator) upstreamPolicies(p string, u *Upstream) {
 	}
 	if a := u.Health.Active; a != nil {
 		ap := p + ".health.active"
-		if !strings.HasPrefix(a.Path, "/") {
-			v.Errorf(ap+".path", "a health check needs a path starting with \"/\", e.g. /healthz")
+		switch {
+		case a.GRPC != nil && a.Path != "":
+			v.Errorf(ap+".grpc", "path and grpc are exclusive: a gRPC health check calls /grpc.health.v1.Health/Check")
+		case a.GRPC != nil && u.Protocol != "h2c" && u.Protocol != "auto":
+			v.Errorf(ap+".grpc", "gRPC needs HTTP/2: set the upstream's protocol to h2c (or auto with https targets)")
+		case a.GRPC == nil && !strings.HasPrefix(a.Path, "/"):
+			v.Errorf(ap+".path", "a health check needs a path starting with \"/\", e.g. /healthz, or grpc: {service: NAME}")
 		}
 		if a.Timeout > a.Interval {
 			v.Errorf(ap+".timeout", "timeout %s is longer than interval %s; a check must end before the next starts", a.Timeout, a.Interval)

@@ -89,6 +89,18 @@ routes:
 			`gw.yaml:12:7: routes[1].match.regex: "[a-" is not a valid RE2 regular expression: missing closing ]: ` + "`[a-`",
 			`gw.yaml:13:15: routes[1].rewrite.strip_prefix: "api" must start with "/", e.g. /api`,
 		}},
+		{"grpc health checks", `
+listeners: [{address: ":8080"}]
+upstreams:
+  a: {targets: [{url: "http://a:1"}], health: {active: {grpc: {service: x}}}}
+  b: {targets: [{url: "http://b:1"}], protocol: h2c, health: {active: {grpc: {}, path: /h}}}
+  c: {targets: [{url: "http://c:1"}], protocol: h2c, health: {active: {grpc: {service: x}}}}
+routes:
+  - {name: r, upstream: c}
+`, []string{
+			`gw.yaml:3:57: upstreams.a.health.active.grpc: gRPC needs HTTP/2: set the upstream's protocol to h2c (or auto with https targets)`,
+			`gw.yaml:4:72: upstreams.b.health.active.grpc: path and grpc are exclusive: a gRPC health check calls /grpc.health.v1.Health/Check`,
+		}},
 		{"local response headers", `
 listeners: [{address: ":8080"}]
 routes:

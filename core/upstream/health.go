@@ -41,6 +41,9 @@ func (u *Upstream) CheckNow(ctx context.Context) {
 
 // probe sends one health check request to t.
 func (u *Upstream) probe(ctx context.Context, a *config.ActiveHealth, t *Target) (bool, string) {
+	if a.GRPC != nil {
+		return u.probeGRPC(ctx, a, t) // grpchealth.go
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL.Scheme+"://"+t.URL.Host+t.URL.Path+a.Path, nil)
 	if err != nil {
 		return false, err.Error()

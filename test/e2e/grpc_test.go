@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -112,5 +113,41 @@ func TestGRPCThroughGateway(t *testing.T) {
 		if st.Code() != tc.code || st.Message() != tc.msg {
 			t.Errorf("%s: %v; want %v %q", tc.method, err, tc.code, tc.msg)
 		}
+	}
+}
+
+const grpcHealthCheckConfig = head + `
+upstreams:
+  serving:
+    protocol: h2c
+    targets: [{ url: "http://{{.grpc}}" }]
+    health: { active: { grpc: { service: ok }, interval: 1s, timeout: 1s, unhealthy_threshold: 1 } }
+  failing:
+    protocol: h2c
+    targets: [{ url: "http://{{.grpc}}" }]
+    health: { active: { grpc: { service: down }, interval: 1s, timeout: 1s, unhealthy_threshold: 1 } }
+routes:
+  - { name: serving, match: { prefix: /a }, upstream: serving }
+  - { name: failing, match: { prefix: /b }, upstream: failing }
+`
+
+// TestGRPCHealthCheckThroughBinary: an upstream's active check asks the
+// target's gRPC health service; NOT_SERVING takes the target out.
+func TestGRPCHealthCheckThroughBinary(t *testing.T) {
+	needBinary(t)
+	g := startGateway(t, grpcHealthCheckConfig, vars{"grpc": grpcHealthServer(t)})
+	if err := poll(30*time.Second, func() error {
+		for _, u := range upstreams(g) {
+			tg := u.Targets[0]
+			if u.Name == "failing" && (tg.Available || tg.Healthy) {
+				return fmt.Errorf("failing: target still in: %+v", tg)
+			}
+			if u.Name == "serving" && !tg.Healthy {
+				return fmt.Errorf("serving: target out: %+v", tg)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
