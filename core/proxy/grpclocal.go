@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -114,4 +116,48 @@ func grpcPercentEncode(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// grpc-timeout (gRPC over HTTP/2 spec: 1 to 8 digits and a unit, H M S m
+// u n) is the client's deadline for the call. It bounds the upstream call,
+// capped by the upstream's own request timeout, and is forwarded as what
+// is left of it, as Envoy does with grpc_timeout_header_max.
+
+// parseGRPCTimeout reads a grpc-timeout value.
+func parseGRPCTimeout(v []string) (time.Duration, bool) {
+	if len(v) != 1 || len(v[0]) < 2 || len(v[0]) > 9 {
+		return 0, false
+	}
+	s := v[0]
+	var n int64
+	for i := 0; i < len(s)-1; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	unit := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second,
+		'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}[s[len(s)-1]]
+	if unit == 0 {
+		return 0, false
+	}
+	if unit >= time.Minute && n > int64(math.MaxInt64/unit) {
+		return math.MaxInt64, true
+	}
+	return time.Duration(n) * unit, true
+}
+
+// formatGRPCTimeout writes d as a grpc-timeout value: in the finest unit
+// whose count fits in 8 digits, at least 1.
+func formatGRPCTimeout(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Nanosecond, "n"}, {time.Microsecond, "u"}, {time.Millisecond, "m"}, {time.Second, "S"}, {time.Minute, "M"}} {
+		if n := d / u.d; n < 1e8 {
+			return strconv.FormatInt(max(int64(n), 1), 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(min(int64(d/time.Hour), 99999999), 10) + "H"
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -32,5 +33,31 @@ func TestGRPCLocal(t *testing.T) {
 	}
 	if got := localMessage(&filter.Response{Status: 503, Header: http.Header{}}); got != "Service Unavailable" {
 		t.Errorf("no body: %q", got)
+	}
+}
+
+func TestGRPCTimeoutValues(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1H": time.Hour, "10M": 10 * time.Minute, "5S": 5 * time.Second,
+		"250m": 250 * time.Millisecond, "99999999u": 99999999 * time.Microsecond, "7n": 7} {
+		if got, ok := parseGRPCTimeout([]string{in}); !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "m", "123456789m", "1x", "-1m", "1.5S", " 1S"} {
+		if _, ok := parseGRPCTimeout([]string{bad}); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, ok := parseGRPCTimeout([]string{"1S", "2S"}); ok {
+		t.Error("two values accepted")
+	}
+	if d, ok := parseGRPCTimeout([]string{"99999999H"}); !ok || d <= 0 {
+		t.Errorf("99999999H: %v %v, want a saturated positive duration", d, ok)
+	}
+	for d, want := range map[time.Duration]string{0: "1n", -time.Second: "1n", 1500 * time.Microsecond: "1500000n",
+		250 * time.Millisecond: "250000u", 30 * time.Second: "30000000u", 48 * time.Hour: "172800S", 1 << 62: "76861433M"} {
+		if got := formatGRPCTimeout(d); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
+		}
 	}
 }

@@ -241,8 +241,26 @@ func (p *Proxy) RoundTrip(w http.ResponseWriter, x *filter.Exchange, up *upstrea
 	if timeout == 0 {
 		timeout = up.RequestTimeout()
 	}
+	var deadline time.Time
 	if timeout > 0 {
-		ctx, t.cancel = context.WithTimeout(ctx, timeout)
+		deadline = time.Now().Add(timeout)
+	}
+	if gt, ok := h["Grpc-Timeout"]; ok && isGRPC(h) {
+		// The client's deadline, counted from when the gateway got the
+		// call, bounds it too; the upstream is told what is left.
+		if d, ok := parseGRPCTimeout(gt); ok {
+			start := x.Start
+			if start.IsZero() {
+				start = time.Now()
+			}
+			if gd := start.Add(d); deadline.IsZero() || gd.Before(deadline) {
+				deadline = gd
+			}
+			h["Grpc-Timeout"] = []string{formatGRPCTimeout(time.Until(deadline))}
+		}
+	}
+	if !deadline.IsZero() {
+		ctx, t.cancel = context.WithDeadline(ctx, deadline)
 	}
 	t.trace.Got1xxResponse = t.got1xx
 	if up.TracksPending() {

@@ -151,3 +151,110 @@ func TestGRPCHealthCheckThroughBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+const grpcDeadlineConfig = `
+listeners:
+  - address: "{{.listen}}"
+    h2c: true
+admin: { address: "{{.admin}}" }
+upstreams:
+  open:
+    protocol: h2c
+    targets: [{ url: "http://{{.grpc}}" }]
+  capped:
+    protocol: h2c
+    targets: [{ url: "http://{{.grpc}}" }]
+    timeouts: { request: 300ms }
+routes:
+  - { name: capped, match: { prefix: /capped.S/ }, upstream: capped }
+  - { name: open, upstream: open }
+`
+
+// TestGRPCDeadlines: the client's grpc-timeout reaches the server reduced
+// by what the gateway spent, an upstream request timeout shorter than it
+// caps it (the client then gets DEADLINE_EXCEEDED), and a client cancel
+// reaches the server at once (issue 24).
+func TestGRPCDeadlines(t *testing.T) {
+	needBinary(t)
+	type call struct {
+		method   string
+		deadline time.Duration // what the server saw left; 0: none
+	}
+	arrived, cancelled := make(chan call, 8), make(chan string, 8)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(stream)
+		var req healthpb.HealthCheckRequest
+		if err := stream.RecvMsg(&req); err != nil {
+			return err
+		}
+		c := call{method: method}
+		if d, ok := stream.Context().Deadline(); ok {
+			c.deadline = time.Until(d)
+		}
+		arrived <- c
+		if req.Service == "quick" {
+			return stream.SendMsg(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING})
+		}
+		<-stream.Context().Done() // held until the deadline or the cancel
+		cancelled <- method
+		return stream.Context().Err()
+	}))
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	g := startGateway(t, grpcDeadlineConfig, vars{"grpc": ln.Addr().String()})
+	conn, err := grpc.NewClient(g.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	invoke := func(ctx context.Context, method, service string) error {
+		return conn.Invoke(ctx, method, &healthpb.HealthCheckRequest{Service: service}, &healthpb.HealthCheckResponse{})
+	}
+
+	// The client's deadline is forwarded, less what has passed.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := invoke(ctx, "/open.S/Quick", "quick"); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-arrived; c.deadline <= 0 || c.deadline > 60*time.Second {
+		t.Errorf("the server saw %v left of a 60s deadline, want (0, 60s]", c.deadline)
+	}
+
+	// The upstream's 300ms request timeout caps a 60s deadline: the server
+	// is told so, and the client gets DEADLINE_EXCEEDED from the gateway.
+	err = invoke(ctx, "/capped.S/Hold", "")
+	if st, _ := status.FromError(err); st.Code() != codes.DeadlineExceeded {
+		t.Errorf("capped call: %v, want DeadlineExceeded", err)
+	}
+	if c := <-arrived; c.deadline <= 0 || c.deadline > 10*time.Second {
+		t.Errorf("the server saw %v left under a 300ms cap, want far less than the client's 60s", c.deadline)
+	}
+	if m := <-cancelled; m != "/capped.S/Hold" {
+		t.Errorf("cancelled %s", m)
+	}
+
+	// A client cancel ends the upstream call (its context) at once.
+	cctx, ccancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- invoke(cctx, "/open.S/Hold", "") }()
+	if c := <-arrived; c.method != "/open.S/Hold" || c.deadline != 0 {
+		t.Errorf("held call %+v, want no deadline (the client set none)", c)
+	}
+	ccancel()
+	select {
+	case m := <-cancelled:
+		if m != "/open.S/Hold" {
+			t.Errorf("cancelled %s", m)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client's cancel never reached the server")
+	}
+	if st, _ := status.FromError(<-done); st.Code() != codes.Canceled {
+		t.Errorf("cancelled call: %v, want Canceled", st.Err())
+	}
+}
