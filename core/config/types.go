@@ -262,6 +262,10 @@ type Route struct {
 
 	// Aggregate is a third target, instead of Upstream or Respond (aggregate.go).
 	Aggregate *Aggregate `yaml:"aggregate"`
+
+	// Metadata is free-form data for filters to read (metadata.go); the
+	// Wasm host exposes it as Envoy's route_metadata property.
+	Metadata Metadata `yaml:"metadata"`
 }
 
 // Match selects requests for a route. All given conditions must hold.

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/router"
 )
 
@@ -63,6 +64,11 @@ type Exchange struct {
 
 	span   trace.Span
 	values map[any]any
+
+	// Route re-selection (route.go).
+	routeStale     bool
+	routingHeaders RoutingHeaders
+	routeMetadata  *config.Metadata
 }
 
 // Consumer is an authenticated identity with its metadata (tier, group),

@@ -87,34 +87,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.Route, x.RouteIndex = route.Name, route.index
+	x.SetRouting(s.table.HeaderNames())
+	x.SetRouteMetadata(route.metadata)
 
 	if resp := route.limitBody(w, r, x); resp != nil {
 		g.writeLocal(s, w, r, x, resp)
 		return
 	}
 
-	ran, local := route.chain.Request(x)
+	// The request phase may move the request to another route (reroute.go).
+	var runs chainRuns
+	route, local := g.requestPhase(s, w, x, route, &runs)
 	var upstreamResp *http.Response
 	if local != nil {
 		x.Response = local
-		if ran <= len(route.filters) {
-			x.RejectedBy = route.filters[ran-1]
-		}
 	} else if upstreamResp = g.target(w, route, x, trusted); x.Response == nil {
 		// The client went away before there was anything to answer. Abort
 		// rather than return: returning would let net/http answer an empty
 		// 200 on the client's behalf, were it still there after all.
 		x.Status = proxy.StatusClientClosed
-		route.chain.Done(x, ran)
+		runs.done(x)
 		panic(http.ErrAbortHandler)
 	}
-	route.chain.Response(x, ran)
+	runs.response(x)
 	s.hygiene.apply(x.Response)
 	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)
 	if werr != nil {
 		x.Err = werr
 	}
-	route.chain.Done(x, ran)
+	runs.done(x)
 	if werr != nil && werr.Aborted {
 		// The response started and broke: abort so the client sees it broken
 		// rather than a short body that looks complete.

@@ -70,6 +70,7 @@ type Table[T any] struct {
 	exact    map[string]*hostTable[T] // by lowercased host
 	wildcard map[string]*hostTable[T] // by suffix: "*.example.com" is ".example.com"
 	anyHost  *hostTable[T]            // routes without hosts; nil if none
+	headers  []string                 // canonical names header matchers read, each once
 }
 
 // hostTable holds the routes of one host pattern.
@@ -88,6 +89,11 @@ func Compile[T any](entries []Entry[T]) (*Table[T], error) {
 		if es != nil {
 			errs = append(errs, es...)
 			continue
+		}
+		for _, h := range rt.headers {
+			if !slices.Contains(t.headers, h.name) {
+				t.headers = append(t.headers, h.name)
+			}
 		}
 		if rt.hosts == nil {
 			if t.anyHost == nil {
@@ -127,6 +133,11 @@ func (ht *hostTable[T]) insert(rt *route[T]) {
 	}
 	ht.root.insert(rt)
 }
+
+// HeaderNames lists the request headers (canonical names) that some route's
+// header matchers read: with the host, path, method and query, what a route
+// choice depends on. The slice is the table's own; do not modify it.
+func (t *Table[T]) HeaderNames() []string { return t.headers }
 
 // Match finds the route for a request. host is the request's host,
 // lowercased, without port and without a trailing dot; path is its
