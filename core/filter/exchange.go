@@ -68,7 +68,7 @@ type Exchange struct {
 	// Route re-selection (route.go).
 	routeStale     bool
 	routingHeaders RoutingHeaders
-	routeMetadata  *config.Metadata
+	routeConfig    *config.Route
 }
 
 // Consumer is an authenticated identity with its metadata (tier, group),

@@ -59,11 +59,12 @@ func (x *Exchange) TakeRouteStale() bool {
 // RouteStale reports whether the route is marked stale, without clearing it.
 func (x *Exchange) RouteStale() bool { return x.routeStale }
 
-// RouteMetadata is the chosen route's metadata block, for filters that read
-// it (the Wasm host's route_metadata property); nil when the route has none
-// or no route is chosen yet.
-func (x *Exchange) RouteMetadata() *config.Metadata { return x.routeMetadata }
+// RouteConfig is the chosen route's config (its name, target, metadata),
+// for filters that report on the route actually used, which re-selection
+// may have changed since the filter was built. It is nil before a route is
+// chosen and after re-selection found none.
+func (x *Exchange) RouteConfig() *config.Route { return x.routeConfig }
 
-// SetRouteMetadata records the chosen route's metadata. The gateway calls it
+// SetRouteConfig records the chosen route's config. The gateway calls it
 // whenever it chooses a route.
-func (x *Exchange) SetRouteMetadata(m *config.Metadata) { x.routeMetadata = m }
+func (x *Exchange) SetRouteConfig(rc *config.Route) { x.routeConfig = rc }

@@ -88,7 +88,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.Route, x.RouteIndex = route.Name, route.index
 	x.SetRouting(s.table.HeaderNames())
-	x.SetRouteMetadata(route.metadata)
+	x.SetRouteConfig(route.spec)
 
 	if resp := route.limitBody(w, r, x); resp != nil {
 		g.writeLocal(s, w, r, x, resp)

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/router"
 )
@@ -71,7 +70,7 @@ func (g *Gateway) requestPhase(s *Snapshot, w http.ResponseWriter, x *filter.Exc
 		g.logger.Debug("route re-selected", "from", route.Name, "to", next.Name)
 		route = next
 		x.Route, x.RouteIndex = route.Name, route.index
-		x.SetRouteMetadata(route.metadata)
+		x.SetRouteConfig(route.spec)
 		if resp := route.limitBody(w, x.Request, x); resp != nil {
 			return route, resp
 		}
@@ -103,11 +102,11 @@ func (s *Snapshot) reselect(x *filter.Exchange) (*Route, *filter.Response) {
 	switch res {
 	case router.NotFound:
 		x.Route, x.RouteIndex = "", 0
-		x.SetRouteMetadata(nil)
+		x.SetRouteConfig(nil)
 		return nil, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path)
 	case router.MethodNotAllowed:
 		x.Route, x.RouteIndex = "", 0
-		x.SetRouteMetadata(nil)
+		x.SetRouteConfig(nil)
 		resp := filter.Error(http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here")
 		resp.Header["Allow"] = []string{strings.Join(allow, ", ")}
 		return nil, resp
@@ -127,12 +126,4 @@ func (c *chainRuns) done(x *filter.Exchange) {
 	for i := c.n - 1; i >= 0; i-- {
 		c.run[i].route.chain.Done(x, c.run[i].ran)
 	}
-}
-
-// routeMetadata is what filters see of a route's metadata: nil when it has none.
-func routeMetadata(rc *config.Route) *config.Metadata {
-	if len(rc.Metadata.FilterMetadata) == 0 {
-		return nil
-	}
-	return &rc.Metadata
 }

@@ -66,9 +66,8 @@ type Route struct {
 	proxy    *proxy.Proxy
 	maxBody  int64
 	spec     *config.Route
-	index    int              // in Config.Routes, for observers' per-route state
-	filters  []string         // the chain's filter names, to say which one rejected
-	metadata *config.Metadata // nil when the route has none
+	index    int      // in Config.Routes, for observers' per-route state
+	filters  []string // the chain's filter names, to say which one rejected
 }
 
 // builder accumulates positioned errors while a snapshot is built, so one
@@ -196,12 +195,11 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	rate, grace := minBodyRate(b.cfg.Server.MinRequestBodyRate, rc.MinRequestBodyRate)
 	respRate, respGrace := minBodyRate(b.cfg.Server.MinResponseRate, rc.MinResponseRate)
 	r := &Route{
-		Name:     rc.Name,
-		maxBody:  s.maxRequestBody,
-		spec:     rc,
-		index:    i,
-		metadata: routeMetadata(rc),
-		filters:  filterNames(b.cfg, rc.Filters, map[string]bool{}),
+		Name:    rc.Name,
+		maxBody: s.maxRequestBody,
+		spec:    rc,
+		index:   i,
+		filters: filterNames(b.cfg, rc.Filters, map[string]bool{}),
 		proxy: proxy.New(proxy.Options{
 			PreserveHost: rc.PreserveHost,
 			Websocket:    rc.Websocket,

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/router"
 )
@@ -21,6 +22,9 @@ type Run struct {
 	Route    string           // the wasmgate.route property
 	Params   router.Params    // the wasmgate.route_params property
 	Consumer *filter.Consumer // the wasmgate.consumer property
+	// RouteConfig is the route as config declares it: route_metadata,
+	// cluster_name (its upstream). Optional.
+	RouteConfig *config.Route
 }
 
 // Outcome is what a plugin did to one exchange.
@@ -50,6 +54,7 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 		Start:       time.Now(),
 		RequestBody: run.Body,
 	}
+	x.SetRouteConfig(run.RouteConfig)
 	if ap, err := netip.ParseAddrPort(run.Request.RemoteAddr); err == nil {
 		x.ClientIP = ap.Addr().Unmap()
 	}

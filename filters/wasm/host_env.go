@@ -47,7 +47,7 @@ var envFuncs = map[string]hostFunc{
 	"proxy_close_stream":                 {"i", "i", hostOK},
 	"proxy_continue_request":             {"", "i", hostContinueStream},
 	"proxy_continue_response":            {"", "i", hostContinueStream},
-	"proxy_clear_route_cache":            {"", "i", hostOK},
+	"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
 	"proxy_done":                         {"", "i", hostDone},
 	"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
 	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
@@ -361,6 +361,7 @@ func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64
 		}
 	}
 	clear(m.h)
+	m.edited(":") // every header may have changed
 	for _, p := range pairs {
 		if strings.HasPrefix(p.k, ":") {
 			if st := m.setPseudo(p.k, p.v); st != statusOK && p.k != ":scheme" {
@@ -416,6 +417,7 @@ func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64
 	if st != statusOK {
 		return st
 	}
+	m.edited(k)
 	if strings.HasPrefix(k, ":") {
 		return m.setPseudo(k, v)
 	}
@@ -429,6 +431,7 @@ func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []ui
 	if st != statusOK {
 		return st
 	}
+	m.edited(k)
 	if strings.HasPrefix(k, ":") {
 		return m.setPseudo(k, v)
 	}
@@ -448,6 +451,7 @@ func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uin
 	if !m.writable || bytes.HasPrefix(key, []byte(":")) {
 		return statusBadArgument
 	}
+	m.edited(string(key))
 	delete(m.h, http.CanonicalHeaderKey(string(key)))
 	return statusOK
 }

@@ -306,6 +306,7 @@ func hwSetMethod(_ context.Context, _ *instance, mem api.Memory, s *stream, a []
 		hwTrap("set_method: invalid method %q", m)
 	}
 	s.request().Method = m
+	requestEdited(s, ":method")
 	return 0
 }
 
@@ -321,6 +322,7 @@ func hwSetURI(_ context.Context, _ *instance, mem api.Memory, s *stream, a []uin
 	}
 	r := s.request()
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+	requestEdited(s, ":path")
 	return 0
 }
 
@@ -436,9 +438,13 @@ func hwSetHeader(_ context.Context, _ *instance, mem api.Memory, s *stream, a []
 	h, k, v := hwHeaderKV(mem, s, a, true)
 	if arg(a, 0) == hwRequest && strings.EqualFold(k, "host") {
 		s.request().Host = v
+		requestEdited(s, ":authority")
 		return 0
 	}
 	h[http.CanonicalHeaderKey(k)] = []string{v}
+	if arg(a, 0) == hwRequest {
+		requestEdited(s, k)
+	}
 	return 0
 }
 
@@ -446,12 +452,18 @@ func hwAddHeader(_ context.Context, _ *instance, mem api.Memory, s *stream, a []
 	h, k, v := hwHeaderKV(mem, s, a, true)
 	ck := http.CanonicalHeaderKey(k)
 	h[ck] = append(h[ck], v)
+	if arg(a, 0) == hwRequest {
+		requestEdited(s, k)
+	}
 	return 0
 }
 
 func hwRemoveHeader(_ context.Context, _ *instance, mem api.Memory, s *stream, a []uint64) uint64 {
 	h, k, _ := hwHeaderKV(mem, s, a, false)
 	delete(h, http.CanonicalHeaderKey(k))
+	if arg(a, 0) == hwRequest {
+		requestEdited(s, k)
+	}
 	return 0
 }
 

@@ -620,9 +620,11 @@ func cases() []hostCase {
 		},
 		{
 			name: "properties/maps", phase: onRequestHeaders,
-			rule: "request.headers is a serialized header map (without pseudo-headers)",
+			rule: "request.headers is a serialized header map with each name once, pseudo-headers included and several values joined with ',' (Envoy's HeadersWrapper: ListKeys of unique names, getAllOfHeaderAsString); a name below it is its value, case-insensitively",
 			steps: []step{
-				{fn: fGetProperty, out: outPair, args: []any{data("request\x00headers"), ret0, ret1}, want: st(OK).pair(hmap("x-a", "1", "x-multi", "a", "x-multi", "b"))},
+				{fn: fGetProperty, out: outPair, args: []any{data("request\x00headers"), ret0, ret1}, want: st(OK).pair(hmap(":authority", "api.test", ":path", "/p/1?q=a", ":method", "GET", ":scheme", "http", "x-a", "1", "x-multi", "a,b"))},
+				{fn: fGetProperty, out: outPair, args: []any{data("request\x00headers\x00X-Multi"), ret0, ret1}, want: st(OK).pair([]byte("a,b"))},
+				{fn: fGetProperty, out: outPair, args: []any{data("request\x00headers\x00:path"), ret0, ret1}, want: st(OK).pair([]byte("/p/1?q=a"))},
 			},
 		},
 		{
