@@ -42,11 +42,23 @@ func (c *Chain) Filters() []Filter { return c.filters }
 
 // Request runs the request phase. It returns how many filters ran (the
 // response and done phases cover exactly those) and the local response that
-// ended the exchange, if any.
+// ended the exchange, if any. It also stops after a filter that marked the
+// route stale (route.go), so the caller can choose the route again before
+// anything else runs: ran < Len() then, with no local response.
 func (c *Chain) Request(x *Exchange) (ran int, local *Response) {
-	for i, f := range c.filters {
-		if r := f.OnRequest(x); r != nil {
+	return c.RequestFrom(x, 0)
+}
+
+// RequestFrom runs the request phase from filter from on, after the first
+// from filters ran (a re-selection that kept the route resumes here). ran
+// counts every filter run, those before from included.
+func (c *Chain) RequestFrom(x *Exchange, from int) (ran int, local *Response) {
+	for i := from; i < len(c.filters); i++ {
+		if r := c.filters[i].OnRequest(x); r != nil {
 			return i + 1, r
+		}
+		if x.routeStale {
+			return i + 1, nil
 		}
 	}
 	return len(c.filters), nil

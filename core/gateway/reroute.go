@@ -11,14 +11,18 @@ import (
 
 // Route re-selection (docs/rationale.md, "Route re-selection"). A filter
 // that changes what the route was chosen by marks the exchange's route
-// stale (filter.Exchange.ClearRouteCache); when the chain's request phase
-// ends, the route is chosen again from the request as it now is, through
-// the same canonicalization and checks as the request as received. If
-// another route wins, its whole chain runs next, then its target with its
-// own settings (upstream, rewrite, timeouts, retries, body limit): a request
-// reaches a route's target only after passing that route's whole chain,
-// whatever a filter of another route did to it. The response and done
-// phases then run over every filter that ran, the last chain first.
+// stale (filter.Exchange.ClearRouteCache); right after that filter the
+// route is chosen again from the request as it now is, through the same
+// canonicalization and checks as the request as received. If the same
+// route wins, its chain goes on with the next filter. If another route
+// wins, the request is that route's from then on: the rest of the first
+// chain is skipped, the new route's whole chain runs, then its target with
+// its own settings (upstream, rewrite, timeouts, retries, body limit). So a
+// request reaches a route's target only after passing that route's whole
+// chain, whatever a filter of another route did to it, and no filter runs
+// on a request that belongs to another route than its own. The response
+// and done phases then run over every filter that ran, the last chain
+// first.
 
 // maxRouteChanges bounds how often one request may move to another route,
 // so filters that send it back and forth end in an error, not a loop.
@@ -42,10 +46,12 @@ type chainRuns struct {
 // and another route wins, that route's chain. It returns the route whose
 // target applies and the local response that ends the exchange, if any.
 func (g *Gateway) requestPhase(s *Snapshot, w http.ResponseWriter, x *filter.Exchange, route *Route, runs *chainRuns) (*Route, *filter.Response) {
+	runs.run[runs.n] = chainRun{route, 0}
+	runs.n++
 	for {
-		ran, local := route.chain.Request(x)
-		runs.run[runs.n] = chainRun{route, ran}
-		runs.n++
+		cur := &runs.run[runs.n-1]
+		ran, local := route.chain.RequestFrom(x, cur.ran)
+		cur.ran = ran
 		if local != nil {
 			if ran <= len(route.filters) {
 				x.RejectedBy = route.filters[ran-1]
@@ -53,14 +59,14 @@ func (g *Gateway) requestPhase(s *Snapshot, w http.ResponseWriter, x *filter.Exc
 			return route, local
 		}
 		if !x.TakeRouteStale() {
-			return route, nil
+			return route, nil // the chain ran to its end
 		}
 		next, resp := s.reselect(x)
 		if resp != nil {
 			return route, resp
 		}
 		if next == route {
-			return route, nil
+			continue // the same route: its chain goes on after the filter
 		}
 		if runs.n == len(runs.run) {
 			g.logger.Warn("request moved between routes too often; check the filters that change its host, path, method or routing headers",
@@ -71,6 +77,8 @@ func (g *Gateway) requestPhase(s *Snapshot, w http.ResponseWriter, x *filter.Exc
 		route = next
 		x.Route, x.RouteIndex = route.Name, route.index
 		x.SetRouteConfig(route.spec)
+		runs.run[runs.n] = chainRun{route, 0}
+		runs.n++
 		if resp := route.limitBody(w, x.Request, x); resp != nil {
 			return route, resp
 		}
