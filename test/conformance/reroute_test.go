@@ -90,6 +90,10 @@ func TestRouteReselection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hwProbe, err := filepath.Abs("testdata/hw_reroute.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	accessLog := filepath.Join(dir, "access.log")
 	cfg := fmt.Sprintf(`
@@ -108,6 +112,7 @@ plugins:
   clear:     { source: %[4]q, config: "c" }
   other:     { source: %[4]q, config: "rx-other=1" }
   nothing:   { source: %[4]q, config: "n" }
+  hwpath:    { source: %[5]q, config: "/hw/x/../../users/8" }
 routes:
   - { name: b-host, match: { hosts: [b.example], prefix: /auth }, filters: [{ wasm: nothing }], upstream: b }
   - { name: v2, match: { prefix: /hdr, headers: [{ name: X-Version, value: "2" }] }, upstream: b }
@@ -120,7 +125,8 @@ routes:
   - { name: front-method, match: { path: /m, methods: [GET] }, filters: [{ wasm: method }], upstream: a }
   - { name: front-clear, match: { prefix: /clear }, filters: [{ wasm: clear }], upstream: a }
   - { name: front-other, match: { prefix: /other }, filters: [{ wasm: other }], upstream: a }
-`, accessLog, a.URL, b.URL, probe)
+  - { name: front-hw, match: { prefix: /hw }, filters: [{ wasm: hwpath }], upstream: a }
+`, accessLog, a.URL, b.URL, probe, hwProbe)
 	file := filepath.Join(dir, "gw.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -151,6 +157,8 @@ routes:
 			rule: "Envoy: a new :method re-selects among routes that match by method"},
 		{name: "clear-unchanged", path: "/clear", upstream: "a", uri: "/clear", route: "front-clear", status: 200,
 			rule: "Envoy: proxy_clear_route_cache with nothing changed selects the same route again"},
+		{name: "http-wasm-uri", path: "/hw", upstream: "b", uri: "/users/8", route: "users", status: 200,
+			rule: "http-wasm: set_uri is an edit of the path routing reads; the route is chosen again (canonical path) as for Proxy-Wasm"},
 		{name: "other-header", path: "/other", upstream: "a", uri: "/other", route: "front-other", status: 200,
 			rule: "Envoy: a header no route matcher reads leaves the route as it was"},
 	}
@@ -209,6 +217,9 @@ routes:
 		}
 		if got := entries[c.path]; got != c.route {
 			t.Errorf("%s: access log route %q, want %q (the route used)", c.name, got, c.route)
+		}
+		if c.name == "http-wasm-uri" {
+			continue // this guest logs nothing
 		}
 		if !strings.Contains(guestLogs, `"msg":"`+c.route+`"`) {
 			t.Errorf("%s: no guest log of route_name %q; logs:\n%s", c.name, c.route, guestLogs)
