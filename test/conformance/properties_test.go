@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,5 +227,35 @@ func TestProperties(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
+	}
+}
+
+// request.time is a timestamp: int64 nanoseconds since the Unix epoch,
+// little-endian (serializeValue kTimestamp), the time the request arrived.
+func TestPropertyRequestTime(t *testing.T) {
+	steps := []step{{fn: fGetProperty, out: outPair, args: []any{data("request\x00time"), ret0, ret1}}}
+	p, err := wasm.LoadBytes(t.Context(), probe, wasm.Options{Name: "probe", Config: script(onRequestHeaders, steps), CacheDir: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	before := time.Now().UnixNano()
+	out, err := p.Exchange(t.Context(), wasm.Run{Request: request()})
+	after := time.Now().UnixNano()
+	if err != nil || out.Failed != nil {
+		t.Fatalf("exchange: %v %v", err, out.Failed)
+	}
+	var report []byte
+	for _, l := range out.Logs {
+		if r, ok := strings.CutPrefix(l.Message, "conformance:"); ok {
+			report = []byte(r)
+		}
+	}
+	// status u32, kind 2, size u32, then the value.
+	if len(report) != 4+4+4+8 || binary.LittleEndian.Uint32(report) != OK || binary.LittleEndian.Uint32(report[8:]) != 8 {
+		t.Fatalf("report % x: want OK and an 8-byte value", report)
+	}
+	if v := int64(binary.LittleEndian.Uint64(report[12:])); v < before || v > after {
+		t.Errorf("request.time %d not within the exchange [%d, %d]", v, before, after)
 	}
 }
