@@ -76,7 +76,7 @@ routes:
     upstream: acme
   - name: front
     match: { prefix: /api }
-    filters: [{ wasm: tenants }, { wasm: meta }]
+    filters: [{ wasm: meta }, { wasm: tenants }]
     metadata:
       filter_metadata:
         acme.route: { tier: free }
@@ -88,7 +88,9 @@ routes:
 	}, gatewaytest.Options{})
 
 	// A tenant's request moves to the tenant's route: its upstream, its
-	// chain (route-meta there sees that route's name and metadata).
+	// chain. route-meta runs on both routes (front's before the move, the
+	// tenant route's after it, each its own context); the upstream sees what
+	// the tenant route's saw: that route's name and metadata.
 	req, _ := http.NewRequest("GET", g.URL("/api/orders?x=1"), nil)
 	req.Header.Set("X-Tenant", "acme")
 	resp, body := g.Do(req)
