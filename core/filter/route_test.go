@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRouteStale(t *testing.T) {
 	x := &Exchange{}
@@ -44,4 +47,32 @@ func BenchmarkRouteStale(b *testing.B) {
 			x.RequestHeaderEdited("x-request-tag")
 		}
 	})
+}
+
+// stale marks the route stale, as a filter that rewrote the host would.
+type stale struct{ log *[]string }
+
+func (f stale) OnRequest(x *Exchange) *Response {
+	*f.log = append(*f.log, "req:stale")
+	x.ClearRouteCache()
+	return nil
+}
+
+// The request phase stops right after a filter that marked the route stale,
+// so the route is chosen before anything else runs; RequestFrom resumes.
+func TestChainStopsWhenRouteStale(t *testing.T) {
+	var log []string
+	c := NewChain([]Filter{&recorder{name: "a", log: &log}, stale{&log}, &recorder{name: "b", log: &log}})
+	x := &Exchange{}
+	ran, local := c.Request(x)
+	if ran != 2 || local != nil || !x.TakeRouteStale() {
+		t.Fatalf("ran %d, local %v, stale %v: want a stop after the second filter", ran, local, x.RouteStale())
+	}
+	ran, local = c.RequestFrom(x, ran)
+	if ran != 3 || local != nil {
+		t.Fatalf("resumed: ran %d, local %v, want 3", ran, local)
+	}
+	if got := strings.Join(log, " "); got != "req:a req:stale req:b" {
+		t.Errorf("ran %q, each filter once", got)
+	}
 }
