@@ -8,10 +8,11 @@ import (
 
 // Route re-selection, as Envoy's clearRouteCache: a filter that changes what
 // the route was chosen by (the host, the path, the method, a header a route
-// matcher reads) marks the route stale, and the gateway chooses the route
-// again when the chain's request phase ends, before anything is forwarded.
-// Marking costs a store; a filter that touches none of those inputs leaves
-// the exchange as it was, and the gateway skips re-selection with one load.
+// matcher reads) marks the route stale; the chain stops right after that
+// filter and the gateway chooses the route again (core/gateway/reroute.go)
+// before any other filter runs and before anything is forwarded. Marking
+// costs a store; a filter that touches none of those inputs leaves the
+// exchange as it was, and costs the chain one flag check.
 
 // RoutingHeaders lists the request header names that some route matcher of
 // the current config reads. The gateway builds it once per snapshot; it is
@@ -37,7 +38,8 @@ func (x *Exchange) ClearRouteCache() { x.routeStale = true }
 
 // RequestHeaderEdited tells the exchange a filter set, added or removed the
 // request header name (any case). If a route matcher reads that header the
-// route is marked stale; other names cost one map lookup and change nothing.
+// route is marked stale; other names cost a scan of a few names and change
+// nothing.
 func (x *Exchange) RequestHeaderEdited(name string) {
 	if !x.routeStale && x.routingHeaders.Reads(name) {
 		x.routeStale = true
