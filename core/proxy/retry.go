@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -73,9 +74,15 @@ func (p *Proxy) attempts(ctx context.Context, x *filter.Exchange, up *upstream.U
 				cancel(nil)
 			}
 			var perr *Error
-			if headerTimeout {
+			switch {
+			case headerTimeout:
 				perr = &Error{Kind: KindTimeout, Status: http.StatusGatewayTimeout, Err: errHeaderTimeout}
-			} else {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded) && in.Context().Err() == nil:
+				// The exchange's deadline passed: whatever the transport
+				// reports (the upstream, told the same deadline by
+				// grpc-timeout, may reset the stream first), it is a timeout.
+				perr = &Error{Kind: KindTimeout, Status: http.StatusGatewayTimeout, Err: context.DeadlineExceeded}
+			default:
 				perr = classify(err, in, t)
 			}
 			p.endAttempt(x, &t.attempt, 0, perr)
