@@ -4,6 +4,11 @@ go 1.26
 
 require github.com/wasmgate/wasmgate/sdk v0.0.0
 
-// Inside the wasmgate repository the SDK comes from the checkout; in your own
-// module, drop this line and `go get github.com/wasmgate/wasmgate/sdk`.
+require (
+	github.com/tetratelabs/wazero v1.12.0 // indirect
+	golang.org/x/sys v0.44.0 // indirect
+)
+
+// The SDK is not on the Go module proxy: it comes from a checkout (here, this
+// repository's). In your own module, point the replace at yours, then `go mod tidy`.
 replace github.com/wasmgate/wasmgate/sdk => ../../sdk

@@ -3,11 +3,11 @@ package main
 import (
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
-func newHost(t *testing.T, config string) *proxytest.HostEmulator {
+func newHost(t *testing.T, config string) proxytest.HostEmulator {
 	t.Helper()
 	opt := proxytest.NewEmulatorOption().
 		WithVMContext(&vmContext{}).

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 		return types.ActionPause // wait for the whole body
 	}
 	body, err := proxywasm.GetHttpRequestBody(0, bodySize)
-	if err != nil {
+	if err != nil && !errors.Is(err, types.ErrorStatusNotFound) { // NOT_FOUND: an empty body
 		proxywasm.LogError("json-validate: reading the body: " + err.Error())
 		return h.reject(500, "the request body could not be read", "")
 	}

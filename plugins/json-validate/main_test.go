@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/plugins/internal/jsonx"
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -23,7 +23,7 @@ const testConfig = `{"methods": ["POST"], "schema": {
     "address": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
   }}}`
 
-func start(t *testing.T, config string) *proxytest.HostEmulator {
+func start(t *testing.T, config string) proxytest.HostEmulator {
 	t.Helper()
 	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
 		WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(config)))
@@ -35,7 +35,7 @@ func start(t *testing.T, config string) *proxytest.HostEmulator {
 }
 
 // post sends a JSON POST in two chunks and returns the local response, if any.
-func post(host *proxytest.HostEmulator, body string) *proxytest.LocalHttpResponse {
+func post(host proxytest.HostEmulator, body string) *proxytest.LocalHttpResponse {
 	id := host.InitializeHttpContext()
 	headers := [][2]string{{":method", "POST"}, {":path", "/users"}, {"content-type", "application/json"}}
 	if host.CallOnRequestHeaders(id, headers, false) != types.ActionContinue {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -20,7 +20,7 @@ const testConfig = `{
   }
 }`
 
-func start(t *testing.T, config string) *proxytest.HostEmulator {
+func start(t *testing.T, config string) proxytest.HostEmulator {
 	t.Helper()
 	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
 		WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(config)))

@@ -2,6 +2,7 @@ package proxywasm
 
 import (
 	"github.com/wasmgate/wasmgate/sdk/internal/abi"
+	"github.com/wasmgate/wasmgate/sdk/internal/vmstate"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -39,9 +40,40 @@ func GetProperty(path []string) ([]byte, error) {
 	return v, nil
 }
 
+// GetPropertyMap reads a map-valued property (such as route or cluster
+// metadata) serialized as a header map.
+func GetPropertyMap(path []string) ([][2]string, error) {
+	v, err := GetProperty(path)
+	if err != nil {
+		return nil, err
+	}
+	return deserializeMap(v), nil
+}
+
 // SetProperty writes a host property.
 func SetProperty(path []string, data []byte) error {
 	return abi.SetProperty(serializePath(path), data).Err()
+}
+
+// SetEffectiveContext makes the host act on another context's stream: call
+// it from a tick, queue or callout callback before reading or editing a
+// stream's headers or resuming it.
+func SetEffectiveContext(contextID uint32) error {
+	st := abi.SetEffectiveContext(contextID)
+	if st == types.StatusOK {
+		vmstate.SetEffective(contextID)
+	}
+	return st.Err()
+}
+
+// CallForeignFunction calls a host-specific function by name. wasmgate
+// defines none and answers ErrorUnimplemented; Envoy defines a few of its own.
+func CallForeignFunction(funcName string, param []byte) (ret []byte, err error) {
+	v, st := abi.CallForeignFunction(funcName, param)
+	if st != types.StatusOK {
+		return nil, st.Err()
+	}
+	return v, nil
 }
 
 // PluginDone tells the host a plugin context that returned false from

@@ -34,6 +34,11 @@ func getBuffer(b types.BufferType, start, maxSize int) ([]byte, error) {
 	if st != types.StatusOK {
 		return nil, st.Err()
 	}
+	if len(data) == 0 {
+		// As the upstream SDK: an empty buffer (an empty configuration, say)
+		// reads as NOT_FOUND, so filters ported from it see what they expect.
+		return nil, types.ErrorStatusNotFound
+	}
 	return data, nil
 }
 

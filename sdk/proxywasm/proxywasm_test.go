@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -23,7 +23,7 @@ type plugin struct {
 
 func (p *plugin) OnPluginStart(int) types.OnPluginStartStatus {
 	b, err := proxywasm.GetPluginConfiguration()
-	if err != nil {
+	if err != nil && !errors.Is(err, types.ErrorStatusNotFound) { // NOT_FOUND: no configuration
 		return types.OnPluginStartStatusFailed
 	}
 	p.config = string(b)
@@ -103,7 +103,7 @@ func (s *stream) OnHttpStreamDone() {
 	_ = proxywasm.SetProperty([]string{"wasmgate", "seen"}, []byte("yes"))
 }
 
-func start(t *testing.T, opt *proxytest.EmulatorOption) *proxytest.HostEmulator {
+func start(t *testing.T, opt *proxytest.EmulatorOption) proxytest.HostEmulator {
 	t.Helper()
 	host, reset := proxytest.NewHostEmulator(opt.WithVMContext(&vm{}))
 	t.Cleanup(reset)

@@ -44,6 +44,7 @@ type Host interface {
 	HttpCall(upstream string, headers, body, trailers []byte, timeoutMillis uint32) (uint32, types.Status)
 	SetEffectiveContext(contextID uint32) types.Status
 	Done() types.Status
+	CallForeignFunction(name string, param []byte) ([]byte, types.Status)
 
 	GetSharedData(key string) ([]byte, uint32, types.Status)
 	SetSharedData(key string, value []byte, cas uint32) types.Status

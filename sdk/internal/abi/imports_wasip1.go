@@ -75,6 +75,9 @@ func proxySetEffectiveContext(contextID uint32) uint32
 //go:wasmimport env proxy_done
 func proxyDone() uint32
 
+//go:wasmimport env proxy_call_foreign_function
+func proxyCallForeignFunction(name unsafe.Pointer, nameSize uint32, param unsafe.Pointer, paramSize uint32, retData, retSize unsafe.Pointer) uint32
+
 //go:wasmimport env proxy_get_shared_data
 func proxyGetSharedData(key unsafe.Pointer, keySize uint32, retData, retSize, retCas unsafe.Pointer) uint32
 

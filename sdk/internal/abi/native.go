@@ -73,6 +73,13 @@ func SetEffectiveContext(contextID uint32) types.Status {
 	return current().SetEffectiveContext(contextID)
 }
 func Done() types.Status { return current().Done() }
+func CallForeignFunction(name string, param []byte) ([]byte, types.Status) {
+	return current().CallForeignFunction(name, param)
+}
+
+// Current is the installed emulated host, or nil (proxytest's Wasm runner
+// forwards a compiled module's host calls to it).
+func Current() Host { return host }
 
 func GetSharedData(key string) ([]byte, uint32, types.Status) { return current().GetSharedData(key) }
 func SetSharedData(key string, value []byte, cas uint32) types.Status {

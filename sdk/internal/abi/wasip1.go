@@ -134,6 +134,15 @@ func SetEffectiveContext(contextID uint32) types.Status {
 
 func Done() types.Status { return types.Status(proxyDone()) }
 
+func CallForeignFunction(name string, param []byte) ([]byte, types.Status) {
+	release()
+	st := types.Status(proxyCallForeignFunction(strPtr(name), uint32(len(name)), bytesPtr(param), uint32(len(param)), pData(), pSize()))
+	if st != types.StatusOK {
+		return nil, st
+	}
+	return owned(retData, retSize), st
+}
+
 func GetSharedData(key string) ([]byte, uint32, types.Status) {
 	release()
 	st := types.Status(proxyGetSharedData(strPtr(key), uint32(len(key)), pData(), pSize(), pAux()))

@@ -25,29 +25,40 @@ type stream struct {
 }
 
 var (
-	vm      types.VMContext
-	plugins = map[uint32]*plugin{}
-	streams = map[uint32]*stream{}
-	active  uint32
+	registered types.VMContext // what the filter's init function registered
+	vm         types.VMContext // what runs: registered, or proxytest's choice
+	plugins    = map[uint32]*plugin{}
+	streams    = map[uint32]*stream{}
+	active     uint32
 	// Epoch changes on every callback, so a value cached during one callback
 	// (the host's log level) is fetched again in the next.
 	Epoch uint64
 )
 
 // SetVMContext registers the filter; call it from an init function.
-func SetVMContext(ctx types.VMContext) { vm = ctx }
+func SetVMContext(ctx types.VMContext) { registered, vm = ctx, ctx }
 
-// Reset forgets every context (proxytest, between tests).
+// Use runs ctx instead of the registered filter until the next Reset
+// (proxytest's WithVMContext).
+func Use(ctx types.VMContext) { vm = ctx }
+
+// Reset forgets every context and goes back to the registered filter
+// (proxytest, between tests).
 func Reset() {
-	vm = nil
+	vm = registered
 	clear(plugins)
 	clear(streams)
 	active = 0
 	Epoch++
 }
 
-// ActiveContextID is the context whose callback is running.
+// ActiveContextID is the context whose callback is running, or the one
+// made effective since.
 func ActiveContextID() uint32 { return active }
+
+// SetEffective records a successful proxy_set_effective_context: callouts
+// dispatched next belong to that context.
+func SetEffective(id uint32) { active = id }
 
 // RegisterCallout remembers the callback of an HTTP call dispatched from the
 // running context; its response arrives at the owning plugin context.
@@ -237,10 +248,21 @@ func OnQueueReady(root, queueID uint32) {
 	}
 }
 
+// CalloutReceiver is a plugin context that routes callout responses itself:
+// proxytest's stand-in for a compiled module, whose callbacks live in the
+// module.
+type CalloutReceiver interface {
+	OnHttpCallResponse(calloutID uint32, numHeaders, bodySize, numTrailers int)
+}
+
 func OnHttpCallResponse(root, calloutID uint32, numHeaders, bodySize, numTrailers int) {
 	enter(root)
 	p, ok := plugins[root]
 	if !ok {
+		return
+	}
+	if r, ok := p.ctx.(CalloutReceiver); ok {
+		r.OnHttpCallResponse(calloutID, numHeaders, bodySize, numTrailers)
 		return
 	}
 	c, ok := p.callouts[calloutID]

@@ -115,3 +115,12 @@ var (
 	_ HttpContext   = (*DefaultHttpContext)(nil)
 	_ TcpContext    = (*DefaultTcpContext)(nil)
 )
+
+// Factories for the shorter entry points (proxywasm.SetPluginContext,
+// SetHttpContext, SetTcpContext), for filters that need no VM context, or
+// no plugin context either.
+type (
+	PluginContextFactory func(contextID uint32) PluginContext
+	HttpContextFactory   func(contextID uint32) HttpContext
+	TcpContextFactory    func(contextID uint32) TcpContext
+)

@@ -3,6 +3,7 @@ package proxytest
 import (
 	"strings"
 
+	"github.com/wasmgate/wasmgate/sdk/internal/vmstate"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -24,6 +25,24 @@ func NewEmulatorOption() *EmulatorOption {
 // WithVMContext sets the filter under test.
 func (o *EmulatorOption) WithVMContext(ctx types.VMContext) *EmulatorOption {
 	o.vmContext = ctx
+	return o
+}
+
+// WithPluginContext sets a filter registered with proxywasm.SetPluginContext.
+func (o *EmulatorOption) WithPluginContext(f types.PluginContextFactory) *EmulatorOption {
+	o.vmContext = vmstate.VMFromPluginFactory(f)
+	return o
+}
+
+// WithHttpContext sets a filter registered with proxywasm.SetHttpContext.
+func (o *EmulatorOption) WithHttpContext(f types.HttpContextFactory) *EmulatorOption {
+	o.vmContext = vmstate.VMFromHttpFactory(f)
+	return o
+}
+
+// WithTcpContext sets a filter registered with proxywasm.SetTcpContext.
+func (o *EmulatorOption) WithTcpContext(f types.TcpContextFactory) *EmulatorOption {
+	o.vmContext = vmstate.VMFromTcpFactory(f)
 	return o
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/sdk/internal/abi"
+	"github.com/wasmgate/wasmgate/sdk/internal/vmstate"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
@@ -35,22 +36,24 @@ type metric struct {
 }
 
 type state struct {
-	opt         *EmulatorOption
-	nextID      uint32
-	active      uint32
-	logs        map[types.LogLevel][]string
-	tickPeriod  uint32
-	streams     map[uint32]*httpStream
-	callouts    map[uint32]*HttpCalloutAttribute
-	nextCallout uint32
-	callout     *calloutResponse
-	sharedData  map[string]sharedValue
-	queueIDs    map[string]uint32
-	queues      map[uint32][][]byte
-	metricIDs   map[string]uint32
-	metrics     map[uint32]*metric
-	properties  map[string][]byte
-	pluginDone  bool
+	opt        *EmulatorOption
+	nextID     uint32
+	active     uint32
+	logs       map[types.LogLevel][]string
+	tickPeriod uint32
+	streams    map[uint32]*httpStream
+	callouts   map[uint32][]HttpCalloutAttribute // by dispatching context, in order
+	pending    map[uint32]uint32                 // unanswered callout id -> context
+	conns      map[uint32]*tcpConn
+	foreign    map[string]func([]byte) []byte
+	callout    *calloutResponse
+	sharedData map[string]sharedValue
+	queueIDs   map[string]uint32
+	queues     map[uint32][][]byte
+	metricIDs  map[string]uint32
+	metrics    map[uint32]*metric
+	properties map[string][]byte
+	pluginDone bool
 }
 
 // hostABI answers the SDK's host calls from the emulator's state. It works on
@@ -205,6 +208,15 @@ func (h hostABI) buffer(b types.BufferType) (*[]byte, types.Status) {
 			return nil, types.StatusNotFound
 		}
 		return &h.callout.body, types.StatusOK
+	case types.BufferTypeDownstreamData, types.BufferTypeUpstreamData:
+		c, ok := h.conns[h.active]
+		if !ok {
+			return nil, types.StatusNotFound
+		}
+		if b == types.BufferTypeDownstreamData {
+			return &c.downstream, types.StatusOK
+		}
+		return &c.upstream, types.StatusOK
 	case types.BufferTypeHttpRequestBody, types.BufferTypeHttpResponseBody:
 		s, ok := h.streams[h.active]
 		if !ok {
@@ -238,7 +250,10 @@ func (h hostABI) SetBufferBytes(b types.BufferType, start, size uint32, data []b
 	if st != types.StatusOK {
 		return st
 	}
-	if b != types.BufferTypeHttpRequestBody && b != types.BufferTypeHttpResponseBody {
+	switch b {
+	case types.BufferTypeHttpRequestBody, types.BufferTypeHttpResponseBody,
+		types.BufferTypeDownstreamData, types.BufferTypeUpstreamData:
+	default:
 		return types.StatusBadArgument
 	}
 	n := uint64(len(*buf))
@@ -275,6 +290,10 @@ func (h hostABI) SendLocalResponse(status uint32, details string, body, headers 
 }
 
 func (h hostABI) ContinueStream(st types.StreamType) types.Status {
+	if c, ok := h.conns[h.active]; ok {
+		c.action = types.ActionContinue
+		return types.StatusOK
+	}
 	s, ok := h.streams[h.active]
 	if !ok {
 		return types.StatusNotFound
@@ -287,6 +306,17 @@ func (h hostABI) ContinueStream(st types.StreamType) types.Status {
 }
 
 func (h hostABI) CloseStream(st types.StreamType) types.Status {
+	if c, ok := h.conns[h.active]; ok {
+		switch st {
+		case types.StreamTypeDownstream:
+			c.downstreamClosed = true
+		case types.StreamTypeUpstream:
+			c.upstreamClosed = true
+		default:
+			return types.StatusBadArgument
+		}
+		return types.StatusOK
+	}
 	if _, ok := h.streams[h.active]; !ok {
 		return types.StatusNotFound
 	}
@@ -325,15 +355,28 @@ func (h hostABI) HttpCall(upstream string, headers, body, trailers []byte, timeo
 	if !ok {
 		return 0, types.StatusBadArgument
 	}
-	id := h.nextCallout
-	h.nextCallout++
-	h.callouts[id] = &HttpCalloutAttribute{CalloutID: id, Upstream: upstream, Headers: hp,
-		Trailers: tp, Body: slices.Clone(body), contextID: h.active}
+	// The lowest id not awaiting a response: what the upstream emulator
+	// hands out in the sequences its examples test, without its collisions.
+	var id uint32
+	for _, busy := h.pending[id]; busy; _, busy = h.pending[id] {
+		id++
+	}
+	h.pending[id] = h.active
+	h.callouts[h.active] = append(h.callouts[h.active], HttpCalloutAttribute{CalloutID: id,
+		Upstream: upstream, Headers: lowerKeys(hp), Trailers: lowerKeys(tp), Body: slices.Clone(body)})
 	return id, types.StatusOK
 }
 
+func (h hostABI) CallForeignFunction(name string, param []byte) ([]byte, types.Status) {
+	f, ok := h.foreign[name]
+	if !ok {
+		return nil, types.StatusUnimplemented // what wasmgate answers for every name
+	}
+	return f(slices.Clone(param)), types.StatusOK
+}
+
 func (h hostABI) SetEffectiveContext(contextID uint32) types.Status {
-	if s, ok := h.streams[contextID]; (!ok || s.deleted) && contextID != RootContextID {
+	if s, ok := h.streams[contextID]; (!ok || s.deleted) && contextID != PluginContextID {
 		return types.StatusBadArgument
 	}
 	h.active = contextID
@@ -385,6 +428,13 @@ func (h hostABI) EnqueueSharedQueue(queueID uint32, value []byte) types.Status {
 		return types.StatusNotFound
 	}
 	h.queues[queueID] = append(q, slices.Clone(value))
+	// As the upstream emulator (and a host, on the VM that registered the
+	// queue): an enqueue makes the plugin's OnQueueReady run.
+	prev, prevVM := h.active, vmstate.ActiveContextID()
+	h.active = PluginContextID
+	vmstate.OnQueueReady(PluginContextID, queueID)
+	h.active = prev
+	vmstate.SetEffective(prevVM)
 	return types.StatusOK
 }
 

@@ -3,8 +3,8 @@ package proxytest_test
 import (
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
