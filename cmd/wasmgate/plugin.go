@@ -21,9 +21,24 @@ import (
 func newPluginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "Inspect and test Wasm filters",
+		Short: "Write, inspect and test Wasm filters",
+		// Cobra shows help and exits 0 for an unknown subcommand of a command
+		// that does not run; a typo in a script must fail instead.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				var names []string
+				for _, c := range cmd.Commands() {
+					if c.IsAvailableCommand() {
+						names = append(names, c.Name())
+					}
+				}
+				return fail(cmd, "plugin %s: unknown command; valid commands are %s", args[0], strings.Join(names, ", "))
+			}
+			return cmd.Help()
+		},
 	}
-	cmd.AddCommand(newPluginInspectCmd(), newPluginTestCmd())
+	cmd.AddCommand(newPluginInspectCmd(), newPluginNewCmd(), newPluginTestCmd())
 	return cmd
 }
 
