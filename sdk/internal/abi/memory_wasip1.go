@@ -43,9 +43,12 @@ func proxyOnMemoryAllocate(size uint32) uint32 {
 
 func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
-// release forgets every block handed out; called before each host call
-// that may allocate.
+// release forgets every block handed out, and clears the return slots:
+// a host answering an empty buffer leaves them untouched (as the reference
+// host does), and stale ones would read as the previous call's data.
+// Called before each host call that may allocate.
 func release() {
+	retData, retSize = 0, 0
 	scratchBusy = false
 	clear(pinned)
 	pinned = pinned[:0]
