@@ -206,13 +206,15 @@ func (c *callout) run(ctx context.Context, p *Plugin, caller Caller, req *http.R
 func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, error) {
 	s.host.resumed = false
 	act, err := in.call(cb, args...)
-	if err != nil || len(s.host.pending) == 0 {
-		return act, err
+	if err == nil && len(s.host.pending) > 0 {
+		paused := act != actionContinue
+		err = in.awaitCallouts(s)
+		if err == nil && paused && !s.host.resumed && s.local == nil && s.host.failed != nil {
+			s.host.policy = true
+		}
 	}
-	paused := act != actionContinue
-	err = in.awaitCallouts(s)
-	if err == nil && paused && !s.host.resumed && s.local == nil && s.host.failed != nil {
-		s.host.policy = true
+	if c := s.capture; c != nil && err == nil {
+		c.notePause(cb, act != actionContinue && !s.host.resumed && s.local == nil)
 	}
 	return act, err
 }

@@ -35,6 +35,9 @@ type Outcome struct {
 	Response *filter.Response // the response after the response phase (nil if Local)
 	Logs     []LogEntry       // what the guest logged, and host failures
 	Failed   error            // the trap, deadline or host error, if the plugin failed
+	// PausedIn names the callback that paused the exchange and was never
+	// resumed (no proxy_continue_stream, no local response): "" if none.
+	PausedIn string
 }
 
 // Exchange runs one exchange through the plugin, as a route with only this
@@ -81,6 +84,10 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 	}
 	f.OnDone(x)
 	out.Logs, out.Failed = f.capture.logs, f.capture.err
+	out.PausedIn = f.capture.paused[0]
+	if out.PausedIn == "" {
+		out.PausedIn = f.capture.paused[1]
+	}
 	out.Body = x.RequestBody
 	if x.Response.Local {
 		out.Local = x.Response
@@ -90,8 +97,24 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 	return out, nil
 }
 
-// capture collects what one exchange's guest logged, and its failure.
+// capture collects what one exchange's guest logged, its failure, and a
+// pause nothing resumed.
 type capture struct {
-	logs []LogEntry
-	err  error
+	logs   []LogEntry
+	err    error
+	paused [2]string // the callback that left the request [0] or response [1] paused
+}
+
+// notePause records how a callback left its direction of the exchange:
+// paused with nothing to resume it, or going on (which resumes an earlier
+// pause of the same direction, as a body callback returning Continue does).
+func (c *capture) notePause(cb callback, paused bool) {
+	dir := 1
+	if cb == cbRequestHeaders || cb == cbRequestBody {
+		dir = 0
+	}
+	c.paused[dir] = ""
+	if paused {
+		c.paused[dir] = callbackNames[cb]
+	}
 }
