@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,6 +97,9 @@ type pluginTestFlags struct {
 	bodies   []string
 	failOpen bool
 	rootID   string
+	name     string
+	logLevel string
+	callouts []string
 }
 
 func newPluginTestCmd() *cobra.Command {
@@ -116,6 +121,9 @@ everything it logged.`,
 	cmd.Flags().StringSliceVar(&f.bodies, "bodies", nil, "bodies the plugin sees: request, response")
 	cmd.Flags().BoolVar(&f.failOpen, "fail-open", false, "apply fail_open instead of fail_closed")
 	cmd.Flags().StringVar(&f.rootID, "root-id", "", "the plugin_root_id property (SDKs with several root contexts pick theirs by it)")
+	cmd.Flags().StringVar(&f.name, "name", "", "the plugin's name, as in plugins: (default: the file name without .wasm)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "the guest's log level: trace, debug, info, warn, error, critical")
+	cmd.Flags().StringArrayVar(&f.callouts, "callout", nil, "a canned answer for proxy_http_call to an upstream: 'NAME=STATUS[:BODY]', BODY text or @file (repeatable)")
 	return cmd
 }
 
@@ -135,8 +143,17 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 	if !ok {
 		return fail(cmd, "--request %q: want 'METHOD URL', e.g. 'GET http://localhost/users/1'", f.request)
 	}
-	opts := wasm.Options{Name: "test", Config: cfg, FailOpen: f.failOpen, Instances: 1, RootID: f.rootID,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	level, ok := guestLevels[strings.ToLower(f.logLevel)]
+	if !ok {
+		return fail(cmd, "--log-level %q: valid levels are trace, debug, info, warn, error, critical", f.logLevel)
+	}
+	name := f.name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(file), ".wasm")
+	}
+	logs := &testLogHandler{level: level}
+	opts := wasm.Options{Name: name, Config: cfg, FailOpen: f.failOpen, Instances: 1, RootID: f.rootID,
+		Logger: slog.New(logs)}
 	for _, b := range f.bodies {
 		switch b {
 		case "request":
@@ -146,6 +163,17 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 		default:
 			return fail(cmd, "--bodies %q: valid values are request and response", b)
 		}
+	}
+	callouts := &cannedCallouts{}
+	for _, c := range f.callouts {
+		upstream, answer, err := parseCallout(c)
+		if err != nil {
+			return fail(cmd, "--callout %q: %v", c, err)
+		}
+		if opts.Callouts == nil {
+			opts.Callouts = map[string]wasm.Caller{}
+		}
+		opts.Callouts[upstream] = callouts.caller(upstream, answer)
 	}
 	var body []byte
 	if f.body != "" {
@@ -158,8 +186,12 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	w := bufio.NewWriter(cmd.OutOrStdout())
+	defer w.Flush()
 	p, err := wasm.Load(ctx, file, opts)
+	printStartLogs(w, logs.take())
 	if err != nil {
+		w.Flush()
 		return fail(cmd, "%v", err)
 	}
 	defer p.Close()
@@ -173,14 +205,16 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 		}
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
+	if body != nil && req.Header.Get("Content-Length") == "" {
+		// What a client sends with a body; filters read it to size theirs.
+		req.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	before := req.Header.Clone()
 	beforeURL := req.URL.RequestURI()
 	out, err := p.Exchange(ctx, wasm.Run{Request: req, Body: body, Route: "test"})
 	if err != nil {
 		return fail(cmd, "%v", err)
 	}
-	w := bufio.NewWriter(cmd.OutOrStdout())
-	defer w.Flush()
 	fmt.Fprintf(w, "request: %s %s\n", method, url)
 	if u := out.Request.URL.RequestURI(); u != beforeURL {
 		fmt.Fprintf(w, "  path rewritten: %s\n", u)
@@ -188,6 +222,10 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 	printHeaderDiff(w, "request header", before, out.Request.Header)
 	if body != nil && !bytes.Equal(body, out.Body) {
 		fmt.Fprintf(w, "  request body replaced: %q\n", out.Body)
+	}
+	callouts.print(w)
+	if out.PausedIn != "" {
+		fmt.Fprintf(w, "paused: %s returned Pause and nothing resumed the exchange\n", out.PausedIn)
 	}
 	switch {
 	case out.Local != nil:
@@ -204,7 +242,12 @@ func runPluginTest(cmd *cobra.Command, file string, f *pluginTestFlags) error {
 	}
 	if out.Failed != nil {
 		w.Flush()
-		return fail(cmd, "the plugin failed: %v", out.Failed)
+		return fail(cmd, "plugin %s failed: %v", name, out.Failed)
+	}
+	if out.PausedIn != "" {
+		w.Flush()
+		return fail(cmd, "plugin %s paused the exchange in %s and never resumed it (no proxy_continue_stream, no local response): "+
+			"a gateway holds such a request until it times out", name, out.PausedIn)
 	}
 	return nil
 }

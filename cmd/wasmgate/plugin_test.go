@@ -115,3 +115,101 @@ func TestPluginNewGoBuildsTestsAndRuns(t *testing.T) {
 		t.Fatalf("validate the sample config: %v\n%s%s", err, stdout, stderr)
 	}
 }
+
+const probe = "testdata/probe/probe.wasm" // testdata/probe/main.go; rebuilt by make plugins
+
+func TestPluginTestShowsStartLogsAtTheGuestLogLevel(t *testing.T) {
+	stdout, _, err := runCLI(t, "plugin", "test", probe, "--config", "cfg-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"start (proxy_on_vm_start, proxy_on_configure)", "[info] probe: vm started\n", `[info] probe: configured with "cfg-1"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "(debug)") || strings.Contains(stdout, "probe: request") {
+		t.Errorf("debug lines at the default level info:\n%s", stdout)
+	}
+
+	stdout, _, err = runCLI(t, "plugin", "test", probe, "--log-level", "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[debug] probe: vm started (debug)", "[debug] probe: request /"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--log-level debug: output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	if _, stderr, err := runCLI(t, "plugin", "test", probe, "--log-level", "verbose"); err == nil || !strings.Contains(stderr, "valid levels are trace") {
+		t.Errorf("--log-level verbose: err = %v, stderr = %q", err, stderr)
+	}
+}
+
+func TestPluginTestBodySetsContentLength(t *testing.T) {
+	stdout, _, err := runCLI(t, "plugin", "test", probe, "--request", "POST http://localhost/length", "--body", "hello")
+	if err != nil || !strings.Contains(stdout, "+ request header X-Seen-Length: 5\n") {
+		t.Fatalf("err = %v, output:\n%s", err, stdout)
+	}
+	stdout, _, err = runCLI(t, "plugin", "test", probe, "--request", "GET http://localhost/length")
+	if err != nil || !strings.Contains(stdout, "+ request header X-Seen-Length: none\n") {
+		t.Fatalf("without --body: err = %v, output:\n%s", err, stdout)
+	}
+}
+
+func TestPluginTestCannedCallout(t *testing.T) {
+	body := filepath.Join(t.TempDir(), "answer")
+	if err := os.WriteFile(body, []byte("from-file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ flag, header, call string }{
+		{"auth=201:yes", "+ request header X-Auth: 201:yes\n", "auth: GET /check -> 201"},
+		{"auth=403:@" + body, "+ request header X-Auth: 403:from-file\n", "auth: GET /check -> 403"},
+		{"auth=204", "+ request header X-Auth: 204:\n", "auth: GET /check -> 204"},
+	} {
+		stdout, stderr, err := runCLI(t, "plugin", "test", probe, "--request", "GET http://localhost/callout", "--callout", tc.flag)
+		if err != nil || !strings.Contains(stdout, tc.header) || !strings.Contains(stdout, tc.call) {
+			t.Errorf("--callout %s: err = %v, stderr = %q, output:\n%s", tc.flag, err, stderr, stdout)
+		}
+	}
+	for _, bad := range []string{"auth", "=200", "auth=ok", "auth=99:x"} {
+		if _, stderr, err := runCLI(t, "plugin", "test", probe, "--callout", bad); err == nil || !strings.Contains(stderr, "--callout") {
+			t.Errorf("--callout %q: err = %v, stderr = %q", bad, err, stderr)
+		}
+	}
+}
+
+func TestPluginTestReportsAPauseNothingResumed(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "plugin", "test", probe, "--request", "GET http://localhost/hold")
+	if !errors.Is(err, errReported) {
+		t.Fatalf("err = %v, want a failure", err)
+	}
+	if !strings.Contains(stderr, "plugin probe paused the exchange in proxy_on_request_headers and never resumed it") ||
+		!strings.Contains(stdout, "paused: proxy_on_request_headers returned Pause") {
+		t.Fatalf("stdout:\n%s\nstderr: %s", stdout, stderr)
+	}
+	// A pause a body callback resumes (it returns Continue) is no hold.
+	if _, stderr, err := runCLI(t, "plugin", "test", probe, "--request", "POST http://localhost/hold", "--body", "x"); err != nil {
+		t.Fatalf("resumed by the body callback: err = %v, stderr = %q", err, stderr)
+	}
+}
+
+func TestPluginTestFailureNamesThePlugin(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		name string
+	}{
+		{nil, "probe"},
+		{[]string{"--name", "order-check"}, "order-check"},
+	} {
+		args := append([]string{"plugin", "test", probe, "--request", "GET http://localhost/trap"}, tc.args...)
+		stdout, stderr, err := runCLI(t, args...)
+		if !errors.Is(err, errReported) {
+			t.Fatalf("%q: err = %v, want a failure", args, err)
+		}
+		if !strings.Contains(stdout, `plugin `+tc.name+` failed`) || !strings.Contains(stderr, "plugin "+tc.name+" failed") {
+			t.Fatalf("%q: the failure does not name the plugin %s:\nstdout:\n%s\nstderr: %s", args, tc.name, stdout, stderr)
+		}
+	}
+}
