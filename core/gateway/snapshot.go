@@ -26,11 +26,11 @@ import (
 // route table, compiled chains and upstreams. Requests read the current
 // snapshot with one atomic load and finish on the snapshot they started with.
 type Snapshot struct {
-	Config     *config.Config
-	Source     []byte            // the config file as written, for the admin API
-	tlsDigest  [sha256.Size]byte // of the TLS files when built, to notice renewals
-	Generation uint64
-	LoadedAt   time.Time
+	Config      *config.Config
+	Source      []byte            // the config file as written, for the admin API
+	filesDigest [sha256.Size]byte // of the files the config names when built, to notice changes
+	Generation  uint64
+	LoadedAt    time.Time
 
 	table     *router.Table[*Route]
 	routes    []*Route
@@ -100,7 +100,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 		Config:            cfg,
 		Source:            source,
 		LoadedAt:          time.Now(),
-		tlsDigest:         tlsDigest(cfg),
+		filesDigest:       filesDigest(cfg),
 		upstreams:         map[string]*upstream.Upstream{},
 		mergeSlashes:      cfg.Server.MergeSlashes == nil || *cfg.Server.MergeSlashes,
 		underscoreHeaders: cfg.Server.UnderscoreHeaders,

@@ -18,8 +18,9 @@ import (
 // editors, cert renewers and config-map updates write in several steps.
 const watchSettle = 150 * time.Millisecond
 
-// WatchConfig reloads whenever the config file, or a certificate, key or CA
-// file it names, changes on disk, until ctx ends. It watches directories,
+// WatchConfig reloads whenever the config file, or a file it names (a
+// certificate, key or CA file, a plugin's module: config.Files), changes on
+// disk, until ctx ends. It watches directories,
 // not files, because editors, certificate renewers and Kubernetes config
 // maps replace files by rename, which a watch on the file itself would lose;
 // what changed is then decided by content, so unrelated files in the same
@@ -37,7 +38,7 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 	}
 	watched := map[string]bool{}
 	watchDirs := func() {
-		for _, f := range append(tlsFiles(g.current.Load().Config), g.src.File) {
+		for _, f := range append(namedFiles(g.current.Load().Config), g.src.File) {
 			dir := filepath.Dir(f)
 			if watched[dir] {
 				continue
@@ -71,15 +72,15 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 				settle.Reset(watchSettle)
 			case <-settle.C:
 				g.reloadIfChanged()
-				watchDirs() // a reload may name certificates in new places
+				watchDirs() // a reload may name files in new places
 			}
 		}
 	}()
 	return nil
 }
 
-// reloadIfChanged reloads when the config file's bytes, or the TLS files'
-// digest, differ from what the running snapshot was built from.
+// reloadIfChanged reloads when the config file's bytes, or the digest of
+// the files it names, differ from what the running snapshot was built from.
 func (g *Gateway) reloadIfChanged() {
 	data, err := config.ReadFile(g.src.File, g.src.MaxSize)
 	s := g.current.Load()
@@ -91,12 +92,18 @@ func (g *Gateway) reloadIfChanged() {
 		return
 	case !bytes.Equal(data, s.Source):
 		g.logger.Info("config file changed; reloading", "file", g.src.File)
-	case tlsDigest(s.Config) != s.tlsDigest:
-		g.logger.Info("certificate files changed; reloading")
+	case filesDigest(s.Config) != s.filesDigest:
+		g.logger.Info("a file the config names changed; reloading", "files", namedFiles(s.Config))
 	default:
 		return
 	}
 	_ = g.Reload() // Reload logs its own outcome
+}
+
+// namedFiles lists the files the config names: the certificate, key and CA
+// files of the listeners, and those its sections register (config.Files).
+func namedFiles(c *config.Config) []string {
+	return append(tlsFiles(c), c.Files()...)
 }
 
 // tlsFiles lists the certificate, key and CA files the listeners name.
@@ -116,11 +123,12 @@ func tlsFiles(c *config.Config) []string {
 	return files
 }
 
-// tlsDigest hashes the contents of every TLS file (unreadable ones count as
-// empty), so a renewed certificate is noticed however it was written.
-func tlsDigest(c *config.Config) [sha256.Size]byte {
+// filesDigest hashes the contents of every named file (unreadable ones
+// count as empty), so a renewed certificate or a rebuilt module is noticed
+// however it was written.
+func filesDigest(c *config.Config) [sha256.Size]byte {
 	h := sha256.New()
-	for _, f := range tlsFiles(c) {
+	for _, f := range namedFiles(c) {
 		data, _ := os.ReadFile(f)
 		h.Write([]byte(f))
 		h.Write([]byte{0})

@@ -13,8 +13,11 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // writeCert writes a self-signed certificate for name with the given serial.
@@ -138,5 +141,75 @@ routes:
 	}
 	if gen := g.Current().Generation; gen != 2 {
 		t.Errorf("generation %d once the watch began, want 2 (the edit reloaded)", gen)
+	}
+}
+
+// extraFile is a file the config "names" through config.RegisterFiles, as
+// filters/wasm names its plugins' modules.
+var extraFile atomic.Pointer[string] // the watch goroutine reads it
+
+func init() {
+	config.RegisterFiles(func(*config.Config) []string {
+		if f := extraFile.Load(); f != nil {
+			return []string{*f}
+		}
+		return nil
+	})
+}
+
+// A file a section registers (a rebuilt plugin module, say), in a directory
+// of its own, reloads the config when its content changes, the config file
+// untouched.
+func TestWatchReloadsWhenARegisteredFileChanges(t *testing.T) {
+	dir := t.TempDir()
+	module := filepath.Join(dir, "modules", "filter.wasm")
+	if err := os.MkdirAll(filepath.Dir(module), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(module, []byte("build 1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extraFile.Store(&module)
+	t.Cleanup(func() { extraFile.Store(nil) })
+	file := filepath.Join(dir, "gw.yaml")
+	cfg := `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+routes:
+  - { name: r, match: { prefix: / }, respond: { body: ok } }
+`
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(t.Context())
+	reloads := make(chan error, 4)
+	g.onReload = func(err error) { reloads <- err }
+	if err := g.WatchConfig(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if gen := g.Current().Generation; gen != 1 {
+		t.Fatalf("generation %d before the rebuild, want 1", gen)
+	}
+	// Written beside and renamed in, as a build tool or a deploy does.
+	if err := os.WriteFile(module+".tmp", []byte("build 2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(module+".tmp", module); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-reloads:
+		if err != nil {
+			t.Fatalf("reload after the rebuild failed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload after the registered file changed")
+	}
+	if gen := g.Current().Generation; gen != 2 {
+		t.Errorf("generation %d after the rebuild, want 2", gen)
 	}
 }
