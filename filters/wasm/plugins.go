@@ -16,6 +16,17 @@ import (
 
 func init() {
 	config.RegisterSection("plugins", pluginDefaults, checkPlugins)
+	// A rebuilt module reloads the config as an edit of it would: the
+	// config watch hashes these files too.
+	config.RegisterFiles(func(c *config.Config) []string {
+		var files []string
+		for _, name := range slices.Sorted(maps.Keys(PluginsOf(c))) {
+			if src := PluginsOf(c)[name].Source; src != "" {
+				files = append(files, src)
+			}
+		}
+		return files
+	})
 }
 
 // Plugins is the `plugins:` section, by plugin name.
