@@ -213,3 +213,42 @@ func TestPluginTestFailureNamesThePlugin(t *testing.T) {
 		}
 	}
 }
+
+// validate compiles the plugins a route uses into the on-disk cache that
+// serve reads, so the first serve after it skips the cold compile.
+func TestValidateWarmsTheCompilationCache(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	t.Setenv("WASMGATE_CACHE_DIR", cache)
+	module, err := filepath.Abs(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(cfg, []byte(`
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+plugins:
+  probe: { source: "`+module+`" }
+routes:
+  - { name: r, match: { prefix: / }, filters: [{ wasm: probe }], respond: { body: ok } }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runCLI(t, "validate", "-c", cfg)
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "1 plugin module(s) compiled into the cache "+cache) {
+		t.Errorf("validate output:\n%s", stdout)
+	}
+	var files int
+	_ = filepath.WalkDir(cache, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Fatalf("the compilation cache %s is empty after validate", cache)
+	}
+}
