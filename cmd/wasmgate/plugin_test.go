@@ -55,7 +55,7 @@ func TestPluginNewRefuses(t *testing.T) {
 	}{
 		{[]string{"plugin", "new", "Bad Name", "--sdk", repoSDK(t)}, "use lower-case letters"},
 		{[]string{"plugin", "new", "ok", "--dir", dir, "--sdk", repoSDK(t)}, "exists and is not empty"},
-		{[]string{"plugin", "new", "ok", "--lang", "cobol", "--dir", filepath.Join(dir, "x")}, "written for go only so far"},
+		{[]string{"plugin", "new", "ok", "--lang", "cobol", "--dir", filepath.Join(dir, "x")}, "valid languages are go, assemblyscript and c"},
 		{[]string{"plugin", "new", "ok", "--dir", filepath.Join(dir, "y"), "--sdk", dir}, "no go.mod for module github.com/wasmgate/wasmgate/sdk"},
 	} {
 		_, stderr, err := runCLI(t, tc.args...)
@@ -250,5 +250,74 @@ routes:
 	})
 	if files == 0 {
 		t.Fatalf("the compilation cache %s is empty after validate", cache)
+	}
+}
+
+// scaffoldAndRun writes a --lang scaffold, builds it with make and runs it
+// through plugin test, as make test does, checking the header it adds; its
+// sample config must validate.
+func scaffoldAndRun(t *testing.T, lang, name, header string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if _, stderr, err := runCLI(t, "plugin", "new", name, "--lang", lang, "--dir", dir); err != nil {
+		t.Fatalf("plugin new: %v\n%s", err, stderr)
+	}
+	cmd := exec.Command("make")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make: %v\n%s", err, out)
+	}
+	wasm := filepath.Join(dir, name+".wasm")
+	args := []string{"plugin", "test", wasm, "--config", "hello"}
+	if lang == "assemblyscript" {
+		args = append(args, "--root-id", strings.ReplaceAll(name, "-", "_"))
+	}
+	stdout, stderr, err := runCLI(t, args...)
+	if err != nil || !strings.Contains(stdout, "+ request header "+header+": hello\n") {
+		t.Fatalf("plugin test: err = %v, stderr = %q, output:\n%s", err, stderr, stdout)
+	}
+	t.Chdir(dir)
+	if stdout, stderr, err = runCLI(t, "validate", "-c", "gateway.yaml"); err != nil {
+		t.Fatalf("validate the sample config: %v\n%s%s", err, stdout, stderr)
+	}
+}
+
+func TestPluginNewAssemblyScriptBuildsAndRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("npm install and asc: not with -short")
+	}
+	for _, tool := range []string{"make", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: the AssemblyScript scaffold needs npm (apt-get install npm)", tool)
+		}
+	}
+	scaffoldAndRun(t, "assemblyscript", "as-hello", "X-As-Hello")
+}
+
+func TestPluginNewCBuildsAndRuns(t *testing.T) {
+	for _, tool := range []string{"make", "clang"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: the C scaffold needs apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32", tool)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/wasm32-wasi/libc.a"); err != nil {
+		t.Skip("wasi-libc is not installed: apt-get install wasi-libc libclang-rt-14-dev-wasm32")
+	}
+	scaffoldAndRun(t, "c", "c-hello", "X-C-Hello")
+}
+
+// The C scaffold carries a copy of examples/c-filter's ABI header: the two
+// stay the same.
+func TestCScaffoldHeaderMatchesTheExample(t *testing.T) {
+	example, err := os.ReadFile("../../examples/c-filter/proxy_wasm_intrinsics.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := scaffold.ReadFile("scaffold/c/proxy_wasm_intrinsics.h.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(example, copied) {
+		t.Fatal("cmd/wasmgate/scaffold/c/proxy_wasm_intrinsics.h.tmpl differs from examples/c-filter/proxy_wasm_intrinsics.h; copy it again")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -32,18 +33,25 @@ type scaffoldData struct {
 	Name   string // the plugin's name: directory, .wasm file, config key
 	Module string // the Go module path
 	SDK    string // the replace target for the SDK, relative to the new module when possible
+	RootID string // the root id an AssemblyScript filter registers
+	Header string // the header the AssemblyScript filter adds, as Go's http prints it
 }
 
 func newPluginNewCmd() *cobra.Command {
 	var lang, dir, sdk, module string
 	cmd := &cobra.Command{
-		Use:   "new NAME [--lang go]",
+		Use:   "new NAME [--lang go|assemblyscript|c]",
 		Short: "Write a working filter module to start from",
 		Long: `Write a new filter module in ./NAME (or --dir): the source with its three
 contexts (VM, plugin, HTTP), a unit test against the emulated host, a Makefile,
 a README and a sample gateway config with a plugins: entry. Then:
 
   cd NAME && make && make test && make try
+
+--lang assemblyscript writes an npm package with @solo-io/proxy-runtime
+instead (make runs npm install and asc), --lang c a C file against the raw ABI
+(make runs clang for wasm32-wasi); for both, make test runs the module through
+plugin test.
 
 Go modules get the SDK through a replace line (the SDK is not on the Go module
 proxy): --sdk names a wasmgate checkout's sdk/ directory, else the nearest one
@@ -60,7 +68,8 @@ above the current directory or the wasmgate binary is used.`,
 			if module == "" {
 				module = "example.com/" + name
 			}
-			data := scaffoldData{Name: name, Module: module}
+			data := scaffoldData{Name: name, Module: module, RootID: strings.ReplaceAll(name, "-", "_"),
+				Header: http.CanonicalHeaderKey("x-" + name)}
 			switch lang {
 			case "go":
 				root, err := findSDK(sdk)
@@ -70,8 +79,9 @@ above the current directory or the wasmgate binary is used.`,
 				if data.SDK, err = replacePath(dir, root); err != nil {
 					return fail(cmd, "%v", err)
 				}
+			case "assemblyscript", "c":
 			default:
-				return fail(cmd, "--lang %q: the scaffold is written for go only so far (AssemblyScript and C filters: see examples/assemblyscript and examples/c-filter)", lang)
+				return fail(cmd, "--lang %q: valid languages are go, assemblyscript and c", lang)
 			}
 			written, err := writeScaffold(dir, lang, data)
 			if err != nil {
@@ -86,7 +96,7 @@ above the current directory or the wasmgate binary is used.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&lang, "lang", "go", "the filter's language (go)")
+	cmd.Flags().StringVar(&lang, "lang", "go", "the filter's language: go, assemblyscript or c")
 	cmd.Flags().StringVar(&dir, "dir", "", "where to write the module (default ./NAME); must not exist or be empty")
 	cmd.Flags().StringVar(&sdk, "sdk", "", "the SDK directory (a wasmgate checkout's sdk/) for Go modules")
 	cmd.Flags().StringVar(&module, "module", "", "the Go module path (default example.com/NAME)")
@@ -194,6 +204,9 @@ func writeScaffold(dir, lang string, data scaffoldData) ([]string, error) {
 		}
 		rel := strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl")
 		rel = strings.ReplaceAll(rel, "NAME", data.Name)
+		if rel == "gitignore" {
+			rel = ".gitignore" // a dot file would be left out of the embedded tree
+		}
 		target := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
