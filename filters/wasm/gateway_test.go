@@ -205,3 +205,64 @@ routes:
 		t.Errorf("after reload the gateway's backend counted %d requests, the token server saw %d; want 5 and 5", n, tokens.Load())
 	}
 }
+
+// A rebuilt module, renamed into place as a build or deploy does, is picked
+// up by the config watch like an edit of the config: the new module is
+// compiled and serves, the config file untouched.
+func TestWatchPicksUpARebuiltModule(t *testing.T) {
+	t.Setenv("WASMGATE_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Wasm", r.Header.Get("X-Wasm"))
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	module := filepath.Join(dir, "build", "filter.wasm")
+	install := func(from string) {
+		t.Helper()
+		code, err := os.ReadFile("testdata/" + from + ".wasm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(module), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(module+".tmp", code, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(module+".tmp", module); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install("lifecycle") // X-Wasm: hello
+	file := filepath.Join(dir, "gw.yaml")
+	gatewayConfig(t, file, up.URL, fmt.Sprintf(`
+  filter: { source: %q }`, module), `
+  - { name: r, match: { prefix: / }, filters: [{ wasm: filter }], upstream: echo }`)
+	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Shutdown(t.Context()) }()
+	if err := g.WatchConfig(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + g.Addrs()["main"].String()
+	if _, seen := getHeader(t, url+"/", "X-Seen-Wasm"); seen != "hello" {
+		t.Fatalf("before the rebuild the upstream saw X-Wasm %q, want hello", seen)
+	}
+	loads := loadedPlugins.Load()
+	install("minimal") // X-Wasm: 1
+	deadline := time.Now().Add(15 * time.Second)
+	for g.Current().Generation < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload within 15s of the module being replaced")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := loadedPlugins.Load() - loads; n != 1 {
+		t.Errorf("%d plugin loads after the rebuild, want 1 (the new module)", n)
+	}
+	if _, seen := getHeader(t, url+"/", "X-Seen-Wasm"); seen != "1" {
+		t.Errorf("after the rebuild the upstream saw X-Wasm %q, want 1 (the new module's)", seen)
+	}
+}
