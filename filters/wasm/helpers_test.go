@@ -59,6 +59,10 @@ func testOptions(t testing.TB, name string) (Options, *logBuffer) {
 		CacheDir: cacheDir,
 		Logger:   slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug - 4})),
 		Timeout:  200 * time.Millisecond,
+		// One instance, created at load: tests that count instances,
+		// discards and re-creation read them against this; tests of the
+		// pool set their own bound.
+		Instances: 1,
 	}, lb
 }
 

@@ -116,9 +116,10 @@ type Plugin struct {
 	instrumented bool
 }
 
-// Load reads, compiles and validates the module at path, and creates its
-// first instance (running its configuration), so a bad module or config
-// fails here rather than on the first request.
+// Load reads, compiles and validates the module at path, and creates all
+// its instances (Options.Instances, each running proxy_on_vm_start and
+// proxy_on_configure), so a bad module or config fails here rather than on
+// the first request, and no VM starts mid-traffic (pool.go, fill).
 func Load(ctx context.Context, path string, opts Options) (*Plugin, error) {
 	code, err := os.ReadFile(path)
 	if err != nil {
@@ -181,12 +182,11 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 		}
 	}
 	p.pool = newPool(p, opts.Instances)
-	in, err := p.newInstance(ctx)
-	if err != nil {
+	if err := p.pool.fill(ctx); err != nil {
 		p.host.close(p)
+		p.pool.close()
 		return fail(err)
 	}
-	p.pool.adopt(in)
 	openPlugins.Add(1)
 	loadedPlugins.Add(1)
 	return p, nil

@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
 
 // pool is a plugin's bounded set of instances. Idle instances wait in a
 // channel (not a sync.Pool, which drops its contents at GC and would lose
-// plugin state). An exchange takes an idle instance if there is one, else
-// creates one up to the bound, else shares a busy one: callbacks serialize
-// on the instance's mutex, so long-lived streams cannot exhaust the pool.
+// plugin state). All of them are created at load (fill), as Envoy starts
+// each worker's VM when the config loads: proxy_on_vm_start then never runs
+// while traffic flows, so a guest that initializes shared data there cannot
+// reset what other instances are already counting. An exchange takes an
+// idle instance if there is one, else shares a busy one: callbacks
+// serialize on the instance's mutex, so long-lived streams cannot exhaust
+// the pool. The one instance started later is the replacement of one that
+// failed (a trap, a deadline), after a back-off, as Envoy restarts a failed
+// VM.
 type pool struct {
 	p    *Plugin
 	max  int
@@ -38,6 +45,49 @@ var errNoInstance = errors.New("no healthy instance")
 
 func newPool(p *Plugin, max int) *pool {
 	return &pool{p: p, max: max, idle: make(chan *instance, max), backoff: minBackoff}
+}
+
+// fill creates the pool's instances, at most GOMAXPROCS at a time; the
+// first failure is the load's error (every instance runs the same
+// configuration, so one failing means the config is bad).
+func (pl *pool) fill(ctx context.Context) error {
+	made := make([]*instance, pl.max)
+	errs := make([]error, pl.max)
+	work := make(chan int, pl.max)
+	for i := range pl.max {
+		work <- i
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range min(pl.max, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if ctx.Err() == nil {
+					made[i], errs[i] = pl.p.newInstance(ctx)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	err := ctx.Err()
+	for _, e := range errs {
+		if e != nil {
+			err = e
+			break
+		}
+	}
+	for _, in := range made {
+		switch {
+		case in == nil:
+		case err != nil:
+			in.close()
+		default:
+			pl.adopt(in)
+		}
+	}
+	return err
 }
 
 // adopt adds a fresh instance to the pool, idle.
