@@ -56,7 +56,8 @@ type Meters struct {
 	reloadOK, reloadFailed []metric.AddOption
 
 	stateInstruments
-	filterMeters // the filters' own counters (meter.go)
+	filterMeters           // the filters' own counters (meter.go)
+	collected    collected // the filters' run-time named metrics (collect.go)
 }
 
 // metricsKey keeps the one set of meters every snapshot shares.
@@ -122,6 +123,7 @@ func newMeters() (*Meters, error) {
 		}))
 	add(err)
 	add(m.stateInstruments.init(mt))
+	add(m.registry.Register(&m.collected))
 	if err := errors.Join(errs...); err != nil {
 		_ = m.provider.Shutdown(context.Background())
 		return nil, err

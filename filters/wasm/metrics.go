@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
 )
 
 // counters are a plugin's metrics, cheap enough for the hot path.
@@ -88,6 +89,10 @@ func newPhaseMetrics(bc *filter.BuildContext, plugin string) *phaseMetrics {
 	if bc.Meter == nil {
 		return nil
 	}
+	// The guests' own metrics (proxy_define_metric), every plugin's, read
+	// at scrape time; named by guestmetric.Series. One registration under
+	// a fixed key, whichever route registers last.
+	bc.Collect("wasm.guest_metrics", guestmetric.Exporter{})
 	bind := func(phase string) phaseMeter {
 		p, ph := filter.Label{Key: "plugin", Value: plugin}, filter.Label{Key: "phase", Value: phase}
 		kind := func(k string) *filter.Counter {

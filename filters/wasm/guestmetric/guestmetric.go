@@ -5,6 +5,7 @@
 package guestmetric
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,15 @@ type Metric struct {
 	Kind   Kind
 	Value  int64  // counter and gauge: the value; histogram: the sum of observations
 	Count  uint64 // histogram: the number of observations; 0 otherwise
+	// Buckets are a histogram's cumulative counts at or below each of
+	// Bounds; nil otherwise.
+	Buckets []uint64
 }
+
+// Bounds are the histograms' bucket upper bounds: Envoy's default
+// histogram buckets, so dashboards built on Envoy's export read ours alike.
+var Bounds = [...]float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+	10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
 
 // MaxPerPlugin bounds how many metrics one plugin may define.
 const MaxPerPlugin = 1000
@@ -60,6 +69,9 @@ type Entry struct {
 	Kind  Kind
 	value atomic.Int64
 	count atomic.Uint64
+	// buckets count a histogram's observations per bucket (not cumulative);
+	// the last one is over every bound. Nil for counters and gauges.
+	buckets []atomic.Uint64
 }
 
 // Add moves a counter or gauge.
@@ -68,6 +80,8 @@ func (e *Entry) Add(d int64) { e.value.Add(d) }
 // Record sets a gauge or observes a histogram value.
 func (e *Entry) Record(v int64) {
 	if e.Kind == Histogram {
+		i, _ := slices.BinarySearch(Bounds[:], float64(v)) // first bound >= v
+		e.buckets[i].Add(1)
 		e.value.Add(v)
 		e.count.Add(1)
 		return
@@ -120,7 +134,11 @@ func (s *Set) Define(kind Kind, name string) uint32 {
 	if len(s.entries) >= MaxPerPlugin {
 		return 0
 	}
-	s.entries = append(s.entries, &Entry{Name: name, Kind: kind})
+	e := &Entry{Name: name, Kind: kind}
+	if kind == Histogram {
+		e.buckets = make([]atomic.Uint64, len(Bounds)+1)
+	}
+	s.entries = append(s.entries, e)
 	id := uint32(len(s.entries))
 	s.byName[name] = id
 	return id
@@ -149,7 +167,17 @@ func Snapshot(dst []Metric) []Metric {
 	for _, s := range sets {
 		s.mu.RLock()
 		for _, e := range s.entries {
-			dst = append(dst, Metric{Plugin: s.plugin, Name: e.Name, Kind: e.Kind, Value: e.value.Load(), Count: e.count.Load()})
+			m := Metric{Plugin: s.plugin, Name: e.Name, Kind: e.Kind}
+			if e.buckets != nil { // before the count, which Record moves last: no bucket exceeds it
+				m.Buckets = make([]uint64, len(Bounds))
+				var sum uint64
+				for i := range Bounds {
+					sum += e.buckets[i].Load()
+					m.Buckets[i] = sum
+				}
+			}
+			m.Count, m.Value = e.count.Load(), e.value.Load()
+			dst = append(dst, m)
 		}
 		s.mu.RUnlock()
 	}
