@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 		return nil, statusBadArgument
 	}
 	var method, path, authority string
+	hasAuthority := false
 	h := make(http.Header, len(pairs))
 	for _, p := range pairs {
 		switch p.k {
@@ -138,7 +140,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 		case ":path":
 			path = p.v
 		case ":authority":
-			authority = p.v
+			authority, hasAuthority = p.v, true
 		case ":scheme":
 		default:
 			if strings.HasPrefix(p.k, ":") || !validHeader(p.k, p.v) {
@@ -147,14 +149,18 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 			h.Add(p.k, p.v)
 		}
 	}
-	if method == "" || authority == "" || !strings.HasPrefix(path, "/") || strings.ContainsAny(method, " \t\r\n") {
+	// Envoy refuses a call without :method, :path or :authority, but takes
+	// an empty :authority: the request then carries the upstream's host
+	// (the Caller fills it in, Host being "").
+	if method == "" || !hasAuthority || !strings.HasPrefix(path, "/") || strings.ContainsAny(method, " \t\r\n") ||
+		strings.ContainsAny(authority, "/?#@ \t\r\n") {
 		return nil, statusBadArgument
 	}
 	var rb io.Reader
 	if len(body) > 0 {
 		rb = strings.NewReader(string(body))
 	}
-	req, err := http.NewRequest(method, "http://"+authority+path, rb)
+	req, err := http.NewRequest(method, "http://"+calloutHost(authority)+path, rb)
 	if err != nil {
 		return nil, statusBadArgument
 	}
@@ -166,6 +172,15 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 		}
 	}
 	return req, statusOK
+}
+
+// calloutHost is the URL host of a callout before its Caller points it at
+// a target: the authority, or a placeholder when the guest left it empty.
+func calloutHost(authority string) string {
+	if authority == "" {
+		return "upstream.invalid"
+	}
+	return authority
 }
 
 // run sends the callout within its deadline, once a slot of the plugin's
@@ -203,13 +218,21 @@ func (c *callout) run(ctx context.Context, p *Plugin, caller Caller, req *http.R
 
 // callAwait runs a stream callback and then, if it dispatched callouts,
 // waits for each and delivers it. Callers hold in.mu with in.cur == s.
+//
+// A callback that returned Continue is not held: Envoy lets the stream
+// proceed while its callouts are in flight. They are delivered as they
+// complete, before the stream's next callback (deliverReady), and those
+// still in flight when the stream ends are cancelled, as Envoy cancels a
+// context's calls when the context is destroyed.
 func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, error) {
 	s.host.resumed = false
+	if err := in.deliverReady(s); err != nil {
+		return 0, err
+	}
 	act, err := in.call(cb, args...)
-	if err == nil && len(s.host.pending) > 0 {
-		paused := act != actionContinue
+	if err == nil && len(s.host.pending) > 0 && act != actionContinue {
 		err = in.awaitCallouts(s)
-		if err == nil && paused && !s.host.resumed && s.local == nil && s.host.failed != nil {
+		if err == nil && !s.host.resumed && s.local == nil && s.host.failed != nil {
 			s.host.policy = true
 		}
 	}
@@ -247,6 +270,28 @@ func (in *instance) awaitCallouts(s *stream) error {
 		}
 		if c.err != nil {
 			s.host.failed = c.err
+			in.p.logger.Warn("wasm callout failed", "route", s.x.Route, "err", c.err)
+		}
+		if err := in.deliver(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliverReady delivers the stream's callouts that completed since its
+// last callback, without waiting for the others. Callers hold in.mu with
+// in.cur == s.
+func (in *instance) deliverReady(s *stream) error {
+	for len(s.host.pending) > 0 && s.local == nil {
+		var c *callout
+		select {
+		case c = <-s.host.ready:
+		default:
+			return nil
+		}
+		s.host.pending = slices.DeleteFunc(s.host.pending, func(pc *callout) bool { return pc == c })
+		if c.err != nil {
 			in.p.logger.Warn("wasm callout failed", "route", s.x.Route, "err", c.err)
 		}
 		if err := in.deliver(c); err != nil {

@@ -75,7 +75,8 @@ type upstreamCaller struct {
 	Name     string
 	Upstream *config.Upstream // exported: part of the plugin's pool key, so a changed upstream reloads the plugin
 	u        *upstream.Upstream
-	proxy    *proxy.Proxy
+	proxy    *proxy.Proxy // sends the target's host: the guest left :authority empty
+	asIs     *proxy.Proxy // sends the guest's :authority
 }
 
 type closeUpstream struct{ u *upstream.Upstream }
@@ -99,13 +100,20 @@ func calloutUpstream(bc *filter.BuildContext, name string, uc *config.Upstream) 
 	if err != nil {
 		return nil, config.FieldErr("callouts", "upstream %q: %v", name, err)
 	}
-	return &upstreamCaller{Name: name, Upstream: uc, u: c.(closeUpstream).u, proxy: proxy.New(proxy.Options{})}, nil
+	return &upstreamCaller{Name: name, Upstream: uc, u: c.(closeUpstream).u,
+		proxy: proxy.New(proxy.Options{}), asIs: proxy.New(proxy.Options{PreserveHost: true})}, nil
 }
 
 func (c *upstreamCaller) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
 	req = req.WithContext(ctx)
 	x := &filter.Exchange{Request: req, Start: time.Now()}
-	resp, perr := c.proxy.RoundTrip(discardWriter{}, x, c.u, false)
+	// As Envoy's async client: the guest's :authority is the Host sent;
+	// an empty one stands for the target's own host.
+	p := c.proxy
+	if req.Host != "" {
+		p = c.asIs
+	}
+	resp, perr := p.RoundTrip(discardWriter{}, x, c.u, false)
 	if perr != nil {
 		return nil, perr
 	}

@@ -149,7 +149,10 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 			in.mu.Lock()
 			in.cur = s
 			id := uint64(s.id)
-			_, err := in.call(cbDone, id)
+			err := in.deliverReady(s) // callouts of a callback that continued (callout.go)
+			if err == nil {
+				_, err = in.call(cbDone, id)
+			}
 			if err == nil {
 				_, err = in.call(cbLog, id)
 			}
