@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// pool is a plugin's bounded set of instances. Idle instances wait in a
-// channel (not a sync.Pool, which drops its contents at GC and would lose
+// pool is a plugin's bounded set of instances. Idle instances wait on a
+// stack (not a sync.Pool, which drops its contents at GC and would lose
 // plugin state). All of them are created at load (fill), as Envoy starts
 // each worker's VM when the config loads: proxy_on_vm_start then never runs
 // while traffic flows, so a guest that initializes shared data there cannot
@@ -21,9 +21,14 @@ import (
 // failed (a trap, a deadline), after a back-off, as Envoy restarts a failed
 // VM.
 type pool struct {
-	p    *Plugin
-	max  int
-	idle chan *instance
+	p   *Plugin
+	max int
+
+	// idle is a stack: an exchange takes the instance released last,
+	// whose memory and code are the likeliest to still be in cache; a
+	// queue would hand out the coldest one.
+	idleMu sync.Mutex
+	idle   []*instance
 
 	mu        sync.Mutex
 	live      []*instance
@@ -44,7 +49,7 @@ const (
 var errNoInstance = errors.New("no healthy instance")
 
 func newPool(p *Plugin, max int) *pool {
-	return &pool{p: p, max: max, idle: make(chan *instance, max), backoff: minBackoff}
+	return &pool{p: p, max: max, idle: make([]*instance, 0, max), backoff: minBackoff}
 }
 
 // fill creates the pool's instances, at most GOMAXPROCS at a time; the
@@ -96,24 +101,43 @@ func (pl *pool) adopt(in *instance) {
 	pl.live = append(pl.live, in)
 	pl.mu.Unlock()
 	in.inIdle.Store(true)
-	pl.idle <- in
+	pl.pushIdle(in)
+}
+
+func (pl *pool) pushIdle(in *instance) {
+	pl.idleMu.Lock()
+	pl.idle = append(pl.idle, in)
+	pl.idleMu.Unlock()
+}
+
+// popIdle takes the instance released last, or nil.
+func (pl *pool) popIdle() *instance {
+	pl.idleMu.Lock()
+	defer pl.idleMu.Unlock()
+	n := len(pl.idle)
+	if n == 0 {
+		return nil
+	}
+	in := pl.idle[n-1]
+	pl.idle[n-1] = nil
+	pl.idle = pl.idle[:n-1]
+	return in
 }
 
 // acquire pins an instance to the caller until release.
 func (pl *pool) acquire(ctx context.Context) (*instance, error) {
 	for {
-		select {
-		case in := <-pl.idle:
-			in.pins.Add(1)
-			in.inIdle.Store(false)
-			if in.broken.Load() {
-				pl.release(in)
-				continue
-			}
-			return in, nil
-		default:
+		in := pl.popIdle()
+		if in == nil {
+			return pl.acquireSlow(ctx)
 		}
-		return pl.acquireSlow(ctx)
+		in.pins.Add(1)
+		in.inIdle.Store(false)
+		if in.broken.Load() {
+			pl.release(in)
+			continue
+		}
+		return in, nil
 	}
 }
 
@@ -176,11 +200,7 @@ func (pl *pool) release(in *instance) {
 		return
 	}
 	if in.inIdle.CompareAndSwap(false, true) {
-		select {
-		case pl.idle <- in:
-		default:
-			in.inIdle.Store(false)
-		}
+		pl.pushIdle(in)
 	}
 }
 
@@ -220,6 +240,9 @@ func (pl *pool) close() {
 // size reports the live instances and how many are idle.
 func (pl *pool) size() (live, idle int) {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	return len(pl.live), len(pl.idle)
+	live = len(pl.live)
+	pl.mu.Unlock()
+	pl.idleMu.Lock()
+	defer pl.idleMu.Unlock()
+	return live, len(pl.idle)
 }

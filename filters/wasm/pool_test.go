@@ -1,6 +1,8 @@
 package wasm
 
 import (
+	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,4 +33,22 @@ func TestPoolFilledAtLoad(t *testing.T) {
 	if s := p.Stats(); s.InstancesCreated != 4 || s.Exchanges != 32 {
 		t.Errorf("after traffic: %+v, want no instance created beyond the 4", s)
 	}
+}
+
+// Sequential exchanges on a pool of 4 Go-SDK instances, all idle between
+// exchanges: what instance affinity (which idle instance an exchange
+// takes) costs or saves in cache warmth.
+func BenchmarkPoolAffinity(b *testing.B) {
+	code, err := os.ReadFile("../../plugins/add-header/add-header.wasm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := benchOptions(b)
+	opts.Instances = 4
+	p, err := LoadBytes(context.Background(), code, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	benchHeaderExchanges(b, p)
 }
