@@ -221,7 +221,11 @@ func TestAliasBomb(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "expands through aliases to more than") || !strings.Contains(err.Error(), "alias bomb") {
 		t.Fatalf("err = %v, want the alias expansion limit, named as such", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
+	// The bomb expands to 10^9 nodes: decoding it in full takes hours or
+	// runs out of memory. Stopping at the limit takes a second or two, and
+	// ~12s under -race on a loaded 2-core machine: the bound only catches
+	// a decoder that does not stop.
+	if d := time.Since(start); d > time.Minute {
 		t.Errorf("took %v", d)
 	}
 }
