@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -259,6 +260,15 @@ func (t *tracing) end(x *filter.Exchange, ro *routeObs) {
 		if x.RejectedBy != "" {
 			span.SetAttributes(attribute.String("wasmgate.rejected_by", x.RejectedBy))
 		}
+		if code, err := strconv.Atoi(x.GRPCStatus); err == nil && code >= 0 {
+			// The current semconv (rpc.response.status_code, by name) and
+			// the older numeric one tools still read.
+			name := x.GRPCStatus
+			if code < len(grpcCodeNames) {
+				name = grpcCodeNames[code]
+			}
+			span.SetAttributes(semconv.RPCResponseStatusCodeKey.String(name), attribute.Int("rpc.grpc.status_code", code))
+		}
 		if x.Status >= 500 {
 			span.SetStatus(codes.Error, "")
 			span.SetAttributes(semconv.ErrorTypeKey.String(fmt.Sprint(x.Status)))
@@ -351,3 +361,8 @@ func traceparent(sc trace.SpanContext) []string {
 	v.vv[0] = unsafe.String(&b[0], len(b)) // b is not written again
 	return v.vv[:]
 }
+
+// grpcCodeNames are gRPC's status code names, by code.
+var grpcCodeNames = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}

@@ -59,6 +59,10 @@ type Exchange struct {
 	UpstreamDuration time.Duration
 	// RejectedBy names the filter whose local response ended the request phase.
 	RejectedBy string
+	// GRPCStatus is the grpc-status a gRPC client was sent (in the
+	// trailers, or in the headers of a trailers-only response), "" when
+	// there was none.
+	GRPCStatus string
 	// Err is why the exchange failed on the gateway's side, for logs.
 	Err error
 

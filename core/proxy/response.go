@@ -49,6 +49,9 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 	if xr.Local && isGRPC(r.Header) && xr.Header["Grpc-Status"] == nil {
 		xr = grpcLocal(xr) // grpclocal.go
 	}
+	if gs := xr.Header["Grpc-Status"]; len(gs) > 0 {
+		x.GRPCStatus = gs[0] // trailers-only; a status in the trailers comes below
+	}
 	x.Status = xr.Status
 	if t != nil {
 		x.BytesIn = t.body.n.Load()
@@ -113,6 +116,9 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 		return err
 	}
 	resp.Body.Close() // now, so that the transport fills resp.Trailer
+	if gs := resp.Trailer["Grpc-Status"]; len(gs) > 0 {
+		x.GRPCStatus = gs[0]
+	}
 	if n := len(resp.Trailer); n > 0 {
 		if n == announced {
 			for k, vv := range resp.Trailer {
