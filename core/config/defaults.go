@@ -87,6 +87,11 @@ func applyDefaults(c *Config) {
 		}
 		setString(&u.Balancer, defaultBalancer)
 		setString(&u.Protocol, defaultProtocol)
+		if u.Protocol == "http1" {
+			setString(&u.Engine, "native")
+		} else {
+			setString(&u.Engine, "std")
+		}
 		if u.MaxIdlePerTarget == 0 {
 			u.MaxIdlePerTarget = defaultMaxIdlePerTarget
 		}

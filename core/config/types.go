@@ -205,6 +205,10 @@ type Upstream struct {
 	// Protocol spoken to the targets: http1 (default), h2c (HTTP/2 without
 	// TLS, e.g. gRPC), or auto (h2 over TLS where offered, else HTTP/1.1).
 	Protocol string `yaml:"protocol"`
+	// Engine is what speaks HTTP/1.1 to the targets: native (the default
+	// for protocol http1: the gateway's own client, core/upstream/internal/h1)
+	// or std (net/http's http.Transport, which h2c and auto always use).
+	Engine string `yaml:"engine"`
 	// MaxIdlePerTarget sizes each target's keep-alive pool (default 256).
 	MaxIdlePerTarget int `yaml:"max_idle_per_target"`
 

@@ -187,6 +187,10 @@ func (v *Validator) upstreams() {
 		}
 		v.upstreamPolicies(p, u) // upstreams_validate.go
 		v.OneOf(p+".protocol", u.Protocol, "http1", "h2c", "auto")
+		v.OneOf(p+".engine", u.Engine, "native", "std")
+		if u.Engine == "native" && u.Protocol != "http1" {
+			v.Errorf(p+".engine", "engine native speaks HTTP/1.1 only; protocol %s needs engine std (or leave engine out)", u.Protocol)
+		}
 		v.NotNegative(p+".max_idle_per_target", u.MaxIdlePerTarget)
 	}
 }

@@ -60,7 +60,7 @@ func (u *Upstream) resolveAll(configured []*Target) []*Target {
 			ru := *ct.URL
 			ru.Host = net.JoinHostPort(a, port)
 			t := newTarget(&ru, ct.Host, ct.Weight)
-			if ru.Scheme == "https" && u.transport.TLSClientConfig.ServerName == "" {
+			if ru.Scheme == "https" && u.transport.TLSClientConfig.ServerName == "" && !native(u.cfg) {
 				t.transport = u.namedTransport(host)
 			}
 			out = append(out, keep(prev, t))

@@ -54,7 +54,7 @@ func (u *Upstream) probe(ctx context.Context, a *config.ActiveHealth, t *Target)
 	}
 	req.Header.Set("User-Agent", "wasmgate-health-check")
 	c := *u.checkCli
-	c.Transport = t.transport
+	c.Transport = t.roundTripper()
 	resp, err := c.Do(req)
 	if err != nil {
 		return false, err.Error()

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmgate/wasmgate/core/upstream/internal/h1"
 )
 
 // Target is one backend address, with the live state the balancers read:
@@ -16,9 +18,10 @@ type Target struct {
 	Host   string   // the Host header sent unless the route preserves the client's
 	Weight int
 
-	key       string // scheme://host[/base], what state is carried over by
-	url       string // URL as text, for Status
-	transport *http.Transport
+	key       string          // scheme://host[/base], what state is carried over by
+	url       string          // URL as text, for Status
+	transport *http.Transport // std engine
+	pool      *h1.Pool        // native engine
 
 	state    atomic.Uint32 // stateDown | stateEjected; 0 is available
 	inflight atomic.Int64

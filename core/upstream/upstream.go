@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ type Upstream struct {
 	set       atomic.Pointer[targetSet]
 	key       keyFunc
 	transport *http.Transport
+	tlsConf   *tls.Config  // for https targets
 	retry     *RetryPolicy // the upstream's own; a route may override it
 	breaker   *breaker     // nil: no limits
 	clock     clock
@@ -125,6 +127,7 @@ func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	u.tlsConf = tlsConf
 	u.transport = newTransport(c, tlsConf)
 	if c.Retries != nil {
 		u.retry = NewRetryPolicy(c.Retries)
@@ -138,7 +141,6 @@ func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 	u.setTargets(targets)
 	if a := c.Health.Active; a != nil {
 		u.checkCli = &http.Client{
-			Transport:     u.transport,
 			Timeout:       a.Timeout.D(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -152,11 +154,25 @@ func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 	return u, nil
 }
 
-// setTargets installs a new target set with its own balancer.
+// setTargets installs a new target set with its own balancer. Targets
+// that left the set lose their idle connections; their requests in flight
+// finish.
 func (u *Upstream) setTargets(targets []*Target) {
 	for _, t := range targets {
-		if t.transport == nil {
+		switch {
+		case native(u.cfg):
+			if t.pool == nil {
+				t.pool = u.newPool(t)
+			}
+		case t.transport == nil:
 			t.transport = u.transport
+		}
+	}
+	if old := u.set.Load(); old != nil {
+		for _, o := range old.targets {
+			if !slices.Contains(targets, o) && o.pool != nil {
+				o.pool.Close()
+			}
 		}
 	}
 	bounded := 0.0
@@ -247,8 +263,9 @@ func (u *Upstream) Pick(x *filter.Exchange, avoid *Target) *Target {
 // targets of https names have their own, for the TLS server name).
 func (u *Upstream) Transport() http.RoundTripper { return u.transport }
 
-// TransportFor is the transport that reaches t.
-func (u *Upstream) TransportFor(t *Target) http.RoundTripper { return t.transport }
+// TransportFor is the transport that reaches t: its own connection pool
+// (the native engine), or the std transport.
+func (u *Upstream) TransportFor(t *Target) http.RoundTripper { return t.roundTripper() }
 
 // Retry is the upstream's retry policy; nil when it has none.
 func (u *Upstream) Retry() *RetryPolicy { return u.retry }
@@ -274,7 +291,10 @@ func (u *Upstream) Close() {
 	u.bg.Wait()
 	u.transport.CloseIdleConnections()
 	for _, t := range u.set.Load().targets {
-		if t.transport != u.transport {
+		switch {
+		case t.pool != nil:
+			t.pool.Close()
+		case t.transport != u.transport:
 			t.transport.CloseIdleConnections()
 		}
 	}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package h1
+
+// alive cannot peek without blocking here: a closed or dirty idle
+// connection is found by the exchange itself, and retried once.
+func (c *conn) alive() bool { return true }
+
+func (c *conn) peek(uintptr) bool { return true }
