@@ -110,6 +110,16 @@ routes:
 			`gw.yaml:4:54: routes[0].respond.headers.X-Split: the value holds a control character (byte 1); a header value is printable text`,
 			`gw.yaml:4:89: routes[0].respond.headers.Bad Name: "Bad Name" is not a valid header name (RFC 9110 token: letters, digits and !#$%&'*+-.^_` + "`" + `|~)`,
 		}},
+		{"engine", `
+listeners: [{address: ":8080"}]
+upstreams:
+  u: {targets: [{url: "http://a:1"}], protocol: h2c, engine: native}
+  v: {targets: [{url: "http://a:1"}], engine: fast}
+routes: [{name: r, upstream: u}]
+`, []string{
+			`gw.yaml:3:54: upstreams.u.engine: engine native speaks HTTP/1.1 only; protocol h2c needs engine std (or leave engine out)`,
+			`gw.yaml:4:39: upstreams.v.engine: "fast" is not valid; valid values: native, std`,
+		}},
 		{"filter chains", minimal + `    filters:
       - chain: auht
       - chain: {x: 1}

@@ -139,6 +139,11 @@ func TestHostileUpstreams(t *testing.T) {
 		"/1xx-flood":          writeRaw(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n", 200) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
 		"/huge-header":        writeRaw("HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\nContent-Length: 0\r\n\r\n"),
 		"/response-splitting": writeRaw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"),
+		"/obs-fold":           writeRaw("HTTP/1.1 200 OK\r\nX-A: b\r\n Content-Length: 4\r\nContent-Length: 2\r\n\r\nok"),
+		"/bare-lf":            writeRaw("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+		"/te-http10":          writeRaw("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+		"/close-after-head":   writeRaw("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"),
+		"/length-list":        writeRaw("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"),
 	})
 	gw := startInProcess(t, hostileConfig, vars{"bad": "http://" + h.ln.Addr().String()})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -172,6 +177,11 @@ func TestHostileUpstreams(t *testing.T) {
 		{"/1xx-flood", status, 502, "", time.Second},
 		{"/huge-header", status, 502, "", 2 * time.Second},
 		{"/response-splitting", complete, 200, "ok", time.Second},
+		{"/obs-fold", status, 502, "", time.Second},
+		{"/bare-lf", status, 502, "", time.Second},
+		{"/te-http10", status, 502, "", time.Second},
+		{"/close-after-head", aborted, 200, "", time.Second},
+		{"/length-list", status, 502, "", time.Second},
 	}
 	for _, c := range cases {
 		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {

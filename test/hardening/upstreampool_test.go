@@ -1,0 +1,230 @@
+package hardening
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// The gateway's own HTTP/1.1 upstream client (engine: native) pools its
+// connections to each target. These tests run the real binary against
+// upstreams that count the sockets they accept, so a connection the pool
+// leaks, reuses when it must not, or fails to reuse shows up as a number.
+
+const poolConfig = `
+listeners: [{ address: "{{.listen}}" }]
+admin: { address: "{{.admin}}" }
+upstreams:
+  up:
+    targets: [{ url: "{{.up}}" }]
+    engine: {{.engine}}
+routes:
+  - name: all
+    upstream: up
+`
+
+// countingUpstream is an httptest server that counts the connections it
+// accepted and those still open.
+func countingUpstream(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
+	t.Helper()
+	var accepted, open atomic.Int32
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			accepted.Add(1)
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, &accepted, &open
+}
+
+// TestUpstreamKeepAliveNoLeak: 10,000 requests from 4 keep-alive clients
+// reach the upstream over at most 4 connections, all still open and
+// reusable at the end: none leaked, none dropped for nothing.
+func TestUpstreamKeepAliveNoLeak(t *testing.T) {
+	const workers, total = 4, 10000
+	up, accepted, open := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})
+	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": "native"})
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			for range total / workers {
+				resp, err := client.Get(p.URL("/k"))
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "ok" {
+					failed.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d clients saw a failed request", n)
+	}
+	if n := accepted.Load(); n > workers {
+		t.Errorf("the upstream accepted %d connections for %d requests from %d clients, want at most %d", n, total, workers, workers)
+	}
+	if a, o := accepted.Load(), open.Load(); o != a {
+		t.Errorf("%d of %d upstream connections closed during steady keep-alive traffic", a-o, a)
+	}
+}
+
+// TestStalePooledConnectionRetried: the upstream closes a kept-alive
+// connection on the next request without answering (its keep-alive timeout
+// racing the gateway's reuse). The gateway sends the request again, once,
+// on a fresh connection, POST with its body included, and the client never
+// sees the race.
+func TestStalePooledConnectionRetried(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	var accepted atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					mu.Lock()
+					seen = append(seen, fmt.Sprintf("%d:%s %s", n, req.Method, b))
+					mu.Unlock()
+					if n == 1 && i == 1 {
+						return // the second request on the first connection: closed unanswered
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	p := startProcess(t, poolConfig, vars{"up": "http://" + ln.Addr().String(), "engine": "native"})
+	for _, body := range []string{"first", "second"} {
+		resp, err := p.Client.Post(p.URL("/pay"), "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("%s: status %d body %q", body, resp.StatusCode, b)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "[1:POST first 1:POST second 2:POST second]"
+	if fmt.Sprint(seen) != want {
+		t.Errorf("upstream saw %v, want %s", seen, want)
+	}
+}
+
+// TestNoBodyResponsesKeepTheConnection: HEAD, 204 and 304 responses carry
+// no body whatever their Content-Length says; the client gets them framed
+// right, and the upstream connection serves the next request.
+func TestNoBodyResponsesKeepTheConnection(t *testing.T) {
+	up, accepted, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(204)
+		case "/304":
+			w.Header().Set("Content-Length", "10")
+			w.WriteHeader(304)
+		default:
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		}
+	})
+	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": "native"})
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"HEAD", "/head", 200, ""},
+		{"GET", "/after-head", 200, "hello"},
+		{"GET", "/204", 204, ""},
+		{"GET", "/after-204", 200, "hello"},
+		{"GET", "/304", 304, ""},
+		{"GET", "/after-304", 200, "hello"},
+	} {
+		req, _ := http.NewRequest(c.method, p.URL(c.path), nil)
+		resp, err := p.Client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != c.status || string(b) != c.body {
+			t.Errorf("%s %s: %d %q %v, want %d %q", c.method, c.path, resp.StatusCode, b, err, c.status, c.body)
+		}
+		if c.method == "HEAD" && resp.ContentLength != 5 {
+			t.Errorf("HEAD: Content-Length %d, want the upstream's 5", resp.ContentLength)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("the upstream accepted %d connections for six sequential requests, want 1", n)
+	}
+}
+
+// TestChunkedTrailersRelayed: a chunked response's trailers, announced
+// and not, reach an HTTP/1.1 client after the body.
+func TestChunkedTrailersRelayed(t *testing.T) {
+	up, _, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "part one, ")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "part two")
+		w.Header().Set("X-Checksum", "abc123")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
+	})
+	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": "native"})
+	resp, err := p.Client.Get(p.URL("/t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "part one, part two" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if resp.Trailer.Get("X-Checksum") != "abc123" || resp.Trailer.Get("X-Late") != "yes" {
+		t.Errorf("trailers %v", resp.Trailer)
+	}
+}
