@@ -36,11 +36,30 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body == nil {
 		body = nil
 	}
+	var kept *replayBody
+	defer func() {
+		if kept != nil {
+			kept.release()
+		}
+	}()
 	for try := 0; ; try++ {
 		c, err := p.get(ctx, trace, try > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
+		}
+		if try == 0 && replayable(req, body) {
+			// A small body that could not be sent again is read first (once
+			// a connection is there: a failed dial leaves it unread, for the
+			// caller's retry elsewhere), so that the stale-connection retry
+			// below can send it again.
+			kept, err = keep(body, req.ContentLength)
+			if err != nil {
+				p.put(c)
+				closeBody(req)
+				return nil, err
+			}
+			body = kept
 		}
 		resp, bodyRead, stale, err := c.exchange(ctx, req, body, trace)
 		if err == nil {
@@ -53,6 +72,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			switch {
 			case body == nil || body == http.NoBody || bodyRead == 0:
 				continue
+			case kept != nil:
+				kept.off = 0
+				continue
 			case req.GetBody != nil:
 				if nb, gerr := req.GetBody(); gerr == nil {
 					body = nb
@@ -62,6 +84,51 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		closeBody(req)
 		return nil, err
+	}
+}
+
+// replayLimit is the largest body kept for a stale-connection retry.
+const replayLimit = 16 << 10
+
+// replayable reports a body that only a copy would let us send twice.
+func replayable(req *http.Request, body io.Reader) bool {
+	return body != nil && body != http.NoBody && req.GetBody == nil &&
+		req.ContentLength > 0 && req.ContentLength <= replayLimit
+}
+
+// replayBody is a request body read whole into a pooled buffer.
+type replayBody struct {
+	buf  *[]byte
+	data []byte
+	off  int
+}
+
+func keep(body io.Reader, n int64) (*replayBody, error) {
+	bp := chunkBufs.Get().(*[]byte)
+	r := &replayBody{buf: bp, data: (*bp)[:n]}
+	if _, err := io.ReadFull(body, r.data); err != nil {
+		r.release()
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, errShortBody
+		}
+		return nil, &bodyReadError{err}
+	}
+	return r, nil
+}
+
+func (r *replayBody) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *replayBody) release() {
+	if r.buf != nil {
+		chunkBufs.Put(r.buf)
+		r.buf, r.data = nil, nil
 	}
 }
 
