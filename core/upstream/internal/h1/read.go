@@ -76,8 +76,9 @@ type head struct {
 }
 
 // parseHead parses c.head. The strings it makes share one copy of the
-// head's bytes.
-func parseHead(b []byte) (head, error) {
+// head's bytes; field values are backed by vals while it has room (the
+// response's own array, so a typical head costs no slice of its own).
+func parseHead(b []byte, vals []string) (head, error) {
 	h := head{length: -1}
 	s := string(b)
 	end := strings.IndexByte(s, '\n')
@@ -89,7 +90,9 @@ func parseHead(b []byte) (head, error) {
 	}
 	s = s[end+1:]
 	lines := strings.Count(s, "\n") - 1 // field lines, less the empty one
-	vals := make([]string, max(lines, 0))
+	if lines > len(vals) {
+		vals = make([]string, lines)
+	}
 	h.header = make(http.Header, lines)
 	te := 0
 	for i := 0; ; i++ {

@@ -154,11 +154,12 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 		_ = c.nc.SetReadDeadline(time.Now().Add(p.cfg.ResponseHeaderTimeout))
 	}
 	var h head
+	r := &response{}
 	n1xx := 0
 	for {
 		got, rerr := c.readHead(p.cfg.MaxHeaderBytes)
 		if rerr == nil {
-			h, rerr = parseHead(c.head)
+			h, rerr = parseHead(c.head, r.vals[:])
 		}
 		if rerr != nil {
 			stale = c.reused && !got && !c.cancelled.Load() && !isTimeout(rerr)
@@ -184,6 +185,7 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 				return nil, bodyRead, false, err
 			}
 		}
+		r = &response{} // the 1xx head keeps its values
 	}
 	if p.cfg.ResponseHeaderTimeout > 0 {
 		_ = c.nc.SetReadDeadline(time.Time{})
@@ -192,7 +194,7 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 			return nil, bodyRead, false, c.cause(ctx, context.Canceled)
 		}
 	}
-	return c.respond(req, &h, werr == nil), bodyRead, false, nil
+	return c.respond(r, req, &h, werr == nil), bodyRead, false, nil
 }
 
 // cause is the error an exchange failed with: the context's when it ended.
@@ -212,18 +214,19 @@ func (c *conn) fail() {
 	c.pool.freeSlot()
 }
 
-// response is the *http.Response and its body in one allocation.
+// response is the *http.Response, its body and the backing of its header
+// values in one allocation.
 type response struct {
 	resp http.Response
 	body body
+	vals [8]string
 }
 
 var chunkedTE = []string{"chunked"}
 
 // respond builds the response for head h and the body that frames it
 // (RFC 9112 §6.3).
-func (c *conn) respond(req *http.Request, h *head, wrote bool) *http.Response {
-	r := &response{}
+func (c *conn) respond(r *response, req *http.Request, h *head, wrote bool) *http.Response {
 	r.resp = http.Response{
 		Status:     h.statusText,
 		StatusCode: h.status,
