@@ -14,6 +14,8 @@ import (
 // BenchmarkProxy measures one proxied GET with a 1 KiB response through the
 // gateway on loopback, against the same request straight to the upstream in
 // the same run (Direct): the difference is what the gateway costs.
+// GatewayStdEngine is the plain route over net/http's http.Transport
+// (engine: std) instead of the native HTTP/1.1 client.
 func BenchmarkProxy(b *testing.B) {
 	body := bytes.Repeat([]byte("x"), 1024)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,8 +30,10 @@ listeners: [{ name: main, address: "127.0.0.1:0" }]
 admin: { address: "off" }
 upstreams:
   u: { targets: [{ url: "` + up.URL + `" }] }
+  std: { targets: [{ url: "` + up.URL + `" }], engine: std }
 routes:
   - { name: plain, match: { path: "/plain" }, upstream: u }
+  - { name: std, match: { path: "/std" }, upstream: std }
   - name: param
     match: { path: "/users/{id}" }
     filters:
@@ -68,5 +72,6 @@ routes:
 	}
 	b.Run("Direct", func(b *testing.B) { run(b, up.URL+"/plain") })
 	b.Run("Gateway", func(b *testing.B) { run(b, gw+"/plain") })
+	b.Run("GatewayStdEngine", func(b *testing.B) { run(b, gw+"/std") })
 	b.Run("GatewayParamHeaders", func(b *testing.B) { run(b, gw+"/users/42") })
 }

@@ -52,13 +52,20 @@ func countingUpstream(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atom
 
 // TestUpstreamKeepAliveNoLeak: 10,000 requests from 4 keep-alive clients
 // reach the upstream over at most 4 connections, all still open and
-// reusable at the end: none leaked, none dropped for nothing.
+// reusable at the end: none leaked, none dropped for nothing. Both engines:
+// std must stay a working fallback.
 func TestUpstreamKeepAliveNoLeak(t *testing.T) {
+	for _, engine := range []string{"std", "native"} {
+		t.Run(engine, func(t *testing.T) { testKeepAliveNoLeak(t, engine) })
+	}
+}
+
+func testKeepAliveNoLeak(t *testing.T, engine string) {
 	const workers, total = 4, 10000
 	up, accepted, open := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	})
-	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": "native"})
+	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": engine})
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	for range workers {
@@ -86,8 +93,16 @@ func TestUpstreamKeepAliveNoLeak(t *testing.T) {
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d clients saw a failed request", n)
 	}
-	if n := accepted.Load(); n > workers {
-		t.Errorf("the upstream accepted %d connections for %d requests from %d clients, want at most %d", n, total, workers, workers)
+	// std returns a connection to its pool from its read goroutine, after
+	// the body's end reached the caller: a request that comes in between
+	// dials another. The native pool has it back before the body's last
+	// Read returns.
+	limit := int32(workers)
+	if engine == "std" {
+		limit = 2 * workers
+	}
+	if n := accepted.Load(); n > limit {
+		t.Errorf("the upstream accepted %d connections for %d requests from %d clients, want at most %d", n, total, workers, limit)
 	}
 	if a, o := accepted.Load(), open.Load(); o != a {
 		t.Errorf("%d of %d upstream connections closed during steady keep-alive traffic", a-o, a)
@@ -159,6 +174,12 @@ func TestStalePooledConnectionRetried(t *testing.T) {
 // no body whatever their Content-Length says; the client gets them framed
 // right, and the upstream connection serves the next request.
 func TestNoBodyResponsesKeepTheConnection(t *testing.T) {
+	for _, engine := range []string{"native", "std"} {
+		t.Run(engine, func(t *testing.T) { testNoBodyResponses(t, engine) })
+	}
+}
+
+func testNoBodyResponses(t *testing.T, engine string) {
 	up, accepted, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/204":
@@ -171,7 +192,7 @@ func TestNoBodyResponsesKeepTheConnection(t *testing.T) {
 			io.WriteString(w, "hello")
 		}
 	})
-	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": "native"})
+	p := startProcess(t, poolConfig, vars{"up": up.URL, "engine": engine})
 	for _, c := range []struct {
 		method, path string
 		status       int
