@@ -38,7 +38,7 @@ func (u *Upstream) probeGRPC(ctx context.Context, a *config.ActiveHealth, t *Tar
 		"User-Agent":   {"wasmgate-health-check"},
 	}
 	c := *u.checkCli
-	c.Transport = t.transport
+	c.Transport = t.roundTripper()
 	resp, err := c.Do(req)
 	if err != nil {
 		return false, err.Error()
