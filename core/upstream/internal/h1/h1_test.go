@@ -746,3 +746,31 @@ func TestRequestWriting(t *testing.T) {
 	default:
 	}
 }
+
+// A closed pool keeps nothing idle but still serves: a filter kept across
+// a reload may call an upstream the reload replaced.
+func TestClosedPoolServesWithoutKeeping(t *testing.T) {
+	s := newScript(t, serveOK)
+	p := newPool(t, s, Config{})
+	resp, err := get(t, p, "GET", "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	p.Close()
+	for range 2 {
+		resp, err := get(t, p, "GET", "/", nil)
+		if err != nil {
+			t.Fatalf("request after Close: %v", err)
+		}
+		if b := readAll(t, resp); b != "ok" {
+			t.Errorf("body %q", b)
+		}
+	}
+	if st := p.Stats(); st.Open != 0 || st.Idle != 0 {
+		t.Errorf("closed pool %+v, want nothing kept", st)
+	}
+	if n := s.accepted.Load(); n != 3 {
+		t.Errorf("accepted %d connections, want 3 (one each after Close)", n)
+	}
+}

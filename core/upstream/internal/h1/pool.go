@@ -27,7 +27,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -117,8 +116,11 @@ func (p *Pool) CloseIdleConnections() {
 	}
 }
 
-// Close closes the idle connections and makes every connection in use
-// close when its exchange ends. Requests after Close fail.
+// Close closes the idle connections and makes every connection close when
+// its exchange ends. A request after Close still goes through, on a
+// connection of its own (as http.Transport's after CloseIdleConnections):
+// a filter kept across a reload, or a request that took a snapshot just
+// before it was retired, may still hold the pool.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
@@ -126,14 +128,12 @@ func (p *Pool) Close() {
 		p.sweep.Stop()
 	}
 	for _, w := range p.waiters {
-		w <- nil // a slot: the waiter finds the pool closed
+		w <- nil // a slot: the waiter dials, and closes the connection after
 	}
 	p.waiters = nil
 	p.mu.Unlock()
 	p.CloseIdleConnections()
 }
-
-var errClosed = errors.New("upstream connection pool closed")
 
 // get returns a connection for one exchange: the most recently idle one
 // that is still sound, unless fresh is asked, else a new one, waiting for a
@@ -152,10 +152,6 @@ func (p *Pool) get(ctx context.Context, trace *httptrace.ClientTrace, fresh bool
 func (p *Pool) take(ctx context.Context, fresh bool) (*conn, error) {
 	for {
 		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, errClosed
-		}
 		if n := len(p.idle); n > 0 && !fresh {
 			c := p.idle[n-1]
 			p.idle[n-1] = nil
