@@ -7,6 +7,8 @@ type Chain struct {
 	filters  []Filter
 	response []ResponseFilter // parallel to filters; nil where not implemented
 	done     []DoneFilter     // parallel to filters; nil where not implemented
+	reqBody  []bodyFn         // parallel to filters; nil where the request body is not streamed
+	respBody []bodyFn         // likewise for the response body
 	needs    Needs
 }
 
@@ -25,10 +27,28 @@ func NewChain(filters []Filter) *Chain {
 			c.done[i] = df
 		}
 		if bf, ok := f.(BodyFilter); ok {
-			c.needs = c.needs.Merge(bf.Needs())
+			n := bf.Needs()
+			c.needs = c.needs.Merge(n)
+			if rb, ok := f.(RequestBodyFilter); ok && n.StreamRequestBody {
+				c.reqBody = grow(c.reqBody, len(filters))
+				c.reqBody[i] = rb.OnRequestBody
+			}
+			if rb, ok := f.(ResponseBodyFilter); ok && n.StreamResponseBody {
+				c.respBody = grow(c.respBody, len(filters))
+				c.respBody[i] = rb.OnResponseBody
+			}
 		}
 	}
 	return c
+}
+
+// grow makes fns parallel to n filters on first use, so a chain that
+// streams no body keeps nil.
+func grow(fns []bodyFn, n int) []bodyFn {
+	if fns == nil {
+		fns = make([]bodyFn, n)
+	}
+	return fns
 }
 
 // Len is the number of filters in the chain.

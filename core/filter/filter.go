@@ -36,25 +36,34 @@ type DoneFilter interface {
 	OnDone(x *Exchange)
 }
 
-// BodyFilter is implemented by filters that must see a whole body. Only the
-// chains that hold such a filter buffer, and only up to the declared limit.
+// BodyFilter is implemented by filters that see bodies: whole (only the
+// chains that hold such a filter buffer, and only up to the declared
+// limit) or streaming (stream.go).
 type BodyFilter interface {
 	Needs() Needs
 }
 
-// Needs says which bodies a filter must see whole, and how large they may be.
+// Needs says which bodies a filter must see whole or streaming, and how
+// much of a body it may buffer.
 type Needs struct {
 	RequestBody  bool
 	ResponseBody bool
-	MaxBody      int64 // bytes; a larger body is refused (413) or fails the filter (502)
+	// StreamRequestBody and StreamResponseBody: the filter implements
+	// RequestBodyFilter / ResponseBodyFilter and sees the body chunk by
+	// chunk as it passes (stream.go).
+	StreamRequestBody  bool
+	StreamResponseBody bool
+	MaxBody            int64 // bytes; a larger body is refused (413) or fails the filter (502)
 }
 
 // Merge combines two filters' needs: the union of bodies, the smaller limit.
 func (n Needs) Merge(o Needs) Needs {
 	out := Needs{
-		RequestBody:  n.RequestBody || o.RequestBody,
-		ResponseBody: n.ResponseBody || o.ResponseBody,
-		MaxBody:      n.MaxBody,
+		RequestBody:        n.RequestBody || o.RequestBody,
+		ResponseBody:       n.ResponseBody || o.ResponseBody,
+		StreamRequestBody:  n.StreamRequestBody || o.StreamRequestBody,
+		StreamResponseBody: n.StreamResponseBody || o.StreamResponseBody,
+		MaxBody:            n.MaxBody,
 	}
 	if out.MaxBody == 0 || (o.MaxBody > 0 && o.MaxBody < out.MaxBody) {
 		out.MaxBody = o.MaxBody

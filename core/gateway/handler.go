@@ -99,9 +99,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var runs chainRuns
 	route, local := g.requestPhase(s, w, x, route, &runs)
 	var upstreamResp *http.Response
+	// The body streams through the filters of the route that serves the
+	// request (the last chain that ran), as the rest of the request does.
+	ran := runs.run[runs.n-1].ran
+	var reqStream *filter.BodyStream
+	if local == nil {
+		reqStream, local = route.streamRequest(x, ran)
+	}
 	if local != nil {
 		x.Response = local
-	} else if upstreamResp = g.target(w, route, x, trusted); x.Response == nil {
+	} else if upstreamResp = g.target(w, route, x, trusted); reqStream != nil && reqStream.Local != nil {
+		// A filter answered while the body streamed upstream: its answer,
+		// not what the aborted upstream exchange left.
+		if upstreamResp != nil {
+			upstreamResp.Body.Close()
+			upstreamResp = nil
+		}
+		x.Response = reqStream.Local
+	} else if x.Response == nil {
 		// The client went away before there was anything to answer. Abort
 		// rather than return: returning would let net/http answer an empty
 		// 200 on the client's behalf, were it still there after all.
@@ -110,6 +125,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	runs.response(x)
+	upstreamResp = route.streamResponse(x, r, upstreamResp, ran)
 	s.hygiene.apply(x.Response)
 	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)
 	if werr != nil {

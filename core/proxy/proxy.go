@@ -115,6 +115,7 @@ type trip struct {
 	buf   bytes.Reader // the chain's buffered request body, if any
 
 	upstream io.ReadCloser // the real response body
+	filtered io.Reader     // what the chain's body filters forward of it (filtered.go), or nil
 	cancel   context.CancelFunc
 	upgrade  string // the protocol the upstream switched to on 101
 
@@ -150,7 +151,12 @@ func (t *trip) val(v string) []string {
 }
 
 // Read and Close make trip the response body the gateway sees.
-func (t *trip) Read(p []byte) (int, error) { return t.upstream.Read(p) }
+func (t *trip) Read(p []byte) (int, error) {
+	if t.filtered != nil {
+		return t.filtered.Read(p)
+	}
+	return t.upstream.Read(p)
+}
 
 // Close closes the upstream body, ends the route timeout, and detaches the
 // client's request body from a transport that may still hold it.

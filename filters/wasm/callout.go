@@ -229,7 +229,9 @@ func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, e
 	if err := in.deliverReady(s); err != nil {
 		return 0, err
 	}
+	in.cur = s
 	act, err := in.call(cb, args...)
+	in.cur = s // the guest may have left another context effective
 	if err == nil && len(s.host.pending) > 0 && act != actionContinue {
 		err = in.awaitCallouts(s)
 		if err == nil && !s.host.resumed && s.local == nil && s.host.failed != nil {
@@ -365,7 +367,7 @@ func (in *instance) calloutMap(mapType uint32) (headerMap, status) {
 
 func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
 	if s := in.cur; s != nil {
-		s.host.resumed = true
+		s.resume()
 	}
 	return statusOK
 }

@@ -95,6 +95,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	}
 	f := closer.(*Plugin).NewFilter()
 	f.metrics = newPhaseMetrics(bc, c.Plugin)
+	f.holdTimeouts = bc.Counter(holdTimeoutsMetric, filter.Label{Key: "plugin", Value: c.Plugin})
 	return f, nil
 }
 
@@ -137,6 +138,7 @@ func OptionsFrom(name string, pc *PluginConfig) (Options, error) {
 		StartTimeout:         pc.Limits.StartTimeout.D(),
 		Instances:            pc.Limits.Instances,
 		MaxBody:              int64(pc.Limits.MaxBody),
+		HoldTimeout:          pc.Limits.Hold.D(),
 		FailOpen:             pc.FailurePolicy == "fail_open",
 		NoCloseOnContextDone: pc.CloseOnContextDone != nil && !*pc.CloseOnContextDone,
 		VMID:                 pc.VMID,

@@ -17,13 +17,17 @@ type Filter struct {
 	failure *filter.Response // fail_closed's answer; nil when failing open
 	capture *capture         // Plugin.Exchange only
 	metrics *phaseMetrics    // nil when metrics are off
+	// holdTimeouts counts streams held past limits.hold (body.go).
+	holdTimeouts *filter.Counter
 }
 
 // NewFilter returns a chain filter running p.
 func (p *Plugin) NewFilter() *Filter {
-	f := &Filter{p: p}
-	if p.opts.RequestBody || p.opts.ResponseBody {
-		f.needs = filter.Needs{RequestBody: p.opts.RequestBody, ResponseBody: p.opts.ResponseBody, MaxBody: p.opts.MaxBody}
+	f := &Filter{p: p, holdTimeouts: new(filter.Counter)}
+	streamReq, streamResp := p.streamsBody()
+	if p.opts.RequestBody || p.opts.ResponseBody || streamReq || streamResp {
+		f.needs = filter.Needs{RequestBody: p.opts.RequestBody, ResponseBody: p.opts.ResponseBody,
+			StreamRequestBody: streamReq, StreamResponseBody: streamResp, MaxBody: p.opts.MaxBody}
 	}
 	if p.abi == abiHTTPWasm {
 		f.needs = p.hwNeeds(f.needs) // buffering the guest enabled at initialization
@@ -64,10 +68,16 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	_, err = in.call(cbContextCreate, uint64(s.id), rootID)
 	if err == nil {
 		s.started = true
-		_, err = in.callAwait(s, cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
+		var act uint64
+		act, err = in.callAwait(s, cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
+		err = in.pausedAfter(s, act, err)
 	}
 	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
-		_, err = in.callAwait(s, cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+		var act uint64
+		s.body.cur, s.body.dir = &filter.Body{Buf: body, End: true}, phaseRequest
+		act, err = in.callAwait(s, cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+		err = in.pausedAfter(s, act, err)
+		x.RequestBody, s.body.cur = s.body.cur.Buf, nil
 	}
 	if err == nil && f.p.abi == abiHTTPWasm { // the Proxy-Wasm callbacks above are absent: no-ops
 		err = in.hwRequest(s)
@@ -76,14 +86,12 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	in.mu.Unlock()
 
 	if err != nil {
-		return f.fail(s, "request", err)
+		return f.holdOrFail(s, "request", err)
 	}
 	if r, ok := f.calloutFailure(s); ok {
 		return r
 	}
-	// A pause without a local response has nothing to wait for here (the
-	// chain is synchronous and any body the plugin asked for is already
-	// whole), so it continues.
+	// A pause was held above until something resumed or answered it.
 	if s.local != nil {
 		f.p.stats.localResponses.Add(1)
 		return s.local
@@ -104,14 +112,18 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	in := s.in
 	resp := x.Response
 	s.phase = phaseResponse
-	eos := len(resp.Body) == 0 && (resp.Local || f.p.opts.ResponseBody)
+	eos := len(resp.Body) == 0 && (resp.Local || f.p.opts.ResponseBody || !bodyAllowed(x.Request, resp))
 	before := s.local
 
 	in.mu.Lock()
 	in.cur = s
-	_, err := in.callAwait(s, cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
+	act, err := in.callAwait(s, cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
+	err = in.pausedAfter(s, act, err)
 	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
-		_, err = in.callAwait(s, cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, phaseResponse
+		act, err = in.callAwait(s, cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+		err = in.pausedAfter(s, act, err)
+		resp.Body, s.body.cur = s.body.cur.Buf, nil
 	}
 	if err == nil && f.p.abi == abiHTTPWasm {
 		err = in.hwResponse(s)
@@ -120,7 +132,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	in.mu.Unlock()
 
 	if err != nil {
-		return f.fail(s, "response", err)
+		return f.holdOrFail(s, "response", err)
 	}
 	if r, ok := f.calloutFailure(s); ok {
 		return r

@@ -180,6 +180,16 @@ func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64)
 
 func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
 	id := arg(a, 0)
+	// A held stream of this instance may be resumed from any of its
+	// contexts (body.go); and left again for the root context.
+	if t := in.heldStream(id); t != nil {
+		in.cur = t
+		return statusOK
+	}
+	if id == rootID && in.cur != nil && in.cur.body.held {
+		in.cur = nil
+		return statusOK
+	}
 	if c := in.host.delivering; c != nil {
 		// A callout response runs in the root context; the guest may switch
 		// to the stream that dispatched it, and back.
@@ -473,6 +483,11 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 	if s == nil {
 		return nil, false
 	}
+	// The body a body callback is being given, or the held stream's
+	// (body.go); with `bodies:`, the whole body through its phase.
+	if b := s.body.cur; b != nil && (t == bufferRequestBody) == (s.body.dir == phaseRequest) && t <= bufferResponseBody {
+		return b.Buf, true
+	}
 	switch t {
 	case bufferRequestBody:
 		if !in.p.opts.RequestBody || s.phase != phaseRequest {
@@ -512,14 +527,20 @@ func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []ui
 	if !ok {
 		return statusNotFound
 	}
-	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(arg(a, 2), 1 /* end of stream */) {
+	eos := uint32(1) // a body given whole
+	if s := in.cur; s != nil && s.body.cur != nil && !s.body.cur.End && arg(a, 0) <= bufferResponseBody {
+		eos = 0
+	}
+	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(arg(a, 2), eos) {
 		return statusInvalidMemoryAccess
 	}
 	return statusOK
 }
 
-// hostSetBufferBytes replaces [start, start+size) of a body with the data:
-// start 0 and size len replaces it all, size 0 inserts, start len appends.
+// hostSetBufferBytes edits a body as Envoy's Buffer::copyFrom does
+// (envoy source/extensions/common/wasm/context.cc): start 0 and size 0
+// prepends; start 0 and size ≥ length replaces the whole body; start ≥
+// length appends; any other range is BAD_ARGUMENT.
 func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
 	t := arg(a, 0)
 	if t != bufferRequestBody && t != bufferResponseBody {
@@ -533,17 +554,26 @@ func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uin
 	if !ok {
 		return statusInvalidMemoryAccess
 	}
-	start, size := uint64(arg(a, 1)), uint64(arg(a, 2))
-	if start > uint64(len(b)) {
+	start, size, n := uint64(arg(a, 1)), uint64(arg(a, 2)), uint64(len(b))
+	var out []byte
+	switch {
+	case start == 0 && size == 0: // prepend
+		out = append(append(make([]byte, 0, n+uint64(len(data))), data...), b...)
+	case start == 0 && size >= n: // replace
+		out = append([]byte{}, data...)
+	case start >= n && start > 0: // append
+		out = append(append(make([]byte, 0, n+uint64(len(data))), b...), data...)
+	default:
 		return statusBadArgument
 	}
-	end := min(start+size, uint64(len(b)))
-	if uint64(len(b))-(end-start)+uint64(len(data)) > uint64(in.p.opts.MaxBody) {
+	if uint64(len(out)) > uint64(in.p.opts.MaxBody) {
 		return statusBadArgument
 	}
-	out := make([]byte, 0, uint64(len(b))-(end-start)+uint64(len(data)))
-	out = append(append(append(out, b[:start]...), data...), b[end:]...)
 	s := in.cur
+	if bc := s.body.cur; bc != nil && (t == bufferRequestBody) == (s.body.dir == phaseRequest) {
+		bc.Buf = out // the chain forwards it (core/filter/stream.go)
+		return statusOK
+	}
 	if t == bufferRequestBody {
 		s.x.RequestBody = out
 		r := s.request()
@@ -586,7 +616,14 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 		}
 		h.Add(p.k, p.v)
 	}
+	if len(body) > 0 && len(h["Content-Type"]) == 0 {
+		// Envoy's local reply (source/common/http/utility.cc,
+		// sendLocalReply): a body the filter gave no type is text/plain,
+		// without the charset net/http would sniff.
+		h["Content-Type"] = []string{"text/plain"}
+	}
 	s.local = &filter.Response{Status: code, Header: h, Body: append([]byte{}, body...), Local: true}
+	s.wakeUp() // a held stream answered from another context
 	return statusOK
 }
 

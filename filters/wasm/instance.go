@@ -39,7 +39,8 @@ type instance struct {
 
 	// Host state of the last callback, as proxy_get_status reports it.
 	lastErr error
-	host    instHost // callouts, effective context, http-wasm state (callout.go, httpwasm.go)
+	host    instHost    // callouts, effective context, http-wasm state (callout.go, httpwasm.go)
+	held    heldStreams // streams paused until a context resumes them (body.go)
 
 	pins    atomic.Int32 // exchanges pinned to this instance
 	inIdle  atomic.Bool  // queued in the pool's idle channel

@@ -38,6 +38,7 @@ type Options struct {
 	StartTimeout time.Duration // deadline for instantiation and configuration (default 10s)
 	Instances    int           // instance pool bound (default GOMAXPROCS)
 	MaxBody      int64         // buffered body cap (default 1MiB)
+	HoldTimeout  time.Duration // how long a paused stream is held (default 30s; body.go)
 
 	RequestBody  bool // the plugin sees the whole request body (proxy_on_request_body)
 	ResponseBody bool // the plugin sees the whole response body (proxy_on_response_body)
@@ -88,6 +89,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = defaultMaxBody
+	}
+	if o.HoldTimeout <= 0 {
+		o.HoldTimeout = defaultHoldTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -84,6 +84,9 @@ type PluginLimits struct {
 	StartTimeout config.Duration `yaml:"start_timeout"` // instantiation and configuration, default 10s
 	Instances    int             `yaml:"instances"`     // instance pool bound, default GOMAXPROCS (0)
 	MaxBody      config.Size     `yaml:"max_body"`      // buffered body cap, default 1MiB
+	// Hold bounds how long a stream the plugin paused waits to be resumed
+	// (default 30s); then the failure policy applies.
+	Hold config.Duration `yaml:"hold"`
 	// Callouts caps the plugin's concurrent proxy_http_call requests
 	// (default 64); more wait for a slot within their timeout.
 	Callouts int `yaml:"callouts"`
@@ -112,6 +115,7 @@ func pluginDefaults(ps *Plugins) {
 		setDuration(&l.Timeout, defaultTimeout)
 		setDuration(&l.StartTimeout, defaultStartTimeout)
 		setSize(&l.MaxBody, defaultMaxBody)
+		setDuration(&l.Hold, defaultHoldTimeout)
 		setDuration(&l.CalloutTimeout, defaultCalloutTimeout)
 		setSize(&l.SharedData, defaultSharedData)
 		if l.Callouts == 0 {

@@ -23,6 +23,7 @@ type stream struct {
 	props   map[string][]byte
 	capture *capture   // Plugin.Exchange only: logs and failure
 	host    streamHost // callouts, http-wasm state (hoststate.go)
+	body    bodyState  // the body being streamed, the hold (body.go)
 }
 
 type phase uint8

@@ -57,9 +57,18 @@ func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
 			return
 		case <-tk.C:
 		}
-		if in := p.host.tick.current(p); in != nil {
+		in := p.host.tick.current(p)
+		if in != nil {
 			p.onRoot(in, func() error {
 				_, err := in.call(cbTick, rootID)
+				return err
+			})
+		}
+		// Every instance holding a stream ticks too, as each of Envoy's
+		// worker VMs does: a tick is how many filters resume (body.go).
+		for _, h := range p.pool.holding(in) {
+			p.onRoot(h, func() error {
+				_, err := h.call(cbTick, rootID)
 				return err
 			})
 		}

@@ -552,14 +552,15 @@ func cases() []hostCase {
 		},
 		{
 			name: "buffers/set", phase: onRequestBody,
-			rule: "proxy_set_buffer_bytes(type, start, size, data) replaces [start, start+size): (0, len) replaces all, (len, 0) appends, (0, 0) prepends; start > len is BAD_ARGUMENT; the upstream gets the result",
+			rule: "proxy_set_buffer_bytes(type, start, size, data) is Envoy's Buffer::copyFrom (source/extensions/common/wasm/context.cc): (0, 0) prepends, (0, size >= len) replaces all, start >= len appends (also past the end), any other range is BAD_ARGUMENT; the upstream gets the result",
 			steps: []step{
-				{fn: fSetBufferBytes, args: []any{0, 0, 5, data("HELLO")}, want: st(OK)},
+				{fn: fSetBufferBytes, args: []any{0, 0, 5, data("HELLO")}, want: st(BAD_ARGUMENT)},
+				{fn: fSetBufferBytes, args: []any{0, 3, 2, data("x")}, want: st(BAD_ARGUMENT)},
 				{fn: fSetBufferBytes, args: []any{0, 11, 0, data("!")}, want: st(OK)},
 				{fn: fSetBufferBytes, args: []any{0, 0, 0, data(">")}, want: st(OK)},
-				{fn: fSetBufferBytes, args: []any{0, 99, 0, data("x")}, want: st(BAD_ARGUMENT)},
+				{fn: fSetBufferBytes, args: []any{0, 99, 0, data("x")}, want: st(OK)},
 				{fn: fSetBufferBytes, args: []any{0, 0, 0, badPtr, 4}, want: st(INVALID_MEMORY)},
-				{fn: fGetBufferBytes, out: outPair, args: []any{0, 0, maxUint32, ret0, ret1}, want: st(OK).pair([]byte(">HELLO world!"))},
+				{fn: fGetBufferBytes, out: outPair, args: []any{0, 0, maxUint32, ret0, ret1}, want: st(OK).pair([]byte(">hello world!x"))},
 				{fn: fSetBufferBytes, args: []any{0, 0, maxUint32, data("all new")}, want: st(OK)},
 				{fn: fGetBufferBytes, out: outPair, args: []any{0, 0, maxUint32, ret0, ret1}, want: st(OK).pair([]byte("all new"))},
 			},
@@ -580,13 +581,14 @@ func cases() []hostCase {
 		},
 		{
 			name: "buffers/response", phase: onResponseBody,
-			rule: "in the response phase buffer 1 is the upstream response body, and edits reach the client",
+			rule: "in the response phase buffer 1 is the upstream response body, edits follow Buffer::copyFrom (a partial range is BAD_ARGUMENT), and they reach the client",
 			steps: []step{
 				{fn: fGetBufferBytes, out: outPair, args: []any{1, 9, maxUint32, ret0, ret1}, want: st(OK).pair([]byte("body"))},
-				{fn: fSetBufferBytes, args: []any{1, 0, 8, data("new")}, want: st(OK)},
+				{fn: fSetBufferBytes, args: []any{1, 0, 8, data("new")}, want: st(BAD_ARGUMENT)},
+				{fn: fSetBufferBytes, args: []any{1, 0, 0, data("new ")}, want: st(OK)},
 			},
 			check: func(t *testing.T, out *wasm.Outcome) {
-				if string(out.Response.Body) != "new body" {
+				if string(out.Response.Body) != "new response body" {
 					t.Errorf("response body %q", out.Response.Body)
 				}
 			},
