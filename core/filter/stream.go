@@ -100,6 +100,7 @@ type BodyStream struct {
 	ended    bool   // the last stage saw End
 	edited   bool   // a filter changed the body's length
 	primed   bool   // Prime returned: the length went out with the headers
+	chunked  bool   // ... or not: the body goes on without a declared length
 	err      error
 	// Local is the response a filter ended the exchange with, if any.
 	Local *Response
@@ -153,7 +154,7 @@ func (bs *BodyStream) Read(p []byte) (int, error) {
 func (bs *BodyStream) step() {
 	if bs.ended {
 		bs.err = io.EOF
-		if bs.primed && bs.edited && bs.declared >= 0 && bs.sent != bs.declared {
+		if bs.primed && !bs.chunked && bs.edited && bs.declared >= 0 && bs.sent != bs.declared {
 			bs.err = errLengthChanged
 		}
 		return
@@ -301,7 +302,7 @@ func (c *Chain) StreamRequest(x *Exchange, ran int) (bs *BodyStream, resp *Respo
 	if bs.edited {
 		r.ContentLength = -1
 		r.Header.Del("Content-Length")
-		bs.declared = -1
+		bs.chunked = true
 	}
 	r.Body = io.NopCloser(bs)
 	return bs, nil
@@ -328,7 +329,7 @@ func (c *Chain) StreamResponse(x *Exchange, out *Response, src io.Reader, declar
 	}
 	if bs.edited {
 		out.Header.Del("Content-Length")
-		bs.declared = -1
+		bs.chunked = true
 	}
 	return bs, nil
 }

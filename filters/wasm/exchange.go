@@ -66,7 +66,13 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 		run.Request.ContentLength = int64(len(run.Body))
 	}
 	out := &Outcome{Request: run.Request}
+	// The body streams through the filter as a route's chain streams it
+	// (body.go), here in one chunk.
+	chain := filter.NewChain([]filter.Filter{f})
 	local := f.OnRequest(x)
+	if local == nil && len(run.Body) > 0 && chain.StreamsRequestBody(1) {
+		_, local = chain.StreamRequest(x, 1)
+	}
 	if local != nil {
 		x.Response = local
 	} else {
@@ -80,6 +86,10 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 		x.Response = resp
 		if r := f.OnResponse(x); r != nil {
 			x.Response = r
+		} else if len(resp.Body) > 0 && chain.StreamsResponseBody(1) {
+			if _, r := chain.StreamResponse(x, resp, bytes.NewReader(resp.Body), int64(len(resp.Body)), 1); r != nil {
+				x.Response = r
+			}
 		}
 	}
 	f.OnDone(x)
