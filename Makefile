@@ -39,6 +39,8 @@ plugins: ## rebuild the first-party Wasm filters and the example filters
 	cd cmd/wasmgate/testdata/probe && $(WASM_BUILD) -o probe.wasm . # the guest of the plugin test tests
 	@set -e; for d in test/conformance/guests/*/main.go; do n=$$(basename $$(dirname $$d)); \
 		(cd test/conformance/guests && $(WASM_BUILD) -o $$n/$$n.wasm ./$$n); done
+	@set -e; for d in examples/go-sdk/*/main.go; do n=$$(basename $$(dirname $$d)); \
+		(cd examples/go-sdk && $(WASM_BUILD) -o $$n/$$n.wasm ./$$n); done
 	@if command -v wat2wasm >/dev/null; then wat2wasm examples/wat-filter/add-header.wat -o examples/wat-filter/add-header.wasm; \
 	else echo "wat2wasm not found (apt-get install wabt): examples/wat-filter/add-header.wasm left as is"; fi
 	@if command -v npm >/dev/null; then cd examples/assemblyscript && npm ci --no-audit --no-fund && npm run asbuild; \

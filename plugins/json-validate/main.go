@@ -3,7 +3,8 @@
 //
 //	{"error": "\"age\" must be an integer, not a string", "status": 400, "field": "age"}
 //
-// The route must hand it the request body (wasmgate: `bodies: [request]`).
+// It needs no `bodies:` in its config: the host streams the body to it and
+// it buffers until the end of the stream (ActionPause), as in Envoy.
 package main
 
 import (
