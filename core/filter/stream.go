@@ -107,8 +107,9 @@ type BodyStream struct {
 }
 
 type stage struct {
-	fn  bodyFn
-	buf []byte
+	fn   bodyFn
+	buf  []byte
+	body Body
 }
 
 // Ended reports whether the whole body went through the filters.
@@ -187,10 +188,11 @@ func (bs *BodyStream) feed(data []byte, end bool) {
 			return
 		}
 		before := len(st.buf)
-		b := Body{Buf: st.buf, End: end}
-		act, local := st.fn(bs.x, &b)
-		st.buf = b.Buf
-		if len(b.Buf) != before {
+		b := &st.body // not a new Body per chunk: it escapes through fn
+		b.Buf, b.End = st.buf, end
+		act, local := st.fn(bs.x, b)
+		st.buf, b.Buf = b.Buf, nil
+		if len(st.buf) != before {
 			bs.edited = true
 		}
 		if local != nil {
@@ -205,8 +207,11 @@ func (bs *BodyStream) feed(data []byte, end bool) {
 			}
 			return
 		}
+		// The next stage copies data before this one is fed again, and the
+		// reader drains the last stage's before the next chunk: the buffer
+		// is reused.
 		data = st.buf
-		st.buf = st.buf[:0:0] // the next stage (or the reader) owns data now
+		st.buf = st.buf[:0]
 	}
 	bs.out = data
 	bs.sent += int64(len(data))
