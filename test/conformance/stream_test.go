@@ -45,7 +45,7 @@ func (g *guestLogs) WithAttrs([]slog.Attr) slog.Handler       { return g }
 func (g *guestLogs) WithGroup(string) slog.Handler            { return g }
 func (g *guestLogs) Handle(_ context.Context, r slog.Record) error {
 	m := r.Message
-	if (len(m) == 7 && m[0] == 'B') || (len(m) == 5 && m[0] == 'E') {
+	if (len(m) == 7 && m[0] == 'B') || (len(m) == 5 && m[0] == 'E') || m == "P" {
 		g.records <- []byte(m)
 		return nil
 	}
@@ -473,5 +473,45 @@ func TestBufferOverMaxBody(t *testing.T) {
 	})
 	if resp.StatusCode != 413 {
 		t.Fatalf("rule: %s\nstatus %d", rule, resp.StatusCode)
+	}
+}
+
+func TestPauseResumedFromAnotherStream(t *testing.T) {
+	const rule = "proxy_continue_stream resumes the effective context: another stream's callback may resume a paused stream after proxy_set_effective_context(its id) (Envoy: any context of the same VM)"
+	up := newBodyRecorder()
+	g := startStream(t, "ccq---", "{ instances: 1, hold: 20s }", up)
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(g.url)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	select { // the first request is parked
+	case m := <-g.logs.records:
+		if string(m) != "P" {
+			t.Fatalf("record %q, want P", m)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first request was not paused")
+	}
+	select {
+	case code := <-first:
+		t.Fatalf("rule: %s\nthe paused request was answered (%d) before another stream resumed it", rule, code)
+	default:
+	}
+	resp, err := http.Get(g.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("second request: status %d", resp.StatusCode)
+	}
+	if code := <-first; code != 200 {
+		t.Fatalf("rule: %s\nfirst request: status %d, want 200 (resumed, not timed out)", rule, code)
 	}
 }

@@ -23,10 +23,13 @@ plugins:
     source: "{{.json}}"
     config: { schema: { type: object, required: [name], properties: { name: { type: string, minLength: 1 } } } }
   pause-tick: { source: "{{.pause}}", config: { period: 10 } }
+  pause-hold: { source: "{{.pause}}", config: { period: 3600000 }, limits: { hold: 100ms } }
+observability: { metrics: { prometheus: true } }
 routes:
   - { name: body, match: { prefix: /body }, filters: [{ wasm: http-body }], upstream: echo }
   - { name: json, match: { prefix: /json }, filters: [{ wasm: json-validate }], upstream: echo }
   - { name: pause, match: { prefix: /pause }, filters: [{ wasm: pause-tick }], upstream: echo }
+  - { name: hold, match: { prefix: /hold }, filters: [{ wasm: pause-hold }], upstream: echo }
 `
 
 // bodyEcho answers "echo:" and the body it got, and records each body and
@@ -162,4 +165,28 @@ func TestWasmGoGuestBodies(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("hold timeout", func(t *testing.T) {
+		// No tick comes within limits.hold: the failure policy (fail_closed)
+		// answers, and the metric counts it.
+		resp, body := g.Get("/hold")
+		if resp.StatusCode != 503 {
+			t.Fatalf("status %d (%s), want 503", resp.StatusCode, body)
+		}
+		_, metrics := g.AdminDo(newRequest(t, "GET", g.AdminURL("/metrics"), nil))
+		want := `wasmgate_wasm_hold_timeouts_total{plugin="pause-hold"} 1`
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics has no %s:\n%s", want, grepLines(string(metrics), "hold"))
+		}
+	})
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

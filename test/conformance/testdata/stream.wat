@@ -8,7 +8,8 @@
 ;;       'p' StopIterationAndBuffer (1) on every call: holds at end of stream
 ;;       'n' StopIterationNoBuffer (3) on the first call, Continue after
 ;;       'l' at end of stream: proxy_send_local_response(403, body "denied")
-;;   [2] request headers: 'c' Continue, 'p' pause, 'l' local response 401 with
+;;   [2] request headers: 'c' Continue, 'p' pause, 'q' pause the first request
+;;       and let the next one resume it from its own callback, 'l' local response 401 with
 ;;       body "nope" and no headers, 'L' the same with content-type: app/x
 ;;   [3] the body edit made at end of stream (request and response): '-' none,
 ;;       'a' append "<A>" (start = length), 'g' append with start past the end,
@@ -67,7 +68,10 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 16)))))
 
-  (func (export "proxy_on_tick") (param i32)
+  (func (export "proxy_on_tick") (param i32) (call $resume_all))
+
+  ;; resume every parked stream from whatever context runs now
+  (func $resume_all
     (local $i i32) (local $id i32)
     (loop $l
       (local.set $id (i32.load (i32.add (i32.const 0x200) (i32.shl (local.get $i) (i32.const 2)))))
@@ -85,6 +89,14 @@
     (local.set $m (call $mode (i32.const 2)))
     (if (i32.eq (local.get $m) (i32.const 0x70)) ;; 'p'
       (then (call $park (local.get $id)) (return (i32.const 1))))
+    (if (i32.eq (local.get $m) (i32.const 0x71)) ;; 'q': the first waits, the next resumes it
+      (then
+        (if (i32.load (i32.const 0x200))
+          (then (call $resume_all) (return (i32.const 0))))
+        (call $park (local.get $id))
+        (i32.store8 (i32.const 0x300) (i32.const 0x50)) ;; log "P": parked
+        (drop (call $log (i32.const 2) (i32.const 0x300) (i32.const 1)))
+        (return (i32.const 1))))
     (if (i32.eq (local.get $m) (i32.const 0x6c)) ;; 'l'
       (then
         (drop (call $local (i32.const 401) (i32.const 0) (i32.const 0) (i32.const 0x40f) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const -1)))
