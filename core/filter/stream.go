@@ -102,11 +102,14 @@ type BodyStream struct {
 	primed   bool   // Prime returned: the length went out with the headers
 	chunked  bool   // ... or not: the body goes on without a declared length
 	err      error
-	// Local is the response a filter ended the exchange with, if any.
-	Local *Response
+	// Local is the response a filter ended the exchange with, if any, and
+	// LocalBy that filter's index in the chain.
+	Local   *Response
+	LocalBy int
 }
 
 type stage struct {
+	idx  int // the filter's index in the chain
 	fn   bodyFn
 	buf  []byte
 	body Body
@@ -183,7 +186,7 @@ func (bs *BodyStream) feed(data []byte, end bool) {
 		held := len(st.buf) > 0
 		st.buf = append(st.buf, data...)
 		if held && bs.limit > 0 && int64(len(st.buf)) > bs.limit {
-			bs.Local = bs.tooLarge() // what the filter buffered, and more
+			bs.Local, bs.LocalBy = bs.tooLarge(), st.idx // what the filter buffered, and more
 			bs.err = ErrLocalResponse
 			return
 		}
@@ -196,13 +199,13 @@ func (bs *BodyStream) feed(data []byte, end bool) {
 			bs.edited = true
 		}
 		if local != nil {
-			bs.Local = local
+			bs.Local, bs.LocalBy = local, st.idx
 			bs.err = ErrLocalResponse
 			return
 		}
 		if act == BodyBuffer && !end {
 			if bs.limit > 0 && int64(len(st.buf)) > bs.limit {
-				bs.Local = bs.tooLarge()
+				bs.Local, bs.LocalBy = bs.tooLarge(), st.idx
 				bs.err = ErrLocalResponse
 			}
 			return
@@ -250,7 +253,7 @@ func (c *Chain) RequestBodyStream(x *Exchange, src io.Reader, declared int64, ra
 	bs := &BodyStream{x: x, src: src, declared: declared, limit: c.needs.MaxBody}
 	for i := 0; i < ran && i < len(c.reqBody); i++ {
 		if fn := c.reqBody[i]; fn != nil {
-			bs.stages = append(bs.stages, stage{fn: fn})
+			bs.stages = append(bs.stages, stage{idx: i, fn: fn})
 		}
 	}
 	return bs
@@ -262,7 +265,7 @@ func (c *Chain) ResponseBodyStream(x *Exchange, src io.Reader, declared int64, r
 	bs := &BodyStream{x: x, src: src, declared: declared, limit: c.needs.MaxBody, response: true}
 	for i := min(ran, len(c.respBody)) - 1; i >= 0; i-- {
 		if fn := c.respBody[i]; fn != nil {
-			bs.stages = append(bs.stages, stage{fn: fn})
+			bs.stages = append(bs.stages, stage{idx: i, fn: fn})
 		}
 	}
 	return bs

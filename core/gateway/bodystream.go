@@ -84,3 +84,11 @@ func (rt *Route) streamResponse(x *filter.Exchange, r *http.Request, resp *http.
 func responseHasBody(r *http.Request, status int) bool {
 	return r.Method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
+
+// rejectedBy names the chain's filter at index i, for the exchange record.
+func (rt *Route) rejectedBy(i int) string {
+	if i < len(rt.filters) {
+		return rt.filters[i]
+	}
+	return ""
+}

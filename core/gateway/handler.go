@@ -108,6 +108,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if local != nil {
 		x.Response = local
+		if reqStream != nil && reqStream.Local == local {
+			x.RejectedBy = route.rejectedBy(reqStream.LocalBy) // requestPhase named the others
+		}
 	} else if upstreamResp = g.target(w, route, x, trusted); reqStream != nil && reqStream.Local != nil {
 		// A filter answered while the body streamed upstream: its answer,
 		// not what the aborted upstream exchange left.
@@ -116,6 +119,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			upstreamResp = nil
 		}
 		x.Response = reqStream.Local
+		x.RejectedBy = route.rejectedBy(reqStream.LocalBy)
 	} else if x.Response == nil {
 		// The client went away before there was anything to answer. Abort
 		// rather than return: returning would let net/http answer an empty
