@@ -34,8 +34,12 @@ import (
 // (the plugin's failure policy does not apply: the body, not the plugin,
 // is at fault).
 //
-// Any callback may pause the stream (headers, body at its end). The
-// stream is then held, not answered, until proxy_continue_stream (or
+// Any callback may pause the stream. A pause in the headers of a request
+// or response that has a body is resolved by the body, as in Envoy's
+// filter chain: a body callback that returns Continue (or none exported)
+// goes on with the headers; a pause in headers that end the stream, or in
+// a body callback at its end, holds the stream. It is then held, not
+// answered, until proxy_continue_stream (or
 // proxy_continue_request/response, or proxy_send_local_response) is called
 // for it from any context of its instance: a later callback, a tick, a
 // queue callback, a callout response, another stream's callback, after
@@ -166,7 +170,11 @@ func (in *instance) hold(s *stream) error {
 		in.held.n.Add(-1)
 		s.body.held = false
 	}()
-	timer := time.NewTimer(in.p.opts.HoldTimeout)
+	d := in.p.opts.HoldTimeout
+	if s.f.holdFor > 0 {
+		d = s.f.holdFor
+	}
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	gone := s.x.Request.Context().Done()
 	for !s.host.resumed && s.local == nil {
@@ -186,6 +194,9 @@ func (in *instance) hold(s *stream) error {
 		in.cur = s
 		if err != nil {
 			return err
+		}
+		if c := s.capture; c != nil && (s.host.resumed || s.local != nil) {
+			c.paused[min(int(s.phase), 1)] = "" // resumed after all
 		}
 		if c != nil {
 			for i, pc := range s.host.pending {
@@ -228,6 +239,10 @@ func (in *instance) heldStream(id uint32) *stream { return in.held.byID[id] }
 // (fail) or whose hold ran out (the instance is fine: it is kept).
 func (f *Filter) holdOrFail(s *stream, phase string, err error) *filter.Response {
 	switch {
+	case errors.Is(err, errHoldTimeout) && s.capture != nil:
+		// Plugin.Exchange reports a pause nothing resumed (Outcome.PausedIn)
+		// and goes on, so the rest of the exchange still shows.
+		return nil
 	case errors.Is(err, errHoldTimeout):
 	case errors.Is(err, context.Canceled):
 		s.failed = true // the client left: nothing to answer

@@ -49,6 +49,9 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 	}
 	f := p.NewFilter()
 	f.capture = &capture{}
+	// A pause is held as a route holds it (a tick or a callout may resume
+	// it), but not for long: what nothing resumed is reported (PausedIn).
+	f.holdFor = min(p.opts.HoldTimeout, exchangeHold)
 	x := &filter.Exchange{
 		Request:     run.Request,
 		Route:       run.Route,
@@ -106,6 +109,9 @@ func (p *Plugin) Exchange(ctx context.Context, run Run) (*Outcome, error) {
 	}
 	return out, nil
 }
+
+// exchangeHold bounds how long Exchange holds a paused stream.
+const exchangeHold = time.Second
 
 // capture collects what one exchange's guest logged, its failure, and a
 // pause nothing resumed.

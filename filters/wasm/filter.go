@@ -17,8 +17,10 @@ type Filter struct {
 	failure *filter.Response // fail_closed's answer; nil when failing open
 	capture *capture         // Plugin.Exchange only
 	metrics *phaseMetrics    // nil when metrics are off
-	// holdTimeouts counts streams held past limits.hold (body.go).
+	// holdTimeouts counts streams held past limits.hold (body.go);
+	// holdFor, if set, holds shorter (Plugin.Exchange).
 	holdTimeouts *filter.Counter
+	holdFor      time.Duration
 }
 
 // NewFilter returns a chain filter running p.
@@ -70,7 +72,9 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		s.started = true
 		var act uint64
 		act, err = in.callAwait(s, cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
-		err = in.pausedAfter(s, act, err)
+		if eos { // with a body to come, the body callbacks decide (body.go)
+			err = in.pausedAfter(s, act, err)
+		}
 	}
 	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
 		var act uint64
@@ -118,7 +122,9 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	in.mu.Lock()
 	in.cur = s
 	act, err := in.callAwait(s, cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
-	err = in.pausedAfter(s, act, err)
+	if eos { // with a body to come, the body callbacks decide (body.go)
+		err = in.pausedAfter(s, act, err)
+	}
 	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
 		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, phaseResponse
 		act, err = in.callAwait(s, cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)

@@ -383,21 +383,45 @@ func TestBufferEditsResponse(t *testing.T) {
 func TestPauseHoldsUntilResumedFromTick(t *testing.T) {
 	const rule = "a callback that returns Pause stops the stream (Envoy StopIteration / StopIterationAndBuffer at end_of_stream) until proxy_continue_stream; a tick may resume it after proxy_set_effective_context(its id)"
 	for _, modes := range []string{
-		"ccp-t-", // request headers pause
+		"ccp-t-", // request headers pause (a GET: the headers end the stream)
 		"pc--t-", // request body pause at end of stream
 		"nc--t-", // StopIterationNoBuffer holds the first chunk
 	} {
 		t.Run(modes, func(t *testing.T) {
 			up := newBodyRecorder()
 			g := startStream(t, modes, "", up)
-			resp, _ := g.post([]string{"aaaa"}, func(int) {})
+			want := "aaaa"
+			var resp *http.Response
+			if modes[2] == 'p' {
+				var err error
+				if resp, err = http.Get(g.url); err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				want = ""
+			} else {
+				resp, _ = g.post([]string{"aaaa"}, func(int) {})
+			}
 			if resp.StatusCode != 200 {
 				t.Fatalf("rule: %s\nstatus %d", rule, resp.StatusCode)
 			}
-			if got := recv(t, up.bodies, "body"); got != "aaaa" {
+			if got := recv(t, up.bodies, "body"); got != want {
 				t.Errorf("upstream body %q", got)
 			}
 		})
+	}
+}
+
+func TestHeadersPauseResolvedByBody(t *testing.T) {
+	const rule = "a pause (StopIteration) in proxy_on_request_headers of a request with a body does not hold it: Envoy's filter chain goes on when the filter's decodeData returns Continue"
+	up := newBodyRecorder()
+	g := startStream(t, "ccp---", "{ hold: 20s }", up) // no tick: only the body can resume it
+	resp, _ := g.post([]string{"aaaa"}, func(int) { g.next() })
+	if resp.StatusCode != 200 {
+		t.Fatalf("rule: %s\nstatus %d", rule, resp.StatusCode)
+	}
+	if got := recv(t, up.bodies, "body"); got != "aaaa" {
+		t.Errorf("upstream body %q", got)
 	}
 }
 
