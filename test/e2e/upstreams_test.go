@@ -111,7 +111,9 @@ func (l *load) end() {
 func (l *load) waitRequests(t *testing.T, n int64) {
 	t.Helper()
 	next := l.total.Load() + n
-	if err := poll(10*time.Second, func() error {
+	// Only a stall fails: on a loaded machine (the race detector, other
+	// test binaries) a few hundred requests a second is all there is.
+	if err := poll(2*time.Minute, func() error {
 		if l.total.Load() < next {
 			return fmt.Errorf("only %d requests", l.total.Load())
 		}
