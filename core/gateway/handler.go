@@ -166,6 +166,11 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 		if perr.Kind != proxy.KindClientGone {
 			x.Response = perr.Response()
 		}
+		if perr.Kind == proxy.KindClientBody && r.ProtoMajor == 1 {
+			// The rest of the body is not wanted: without this net/http
+			// reads up to 256 KiB more of it before writing the answer.
+			x.Response.Header.Set("Connection", "close")
+		}
 		g.logger.Debug("upstream exchange failed", "route", route.Name, "upstream", route.upstream.Name, "err", perr)
 		return nil
 	}
