@@ -27,7 +27,9 @@ routes:
 // Weighted and consistent-hash balancing through the real binary: weights
 // 1 and 3 split sequential requests exactly 1:3 (smooth weighted round
 // robin is deterministic); X-User keeps every user on one target while the
-// users spread over all three.
+// users spread over all three. (The targets' ports differ per run, so the
+// hash table does too: with 60 users the chance that a target gets none is
+// 3·(2/3)^60, about 1e-10.)
 func TestBalancing(t *testing.T) {
 	needBinary(t)
 	ups := map[string]*echoUpstream{}
@@ -53,7 +55,7 @@ func TestBalancing(t *testing.T) {
 	t.Run("consistent_hash", func(t *testing.T) {
 		users := map[string]string{} // user → the target it went to
 		perTarget := map[string]int{}
-		const nUsers, rounds = 30, 5
+		const nUsers, rounds = 60, 5
 		for round := range rounds {
 			for u := range nUsers {
 				user := fmt.Sprintf("user-%d", u)
