@@ -85,7 +85,7 @@ func newTLSUpstream(t *testing.T, cert *testCert, clientCA *testCert) *tlsUpstre
 // mTLS through the real binary: a verified client certificate mapped to a
 // consumer reaches the upstream as that identity; an unmapped one gets 403
 // and never reaches it; a client without a certificate fails the handshake
-// with the certificate_required alert. Upstream TLS is verified against
+// with the certificate_required alert, one from another CA with unknown_ca. Upstream TLS is verified against
 // the configured CA, and upstream mTLS presents the gateway's certificate.
 func TestMTLS(t *testing.T) {
 	needBinary(t)
@@ -150,13 +150,34 @@ func TestMTLS(t *testing.T) {
 	// No certificate: in TLS 1.3 the client's handshake ends before the
 	// server checks, so the refusal arrives as the server's alert on the
 	// first read: certificate_required (116), not a reset or a timeout.
-	_, err := client().Get("https://" + g.Listen + "/ident/c")
-	var op *net.OpError
-	if err == nil || !errors.As(err, &op) || op.Op != "remote error" || !strings.Contains(op.Err.Error(), "certificate required") {
-		t.Errorf("no client certificate: %v, want the remote alert \"tls: certificate required\"", err)
+	// A certificate from a CA the listener does not trust: unknown_ca (48).
+	otherCA := newCert(t, dir, "other-ca", nil, true, false)
+	stranger := newCert(t, dir, "stranger", otherCA, false, true)
+	for _, c := range []struct {
+		name  string
+		certs []*testCert
+		alert string
+	}{
+		{"no client certificate", nil, "certificate required"},
+		{"a certificate from another CA", []*testCert{stranger}, "unknown certificate authority"},
+	} {
+		cl := client()
+		if len(c.certs) > 0 {
+			// Go's client presents only a certificate of a CA the server
+			// names as acceptable; this one must be presented anyway.
+			pair := c.certs[0].Pair()
+			cl.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				return &pair, nil
+			}
+		}
+		_, err := cl.Get("https://" + g.Listen + "/ident/c")
+		var op *net.OpError
+		if err == nil || !errors.As(err, &op) || op.Op != "remote error" || !strings.Contains(op.Err.Error(), c.alert) {
+			t.Errorf("%s: %v, want the remote alert \"tls: %s\"", c.name, err, c.alert)
+		}
 	}
 	if n := echo.hits.Load(); n != 1 {
-		t.Errorf("the upstream received %d requests after the handshake failure, want 1", n)
+		t.Errorf("the upstream received %d requests after the handshake failures, want 1", n)
 	}
 	if v, ok := g.Metric("wasmgate_auth_failures_total", "filter=mtls", "reason=unknown"); !ok || v != 1 {
 		t.Errorf("wasmgate_auth_failures_total{filter=mtls,reason=unknown} = %v (%v), want 1", v, ok)
