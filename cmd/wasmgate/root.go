@@ -22,6 +22,9 @@ Run 'wasmgate serve' with no config to start the embedded demo.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newValidateCmd(), newVersionCmd())
+	// --version prints what `wasmgate version` prints.
+	root.Version = versionText()
+	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newPluginCmd())
 	root.SetErrPrefix("wasmgate:")
 	return root

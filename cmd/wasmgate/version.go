@@ -20,11 +20,16 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version, commit, Go and wazero versions",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v, c, wazero := buildVersions()
-			fmt.Fprintf(cmd.OutOrStdout(), "wasmgate %s\ncommit:  %s\ngo:      %s %s/%s\nwazero:  %s\n",
-				v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH, wazero)
+			fmt.Fprint(cmd.OutOrStdout(), versionText())
 		},
 	}
+}
+
+// versionText is what `wasmgate version` and `wasmgate --version` print.
+func versionText() string {
+	v, c, wazero := buildVersions()
+	return fmt.Sprintf("wasmgate %s\ncommit:  %s\ngo:      %s %s/%s\nwazero:  %s\n",
+		v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH, wazero)
 }
 
 func buildVersions() (v, c, wazero string) {
@@ -61,4 +66,12 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// shortCommit is c as git abbreviates it.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
