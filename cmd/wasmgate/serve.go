@@ -49,6 +49,8 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 				defer d.Close()
 				src = gateway.Source{Name: demo.ConfigName, Bytes: d.Config}
 			}
+			v, c, _ := buildVersions()
+			src.Version = v + " (" + shortCommit(c) + ")"
 			g, err := gateway.Start(src, logger)
 			if err != nil {
 				return fail(cmd, "%v", err)

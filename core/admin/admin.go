@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,27 +67,80 @@ type ReadinessBackend interface {
 }
 
 // Endpoints are the admin endpoints as metrics label them: a fixed set.
-var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "reload", "metrics", "pprof", "other"}
+var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "traffic", "reload", "metrics", "pprof", "ui", "index", "other"}
+
+// TrafficBackend is implemented by backends that keep a short in-memory
+// history of each route's traffic, which the console charts. route "" asks
+// for the summary only; ok is false when no route of that name exists.
+type TrafficBackend interface {
+	Traffic(route string) (t Traffic, ok bool)
+}
+
+// Traffic is the recent traffic: the total series, each route's latest
+// sample (busiest first, routes without traffic in the window left out),
+// and one route's series when asked for.
+type Traffic struct {
+	IntervalSeconds float64        `json:"interval_seconds"`
+	WindowSeconds   float64        `json:"window_seconds"`
+	Total           Series         `json:"total"`
+	Routes          []RouteTraffic `json:"routes"`
+	Route           string         `json:"route,omitempty"`
+	Series          *Series        `json:"series,omitempty"`
+}
+
+// RouteTraffic is a route's latest sample.
+type RouteTraffic struct {
+	Name      string  `json:"name"`
+	RPS       float64 `json:"rps"`
+	ErrorRate float64 `json:"error_rate"` // 5xx share, 0..1
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+}
+
+// Series is samples over time, oldest first: parallel arrays, so 15
+// minutes of a route stay a few kilobytes of JSON.
+type Series struct {
+	Time      []int64   `json:"time"` // Unix seconds at the end of each interval
+	RPS       []float64 `json:"rps"`
+	ErrorRate []float64 `json:"error_rate"`
+	P50Millis []float64 `json:"p50_ms"`
+	P99Millis []float64 `json:"p99_ms"`
+}
+
+// Reload is one attempt to load the config, kept for the console.
+type Reload struct {
+	At         time.Time `json:"at"`
+	Generation uint64    `json:"generation"` // serving after the attempt
+	OK         bool      `json:"ok"`
+	Error      string    `json:"error,omitempty"`
+}
 
 // Status is the running snapshot's identity.
 type Status struct {
+	Version    string    `json:"version,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
 	Generation uint64    `json:"generation"`
+	// ConfigHash is the SHA-256 of the config file as loaded, in hex.
+	ConfigHash string    `json:"config_hash,omitempty"`
 	File       string    `json:"file,omitempty"`
 	LoadedAt   time.Time `json:"loaded_at"`
 	Routes     int       `json:"routes"`
 	Upstreams  int       `json:"upstreams"`
 	// Listeners maps listener names to their bound addresses.
 	Listeners map[string]string `json:"listeners"`
+	// Reloads are the last attempts to load the config, newest first.
+	Reloads []Reload `json:"reloads,omitempty"`
 }
 
 // Route is one route as the admin API shows it.
 type Route struct {
-	Name     string   `json:"name"`
-	Hosts    []string `json:"hosts,omitempty"`
-	Path     string   `json:"path,omitempty"`
-	Prefix   string   `json:"prefix,omitempty"`
-	Regex    string   `json:"regex,omitempty"`
-	Methods  []string `json:"methods,omitempty"`
+	Name    string   `json:"name"`
+	Hosts   []string `json:"hosts,omitempty"`
+	Path    string   `json:"path,omitempty"`
+	Prefix  string   `json:"prefix,omitempty"`
+	Regex   string   `json:"regex,omitempty"`
+	Methods []string `json:"methods,omitempty"`
+	// Filters are the chain as it runs: `- chain:` entries expanded.
 	Filters  []string `json:"filters,omitempty"`
 	Upstream string   `json:"upstream,omitempty"`
 	Respond  bool     `json:"respond,omitempty"`
@@ -187,6 +241,25 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 	mux.HandleFunc("GET /upstreams", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Upstreams())
 	})
+	mux.HandleFunc("GET /traffic", func(w http.ResponseWriter, r *http.Request) {
+		tb, ok := b.(TrafficBackend)
+		if !ok {
+			writeError(w, http.StatusNotFound, "this gateway keeps no traffic history")
+			return
+		}
+		route := r.URL.Query().Get("route")
+		t, ok := tb.Traffic(route)
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no route named %q", route))
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
+	})
+	mux.Handle("GET /ui/", consoleHandler())
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"endpoints": index(b)})
+	})
 	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
@@ -213,7 +286,7 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		writeJSON(w, http.StatusNotFound, map[string]any{
 			"error":     "no such admin endpoint",
 			"status":    http.StatusNotFound,
-			"endpoints": []string{"GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams", "POST /reload"},
+			"endpoints": index(b),
 		})
 	})
 	guarded := guard(mux, policy, logger)
@@ -221,6 +294,24 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		return observed(guarded, mux, ro, b)
 	}
 	return guarded
+}
+
+// index lists every endpoint the admin API serves now: the metrics path
+// and profiles depend on the running config.
+func index(b Backend) []string {
+	eps := []string{"GET /ui/", "GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams"}
+	if _, ok := b.(TrafficBackend); ok {
+		eps = append(eps, "GET /traffic")
+	}
+	if mb, ok := b.(MetricsBackend); ok {
+		if path, h := mb.Metrics(); h != nil {
+			eps = append(eps, "GET "+path)
+		}
+	}
+	if pb, ok := b.(ProfilingBackend); ok && pb.Pprof() {
+		eps = append(eps, "GET /debug/pprof/")
+	}
+	return append(eps, "POST /reload")
 }
 
 // profiles serves net/http/pprof's handlers while the backend allows it,
@@ -274,6 +365,12 @@ func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
 		return "routes"
 	case "GET /upstreams":
 		return "upstreams"
+	case "GET /traffic":
+		return "traffic"
+	case "GET /ui/", "GET /ui":
+		return "ui"
+	case "GET /{$}":
+		return "index"
 	case "/reload":
 		return "reload"
 	case "/debug/pprof/":

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -37,7 +38,10 @@ import (
 //     another origin is refused, reads included (a cross-site page cannot
 //     read the answers, but a CPU profile costs while it runs).
 //  3. Token (401, or 403 for a read token on reload or profiles), when
-//     admin.auth is set.
+//     admin.auth is set. The console's static files (GET /ui/...) need
+//     none: they are the same bytes in every wasmgate binary and say
+//     nothing about this one; the page asks for the token and sends it
+//     with every API call it makes.
 //  4. Writes (415): any method but GET, HEAD and OPTIONS needs a bearer
 //     token, Content-Type application/json, or no body at all. Every body
 //     an HTML form or a preflight-free fetch can send is text/plain,
@@ -167,6 +171,13 @@ func (p *Policy) match(tok string) *token {
 	return found
 }
 
+// consoleAsset reports whether r reads one of the console's static files.
+func consoleAsset(r *http.Request) bool {
+	p := path.Clean(r.URL.Path) // "/ui/../status" is not an asset
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(p == "/ui" || strings.HasPrefix(p, "/ui/"))
+}
+
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
@@ -202,7 +213,7 @@ func guard(next http.Handler, policy func() *Policy, logger *slog.Logger) http.H
 		}
 		tok, hasBearer := bearer(r.Header.Get("Authorization"))
 		who := ""
-		if len(p.tokens) > 0 {
+		if len(p.tokens) > 0 && !consoleAsset(r) {
 			const realm = `Bearer realm="wasmgate admin"`
 			if !hasBearer {
 				h.Set("WWW-Authenticate", realm)

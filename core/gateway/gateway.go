@@ -5,13 +5,17 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/admin"
 	"github.com/wasmgate/wasmgate/core/config"
@@ -29,6 +33,8 @@ type Source struct {
 	Bytes []byte // used when File is ""
 	// MaxSize bounds the config file in bytes (0: config.DefaultLimits).
 	MaxSize int64
+	// Version is what the admin API reports as the running build.
+	Version string
 }
 
 func (src Source) load() (*config.Config, []byte, error) {
@@ -63,6 +69,29 @@ type Gateway struct {
 
 	// onReload, if set, is told every reload's outcome (tests wait on it).
 	onReload func(error)
+
+	started     time.Time
+	traffic     *traffic       // per-route history for the console (traffic.go)
+	stopSampler func()         // ends the traffic sampler
+	reloadsMu   sync.Mutex     // guards reloads
+	reloads     []admin.Reload // newest last, at most keptReloads
+}
+
+// keptReloads is how many load attempts the admin API shows.
+const keptReloads = 10
+
+// noteReload keeps the outcome of a load attempt for the admin API.
+func (g *Gateway) noteReload(generation uint64, err error) {
+	r := admin.Reload{At: time.Now(), Generation: generation, OK: err == nil}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	g.reloadsMu.Lock()
+	defer g.reloadsMu.Unlock()
+	if len(g.reloads) == keptReloads {
+		g.reloads = slices.Delete(g.reloads, 0, 1)
+	}
+	g.reloads = append(g.reloads, r)
 }
 
 // Validate loads the config and builds a complete snapshot without serving:
@@ -97,7 +126,8 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 
 // Start loads the config, opens listeners and the admin API, and serves.
 func Start(src Source, logger *slog.Logger) (*Gateway, error) {
-	g := &Gateway{src: src, logger: logger, keep: newKeeper(), local: proxy.New(proxy.Options{})}
+	g := &Gateway{src: src, logger: logger, keep: newKeeper(), local: proxy.New(proxy.Options{}), started: time.Now()}
+	g.traffic = newTraffic(g.routeNames)
 	cfg, data, err := src.load()
 	if err != nil {
 		return nil, err
@@ -118,9 +148,14 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	g.server.SetOverload(cfg.Server.Overload)
 	g.current.Store(s)
 	s.configApplied(false)
+	g.noteReload(s.Generation, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	g.stopSampler = stop
+	go g.traffic.run(ctx, sampleEvery)
 	if cfg.Admin.Address != "off" {
 		a, err := admin.Start(cfg.Admin.Address, adminPolicy, g, logger)
 		if err != nil {
+			stop()
 			_ = g.server.Shutdown(context.Background())
 			return nil, cfg.Scrub(fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err))
 		}
@@ -144,6 +179,9 @@ func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snaps
 	}
 	s.Generation = g.gen
 	s.keep = g.keep
+	for _, r := range s.routes {
+		r.stats = g.traffic.stats(r.Name)
+	}
 	if so, ok := s.observer.(server.StatsObserver); ok {
 		so.ObserveServer(g.server)
 	}
@@ -156,6 +194,7 @@ func (g *Gateway) Reload() error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	err := g.reload()
+	g.noteReload(g.current.Load().Generation, err)
 	if g.onReload != nil {
 		g.onReload(err)
 	}
@@ -213,6 +252,7 @@ func (g *Gateway) reload() (err error) {
 // in-flight requests finish (bounded by ctx), then everything is closed.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
+	g.stopSampler()
 	err := g.server.Shutdown(ctx)
 	if g.admin != nil {
 		err = errors.Join(err, g.admin.Close(ctx))
@@ -262,10 +302,33 @@ func (g *Gateway) Status() admin.Status {
 	for name, addr := range g.server.Addrs() {
 		listeners[name] = addr.String()
 	}
-	return admin.Status{
-		Generation: s.Generation, File: s.Config.File, LoadedAt: s.LoadedAt,
-		Routes: len(s.routes), Upstreams: len(s.upstreams), Listeners: listeners,
+	g.reloadsMu.Lock()
+	reloads := slices.Clone(g.reloads)
+	g.reloadsMu.Unlock()
+	slices.Reverse(reloads)
+	version := g.src.Version
+	if version == "" {
+		version = "dev"
 	}
+	sum := sha256.Sum256(s.Source)
+	return admin.Status{
+		Version: version, StartedAt: g.started,
+		Generation: s.Generation, ConfigHash: hex.EncodeToString(sum[:]), File: s.Config.File, LoadedAt: s.LoadedAt,
+		Routes: len(s.routes), Upstreams: len(s.upstreams), Listeners: listeners, Reloads: reloads,
+	}
+}
+
+// Traffic implements admin.TrafficBackend.
+func (g *Gateway) Traffic(route string) (admin.Traffic, bool) { return g.traffic.report(route) }
+
+// routeNames are the names of the serving snapshot's routes.
+func (g *Gateway) routeNames() []string {
+	s := g.current.Load()
+	names := make([]string, len(s.routes))
+	for i, r := range s.routes {
+		names[i] = r.Name
+	}
+	return names
 }
 
 // Pprof implements admin.ProfilingBackend: admin.pprof of the running config.
@@ -295,15 +358,16 @@ func (g *Gateway) Routes() []admin.Route {
 			Prefix: r.spec.Match.Prefix, Regex: r.spec.Match.Regex, Methods: r.spec.Match.Methods,
 			Upstream: r.spec.Upstream, Respond: r.respond != nil,
 		}
-		for _, f := range r.spec.Filters {
-			ar.Filters = append(ar.Filters, f.Name)
-		}
+		ar.Filters = r.filters
 		out = append(out, ar)
 	}
 	return out
 }
 
-var _ admin.Backend = (*Gateway)(nil)
+var (
+	_ admin.Backend        = (*Gateway)(nil)
+	_ admin.TrafficBackend = (*Gateway)(nil)
+)
 
 // acquire returns the current snapshot, counted as in use until release.
 // The retired check after counting closes the race with a concurrent swap:

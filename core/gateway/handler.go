@@ -87,6 +87,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.Route, x.RouteIndex = route.Name, route.index
+	if route.stats != nil {
+		defer route.stats.record(x) // runs before the exchange is reset
+	}
 	x.SetRouting(s.table.HeaderNames())
 	x.SetRouteConfig(route.spec)
 
@@ -238,6 +241,9 @@ func bufferResponse(out *filter.Response, resp *http.Response, limit int64) erro
 func (g *Gateway) preflight(s *Snapshot, w http.ResponseWriter, r *http.Request, x *filter.Exchange, route *Route, notAllowed *filter.Response) {
 	x.Params = x.Params[:0] // not captured for a route that missed
 	x.Route, x.RouteIndex = route.Name, route.index
+	if route.stats != nil {
+		defer route.stats.record(x) // runs before the exchange is reset
+	}
 	ran, local := route.chain.Request(x)
 	x.Response = notAllowed
 	if local != nil {

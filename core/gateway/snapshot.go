@@ -66,8 +66,9 @@ type Route struct {
 	proxy    *proxy.Proxy
 	maxBody  int64
 	spec     *config.Route
-	index    int      // in Config.Routes, for observers' per-route state
-	filters  []string // the chain's filter names, to say which one rejected
+	index    int         // in Config.Routes, for observers' per-route state
+	filters  []string    // the chain's filter names, to say which one rejected
+	stats    *routeStats // the console's counters (traffic.go); nil in Validate
 }
 
 // builder accumulates positioned errors while a snapshot is built, so one
