@@ -69,6 +69,9 @@ type Gateway struct {
 
 	// onReload, if set, is told every reload's outcome (tests wait on it).
 	onReload func(error)
+	// onWatchCheck, if set, is called after each check the config watcher
+	// makes once files settle (tests wait on it).
+	onWatchCheck func()
 
 	started     time.Time
 	traffic     *traffic       // per-route history for the console (traffic.go)

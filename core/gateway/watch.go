@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -51,7 +52,8 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 		}
 	}
 	watchDirs()
-	g.reloadIfChanged()
+	var last rejection
+	g.reloadIfChanged(&last)
 	go func() {
 		defer w.Close()
 		settle := time.NewTimer(time.Hour)
@@ -71,19 +73,43 @@ func (g *Gateway) WatchConfig(ctx context.Context) error {
 				}
 				settle.Reset(watchSettle)
 			case <-settle.C:
-				g.reloadIfChanged()
+				g.reloadIfChanged(&last)
 				watchDirs() // a reload may name files in new places
+				if g.onWatchCheck != nil {
+					g.onWatchCheck()
+				}
 			}
 		}
 	}()
 	return nil
 }
 
+// rejection is what the watcher last failed to load: the config's bytes
+// and the files that config names, as they were. The same bytes with the
+// same files would fail the same way, so they are not tried again; any
+// other write in the directory (the gateway's own log file, an access
+// log) would otherwise retry them on every settle.
+type rejection struct {
+	sum    [sha256.Size]byte // of the config file's bytes; zero: none
+	files  []string          // named by the rejected config, if it parsed
+	digest [sha256.Size]byte // of those files' contents
+}
+
+// same reports whether data, with the files as they are now, is what was
+// rejected.
+func (r *rejection) same(data []byte) bool {
+	return r.sum != [sha256.Size]byte{} && sha256.Sum256(data) == r.sum && digestOf(r.files) == r.digest
+}
+
 // reloadIfChanged reloads when the config file's bytes, or the digest of
-// the files it names, differ from what the running snapshot was built from.
-func (g *Gateway) reloadIfChanged() {
+// the files it names, differ from what the running snapshot was built from
+// and from what last failed (last).
+func (g *Gateway) reloadIfChanged(last *rejection) {
 	data, err := config.ReadFile(g.src.File, g.src.MaxSize)
 	s := g.current.Load()
+	if err == nil && last.same(data) {
+		return // still the edit that failed: it has been reported
+	}
 	switch {
 	case errors.Is(err, config.ErrTooLarge):
 		g.logger.Info("config file changed; reloading", "file", g.src.File) // Reload reports the size
@@ -97,7 +123,20 @@ func (g *Gateway) reloadIfChanged() {
 	default:
 		return
 	}
-	_ = g.Reload() // Reload logs its own outcome
+	failedBefore := last.sum != [sha256.Size]byte{}
+	if err := g.Reload(); err != nil { // Reload logs its own outcome
+		*last = rejection{sum: sha256.Sum256(data)}
+		if cfg, perr := config.ParseWithin(g.src.File, data, config.Limits{FileSize: g.src.MaxSize}); perr == nil {
+			last.files = namedFiles(cfg)
+		}
+		last.digest = digestOf(last.files)
+		return
+	}
+	*last = rejection{}
+	if failedBefore {
+		gen := g.current.Load().Generation
+		g.logger.Info("config restored after a rejected edit; serving generation "+strconv.FormatUint(gen, 10), "generation", gen)
+	}
 }
 
 // namedFiles lists the files the config names: the certificate, key and CA
@@ -126,9 +165,12 @@ func tlsFiles(c *config.Config) []string {
 // filesDigest hashes the contents of every named file (unreadable ones
 // count as empty), so a renewed certificate or a rebuilt module is noticed
 // however it was written.
-func filesDigest(c *config.Config) [sha256.Size]byte {
+func filesDigest(c *config.Config) [sha256.Size]byte { return digestOf(namedFiles(c)) }
+
+// digestOf hashes the names and contents of files.
+func digestOf(files []string) [sha256.Size]byte {
 	h := sha256.New()
-	for _, f := range namedFiles(c) {
+	for _, f := range files {
 		data, _ := os.ReadFile(f)
 		h.Write([]byte(f))
 		h.Write([]byte{0})

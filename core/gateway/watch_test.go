@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -212,4 +215,109 @@ routes:
 	if gen := g.Current().Generation; gen != 2 {
 		t.Errorf("generation %d after the rebuild, want 2", gen)
 	}
+}
+
+// The gateway's log file beside its config changes all the time. A bad
+// edit is rejected once; the log writes that follow do not retry the same
+// bytes; a good edit then loads and says the config is restored.
+func TestWatchRejectsABadEditOnceWhateverElseChangesBeside(t *testing.T) {
+	dir := t.TempDir()
+	file, logFile := filepath.Join(dir, "gw.yaml"), filepath.Join(dir, "gateway.log")
+	good := `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+routes:
+  - { name: r, match: { prefix: / }, respond: { body: ok } }
+`
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	g, err := Start(Source{File: file}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(t.Context())
+	reloads := make(chan error, 16)
+	g.onReload = func(err error) { reloads <- err }
+	checks := make(chan struct{}, 16)
+	g.onWatchCheck = func() { checks <- struct{}{} }
+	if err := g.WatchConfig(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no watch check after %s", what)
+		}
+	}
+
+	// Edits land whole, by rename, as editors and deploys write them.
+	edit := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(file+".tmp", []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rejected := 0
+	nextReload := func(what string) error {
+		t.Helper()
+		select {
+		case err := <-reloads:
+			if err != nil {
+				rejected++
+			}
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no reload after %s", what)
+			return nil
+		}
+	}
+
+	edit(good + "  - { name: bad, upstream: nowhere }\n")
+	if err := nextReload("the bad edit"); err == nil {
+		t.Fatal("the bad edit loaded")
+	}
+	for i := range 3 { // the log grows; each write settles into a check
+		if err := os.WriteFile(logFile, []byte(strings.Repeat("a log line\n", i+1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wait("a log write", checks)
+	}
+	edit(good + "  - { name: two, match: { path: /two }, respond: { body: two } }\n")
+	for nextReload("the good edit") != nil {
+	}
+	if rejected != 1 {
+		t.Errorf("%d rejected reloads, want exactly 1", rejected)
+	}
+	gen := g.Current().Generation
+	if gen == 1 {
+		t.Fatal("still serving generation 1 after the good edit")
+	}
+	if want := fmt.Sprintf("config restored after a rejected edit; serving generation %d", gen); !strings.Contains(logs.String(), want) {
+		t.Errorf("no %q in the log:\n%s", want, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the gateway's goroutines may log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
