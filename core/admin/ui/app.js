@@ -71,7 +71,6 @@ function chart(container, times, series, opts = {}) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
   const mk = (tag, attrs, text) => {
     const el = document.createElementNS(ns, tag);
