@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	_ "github.com/wasmgate/wasmgate/filters/all" // the filters routes name
@@ -178,16 +179,6 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(points, ",") {
 		t.Errorf("rps polyline points %q", points)
 	}
-	if os.Getenv("WASMGATE_SCREENSHOT") != "" {
-		var png []byte
-		run("screenshot", chromedp.Navigate(admin+"/ui/#traffic"),
-			until(`Number(document.querySelector("#tr-rps polyline")?.dataset.points) >= 2`),
-			chromedp.FullScreenshot(&png, 100)) // 100: PNG
-		if err := os.WriteFile(os.Getenv("WASMGATE_SCREENSHOT"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	// A rejected reload shows on the overview with the error, the old
 	// generation still serving.
 	bad := strings.Replace(good, "upstream: live", "upstream: missing", 1)
@@ -201,5 +192,38 @@ func TestConsoleInABrowser(t *testing.T) {
 		until(`document.querySelector("#reloads-table")?.textContent.includes("rejected")`))
 	if s := text("#reloads-table tbody tr:first-child"); !strings.Contains(s, "missing") || !strings.Contains(s, "generation 1") {
 		t.Errorf("the newest load: %q, want the error naming the missing upstream, generation 1 serving", s)
+	}
+
+	// A phone-wide window: nothing wider than the window but the tables,
+	// which scroll inside their own boxes.
+	var fits bool
+	run("narrow window", chromedp.EmulateViewport(390, 800), chromedp.Navigate(admin+"/ui/#upstreams"),
+		until(`document.querySelector('[data-upstream="live"]') !== null`),
+		chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth`, &fits))
+	if !fits {
+		t.Error("the upstreams view is wider than a 390px window")
+	}
+	// Dark mode follows the system's preference.
+	var bg string
+	run("dark mode", chromedp.EmulateViewport(1280, 900),
+		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
+		chromedp.Navigate(admin+"/ui/#overview"), chromedp.WaitVisible("#ov-cards .card", chromedp.ByQuery),
+		chromedp.Evaluate(`getComputedStyle(document.body).backgroundColor`, &bg))
+	if bg != "rgb(15, 19, 25)" {
+		t.Errorf("body background in dark mode: %s", bg)
+	}
+	run("light mode", emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}))
+
+	// WASMGATE_SCREENSHOT=$PWD/docs/console.png (an absolute path: tests
+	// run in test/console) takes the README's picture.
+	if os.Getenv("WASMGATE_SCREENSHOT") != "" {
+		var png []byte
+		run("screenshot", chromedp.Navigate(admin+"/ui/#overview"),
+			until(`Number(document.querySelector("#ov-chart polyline")?.dataset.points) >= 2`),
+			until(`document.querySelector("#reloads-table")?.textContent.includes("rejected")`),
+			chromedp.FullScreenshot(&png, 100)) // 100: PNG
+		if err := os.WriteFile(os.Getenv("WASMGATE_SCREENSHOT"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -67,7 +67,8 @@ const fmtTime = (iso) => new Date(iso).toLocaleTimeString();
 // ---- charts: an SVG polyline per series, scaled to the window's maximum
 
 function chart(container, times, series, opts = {}) {
-  const W = 600, H = 140, L = 44, R = 8, T = 8, B = 20;
+  // Drawn at the container's pixel width, so text and lines keep their size.
+  const W = Math.max(240, container.clientWidth || 600), H = opts.height || 150, L = 46, R = 8, T = 8, B = 20;
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -87,7 +88,7 @@ function chart(container, times, series, opts = {}) {
   for (let i = 0; i <= 2; i++) {
     const y = T + (H - T - B) * i / 2;
     mk("line", { class: "grid", x1: L, x2: W - R, y1: y, y2: y });
-    mk("text", { class: "axis", x: L - 4, y: y + 3, "text-anchor": "end" }, opts.fmt ? opts.fmt(max * (1 - i / 2)) : fmtNum(max * (1 - i / 2)));
+    mk("text", { class: "axis", x: L - 5, y: y + 4, "text-anchor": "end" }, opts.fmt ? opts.fmt(max * (1 - i / 2)) : fmtNum(max * (1 - i / 2)));
   }
   if (n < 2) {
     mk("text", { class: "empty", x: W / 2, y: H / 2, "text-anchor": "middle" }, "collecting samples…");
@@ -126,17 +127,17 @@ async function renderOverview() {
     card("Config file", st.file || "(embedded)", true),
     card("Listeners", listeners || "–", true),
   );
-  if (tr) chart($("ov-chart"), tr.total.time, [{ name: "req/s", values: tr.total.rps }], { area: true });
+  if (tr) chart($("ov-chart"), tr.total.time, [{ name: "req/s", values: tr.total.rps }], { area: true, height: 180 });
   else $("ov-chart").replaceChildren(h("p", { class: "muted" }, "No traffic history on this gateway."));
   const reloads = st.reloads || [];
   $("ov-reloads").replaceChildren(reloads.length === 0 ? h("p", { class: "muted" }, "none yet") :
     h("div", { class: "table-wrap" }, h("table", { id: "reloads-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "When"), h("th", {}, "Result"), h("th", {}, "Serving"))),
       h("tbody", {}, reloads.map((r) => h("tr", {},
-        h("td", { class: "mono" }, fmtTime(r.at)),
+        h("td", { class: "mono nowrap" }, fmtTime(r.at)),
         h("td", {}, r.ok ? h("span", { class: "badge ok" }, "loaded") :
           [h("span", { class: "badge bad" }, "rejected"), h("pre", { class: "error" }, r.error)]),
-        h("td", {}, "generation " + r.generation)))))));
+        h("td", { class: "nowrap" }, "generation " + r.generation)))))));
 }
 
 // ---- routes
