@@ -194,6 +194,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the newest load: %q, want the error naming the missing upstream, generation 1 serving", s)
 	}
 
+	// With admin.auth the page asks for the token, then shows the data.
+	const token = "console-test-token-0123456789"
+	locked, _, _ := gwtest.Serve(t, `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "127.0.0.1:0", auth: { tokens: [{ name: ops, token: "`+token+`" }] } }
+routes: [{ name: only, match: { prefix: / }, respond: { status: 204 } }]
+`)
+	run("open a console that needs a token", chromedp.Navigate("http://"+locked.AdminAddr().String()+"/ui/#routes"),
+		chromedp.WaitVisible("#token-input", chromedp.ByQuery))
+	run("give the token", chromedp.SendKeys("#token-input", token, chromedp.ByQuery), chromedp.Click("#token-form button", chromedp.ByQuery),
+		chromedp.WaitVisible(`#routes-table tr[data-route="only"]`, chromedp.ByQuery), until(`document.querySelector("#token").hidden`))
+
 	// A phone-wide window: nothing wider than the window but the tables,
 	// which scroll inside their own boxes.
 	var fits bool
