@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 

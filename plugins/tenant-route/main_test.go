@@ -3,11 +3,11 @@ package main
 import (
 	"testing"
 
-	"github.com/wasmgate/wasmgate/sdk/proxytest"
+	"github.com/wasmgate/wasmgate/sdk/proxywasm/proxytest"
 	"github.com/wasmgate/wasmgate/sdk/proxywasm/types"
 )
 
-func start(t *testing.T, config string) (*proxytest.HostEmulator, types.OnPluginStartStatus) {
+func start(t *testing.T, config string) (proxytest.HostEmulator, types.OnPluginStartStatus) {
 	t.Helper()
 	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
 		WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(config)))
