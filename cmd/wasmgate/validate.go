@@ -23,13 +23,15 @@ func newValidateCmd() *cobra.Command {
 		Long: `Load a config and build everything a reload would build (routes, filters,
 upstreams), without opening a listener. Plugin modules are compiled into the
 compilation cache ($WASMGATE_CACHE_DIR), so a serve after it starts warm. Exit status 0 if valid, 1 if not;
-every problem is listed with file, line and field. An admin API reachable
+every problem is listed with file, line and field. A route with two filters
+of a kind that should not be doubled (cors, jwt, rate_limit on one key and
+period) is valid but warned about, naming both. An admin API reachable
 beyond loopback without authentication is valid but warned about: serve
 refuses it unless admin.allow_unauthenticated is true.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			quiet := slog.New(slog.DiscardHandler)
-			cfg, err := gateway.Validate(gateway.Source{File: file, MaxSize: int64(maxSize)}, quiet)
+			report, err := gateway.Check(gateway.Source{File: file, MaxSize: int64(maxSize)}, quiet)
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -39,6 +41,10 @@ refuses it unless admin.allow_unauthenticated is true.`,
 					return fail(cmd, "%s: %d problem(s)", file, len(errs))
 				}
 				return fail(cmd, "%v", err)
+			}
+			cfg := report.Config
+			for _, w := range report.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", w)
 			}
 			// Valid, but serve would refuse it as it stands: say so here,
 			// before a deploy finds out.

@@ -187,7 +187,19 @@ func (m *marker) filter(n *yaml.Node) {
 	for _, p := range ps {
 		switch fc := m.filterConfig(p.key.Value); {
 		case p.key.Value == "chain":
-			m.walk(reflect.TypeFor[string](), p.value)
+			// "- chain: { name, exclude, replace: { KIND: {...} } }": the
+			// replacement blocks are filter blocks, hidden as theirs are.
+			v := followAlias(p.value)
+			if v.Kind != yaml.MappingNode {
+				m.walk(reflect.TypeFor[string](), p.value)
+				continue
+			}
+			cps, _ := mappingPairs(v)
+			for _, cp := range cps {
+				if cp.key.Value == "replace" && followAlias(cp.value).Kind == yaml.MappingNode {
+					m.filter(followAlias(cp.value))
+				}
+			}
 		case fc == nil:
 			if v, ok := m.enter(p.value); ok {
 				m.whole(v)

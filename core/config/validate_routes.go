@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 func (v *Validator) routes() {
@@ -199,7 +197,7 @@ func (v *Validator) chains() {
 		state[name] = onPath
 		path = append(path, name)
 		for i, f := range v.c.FilterChains[name] {
-			ref, ok := chainRef(f)
+			ref, ok := chainRefName(f)
 			if !ok {
 				continue
 			}
@@ -225,35 +223,13 @@ func (v *Validator) chains() {
 }
 
 // filterEntry checks what the core knows about a filters-list entry: a
-// "chain" entry must name a chain that exists. Other filter names and their
-// blocks belong to the filter registry and are checked when built.
+// "chain" entry must be well formed and name a chain that exists (chains.go).
+// Other filter names and their blocks belong to the filter registry and are
+// checked when built.
 func (v *Validator) filterEntry(p string, f FilterSpec) {
-	if f.Name != "chain" {
-		return
+	if f.Name == "chain" {
+		v.checkChainRef(p, f)
 	}
-	ref, ok := chainRef(f)
-	valid := sortedKeys(v.c.FilterChains)
-	switch {
-	case !ok:
-		v.Errorf(p+".chain", "a chain entry names one filter chain, like \"- chain: auth\"; valid chains: %s", validList(valid))
-	case v.c.FilterChains[ref] == nil:
-		if _, exists := v.c.FilterChains[ref]; exists {
-			return // an empty chain is allowed
-		}
-		msg := fmt.Sprintf("unknown filter chain %q; valid chains: %s", ref, validList(valid))
-		if s := Closest(ref, valid); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
-		v.Errorf(p+".chain", "%s", msg)
-	}
-}
-
-// chainRef returns the chain a "- chain: name" entry names.
-func chainRef(f FilterSpec) (string, bool) {
-	if f.Name != "chain" || f.Node == nil || f.Node.Kind != yaml.ScalarNode || isNull(f.Node) || f.Node.Value == "" {
-		return "", false
-	}
-	return f.Node.Value, true
 }
 
 func indexOf(s []string, x string) int {

@@ -131,8 +131,29 @@ filter_chains:
     - chain: auth
 `, []string{
 			`gw.yaml:10:9: routes[0].filters[0].chain: unknown filter chain "auht"; valid chains: auth, base; did you mean "auth"?`,
-			`gw.yaml:11:9: routes[0].filters[1].chain: a chain entry names one filter chain, like "- chain: auth"; valid chains: auth, base`,
+			`gw.yaml:11:17: routes[0].filters[1].chain.x: unknown field "x"; valid: name, exclude, replace`,
 			`gw.yaml:17:7: filter_chains.base[1].chain: filter chains include each other in a cycle: auth -> base -> auth; a chain cannot include itself`,
+		}},
+		{"filter chain exclude and replace", minimal + `    filters:
+      - chain: { name: base, exclude: [corz], replace: { rate_limt: {rate: 5/s} } }
+      - chain: { name: base, exclude: [cors], replace: { cors: {} } }
+      - chain: { name: twice, replace: { cors: {} } }
+      - chain: { nam: base }
+      - chain: { name: bsae, exclude: cors }
+filter_chains:
+  base:
+    - cors: {}
+    - rate_limit: { rate: 1/s }
+  twice:
+    - chain: base
+    - cors: {}
+`, []string{
+			`gw.yaml:10:40: routes[0].filters[0].chain.exclude[0]: filter chain "base" has no corz filter to exclude; its filters: cors, rate_limit; did you mean "cors"?`,
+			`gw.yaml:10:58: routes[0].filters[0].chain.replace.rate_limt: filter chain "base" has no rate_limt filter to replace; its filters: cors, rate_limit; did you mean "rate_limit"?`,
+			`gw.yaml:11:58: routes[0].filters[1].chain.replace.cors: cors is both excluded and replaced; keep one`,
+			`gw.yaml:12:42: routes[0].filters[2].chain.replace.cors: filter chain "twice" has 2 cors filters, so which one to replace is unclear; exclude cors and add the ones this route needs after the chain`,
+			`gw.yaml:13:18: routes[0].filters[3].chain.nam: unknown field "nam"; valid: name, exclude, replace; did you mean "name"?`,
+			`gw.yaml:14:30: routes[0].filters[4].chain.exclude: a list of filter kinds, like "exclude: [cors]"; got "cors"`,
 		}},
 	}
 	for _, tt := range tests {

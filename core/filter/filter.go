@@ -85,6 +85,16 @@ type Validator interface {
 	Validate() error
 }
 
+// Singular is implemented by configs of which a route should hold at most
+// one with the same identity: two cors filters answer a preflight twice,
+// two jwt filters demand two tokens, two rate limits on the same key let the
+// lower one win. Identity is "" when any two of the kind clash, or what
+// tells two apart (a rate limit's key). `wasmgate validate` warns about a
+// route that ends up with two, usually one from a chain and one of its own.
+type Singular interface {
+	SingularIdentity() string
+}
+
 // BuildContext is what a filter may use while it is built.
 type BuildContext struct {
 	Route       string       // the route the chain belongs to

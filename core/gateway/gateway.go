@@ -13,6 +13,7 @@ import (
 	"net"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,23 @@ func (g *Gateway) noteReload(generation uint64, err error) {
 // Validate loads the config and builds a complete snapshot without serving:
 // the same checks a reload makes, including every filter's own.
 func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
+	r, err := Check(src, logger)
+	if err != nil {
+		return nil, err
+	}
+	return r.Config, nil
+}
+
+// Report is what Check found in a valid config.
+type Report struct {
+	Config *config.Config
+	// Warnings: valid, but probably not what was meant (two cors filters
+	// on one route), each placed at its line.
+	Warnings config.Errors
+}
+
+// Check is Validate with the warnings of a valid config.
+func Check(src Source, logger *slog.Logger) (*Report, error) {
 	cfg, data, err := src.load()
 	if err != nil {
 		return nil, err
@@ -124,7 +142,7 @@ func Validate(src Source, logger *slog.Logger) (*config.Config, error) {
 	s.keep = k
 	s.Generation = 1
 	s.retireFrom(nil)
-	return cfg, nil
+	return &Report{Config: cfg, Warnings: s.Warnings}, nil
 }
 
 // Start loads the config, opens listeners and the admin API, and serves.
@@ -184,6 +202,9 @@ func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snaps
 	s.keep = g.keep
 	for _, r := range s.routes {
 		r.stats = g.traffic.stats(r.Name)
+	}
+	for _, w := range s.Warnings {
+		g.logger.Warn("config: "+w.Msg, "at", strings.TrimSuffix(w.Error(), ": "+w.Msg))
 	}
 	if so, ok := s.observer.(server.StatsObserver); ok {
 		so.ObserveServer(g.server)

@@ -181,20 +181,10 @@ func (g *Gateway) Metrics() (string, http.Handler) {
 
 // filterNames are the names of a route's filters as its chain holds them,
 // `- chain:` entries expanded, so a rejection is logged by filter name.
-func filterNames(cfg *config.Config, specs []config.FilterSpec, seen map[string]bool) []string {
+func filterNames(cfg *config.Config, specs []config.FilterSpec) []string {
 	var names []string
-	for _, spec := range specs {
-		if spec.Name != "chain" {
-			names = append(names, spec.Name)
-			continue
-		}
-		var name string
-		if config.Decode(cfg.File, spec.Node, "", &name) != nil || seen[name] {
-			continue
-		}
-		seen[name] = true
-		names = append(names, filterNames(cfg, cfg.FilterChains[name], seen)...)
-		delete(seen, name)
+	for _, f := range cfg.ExpandFilters(specs, "") {
+		names = append(names, f.Spec.Name)
 	}
 	return names
 }

@@ -47,6 +47,10 @@ type Snapshot struct {
 	observer          filter.Observer       // nil when nothing is observed (observe.go)
 	requestID         *requestID            // nil when off
 
+	// Warnings are what validate shows about a valid config that is
+	// probably not what its author meant (two cors filters on one route).
+	Warnings config.Errors
+
 	// Lifecycle: see lifecycle.go.
 	keep    *keeper
 	active  atomic.Int64
@@ -82,6 +86,9 @@ type builder struct {
 	snap   *Snapshot    // the snapshot being built, its upstreams first
 	dryRun bool         // only checking (Validate): filters leave no trace
 	meter  filter.Meter // the observer's, for the filters' metrics; nil when off
+	// warnings are valid but doubtful configurations (doubled filters),
+	// shown by validate and logged by serve.
+	warnings config.Errors
 }
 
 func (b *builder) fail(field string, err error) {
@@ -161,8 +168,10 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 			}
 		}
 		sort.SliceStable(b.errs, func(i, j int) bool { return b.errs[i].Line < b.errs[j].Line })
-		return nil, cfg.Scrub(b.errs) // filters quote values, some from ${ENV}
+		return nil, cfg.Scrub(unique(b.errs)) // filters quote values, some from ${ENV}
 	}
+	sort.SliceStable(b.warnings, func(i, j int) bool { return b.warnings[i].Line < b.warnings[j].Line })
+	s.Warnings = unique(b.warnings)
 	return s, nil
 }
 
@@ -200,7 +209,7 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 		maxBody: s.maxRequestBody,
 		spec:    rc,
 		index:   i,
-		filters: filterNames(b.cfg, rc.Filters, map[string]bool{}),
+		filters: filterNames(b.cfg, rc.Filters),
 		proxy: proxy.New(proxy.Options{
 			PreserveHost: rc.PreserveHost,
 			Websocket:    rc.Websocket,
@@ -229,7 +238,7 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	r.rewrite = rw
 
 	params, _ := router.ParamNames(rc.Match) // a bad path is reported by the router
-	filters := b.filters(rc.Filters, base+".filters", rc, params, map[string]bool{})
+	filters := b.filters(rc.Filters, base+".filters", rc, params)
 	r.chain = filter.NewChain(filters)
 
 	switch {
@@ -250,30 +259,22 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	return r
 }
 
-// filters builds a filters list, expanding `- chain: name` entries in place.
-// seen guards against a chain that includes itself.
-func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Route, params []string, seen map[string]bool) []filter.Filter {
+// filters builds a route's filters, `- chain:` entries expanded in place
+// (config.ExpandFilters). A chain's filter is built once per route using
+// it; its errors name the chain's line, and buildWith reports each once.
+func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Route, params []string) []filter.Filter {
 	var out []filter.Filter
-	for j, spec := range specs {
-		field := fmt.Sprintf("%s[%d].%s", base, j, spec.Name)
-		if spec.Name == "chain" {
-			var name string
-			if err := config.Decode(b.cfg.File, spec.Node, field, &name); err != nil {
-				b.errs = append(b.errs, asErrors(err)...)
-				continue
-			}
-			chain, ok := b.cfg.FilterChains[name]
-			if !ok || seen[name] {
-				continue // the loader reports unknown chains and cycles
-			}
-			seen[name] = true
-			out = append(out, b.filters(chain, config.JoinKey("filter_chains", name), rc, params, seen)...)
-			delete(seen, name)
-			continue
-		}
+	singular := map[string]string{} // kind and identity -> field of the first
+	for _, ef := range b.cfg.ExpandFilters(specs, base) {
+		spec, field := ef.Spec, ef.Field
 		fc, ok := filter.Lookup(spec.Name)
 		if !ok {
-			b.fail(fmt.Sprintf("%s[%d]", base, j), fmt.Errorf("unknown filter %q; valid: chain, %s", spec.Name, strings.Join(filter.Names(), ", ")))
+			at := strings.TrimSuffix(field, "."+spec.Name)
+			msg := fmt.Sprintf("unknown filter %q; valid: chain, %s", spec.Name, strings.Join(filter.Names(), ", "))
+			if s := config.Closest(spec.Name, append(filter.Names(), "chain")); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			b.fail(at, errors.New(msg))
 			continue
 		}
 		if err := config.Decode(b.cfg.File, spec.Node, field, fc); err != nil {
@@ -284,6 +285,14 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			if err := v.Validate(); err != nil {
 				b.fail(field, err)
 				continue
+			}
+		}
+		if sg, ok := fc.(filter.Singular); ok {
+			id := spec.Name + "\x00" + sg.SingularIdentity()
+			if first, dup := singular[id]; dup {
+				b.doubled(rc, spec.Name, sg.SingularIdentity(), first, field)
+			} else {
+				singular[id] = field
 			}
 		}
 		bc := &filter.BuildContext{
@@ -303,6 +312,41 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			continue
 		}
 		out = append(out, f)
+	}
+	return out
+}
+
+// doubled records a warning about a route with two filters of a kind that
+// should not be doubled, at the second, naming the first. Two from one
+// chain are one warning, whatever the number of routes using it.
+func (b *builder) doubled(rc *config.Route, kind, identity, first, second string) {
+	what := kind
+	if identity != "" {
+		what += " (" + identity + ")"
+	}
+	at := b.cfg.Errorf(first, "")
+	msg := fmt.Sprintf("route %q has two %s filters, this one and %s at line %d; both run", rc.Name, what, first, at.Line)
+	if kind == "rate_limit" {
+		msg += ", so the lower limit wins; to change a chain's limit for one route, use - chain: { name: NAME, replace: { rate_limit: {...} } }"
+	} else {
+		msg += "; to drop a chain's for one route, use - chain: { name: NAME, exclude: [" + kind + "] }"
+	}
+	if strings.HasPrefix(first, "filter_chains") && strings.HasPrefix(second, "filter_chains") {
+		msg = fmt.Sprintf("two %s filters in one route's chains, this one and %s at line %d; both run", what, first, at.Line)
+	}
+	b.warnings = append(b.warnings, b.cfg.Errorf(second, "%s", msg))
+}
+
+// unique drops repeats: a chain's filter is built for every route using
+// it, and its problem is the same one, reported once at the chain's line.
+func unique(es config.Errors) config.Errors {
+	seen := map[string]bool{}
+	out := es[:0:0]
+	for _, e := range es {
+		if k := e.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
 	}
 	return out
 }

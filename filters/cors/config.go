@@ -138,3 +138,9 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	f.star = f.anyOrigin && !f.credentials
 	return f, nil
 }
+
+// SingularIdentity: two cors filters on a route would each answer the
+// preflight and set Access-Control-* headers; any two clash.
+func (c *Config) SingularIdentity() string { return "" }
+
+var _ filter.Singular = (*Config)(nil)

@@ -209,3 +209,9 @@ func orDefault(d config.Duration, def time.Duration) time.Duration {
 	}
 	return def
 }
+
+// SingularIdentity: two jwt filters would demand two tokens in the same
+// header, and the second overwrites the claims of the first.
+func (c *Config) SingularIdentity() string { return "" }
+
+var _ filter.Singular = (*Config)(nil)

@@ -173,3 +173,13 @@ func (c *Config) maxKeys() int {
 }
 
 var _ config.NodeUnmarshaler = (*Rate)(nil)
+
+// SingularIdentity: two limits on the same key over the same period both
+// count every request, so the lower one wins and the higher one only costs.
+// Different periods (100/s and 10000/h) are a burst and a sustained limit,
+// a reasonable pair, and different keys limit different callers.
+func (c *Config) SingularIdentity() string {
+	return fmt.Sprintf("key %s per %s", c.Key, c.Rate.Period)
+}
+
+var _ filter.Singular = (*Config)(nil)
