@@ -24,7 +24,7 @@ routes:
     aggregate: {calls: []}
 `, env())
 	wantErrs(t, got,
-		`gw.yaml:7:5: routes[0].aggregate: aggregate, upstream and respond are exclusive; keep one`,
+		`gw.yaml:7:5: routes[0].aggregate: upstream and aggregate are exclusive targets; keep one`,
 		`gw.yaml:9:5: routes[1].rewrite: rewrite does not apply to an aggregate; each call's path says what its backend gets`,
 		`gw.yaml:12:12: routes[1].aggregate.calls[0].upstream: unknown upstream "userz"; valid upstreams: users; did you mean "users"?`,
 		`gw.yaml:12:29: routes[1].aggregate.calls[0].path: "x" must start with "/", e.g. /users/{id}`,

@@ -25,6 +25,7 @@ const (
 	defaultResponseHeaderTimeout = 30 * time.Second
 	defaultUpstreamIdleTimeout   = 90 * time.Second
 	defaultRespondStatus         = 200
+	defaultRedirectStatus        = 302 // see Redirect.Status
 	defaultMinBodyRate           = 240 // bytes per second
 	defaultMinBodyRateGrace      = 5 * time.Second
 	defaultMinResponseRate       = 240 // bytes per second, as Kestrel's MinResponseDataRate
@@ -109,6 +110,9 @@ func applyDefaults(c *Config) {
 	observabilityDefaults(&c.Observability) // observability.go
 
 	for i := range c.Routes {
+		if r := c.Routes[i].Redirect; r != nil && r.Status == 0 {
+			r.Status = defaultRedirectStatus
+		}
 		if r := c.Routes[i].Respond; r != nil && r.Status == 0 {
 			r.Status = defaultRespondStatus
 		}

@@ -243,10 +243,12 @@ type Route struct {
 	Name    string       `yaml:"name"` // required, unique
 	Match   Match        `yaml:"match"`
 	Filters []FilterSpec `yaml:"filters"`
-	// Exactly one target: Upstream (a name from upstreams) or Respond.
-	Upstream string   `yaml:"upstream"`
-	Respond  *Respond `yaml:"respond"`
-	Rewrite  Rewrite  `yaml:"rewrite"`
+	// Exactly one target: Upstream (a name from upstreams), Respond,
+	// Redirect or Aggregate.
+	Upstream string    `yaml:"upstream"`
+	Respond  *Respond  `yaml:"respond"`
+	Redirect *Redirect `yaml:"redirect"`
+	Rewrite  Rewrite   `yaml:"rewrite"`
 	// Websocket allows Upgrade: websocket on this route (never h2c).
 	Websocket bool `yaml:"websocket"`
 	// MaxRequestBody overrides server.max_request_body for this route.
@@ -306,11 +308,33 @@ type Rewrite struct {
 	Path string `yaml:"path"`
 }
 
-// Respond is a response the gateway returns itself (no upstream).
+// Respond is a response the gateway returns itself (no upstream). Header
+// values and the body are templates ({id}, {header.X}, {request.host}, ...,
+// as in the headers filter); in the body, braces that do not form a
+// placeholder are literal, so JSON needs no escaping.
 type Respond struct {
 	Status  int               `yaml:"status"` // default 200
 	Headers map[string]string `yaml:"headers"`
 	Body    string            `yaml:"body"`
+}
+
+// Redirect answers with a redirect to Location, a template. Without a
+// Location the request's own path is the target (with HTTPS, the upgrade).
+type Redirect struct {
+	// Status: 301, 302 (default), 303, 307 or 308. 302 because a permanent
+	// redirect is cached by browsers with no way to take it back.
+	Status int `yaml:"status"`
+	// Location: a path ("/v2/users/{id}") or an absolute http(s) URL.
+	Location string `yaml:"location"`
+	// HTTPS sends the client to https://HOST with the path: the request's
+	// host without port :80, or with Port.
+	HTTPS bool `yaml:"https"`
+	// Port of the https:// location (443 is left out); default: the
+	// request's port, none if it was 80.
+	Port int `yaml:"port"`
+	// StripQuery drops the request's query; by default it is kept (appended
+	// with & to a query the location has of its own).
+	StripQuery bool `yaml:"strip_query"`
 }
 
 // FilterSpec is one entry of a filters list: a single-key map whose key is a

@@ -39,17 +39,26 @@ func (v *Validator) routes() {
 
 // target checks that a route has exactly one target, and that it exists.
 func (v *Validator) target(p string, r *Route) {
+	var set []string
+	for _, t := range []struct {
+		name string
+		on   bool
+	}{{"upstream", r.Upstream != ""}, {"respond", r.Respond != nil}, {"redirect", r.Redirect != nil}, {"aggregate", r.Aggregate != nil}} {
+		if t.on {
+			set = append(set, t.name)
+		}
+	}
 	switch {
-	case r.Upstream == "" && r.Respond == nil && r.Aggregate == nil:
-		v.Errorf(p, "a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}")
-	case r.Upstream != "" && r.Respond != nil:
-		v.Errorf(p+".respond", "upstream and respond are exclusive; keep one")
-	case r.Aggregate != nil && (r.Upstream != "" || r.Respond != nil):
-		v.Errorf(p+".aggregate", "aggregate, upstream and respond are exclusive; keep one")
+	case len(set) == 0:
+		v.Errorf(p, "a route needs a target: upstream: <name>, respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}")
+	case len(set) > 1:
+		v.Errorf(p+"."+set[1], "%s are exclusive targets; keep one", strings.Join(set, " and "))
 	case r.Aggregate != nil:
 		v.aggregate(p, r) // aggregate_validate.go
 	case r.Upstream != "":
 		v.Upstream(p+".upstream", r.Upstream)
+	case r.Redirect != nil:
+		v.redirect(p+".redirect", r.Redirect)
 	default:
 		if s := r.Respond.Status; s < 100 || s > 599 {
 			v.Errorf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)
@@ -61,6 +70,35 @@ func (v *Validator) target(p string, r *Route) {
 				v.Errorf(JoinKey(p+".respond.headers", h), "the value holds a control character (byte %d); a header value is printable text", i)
 			}
 		}
+	}
+}
+
+// redirect checks a redirect target; its location template is compiled,
+// and its placeholders checked, when the route is built.
+func (v *Validator) redirect(p string, r *Redirect) {
+	switch r.Status {
+	case 301, 302, 303, 307, 308:
+	default:
+		v.Errorf(p+".status", "%d is not a redirect status; valid: 301, 302 (the default), 303, 307, 308", r.Status)
+	}
+	loc := r.Location
+	absolute := strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
+	switch {
+	case loc != "" && !absolute && !strings.HasPrefix(loc, "/"):
+		v.Errorf(p+".location", "%q is neither a path (starting with \"/\") nor an absolute http:// or https:// URL", loc)
+	case strings.HasPrefix(loc, "//"):
+		v.Errorf(p+".location", "%q is a scheme-relative URL; write the scheme (https://host/path) or a path", loc)
+	case absolute && r.HTTPS:
+		v.Errorf(p+".https", "https applies to a location that is a path; the location %q names its own scheme", loc)
+	}
+	if i := controlByte(loc); i >= 0 {
+		v.Errorf(p+".location", "the location holds a control character (byte %d)", i)
+	}
+	switch {
+	case r.Port != 0 && !r.HTTPS:
+		v.Errorf(p+".port", "port applies with https: true (the port of the https:// location)")
+	case r.Port < 0 || r.Port > 65535:
+		v.Errorf(p+".port", "%d is not a port; valid: 1 to 65535", r.Port)
 	}
 }
 

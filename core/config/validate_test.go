@@ -76,12 +76,12 @@ routes:
 			`gw.yaml:3:91: upstreams.u.protocol: "h3" is not valid; valid values: http1, h2c, auto`,
 			`gw.yaml:5:5: routes[0].name: a route needs a name (letters, digits, '_', '.', '-'), unique among routes`,
 			`gw.yaml:5:5: routes[0].match: path, prefix and regex are exclusive; set at most one`,
-			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name>, respond: {status: 200} or aggregate: {calls: [...]}`,
+			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name>, respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}`,
 			`gw.yaml:5:13: routes[0].match.path: "users" must start with "/"`,
 			`gw.yaml:5:53: routes[0].match.methods[1]: "BAD METHOD" is not a valid HTTP method (a token like GET or PURGE)`,
 			`gw.yaml:5:67: routes[0].match.methods[2]: "get" would never match: requests with lowercase methods are refused; write "GET", or set server.allow_lowercase_methods`,
 			`gw.yaml:6:5: routes[1].name: route name "bad name" is not valid; use letters, digits, '_', '.' and '-'`,
-			`gw.yaml:8:5: routes[1].respond: upstream and respond are exclusive; keep one`,
+			`gw.yaml:8:5: routes[1].respond: upstream and respond are exclusive targets; keep one`,
 			`gw.yaml:10:17: routes[1].match.headers[0].name: a name is required`,
 			`gw.yaml:10:17: routes[1].match.headers[0]: value, regex and absent are exclusive; set at most one (none: the name must be present)`,
 			`gw.yaml:10:28: routes[1].match.headers[0].regex: "(" is not a valid RE2 regular expression: missing closing ): ` + "`(`",
@@ -119,6 +119,23 @@ routes: [{name: r, upstream: u}]
 `, []string{
 			`gw.yaml:3:54: upstreams.u.engine: engine native speaks HTTP/1.1 only; protocol h2c needs engine std (or leave engine out)`,
 			`gw.yaml:4:39: upstreams.v.engine: "fast" is not valid; valid values: native, std`,
+		}},
+		{"redirects", `
+listeners: [{address: ":8080"}]
+routes:
+  - {name: a, redirect: {status: 200, location: "new"}}
+  - {name: b, redirect: {location: "https://x.example.com/", https: true}}
+  - {name: c, redirect: {port: 8443}}
+  - {name: d, redirect: {https: true, port: 70000, location: "//evil.example"}}
+  - {name: e, redirect: {}, respond: {}}
+`, []string{
+			`gw.yaml:3:26: routes[0].redirect.status: 200 is not a redirect status; valid: 301, 302 (the default), 303, 307, 308`,
+			`gw.yaml:3:39: routes[0].redirect.location: "new" is neither a path (starting with "/") nor an absolute http:// or https:// URL`,
+			`gw.yaml:4:62: routes[1].redirect.https: https applies to a location that is a path; the location "https://x.example.com/" names its own scheme`,
+			`gw.yaml:5:26: routes[2].redirect.port: port applies with https: true (the port of the https:// location)`,
+			`gw.yaml:6:39: routes[3].redirect.port: 70000 is not a port; valid: 1 to 65535`,
+			`gw.yaml:6:52: routes[3].redirect.location: "//evil.example" is a scheme-relative URL; write the scheme (https://host/path) or a path`,
+			`gw.yaml:7:15: routes[4].redirect: respond and redirect are exclusive targets; keep one`,
 		}},
 		{"filter chains", minimal + `    filters:
       - chain: auht

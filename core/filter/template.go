@@ -1,10 +1,14 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/wasmgate/wasmgate/core/config"
 )
 
 // Template is a string with placeholders filled from the exchange, compiled
@@ -140,7 +144,12 @@ func parsePlaceholder(name string, params []string) (part, error) {
 	if len(params) > 0 {
 		valid = "a route parameter (" + strings.Join(params, ", ") + "), " + valid
 	}
-	return part{}, fmt.Errorf("unknown placeholder {%s}; valid: %s", name, valid)
+	msg := fmt.Sprintf("unknown placeholder {%s}; valid: %s", name, valid)
+	candidates := append(slices.Sorted(maps.Keys(namedParts)), params...)
+	if s := config.Closest(name, candidates); s != "" {
+		msg += fmt.Sprintf("; did you mean {%s}?", s)
+	}
+	return part{}, errors.New(msg)
 }
 
 // IsStatic reports whether the template has no placeholders.

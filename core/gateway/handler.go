@@ -152,9 +152,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange, trusted bool) *http.Response {
 	r := x.Request
 	if route.respond != nil {
-		resp := *route.respond
-		resp.Header = route.respond.Header.Clone()
-		x.Response = &resp
+		x.Response = route.respond.render(x)
 		return nil
 	}
 	if route.fanout != nil {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,8 +62,8 @@ type Route struct {
 	Name     string
 	chain    *filter.Chain
 	upstream *upstream.Upstream
-	respond  *filter.Response // a static response; cloned per request
-	fanout   *aggregate.Plan  // an aggregate target (aggregate.go)
+	respond  *localResponse  // a respond: or redirect: target (respond.go)
+	fanout   *aggregate.Plan // an aggregate target (aggregate.go)
 	rewrite  *router.Rewriter
 	proxy    *proxy.Proxy
 	maxBody  int64
@@ -243,7 +241,15 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 
 	switch {
 	case rc.Respond != nil:
-		r.respond = staticResponse(rc.Respond)
+		if r.respond, err = compileRespond(rc.Respond, params, base+".respond"); err != nil {
+			b.fail("", err)
+			ok = false
+		}
+	case rc.Redirect != nil:
+		if r.respond, err = compileRedirect(rc.Redirect, params, base+".redirect"); err != nil {
+			b.fail("", err)
+			ok = false
+		}
 	case rc.Aggregate != nil:
 		r.fanout = b.aggregate(base, rc, params, s)
 		ok = ok && r.fanout != nil
@@ -357,15 +363,6 @@ func asErrors(err error) config.Errors {
 		return es
 	}
 	return config.Errors{{Msg: err.Error()}}
-}
-
-func staticResponse(rc *config.Respond) *filter.Response {
-	h := http.Header{}
-	for k, v := range rc.Headers {
-		h.Set(k, v)
-	}
-	h.Set("Content-Length", strconv.Itoa(len(rc.Body)))
-	return &filter.Response{Status: rc.Status, Header: h, Body: []byte(rc.Body), Local: true}
 }
 
 // routeRetry compiles a route's own retry policy; nil keeps the upstream's.

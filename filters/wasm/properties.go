@@ -251,13 +251,13 @@ func (s *stream) responseProperty(rest []string) ([]byte, status) {
 
 // codeDetails is Envoy's response code details where ours has the same
 // meaning: via_upstream for an upstream's response, direct_response for a
-// route's respond: target.
+// route's respond: or redirect: target.
 func (s *stream) codeDetails(local bool) string {
 	switch {
 	case !local && s.x.Upstream != "":
 		return "via_upstream"
 	case local && s.x.Upstream == "" && s.x.RejectedBy == "":
-		if rc := s.x.RouteConfig(); rc != nil && rc.Respond != nil {
+		if rc := s.x.RouteConfig(); rc != nil && (rc.Respond != nil || rc.Redirect != nil) {
 			return "direct_response"
 		}
 	}
