@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -14,8 +15,9 @@ import (
 
 func newValidateCmd() *cobra.Command {
 	var (
-		file    string
-		maxSize maxConfigSize
+		file         string
+		maxSize      maxConfigSize
+		placeholders bool
 	)
 	cmd := &cobra.Command{
 		Use:   "validate -c FILE",
@@ -27,11 +29,16 @@ every problem is listed with file, line and field. A route with two filters
 of a kind that should not be doubled (cors, jwt, rate_limit on one key and
 period) is valid but warned about, naming both. An admin API reachable
 beyond loopback without authentication is valid but warned about: serve
-refuses it unless admin.allow_unauthenticated is true.`,
+refuses it unless admin.allow_unauthenticated is true.
+
+--env-placeholders is for a CI without production secrets: an unset ${NAME}
+(without a default) leaves its value unset and only what depends on that
+value goes unchecked; the variables the config reads are listed, unset ones
+marked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			quiet := slog.New(slog.DiscardHandler)
-			report, err := gateway.Check(gateway.Source{File: file, MaxSize: int64(maxSize)}, quiet)
+			report, err := gateway.Check(gateway.Source{File: file, MaxSize: int64(maxSize), EnvPlaceholders: placeholders}, quiet)
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -43,6 +50,9 @@ refuses it unless admin.allow_unauthenticated is true.`,
 				return fail(cmd, "%v", err)
 			}
 			cfg := report.Config
+			if placeholders {
+				printEnvRefs(cmd.OutOrStdout(), cfg.EnvRefs)
+			}
 			for _, w := range report.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", w)
 			}
@@ -67,6 +77,26 @@ refuses it unless admin.allow_unauthenticated is true.`,
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "config file to check (required)")
 	_ = cmd.MarkFlagRequired("config")
+	cmd.Flags().BoolVar(&placeholders, "env-placeholders", false, "treat unset ${NAME} as placeholders and list the variables the config reads")
 	maxSize.register(cmd)
 	return cmd
+}
+
+// printEnvRefs lists the variables a config reads, for a deploy checklist.
+func printEnvRefs(w io.Writer, refs []config.EnvRef) {
+	if len(refs) == 0 {
+		fmt.Fprintln(w, "environment: the config reads no variables")
+		return
+	}
+	fmt.Fprintf(w, "environment: the config reads %d variable(s):\n", len(refs))
+	for _, r := range refs {
+		state := "set"
+		switch {
+		case !r.Set && r.HasDefault:
+			state = "unset, has a default"
+		case !r.Set:
+			state = "UNSET (placeholder)"
+		}
+		fmt.Fprintf(w, "  %s\t(line %d)\t%s\n", r.Name, r.Line, state)
+	}
 }

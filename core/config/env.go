@@ -93,7 +93,7 @@ func expand(s string, lookup func(string) (string, bool)) (_ string, fromEnv []e
 			}
 			v, ok := lookup(name)
 			switch {
-			case hasDef && v == "":
+			case hasDef && (v == "" || !ok): // !ok with a value: a placeholder (envplaceholders.go)
 				v = def
 			case v != "":
 				fromEnv = append(fromEnv, envValue{ref: s[i : i+2+end+1], value: v})

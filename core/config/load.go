@@ -42,6 +42,12 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 }
 
 func parseWithin(file string, data []byte, lookup func(string) (string, bool), l Limits) (*Config, error) {
+	return parseScanned(file, data, lookup, l, nil, nil)
+}
+
+// parseScanned is parseWithin with two hooks for ParsePlaceholders: scan
+// sees the document before ${ENV} is expanded, keep filters the problems.
+func parseScanned(file string, data []byte, lookup func(string) (string, bool), l Limits, scan func(*yaml.Node), keep func(Errors) Errors) (*Config, error) {
 	l = l.withDefaults()
 	if int64(len(data)) > l.FileSize {
 		return nil, tooLarge(file, int64(len(data)), l.FileSize, true)
@@ -54,6 +60,9 @@ func parseWithin(file string, data []byte, lookup func(string) (string, bool), l
 		return nil, errs
 	}
 	c := &Config{File: file, Root: root}
+	if scan != nil {
+		scan(root)
+	}
 	errs = expandEnv(file, root, "", lookup, &c.expanded)
 	if err := Decode(file, root, "", c); err != nil {
 		if errors.Is(err, ErrTooLarge) {
@@ -73,6 +82,9 @@ func parseWithin(file string, data []byte, lookup func(string) (string, bool), l
 		if !insideBroken(e.Field, decodeErrs) {
 			errs = append(errs, e)
 		}
+	}
+	if keep != nil {
+		errs = keep(errs)
 	}
 	if len(errs) > 0 {
 		sortErrors(errs)

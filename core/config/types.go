@@ -25,6 +25,10 @@ type Config struct {
 
 	// expanded records the values that took text from ${ENV}, for Scrub.
 	expanded []expansion
+	// placeholders are the values that held an unset ${NAME}, and EnvRefs
+	// every variable read, when parsed by ParsePlaceholders.
+	placeholders []string
+	EnvRefs      []EnvRef `yaml:"-"`
 	// sections holds the top-level blocks other packages own (section.go).
 	sections map[string]any
 }

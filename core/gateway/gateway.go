@@ -36,6 +36,9 @@ type Source struct {
 	MaxSize int64
 	// Version is what the admin API reports as the running build.
 	Version string
+	// EnvPlaceholders treats unset ${NAME} as placeholders
+	// (config.ParsePlaceholders); for validate only.
+	EnvPlaceholders bool
 }
 
 func (src Source) load() (*config.Config, []byte, error) {
@@ -47,7 +50,11 @@ func (src Source) load() (*config.Config, []byte, error) {
 		}
 		name = src.File
 	}
-	cfg, err := config.ParseWithin(name, data, config.Limits{FileSize: src.MaxSize})
+	parse := config.ParseWithin
+	if src.EnvPlaceholders {
+		parse = config.ParsePlaceholders
+	}
+	cfg, err := parse(name, data, config.Limits{FileSize: src.MaxSize})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,25 +131,49 @@ func Check(src Source, logger *slog.Logger) (*Report, error) {
 	}
 	k := newKeeper()
 	k.begin(1)
-	s, err := buildWith(&builder{cfg: cfg, logger: logger, keep: k, dryRun: true}, data)
-	if err != nil {
+	fail := func(err error) (*Report, error) {
 		k.release(1)
 		return nil, err
 	}
+	// With placeholders (Source.EnvPlaceholders), the problems only for
+	// want of their values are dropped; the snapshot may then be missing.
+	s, err := buildWith(&builder{cfg: cfg, logger: logger, keep: k, dryRun: true}, data)
+	if err = withoutPlaceholders(cfg, err); err != nil {
+		return fail(err)
+	}
 	if err := server.Check(cfg.Listeners); err != nil {
-		k.release(1)
-		return nil, cfg.Resolve("", err)
+		if err = withoutPlaceholders(cfg, cfg.Resolve("", err)); err != nil {
+			return fail(err)
+		}
 	}
 	if cfg.Admin.Address != "off" {
 		if _, err := admin.NewPolicy(&cfg.Admin); err != nil {
-			k.release(1)
-			return nil, cfg.Resolve("", err)
+			if err = withoutPlaceholders(cfg, cfg.Resolve("", err)); err != nil {
+				return fail(err)
+			}
 		}
+	}
+	if s == nil {
+		k.release(1)
+		return &Report{Config: cfg}, nil
 	}
 	s.keep = k
 	s.Generation = 1
 	s.retireFrom(nil)
 	return &Report{Config: cfg, Warnings: s.Warnings}, nil
+}
+
+// withoutPlaceholders is err less the problems at placeholders' values;
+// nil if none is left.
+func withoutPlaceholders(cfg *config.Config, err error) error {
+	var es config.Errors
+	if err == nil || !errors.As(err, &es) {
+		return err
+	}
+	if es = cfg.WithoutPlaceholders(es); len(es) == 0 {
+		return nil
+	}
+	return es
 }
 
 // Start loads the config, opens listeners and the admin API, and serves.

@@ -127,3 +127,52 @@ routes:
 		t.Errorf("exit %d, stderr:\n%s\nwant one error at the chain's line 8", code, errOut)
 	}
 }
+
+// validate --env-placeholders checks everything but the values of unset
+// variables, and lists what the config reads.
+func TestValidateEnvPlaceholders(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	cfg := `listeners:
+  - address: "${WGT_LISTEN_ADDR}"
+admin: { address: "off" }
+stores: { redis: { address: "${WGT_REDIS_ADDR}", password: "${WGT_REDIS_PW}" } }
+upstreams:
+  api: { targets: [{ url: "https://${WGT_API_HOST}:8443" }] }
+routes:
+  - name: a
+    match: { path: /a }
+    filters:
+      - jwt: { issuer: "${WGT_ISSUER:-https://auth.example.com}", audiences: [api], secret: "${WGT_JWT_SECRET}" }
+      - rate_limit: { rate: 10/s, store: redis, BURST }
+    upstream: api
+`
+	writeFile(t, dir, "bad.yaml", strings.Replace(cfg, "BURST", "burts: 3", 1))
+	writeFile(t, dir, "good.yaml", strings.Replace(cfg, "BURST", "burst: 3", 1))
+
+	// Without the flag, each unset variable is an error.
+	if _, errOut, code := runCLI(t, dir, "validate", "-c", "good.yaml"); code == 0 || !strings.Contains(errOut, "WGT_JWT_SECRET is not set") {
+		t.Errorf("without --env-placeholders: exit %d, stderr:\n%s\nwant the unset variables reported", code, errOut)
+	}
+	// With it, only the real problem is left.
+	_, errOut, code := runCLI(t, dir, "validate", "--env-placeholders", "-c", "bad.yaml")
+	if code == 0 || !strings.Contains(errOut, `bad.yaml:12:49: routes[0].filters[1].rate_limit.burts: unknown field "burts"`) || !strings.Contains(errOut, "1 problem(s)") {
+		t.Errorf("bad.yaml: exit %d, stderr:\n%s\nwant exactly the burts error", code, errOut)
+	}
+	out, errOut, code := runCLI(t, dir, "validate", "--env-placeholders", "-c", "good.yaml")
+	if code != 0 {
+		t.Fatalf("good.yaml: exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"the config reads 6 variable(s)",
+		"WGT_API_HOST\t(line 6)\tUNSET (placeholder)",
+		"WGT_ISSUER\t(line 11)\tunset, has a default",
+		"WGT_JWT_SECRET\t(line 11)\tUNSET (placeholder)",
+		"WGT_LISTEN_ADDR\t(line 2)\tUNSET (placeholder)",
+		"good.yaml: ok",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
