@@ -109,3 +109,24 @@ consumers:
 		t.Errorf("config_visible must be a literal true to show a plugin's config:\n%s", out)
 	}
 }
+
+// A chain entry's replacement block is a filter block: its secret fields
+// are hidden as the filter's own are, the rest shown.
+func TestRedactChainReplace(t *testing.T) {
+	src := doc(`
+routes:
+  - name: r
+    filters:
+      - chain: { name: base, exclude: [cors], replace: { headers: { request: { set: { Authorization: "Bearer hunter2-LEAK" } } }, rate_limit: { rate: 500/s } } }
+    upstream: u
+`)
+	out := string(config.Redact([]byte(src), filterConfig))
+	if strings.Contains(out, "hunter2-LEAK") {
+		t.Errorf("the replacement block's secret shows:\n%s", out)
+	}
+	for _, want := range []string{"base", "cors", "500/s", config.Redacted} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the view lacks %q:\n%s", want, out)
+		}
+	}
+}
