@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/textproto"
-	"strings"
 )
 
 // framingHeaders may not be hidden: they frame the response (removing
@@ -33,7 +32,7 @@ func (v *Validator) responseHygiene() {
 	seen := map[string]int{}
 	for i, name := range s.HideResponseHeaders {
 		field := JoinIndex("server.hide_response_headers", i)
-		if !isToken(name) {
+		if !IsToken(name) {
 			v.Errorf(field, "%q is not a header name; use letters, digits and -, e.g. X-Powered-By", name)
 			continue
 		}
@@ -49,21 +48,6 @@ func (v *Validator) responseHygiene() {
 		}
 		seen[key] = i
 	}
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid field name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // overload checks server.overload: the hard threshold sheds more than the

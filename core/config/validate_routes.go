@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/wasmgate/wasmgate/core/internal/httpsyntax"
 )
 
 func (v *Validator) routes() {
@@ -169,16 +171,7 @@ func (v *Validator) regex(field, expr string) {
 
 // IsToken reports whether s is an RFC 9110 token (section 5.6.2), the
 // syntax of methods and header names. Filters validate names with it too.
-func IsToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !alnum && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return s != ""
-}
+func IsToken(s string) bool { return httpsyntax.IsToken(s) }
 
 // checkTargetURL accepts http(s)://host[:port][/base path]: a target names
 // where to connect and nothing else. Credentials, queries and fragments

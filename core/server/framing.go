@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/wasmgate/wasmgate/core/internal/httpsyntax"
 )
 
 // Request framing (RFC 9112 §2–§7).
@@ -455,7 +457,7 @@ func (s *framingScanner) requestLine(p []byte, i int, out sink) int {
 		case b < ' ' || b == 0x7f:
 			return s.failAt(i, "a control character in the request line")
 		case s.spaces == 0:
-			if !tokenByte(b) {
+			if !httpsyntax.TokenByte(b) {
 				return s.failAt(i, "a method that is not a token")
 			}
 			if s.nmethod < len(s.method) {
@@ -502,7 +504,7 @@ func (s *framingScanner) fieldName(p []byte, i int) int {
 		b := p[i]
 		empty := s.nname == 0 && !s.nameLong
 		switch {
-		case tokenByte(b):
+		case httpsyntax.TokenByte(b):
 			if s.nname < maxName {
 				s.name[s.nname] = lower(b)
 				s.nname++
@@ -570,12 +572,12 @@ func (s *framingScanner) endField() string {
 	if s.trailer {
 		return ""
 	}
-	v := trimOWS(s.value[:s.nvalue])
+	v := httpsyntax.TrimOWS(s.value[:s.nvalue])
 	switch s.kind {
 	case fieldContentLength:
 		// RFC 9110 §8.6: 1*DIGIT. A list ("5, 5") is refused, as net/http
 		// refuses it.
-		n, ok := parseDecimal(v)
+		n, ok := httpsyntax.ParseDecimal(v)
 		switch {
 		case s.valueLong || !ok:
 			return "a Content-Length that is not a decimal number"
@@ -702,7 +704,7 @@ func guardFraming(next http.Handler, c *counters) http.Handler {
 
 func checkH2ContentLength(values []string, parsed int64) string {
 	for _, v := range values {
-		n, ok := parseDecimal(v)
+		n, ok := httpsyntax.ParseDecimal(v)
 		if !ok {
 			return "content-length is not a decimal number"
 		}
@@ -728,22 +730,6 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
 	_, _ = w.Write([]byte(`{"error":` + strconv.Quote(reason) + `,"status":` + strconv.Itoa(status) + "}\n"))
 }
 
-// tokenByte reports whether b is a tchar (RFC 9110 §5.6.2).
-func tokenByte(b byte) bool { return b < 0x80 && tchar[b] }
-
-var tchar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
 func lower(b byte) byte {
 	if 'A' <= b && b <= 'Z' {
 		return b + 'a' - 'A'
@@ -763,33 +749,6 @@ func unhex(b byte) byte {
 		return b - 'a' + 10
 	}
 	return b - 'A' + 10
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// parseDecimal parses 1*DIGIT up to 18 digits (what fits an int64 and
-// net/http accepts).
-func parseDecimal[T string | []byte](b T) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := range len(b) {
-		c := b[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 func equalFoldChunked(b []byte) bool {

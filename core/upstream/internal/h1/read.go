@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/wasmgate/wasmgate/core/internal/httpsyntax"
 )
 
 // Response framing (RFC 9112 §2–§7), by the rules core/server/framing.go
@@ -116,7 +118,7 @@ func parseHead(b []byte, vals []string) (head, error) {
 		key := textproto.CanonicalMIMEHeaderKey(name)
 		switch key {
 		case "Content-Length":
-			n, ok := parseDecimal(value)
+			n, ok := httpsyntax.ParseDecimal(value)
 			switch {
 			case !ok:
 				return h, badResponse("a Content-Length that is not a decimal number")
@@ -205,7 +207,7 @@ func fieldLine(line string) (name, value string, err error) {
 	if colon < 0 {
 		return "", "", badResponse("a field line without a colon")
 	}
-	value = trimOWS(line[colon+1:])
+	value = httpsyntax.TrimOWS(line[colon+1:])
 	for i := 0; i < len(value); i++ {
 		if b := value[i]; b == '\r' || b == 0 {
 			return "", "", badResponse("a CR or NUL in a field value")
@@ -213,7 +215,7 @@ func fieldLine(line string) (name, value string, err error) {
 	}
 	name = line[:colon]
 	for i := 0; i < len(name); i++ {
-		if !tokenByte(name[i]) {
+		if !httpsyntax.TokenByte(name[i]) {
 			return "", value, nil
 		}
 	}
@@ -229,7 +231,7 @@ func (h *head) announce(v string) error {
 	for v != "" {
 		var k string
 		k, v, _ = strings.Cut(v, ",")
-		k = trimOWS(k)
+		k = httpsyntax.TrimOWS(k)
 		if k == "" {
 			continue
 		}
@@ -250,52 +252,11 @@ func hasToken(v, token string) bool {
 	for v != "" {
 		var t string
 		t, v, _ = strings.Cut(v, ",")
-		if strings.EqualFold(trimOWS(t), token) {
+		if strings.EqualFold(httpsyntax.TrimOWS(t), token) {
 			return true
 		}
 	}
 	return false
-}
-
-func tokenByte(b byte) bool { return b < 0x80 && tchar[b] }
-
-var tchar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// parseDecimal parses 1*DIGIT of up to 18 digits.
-func parseDecimal(s string) (int64, bool) {
-	if len(s) == 0 || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // readChunkSize reads a chunk-size line: hex digits, optional extensions

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/wasmgate/wasmgate/core/internal/httpsyntax"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -88,7 +89,7 @@ func (c *conn) writeHead(req *http.Request, length int64) error {
 			continue
 		case "User-Agent":
 			// net/http sends the first value only, and none when empty.
-			if len(vv) > 0 && trimOWS(vv[0]) != "" {
+			if len(vv) > 0 && httpsyntax.TrimOWS(vv[0]) != "" {
 				vv = vv[:1]
 			} else {
 				continue
@@ -103,7 +104,7 @@ func (c *conn) writeHead(req *http.Request, length int64) error {
 			}
 			bw.WriteString(k)
 			bw.WriteString(": ")
-			bw.WriteString(trimOWS(v))
+			bw.WriteString(httpsyntax.TrimOWS(v))
 			bw.WriteString("\r\n")
 		}
 	}
@@ -178,7 +179,7 @@ func validMethod(m string) bool {
 		return false
 	}
 	for i := 0; i < len(m); i++ {
-		if !tokenByte(m[i]) {
+		if !httpsyntax.TokenByte(m[i]) {
 			return false
 		}
 	}
@@ -253,7 +254,7 @@ func (c *conn) writeChunked(body io.Reader, trailer http.Header) (int64, error) 
 			}
 			bw.WriteString(k)
 			bw.WriteString(": ")
-			bw.WriteString(trimOWS(v))
+			bw.WriteString(httpsyntax.TrimOWS(v))
 			bw.WriteString("\r\n")
 		}
 	}
