@@ -299,8 +299,15 @@ routes:
 	if gen == 1 {
 		t.Fatal("still serving generation 1 after the good edit")
 	}
-	if want := fmt.Sprintf("config restored after a rejected edit; serving generation %d", gen); !strings.Contains(logs.String(), want) {
-		t.Errorf("no %q in the log:\n%s", want, logs.String())
+	// The watch logs the restore after Reload returns, and onReload runs
+	// inside Reload: wait for the line rather than read the log at once.
+	want := fmt.Sprintf("config restored after a rejected edit; serving generation %d", gen)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the line; its arrival is what is waited for
 	}
 }
 
