@@ -138,8 +138,25 @@ func closeBody(req *http.Request) {
 	}
 }
 
+// idempotent reports a request that RFC 9110 §9.2.2 lets a client send
+// again on its own: an idempotent method, or one the client marked with an
+// idempotency key (as net/http does).
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
 // exchange runs one request on c. stale reports a reused connection that
-// failed before any byte of the response, with the connection's fault.
+// failed before any byte of the response, with the connection's fault, for
+// a request that may be sent again: one whose write failed (the upstream
+// never had all of it) or an idempotent one. A POST the upstream received
+// whole and then died on is not sent twice.
 func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, trace *httptrace.ClientTrace) (resp *http.Response, bodyRead int64, stale bool, err error) {
 	p := c.pool
 	c.watch(ctx)
@@ -162,7 +179,8 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 			h, rerr = parseHead(c.head, r.vals[:])
 		}
 		if rerr != nil {
-			stale = c.reused && !got && !c.cancelled.Load() && !isTimeout(rerr)
+			stale = c.reused && !got && !c.cancelled.Load() && !isTimeout(rerr) &&
+				(werr != nil || idempotent(req))
 			c.fail()
 			if werr != nil && !got {
 				rerr = werr
