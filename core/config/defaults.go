@@ -110,8 +110,16 @@ func applyDefaults(c *Config) {
 	observabilityDefaults(&c.Observability) // observability.go
 
 	for i := range c.Routes {
-		if r := c.Routes[i].Redirect; r != nil && r.Status == 0 {
-			r.Status = defaultRedirectStatus
+		if r := c.Routes[i].Redirect; r != nil {
+			if r.Status == 0 {
+				r.Status = defaultRedirectStatus
+			}
+			// An upgrade to https of the same URL answers only plain-HTTP
+			// requests: over TLS it would send the client to itself.
+			m := &c.Routes[i].Match
+			if r.HTTPS && r.Location == "" && m.Scheme == "" {
+				m.Scheme = "http"
+			}
 		}
 		if r := c.Routes[i].Respond; r != nil && r.Status == 0 {
 			r.Status = defaultRespondStatus

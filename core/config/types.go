@@ -293,6 +293,10 @@ type Match struct {
 	Methods []string     `yaml:"methods"` // case-sensitive tokens; empty matches any
 	Headers []ValueMatch `yaml:"headers"`
 	Query   []ValueMatch `yaml:"query"`
+	// Scheme: "http" or "https", the scheme the client used (a trusted
+	// proxy's X-Forwarded-Proto counts); empty matches both. A redirect
+	// route with https: true matches only "http" unless it says otherwise.
+	Scheme string `yaml:"scheme"`
 }
 
 // ValueMatch matches one header or query parameter. With neither Value nor

@@ -61,6 +61,9 @@ func (v *Validator) target(p string, r *Route) {
 		v.Upstream(p+".upstream", r.Upstream)
 	case r.Redirect != nil:
 		v.redirect(p+".redirect", r.Redirect)
+		if rd := r.Redirect; rd.HTTPS && rd.Location == "" && r.Match.Scheme == "https" {
+			v.Errorf(p+".match.scheme", "this route upgrades to https the URL it was asked for; matching https requests would send a client to itself forever (leave scheme out: an upgrade matches http only)")
+		}
 	default:
 		if s := r.Respond.Status; s < 100 || s > 599 {
 			v.Errorf(p+".respond.status", "%d is not an HTTP status; valid: 100 to 599", s)

@@ -128,6 +128,7 @@ routes:
   - {name: c, redirect: {port: 8443}}
   - {name: d, redirect: {https: true, port: 70000, location: "//evil.example"}}
   - {name: e, redirect: {}, respond: {}}
+  - {name: f, match: {scheme: https}, redirect: {https: true}}
 `, []string{
 			`gw.yaml:3:26: routes[0].redirect.status: 200 is not a redirect status; valid: 301, 302 (the default), 303, 307, 308`,
 			`gw.yaml:3:39: routes[0].redirect.location: "new" is neither a path (starting with "/") nor an absolute http:// or https:// URL`,
@@ -136,6 +137,7 @@ routes:
 			`gw.yaml:6:39: routes[3].redirect.port: 70000 is not a port; valid: 1 to 65535`,
 			`gw.yaml:6:52: routes[3].redirect.location: "//evil.example" is a scheme-relative URL; write the scheme (https://host/path) or a path`,
 			`gw.yaml:7:15: routes[4].redirect: respond and redirect are exclusive targets; keep one`,
+			`gw.yaml:8:23: routes[5].match.scheme: this route upgrades to https the URL it was asked for; matching https requests would send a client to itself forever (leave scheme out: an upgrade matches http only)`,
 		}},
 		{"filter chains", minimal + `    filters:
       - chain: auht

@@ -26,6 +26,10 @@ type Exchange struct {
 	// ClientIP is the client's address: the TCP peer, or the address a
 	// trusted proxy reported.
 	ClientIP netip.Addr
+	// Scheme is "https" when the client's request came over TLS, to the
+	// gateway or (as a trusted proxy's X-Forwarded-Proto says) to the proxy
+	// in front of it; "http" otherwise.
+	Scheme string
 	// Start is when the gateway received the request.
 	Start time.Time
 	// Consumer is the authenticated caller, set by an auth filter.

@@ -71,7 +71,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	setPath(r, path)
 
-	route, res, allow := s.table.Match(r, host, path, &x.Params)
+	x.Scheme = schemeOf(r, trusted)
+	route, res, allow := s.table.Match(r, x.Scheme, host, path, &x.Params)
 	switch res {
 	case router.NotFound:
 		g.writeLocal(s, w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
@@ -368,6 +369,28 @@ func pathUnescape(s string) (string, error) {
 		return s, nil
 	}
 	return url.PathUnescape(s)
+}
+
+// schemeOf is the scheme the client used: https over TLS; behind a trusted
+// proxy, what that proxy reports in X-Forwarded-Proto (its last element, the
+// nearest proxy's view, for a proxy that appends); http otherwise. A client
+// that is not a trusted proxy cannot claim https.
+func schemeOf(r *http.Request, trusted bool) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if trusted {
+		if v := r.Header["X-Forwarded-Proto"]; len(v) > 0 {
+			last := v[len(v)-1]
+			if k := strings.LastIndexByte(last, ','); k >= 0 {
+				last = last[k+1:]
+			}
+			if strings.EqualFold(textproto.TrimString(last), "https") {
+				return "https"
+			}
+		}
+	}
+	return "http"
 }
 
 // hostOf is the request's host as routes match it: lowercased, without a

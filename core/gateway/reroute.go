@@ -106,7 +106,7 @@ func (s *Snapshot) reselect(x *filter.Exchange) (*Route, *filter.Response) {
 		return nil, filter.Error(http.StatusBadRequest, "invalid host after filters")
 	}
 	setPath(r, path)
-	route, res, allow := s.table.Match(r, host, path, &x.Params)
+	route, res, allow := s.table.Match(r, x.Scheme, host, path, &x.Params)
 	switch res {
 	case router.NotFound:
 		x.Route, x.RouteIndex = "", 0

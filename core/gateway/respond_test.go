@@ -1,7 +1,13 @@
 package gateway
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/config"
@@ -64,5 +70,64 @@ func TestRespondTemplates(t *testing.T) {
 	_, err = compileRespond(&config.Respond{Headers: map[string]string{"X-A": "{nope}"}}, nil, "routes[0].respond")
 	if path, _, ok := config.AsFieldErr(err); !ok || path != "routes[0].respond.headers.X-A" {
 		t.Errorf("error %v at %q; want one at routes[0].respond.headers.X-A", err, path)
+	}
+}
+
+// An https upgrade of the same URL answers plain-HTTP requests only: a
+// request that came over https (here: as a trusted proxy reports it) falls
+// through to the next route instead of being sent to itself forever. A
+// client that is not a trusted proxy cannot claim https.
+func TestHTTPSUpgradeMatchesPlainHTTPOnly(t *testing.T) {
+	up := echoUpstream(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gw.yaml")
+	cfg := fmt.Sprintf(`
+listeners:
+  - { name: main, address: "127.0.0.1:0", trusted_proxies: [127.0.0.1/32] }
+  - { name: open, address: "127.0.0.1:0" }
+admin: { address: "off" }
+upstreams:
+  echo: { targets: [{ url: %q }] }
+routes:
+  - name: to-https
+    match: { prefix: / }
+    redirect: { https: true, status: 308 }
+  - name: app
+    match: { prefix: / }
+    upstream: echo
+`, up.URL)
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, base := startGateway(t, file)
+	open := "http://" + g.Addrs()["open"].String()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(url string, hdr ...string) (int, string, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	host := strings.TrimPrefix(base, "http://")
+	if code, loc, _ := do(base + "/a?q=1"); code != 308 || loc != "https://"+host+"/a?q=1" {
+		t.Errorf("plain request: %d Location %q; want 308 to https://%s/a?q=1", code, loc, host)
+	}
+	for _, proto := range []string{"https", "HTTPS", "http, https"} {
+		if code, _, body := do(base+"/a?q=1", "X-Forwarded-Proto", proto); code != 200 || body != "GET /a?q=1" {
+			t.Errorf("X-Forwarded-Proto %q from a trusted proxy: %d %q; want the app route", proto, code, body)
+		}
+	}
+	if code, _, _ := do(base+"/a", "X-Forwarded-Proto", "https, http"); code != 308 {
+		t.Errorf("a trusted proxy that saw http (last element): %d, want the redirect", code)
+	}
+	if code, _, _ := do(open+"/a", "X-Forwarded-Proto", "https"); code != 308 {
+		t.Errorf("X-Forwarded-Proto from an untrusted client: %d, want the redirect", code)
 	}
 }

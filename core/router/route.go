@@ -29,6 +29,7 @@ type route[T any] struct {
 	methods []string // nil: any method
 	headers []valueMatcher
 	query   []valueMatcher
+	scheme  string // "http", "https" or "": any
 }
 
 // valueMatcher is one compiled header or query condition.
@@ -46,6 +47,9 @@ type valueMatcher struct {
 func (r *route[T]) conditions() int {
 	n := len(r.headers) + len(r.query)
 	if r.methods != nil {
+		n++
+	}
+	if r.scheme != "" {
 		n++
 	}
 	return n
@@ -173,6 +177,12 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		}
 		c.name = http.CanonicalHeaderKey(vm.Name)
 		r.headers = append(r.headers, c)
+	}
+	switch m.Scheme {
+	case "", "http", "https":
+		r.scheme = m.Scheme
+	default:
+		fail("scheme", "%q: want http or https", m.Scheme)
 	}
 	for i, vm := range m.Query {
 		c, err := compileValueMatch(vm)

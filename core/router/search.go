@@ -9,6 +9,7 @@ import (
 // search is the state of one Match call. It lives on the caller's stack.
 type search[T any] struct {
 	r      *http.Request
+	scheme string
 	path   string
 	params *Params
 	query  url.Values // parsed on first use by a query matcher
@@ -132,6 +133,9 @@ func (s *search[T]) first(routes []*route[T]) *route[T] {
 // accept checks a route's conditions beyond its path. A route that fails
 // only on the method lends its methods to a possible 405's Allow.
 func (s *search[T]) accept(rt *route[T]) bool {
+	if rt.scheme != "" && rt.scheme != s.scheme {
+		return false
+	}
 	for i := range rt.headers {
 		m := &rt.headers[i]
 		if !m.matchValues(s.r.Header[m.name]) {

@@ -139,7 +139,8 @@ func (ht *hostTable[T]) insert(rt *route[T]) {
 // choice depends on. The slice is the table's own; do not modify it.
 func (t *Table[T]) HeaderNames() []string { return t.headers }
 
-// Match finds the route for a request. host is the request's host,
+// Match finds the route for a request. scheme is "http" or "https" as the
+// caller judges the client's request; host is the request's host,
 // lowercased, without port and without a trailing dot; path is its
 // canonical path (Canonicalize); r supplies the method, headers and
 // query. Captured parameters are
@@ -149,7 +150,7 @@ func (t *Table[T]) HeaderNames() []string { return t.headers }
 // v is the first route that failed only on its method (its params are not
 // captured), so a caller can let that route's filters answer a CORS
 // preflight.
-func (t *Table[T]) Match(r *http.Request, host, path string, params *Params) (v T, res Result, allow []string) {
+func (t *Table[T]) Match(r *http.Request, scheme, host, path string, params *Params) (v T, res Result, allow []string) {
 	if params == nil {
 		params = new(Params)
 	}
@@ -157,7 +158,7 @@ func (t *Table[T]) Match(r *http.Request, host, path string, params *Params) (v 
 	if path == "" || path[0] != '/' {
 		return v, NotFound, nil
 	}
-	s := search[T]{r: r, path: path, params: params}
+	s := search[T]{r: r, scheme: scheme, path: path, params: params}
 	if ht := t.exact[host]; ht != nil {
 		if rt := s.find(ht); rt != nil {
 			return s.found(rt)

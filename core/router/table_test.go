@@ -31,6 +31,7 @@ func compileNamed(t *testing.T, routes []namedMatch) *Table[string] {
 // req describes one request to match and what should come of it.
 type req struct {
 	method, host, target string // target: path and optional ?query
+	scheme               string // "" is http
 	header               http.Header
 	want                 string            // route name; "" for no route
 	res                  Result            // defaults to Found when want != "", else NotFound
@@ -50,7 +51,11 @@ func (q req) run(t *testing.T, tab *Table[string]) {
 	}
 	path, _, _ := strings.Cut(q.target, "?")
 	var ps Params
-	got, res, allow := tab.Match(r, q.host, path, &ps)
+	scheme := q.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	got, res, allow := tab.Match(r, scheme, q.host, path, &ps)
 	wantRes := q.res
 	if wantRes == NotFound && q.want != "" {
 		wantRes = Found
@@ -338,7 +343,7 @@ func TestMatchAllocations(t *testing.T) {
 		{"wild", "a.example.com", "/w/x/y"},
 	} {
 		allocs := testing.AllocsPerRun(200, func() {
-			if v, res, _ := tab.Match(r, c.host, c.path, &ps); res != Found || v != c.name {
+			if v, res, _ := tab.Match(r, "http", c.host, c.path, &ps); res != Found || v != c.name {
 				t.Fatalf("%s: got %q %v", c.name, v, res)
 			}
 		})
@@ -351,10 +356,10 @@ func TestMatchAllocations(t *testing.T) {
 func TestNilParams(t *testing.T) {
 	tab := compileNamed(t, []namedMatch{{"p", config.Match{Path: "/a/{x}"}}})
 	r := httptest.NewRequest("GET", "http://x/", nil)
-	if v, res, _ := tab.Match(r, "", "/a/b", nil); v != "p" || res != Found {
+	if v, res, _ := tab.Match(r, "http", "", "/a/b", nil); v != "p" || res != Found {
 		t.Errorf("got %q %v", v, res)
 	}
-	if _, res, _ := tab.Match(r, "", "a/b", nil); res != NotFound {
+	if _, res, _ := tab.Match(r, "http", "", "a/b", nil); res != NotFound {
 		t.Errorf("non-canonical path: got %v", res)
 	}
 }
@@ -388,6 +393,7 @@ func TestCompileErrors(t *testing.T) {
 		{config.Match{Headers: []config.ValueMatch{{Name: "a", Value: "x", Regex: "y"}}}, "routes[1].match.headers[0]", "not both"},
 		{config.Match{Query: []config.ValueMatch{{Name: "a", Regex: "("}}}, "routes[1].match.query[0].regex", "missing"},
 		{config.Match{Query: []config.ValueMatch{{Name: "a", Value: "1", Absent: true}}}, "routes[1].match.query[0].absent", "absent"},
+		{config.Match{Scheme: "HTTPS"}, "routes[1].match.scheme", "want http or https"},
 	}
 	for _, tt := range tests {
 		_, err := Compile([]Entry[int]{{Match: config.Match{Path: "/ok"}}, {Match: tt.match}})
@@ -433,5 +439,24 @@ func TestResultString(t *testing.T) {
 		if res.String() != want {
 			t.Errorf("%d: %q", res, res.String())
 		}
+	}
+}
+
+// A scheme condition counts like a header matcher: among routes on one path
+// the conditioned one is tried first, and a request of the other scheme
+// falls through to the next.
+func TestSchemeCondition(t *testing.T) {
+	tab := compileNamed(t, []namedMatch{
+		{"any", config.Match{Prefix: "/"}},
+		{"plain", config.Match{Prefix: "/", Scheme: "http"}},
+		{"secure", config.Match{Path: "/login", Scheme: "https"}},
+	})
+	for _, q := range []req{
+		{target: "/x", want: "plain"},
+		{target: "/x", scheme: "https", want: "any"},
+		{target: "/login", scheme: "https", want: "secure"},
+		{target: "/login", want: "plain"},
+	} {
+		q.run(t, tab)
 	}
 }
