@@ -72,11 +72,7 @@ func TestPluginNewGoBuildsTestsAndRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go module for wasip1 and runs its tests: not with -short")
 	}
-	for _, tool := range []string{"make", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	needTools(t, "", "make", "go")
 	dir := filepath.Join(t.TempDir(), "hello")
 	stdout, stderr, err := runCLI(t, "plugin", "new", "hello", "--dir", dir, "--sdk", repoSDK(t))
 	if err != nil {
@@ -286,22 +282,15 @@ func TestPluginNewAssemblyScriptBuildsAndRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("npm install and asc: not with -short")
 	}
-	for _, tool := range []string{"make", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: the AssemblyScript scaffold needs npm (apt-get install npm)", tool)
-		}
-	}
+	needTools(t, "the AssemblyScript scaffold needs npm (apt-get install npm)", "make", "npm")
 	scaffoldAndRun(t, "assemblyscript", "as-hello", "X-As-Hello")
 }
 
 func TestPluginNewCBuildsAndRuns(t *testing.T) {
-	for _, tool := range []string{"make", "clang"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: the C scaffold needs apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32", tool)
-		}
-	}
+	const cPackages = "the C scaffold needs apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"
+	needTools(t, cPackages, "make", "clang", "wasm-ld")
 	if _, err := os.Stat("/usr/lib/wasm32-wasi/libc.a"); err != nil {
-		t.Skip("wasi-libc is not installed: apt-get install wasi-libc libclang-rt-14-dev-wasm32")
+		missing(t, "wasi-libc is not installed: "+cPackages)
 	}
 	scaffoldAndRun(t, "c", "c-hello", "X-C-Hello")
 }
@@ -320,4 +309,28 @@ func TestCScaffoldHeaderMatchesTheExample(t *testing.T) {
 	if !bytes.Equal(example, copied) {
 		t.Fatal("cmd/wasmgate/scaffold/c/proxy_wasm_intrinsics.h.tmpl differs from examples/c-filter/proxy_wasm_intrinsics.h; copy it again")
 	}
+}
+
+// needTools skips the test where a tool it builds with is not installed,
+// and fails it under CI, whose .ci/run installs them all: a scaffold that
+// CI never builds is not a tested one.
+func needTools(t *testing.T, hint string, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			msg := tool + " is not installed"
+			if hint != "" {
+				msg += ": " + hint
+			}
+			missing(t, msg)
+		}
+	}
+}
+
+func missing(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set: .ci/run installs it)")
+	}
+	t.Skip(msg)
 }
