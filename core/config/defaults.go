@@ -108,6 +108,7 @@ func applyDefaults(c *Config) {
 	}
 
 	observabilityDefaults(&c.Observability) // observability.go
+	versioningDefaults(c.Versioning)        // versioning.go
 
 	for i := range c.Routes {
 		if r := c.Routes[i].Redirect; r != nil {

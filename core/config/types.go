@@ -13,6 +13,9 @@ type Config struct {
 	Upstreams    map[string]*Upstream    `yaml:"upstreams"`
 	FilterChains map[string][]FilterSpec `yaml:"filter_chains"`
 	Routes       []Route                 `yaml:"routes"`
+	// Versioning says how requests name the API version they want, for
+	// routes that declare a version (versioning.go).
+	Versioning *Versioning `yaml:"versioning"`
 
 	// Sections owned by filter families; their types live in their own files.
 	Consumers     []Consumer    `yaml:"consumers"`     // consumers.go
@@ -276,6 +279,13 @@ type Route struct {
 	// Metadata is free-form data for filters to read (metadata.go); the
 	// Wasm host exposes it as Envoy's route_metadata property.
 	Metadata Metadata `yaml:"metadata"`
+
+	// Version is the API version this route serves ("v2"); it matches only
+	// requests that name it, as versioning says (versioning.go).
+	Version string `yaml:"version"`
+	// Deprecation announces the route's retirement with Deprecation and
+	// Sunset headers, and retires it at the sunset (versioning.go).
+	Deprecation *Deprecation `yaml:"deprecation"`
 }
 
 // Match selects requests for a route. All given conditions must hold.

@@ -20,6 +20,7 @@ func validate(c *Config) Errors {
 	v.upstreams()
 	v.chains()
 	v.routes()
+	v.versioning() // versioning.go
 	v.consumers()
 	v.observability() // observability.go
 	v.sections()      // section.go: the blocks other packages own

@@ -120,6 +120,23 @@ routes: [{name: r, upstream: u}]
 			`gw.yaml:3:54: upstreams.u.engine: engine native speaks HTTP/1.1 only; protocol h2c needs engine std (or leave engine out)`,
 			`gw.yaml:4:39: upstreams.v.engine: "fast" is not valid; valid values: native, std`,
 		}},
+		{"versioning and deprecation", `
+listeners: [{address: ":8080"}]
+versioning: {by: headr, default: "v 2"}
+routes:
+  - {name: a, version: "v/2", respond: {}}
+  - {name: b, respond: {}, deprecation: {sunset: "2027-13-01", link: "/docs", status: 200}}
+  - {name: c, respond: {}, deprecation: {at: 2027-06-30, sunset: 2027-01-01}}
+`, []string{
+			`gw.yaml:2:14: versioning.by: "headr" is not valid; valid values: path, header, query, media_type`,
+			`gw.yaml:2:25: versioning.default: "v 2" is not a version: letters, digits, '.', '-' and '_', like v2`,
+			`gw.yaml:4:15: routes[0].version: "v/2" is not a version: letters, digits, '.', '-' and '_', like v2`,
+			`gw.yaml:5:28: routes[1].deprecation.at: say when the route is (or was) deprecated: at: 2027-01-01 (RFC 9745's Deprecation header carries the date)`,
+			`gw.yaml:5:42: routes[1].deprecation.sunset: "2027-13-01" is not a date: write 2027-06-30 or an RFC 3339 time`,
+			`gw.yaml:5:64: routes[1].deprecation.link: "/docs" is not an absolute http(s) URL`,
+			`gw.yaml:5:79: routes[1].deprecation.status: 200: the answer after the sunset is an error status (400 to 599; default 410)`,
+			`gw.yaml:6:58: routes[2].deprecation.sunset: the sunset (2027-01-01) must come after the deprecation (2027-06-30)`,
+		}},
 		{"redirects", `
 listeners: [{address: ":8080"}]
 routes:

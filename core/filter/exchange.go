@@ -30,6 +30,9 @@ type Exchange struct {
 	// gateway or (as a trusted proxy's X-Forwarded-Proto says) to the proxy
 	// in front of it; "http" otherwise.
 	Scheme string
+	// APIVersion is the API version the request names (normalized: "v2"),
+	// or the configured default; "" without versioning.
+	APIVersion string
 	// Start is when the gateway received the request.
 	Start time.Time
 	// Consumer is the authenticated caller, set by an auth filter.

@@ -69,10 +69,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeLocal(s, w, r, x, filter.Error(http.StatusBadRequest, "invalid host"))
 		return
 	}
+	x.Scheme = schemeOf(r, trusted)
+	if s.versions != nil {
+		x.APIVersion, path = s.versions.read(r, path)
+	}
 	setPath(r, path)
 
-	x.Scheme = schemeOf(r, trusted)
-	route, res, allow := s.table.Match(r, x.Scheme, host, path, &x.Params)
+	route, res, allow := s.table.Match(r, router.Facts{Scheme: x.Scheme, Version: x.APIVersion}, host, path, &x.Params)
 	switch res {
 	case router.NotFound:
 		g.writeLocal(s, w, r, x, filter.Error(http.StatusNotFound, "no route matches "+r.Method+" "+path))
@@ -93,6 +96,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.SetRouting(s.table.HeaderNames())
 	x.SetRouteConfig(route.spec)
+	if route.deprecation != nil {
+		if resp := route.deprecation.retired(x); resp != nil {
+			g.writeLocal(s, w, r, x, resp)
+			return
+		}
+	}
 
 	if resp := route.limitBody(w, r, x); resp != nil {
 		g.writeLocal(s, w, r, x, resp)
@@ -133,6 +142,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	runs.response(x)
+	if route.deprecation != nil {
+		route.deprecation.served(x)
+	}
 	upstreamResp = route.streamResponse(x, r, upstreamResp, ran)
 	s.hygiene.apply(x.Response)
 	werr := route.proxy.WriteResponse(w, r, x, upstreamResp)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/router"
 )
@@ -105,8 +106,15 @@ func (s *Snapshot) reselect(x *filter.Exchange) (*Route, *filter.Response) {
 	if !ok {
 		return nil, filter.Error(http.StatusBadRequest, "invalid host after filters")
 	}
+	if s.versions != nil {
+		// A version segment a filter put (back) in front of the path is
+		// read again; without one the request keeps the version it had.
+		if v, rest := s.versions.read(r, path); rest != path || s.versions.by != config.VersionByPath {
+			x.APIVersion, path = v, rest
+		}
+	}
 	setPath(r, path)
-	route, res, allow := s.table.Match(r, x.Scheme, host, path, &x.Params)
+	route, res, allow := s.table.Match(r, router.Facts{Scheme: x.Scheme, Version: x.APIVersion}, host, path, &x.Params)
 	switch res {
 	case router.NotFound:
 		x.Route, x.RouteIndex = "", 0

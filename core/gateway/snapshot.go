@@ -44,6 +44,7 @@ type Snapshot struct {
 	ioTimeouts        config.ServerTimeouts // the longest read/write of any listener
 	observer          filter.Observer       // nil when nothing is observed (observe.go)
 	requestID         *requestID            // nil when off
+	versions          *versionReader        // nil without versioning (versioning.go)
 
 	// Warnings are what validate shows about a valid config that is
 	// probably not what its author meant (two cors filters on one route).
@@ -71,6 +72,9 @@ type Route struct {
 	index    int         // in Config.Routes, for observers' per-route state
 	filters  []string    // the chain's filter names, to say which one rejected
 	stats    *routeStats // the console's counters (traffic.go); nil in Validate
+	// deprecation: the route's Deprecation/Sunset headers and retirement
+	// (versioning.go); nil when it has none.
+	deprecation *deprecation
 }
 
 // builder accumulates positioned errors while a snapshot is built, so one
@@ -144,12 +148,13 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 	}
 	b.snap = s
 
+	s.versions = newVersionReader(cfg)
 	entries := make([]router.Entry[*Route], 0, len(cfg.Routes))
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
 		if r := b.route(i, rc, s); r != nil {
 			s.routes = append(s.routes, r)
-			entries = append(entries, router.Entry[*Route]{Match: rc.Match, Value: r})
+			entries = append(entries, router.Entry[*Route]{Match: rc.Match, Value: r, Version: rc.Version})
 		}
 	}
 	if len(b.errs) == 0 {
@@ -226,6 +231,9 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	}
 	if rc.MaxRequestBody > 0 {
 		r.maxBody = int64(rc.MaxRequestBody)
+	}
+	if rc.Deprecation != nil {
+		r.deprecation = newDeprecation(rc.Name, rc.Deprecation, b.meter)
 	}
 	ok := true
 	rw, err := router.NewRewriter(rc.Rewrite, rc.Match)

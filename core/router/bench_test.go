@@ -81,7 +81,7 @@ func benchMatch(b *testing.B, pick func([][2]string) [][2]string) {
 				i := 0
 				for b.Loop() {
 					q := c.reqs[i%len(c.reqs)]
-					if _, res, _ := tab.Match(r, "http", q[0], q[1], &ps); res != c.want {
+					if _, res, _ := tab.Match(r, Facts{Scheme: "http"}, q[0], q[1], &ps); res != c.want {
 						b.Fatalf("%v: %v", q, res)
 					}
 					i++

@@ -44,7 +44,7 @@ func FuzzRouteProtectedPrefix(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", raw, path, again, err)
 		}
 		var ps Params
-		got, res, _ := tab.Match(r, "http", "x", path, &ps)
+		got, res, _ := tab.Match(r, Facts{Scheme: "http"}, "x", path, &ps)
 		if res != Found {
 			t.Fatalf("%q (canonical %q): no route, want the catch-all at least", raw, path)
 		}

@@ -30,6 +30,7 @@ type route[T any] struct {
 	headers []valueMatcher
 	query   []valueMatcher
 	scheme  string // "http", "https" or "": any
+	version string // normalized; "": any
 }
 
 // valueMatcher is one compiled header or query condition.
@@ -50,6 +51,9 @@ func (r *route[T]) conditions() int {
 		n++
 	}
 	if r.scheme != "" {
+		n++
+	}
+	if r.version != "" {
 		n++
 	}
 	return n
@@ -90,7 +94,7 @@ func (m *valueMatcher) matchValues(vs []string) bool {
 // them into one flat list, so the loader can place each on its own line.
 func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error) {
 	m := e.Match
-	r := &route[T]{index: index, value: e.Value}
+	r := &route[T]{index: index, value: e.Value, version: NormalizeVersion(e.Version)}
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		if field != "" {

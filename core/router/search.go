@@ -9,7 +9,7 @@ import (
 // search is the state of one Match call. It lives on the caller's stack.
 type search[T any] struct {
 	r      *http.Request
-	scheme string
+	facts  Facts
 	path   string
 	params *Params
 	query  url.Values // parsed on first use by a query matcher
@@ -133,7 +133,10 @@ func (s *search[T]) first(routes []*route[T]) *route[T] {
 // accept checks a route's conditions beyond its path. A route that fails
 // only on the method lends its methods to a possible 405's Allow.
 func (s *search[T]) accept(rt *route[T]) bool {
-	if rt.scheme != "" && rt.scheme != s.scheme {
+	if rt.scheme != "" && rt.scheme != s.facts.Scheme {
+		return false
+	}
+	if rt.version != "" && rt.version != s.facts.Version {
 		return false
 	}
 	for i := range rt.headers {

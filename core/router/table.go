@@ -44,6 +44,26 @@ import (
 type Entry[T any] struct {
 	Match config.Match
 	Value T
+	// Version, if set, is the API version the route serves: it matches a
+	// request whose Facts.Version is the same (see NormalizeVersion).
+	Version string
+}
+
+// Facts are what the caller judged about a request before routing.
+type Facts struct {
+	Scheme  string // "http" or "https"
+	Version string // the API version the request names (or the default), normalized; "" for none
+}
+
+// NormalizeVersion is the one spelling of an API version that routes and
+// requests are compared in: lowercase, and a bare number gets its "v"
+// ("2" and "V2" are "v2").
+func NormalizeVersion(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v != "" && v[0] >= '0' && v[0] <= '9' {
+		return "v" + v
+	}
+	return v
 }
 
 // Result is the outcome of Table.Match.
@@ -139,8 +159,8 @@ func (ht *hostTable[T]) insert(rt *route[T]) {
 // choice depends on. The slice is the table's own; do not modify it.
 func (t *Table[T]) HeaderNames() []string { return t.headers }
 
-// Match finds the route for a request. scheme is "http" or "https" as the
-// caller judges the client's request; host is the request's host,
+// Match finds the route for a request. f holds the scheme and API version
+// as the caller judged them; host is the request's host,
 // lowercased, without port and without a trailing dot; path is its
 // canonical path (Canonicalize); r supplies the method, headers and
 // query. Captured parameters are
@@ -150,7 +170,7 @@ func (t *Table[T]) HeaderNames() []string { return t.headers }
 // v is the first route that failed only on its method (its params are not
 // captured), so a caller can let that route's filters answer a CORS
 // preflight.
-func (t *Table[T]) Match(r *http.Request, scheme, host, path string, params *Params) (v T, res Result, allow []string) {
+func (t *Table[T]) Match(r *http.Request, f Facts, host, path string, params *Params) (v T, res Result, allow []string) {
 	if params == nil {
 		params = new(Params)
 	}
@@ -158,7 +178,7 @@ func (t *Table[T]) Match(r *http.Request, scheme, host, path string, params *Par
 	if path == "" || path[0] != '/' {
 		return v, NotFound, nil
 	}
-	s := search[T]{r: r, scheme: scheme, path: path, params: params}
+	s := search[T]{r: r, facts: f, path: path, params: params}
 	if ht := t.exact[host]; ht != nil {
 		if rt := s.find(ht); rt != nil {
 			return s.found(rt)

@@ -32,6 +32,7 @@ func compileNamed(t *testing.T, routes []namedMatch) *Table[string] {
 type req struct {
 	method, host, target string // target: path and optional ?query
 	scheme               string // "" is http
+	version              string
 	header               http.Header
 	want                 string            // route name; "" for no route
 	res                  Result            // defaults to Found when want != "", else NotFound
@@ -55,7 +56,7 @@ func (q req) run(t *testing.T, tab *Table[string]) {
 	if scheme == "" {
 		scheme = "http"
 	}
-	got, res, allow := tab.Match(r, scheme, q.host, path, &ps)
+	got, res, allow := tab.Match(r, Facts{Scheme: scheme, Version: q.version}, q.host, path, &ps)
 	wantRes := q.res
 	if wantRes == NotFound && q.want != "" {
 		wantRes = Found
@@ -343,7 +344,7 @@ func TestMatchAllocations(t *testing.T) {
 		{"wild", "a.example.com", "/w/x/y"},
 	} {
 		allocs := testing.AllocsPerRun(200, func() {
-			if v, res, _ := tab.Match(r, "http", c.host, c.path, &ps); res != Found || v != c.name {
+			if v, res, _ := tab.Match(r, Facts{Scheme: "http"}, c.host, c.path, &ps); res != Found || v != c.name {
 				t.Fatalf("%s: got %q %v", c.name, v, res)
 			}
 		})
@@ -356,10 +357,10 @@ func TestMatchAllocations(t *testing.T) {
 func TestNilParams(t *testing.T) {
 	tab := compileNamed(t, []namedMatch{{"p", config.Match{Path: "/a/{x}"}}})
 	r := httptest.NewRequest("GET", "http://x/", nil)
-	if v, res, _ := tab.Match(r, "http", "", "/a/b", nil); v != "p" || res != Found {
+	if v, res, _ := tab.Match(r, Facts{Scheme: "http"}, "", "/a/b", nil); v != "p" || res != Found {
 		t.Errorf("got %q %v", v, res)
 	}
-	if _, res, _ := tab.Match(r, "http", "", "a/b", nil); res != NotFound {
+	if _, res, _ := tab.Match(r, Facts{Scheme: "http"}, "", "a/b", nil); res != NotFound {
 		t.Errorf("non-canonical path: got %v", res)
 	}
 }
@@ -458,5 +459,32 @@ func TestSchemeCondition(t *testing.T) {
 		{target: "/login", want: "plain"},
 	} {
 		q.run(t, tab)
+	}
+}
+
+// A route with a version matches only requests that name it (in any
+// spelling NormalizeVersion folds together); one without a version matches
+// whatever the request names.
+func TestVersionCondition(t *testing.T) {
+	tab, err := Compile([]Entry[string]{
+		{Match: config.Match{Prefix: "/users"}, Value: "v1", Version: "v1"},
+		{Match: config.Match{Prefix: "/users"}, Value: "v2", Version: "2"},
+		{Match: config.Match{Prefix: "/"}, Value: "any"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []req{
+		{target: "/users/7", version: "v1", want: "v1"},
+		{target: "/users/7", version: "v2", want: "v2"},
+		{target: "/users/7", version: "v3", want: "any"},
+		{target: "/users/7", want: "any"},
+	} {
+		q.run(t, tab)
+	}
+	for in, want := range map[string]string{"2": "v2", "V2": "v2", " v2.1 ": "v2.1", "beta": "beta", "": ""} {
+		if got := NormalizeVersion(in); got != want {
+			t.Errorf("NormalizeVersion(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
