@@ -194,7 +194,7 @@ func (d *deprecation) count(x *filter.Exchange, sunset string) {
 	if c == nil {
 		// Consumer names come from the config, so the set is bounded.
 		c = d.meter.Counter(deprecatedRequests,
-			filter.Label{Key: "route", Value: d.route},
+			filter.Label{Key: "http.route", Value: d.route},
 			filter.Label{Key: "consumer", Value: consumer},
 			filter.Label{Key: "sunset", Value: sunset})
 		d.counters[key] = c
