@@ -169,4 +169,3 @@ func (m *countingMeter) Counter(_ filter.Metric, labels ...filter.Label) *filter
 }
 
 func (m *countingMeter) Histogram(filter.Metric, ...filter.Label) filter.Histogram { return nil }
-
