@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -388,8 +389,28 @@ func (d *decoder) pairs(n *yaml.Node, field string) []pair {
 }
 
 // fieldsOf maps a struct's YAML keys to field indices, and lists the keys
-// sorted for error messages.
+// sorted for error messages. Both are computed once per type and shared:
+// callers must not modify them.
 func fieldsOf(t reflect.Type) (map[string]int, []string) {
+	if f, ok := fieldTables.Load(t); ok {
+		ft := f.(*fieldTable)
+		return ft.index, ft.names
+	}
+	index, names := computeFields(t)
+	fieldTables.Store(t, &fieldTable{index, names})
+	return index, names
+}
+
+// fieldTables caches fieldsOf by type: a 10,000-route config decodes the
+// same few struct types hundreds of thousands of times.
+var fieldTables sync.Map // reflect.Type → *fieldTable
+
+type fieldTable struct {
+	index map[string]int
+	names []string
+}
+
+func computeFields(t reflect.Type) (map[string]int, []string) {
 	fields := map[string]int{}
 	var names []string
 	for i := range t.NumField() {
