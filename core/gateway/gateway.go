@@ -218,6 +218,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		logger.Info("admin API listening", "addr", g.admin.Addr().String())
 	}
 	logger.Info("gateway started", "config", s.Config.File, "routes", len(s.routes), "upstreams", len(s.upstreams))
+	cfg.ReleaseNodes()
 	return g, nil
 }
 
@@ -300,6 +301,7 @@ func (g *Gateway) reload() (err error) {
 	s.configApplied(true)
 	old.retireFrom(s)
 	g.logger.Info("config reloaded", "generation", s.Generation, "routes", len(s.routes), "upstreams", len(s.upstreams))
+	cfg.ReleaseNodes()
 	return nil
 }
 
