@@ -118,6 +118,12 @@ type Response struct {
 	// when the chain buffers it; nil means the upstream body streams through.
 	Body  []byte
 	Local bool
+	// Trailer points at the upstream response's trailers (nil for a local
+	// response). They are there once the body has been read to its end: a
+	// streaming body filter reads them when Body.End is set. Fields it
+	// deletes are not sent to the client (a filter that moved them into
+	// the body, as grpc_web does, deletes them all).
+	Trailer *http.Header
 }
 
 // errorBody is the JSON shape of every error the gateway itself returns.

@@ -188,7 +188,7 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 		g.logger.Debug("upstream exchange failed", "route", route.Name, "upstream", route.upstream.Name, "err", perr)
 		return nil
 	}
-	x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header}
+	x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header, Trailer: &resp.Trailer}
 	if needs := route.chain.Needs(); needs.ResponseBody {
 		if err := bufferResponse(x.Response, resp, needs.MaxBody); err != nil {
 			x.Response = filter.Error(http.StatusBadGateway, err.Error())

@@ -59,9 +59,27 @@ func grpcStatusOf(status int) int {
 	return grpcUnknown
 }
 
-// grpcLocal returns resp as a gRPC trailers-only reply. Its other header
-// fields (WWW-Authenticate, Retry-After, RateLimit, ...) are kept.
-func grpcLocal(resp *filter.Response) *filter.Response {
+// grpcReplyType is the content type of a local reply to a request of
+// content type ct: a gRPC-Web client (application/grpc-web*, on a route
+// without the grpc_web filter or refused before it ran) is answered in
+// its own protocol, whose trailers-only reply is the same headers.
+func grpcReplyType(ct string) string {
+	const web = "application/grpc-web"
+	if len(ct) < len(web) || !strings.EqualFold(ct[:len(web)], web) {
+		return "application/grpc"
+	}
+	if rest := ct[len(web):]; len(rest) >= 5 && strings.EqualFold(rest[:5], "-text") {
+		return "application/grpc-web-text+proto"
+	}
+	return "application/grpc-web+proto"
+}
+
+// GRPCLocal returns resp, a local response, as a gRPC trailers-only reply
+// of content type ct: HTTP 200, grpc-status mapped from its status and
+// grpc-message from its reason. Its other header fields
+// (WWW-Authenticate, Retry-After, RateLimit, ...) are kept. For filters
+// that speak a gRPC variant (grpc_web).
+func GRPCLocal(resp *filter.Response, ct string) *filter.Response {
 	h := make(http.Header, len(resp.Header)+3)
 	for k, vv := range resp.Header {
 		switch k {
@@ -70,10 +88,10 @@ func grpcLocal(resp *filter.Response) *filter.Response {
 			h[k] = vv
 		}
 	}
-	h["Content-Type"] = []string{"application/grpc"}
+	h["Content-Type"] = []string{ct}
 	h["Grpc-Status"] = []string{strconv.Itoa(grpcStatusOf(resp.Status))}
 	h["Grpc-Message"] = []string{grpcPercentEncode(localMessage(resp))}
-	return &filter.Response{Status: http.StatusOK, Header: h, Local: true}
+	return &filter.Response{Status: http.StatusOK, Header: h, Body: []byte{}, Local: true}
 }
 
 // localMessage is what a local response says: the reason of the

@@ -11,7 +11,7 @@ import (
 func TestGRPCLocal(t *testing.T) {
 	in := filter.Error(http.StatusTooManyRequests, "rate limited: 100% of\nquota")
 	in.Header.Set("Retry-After", "3")
-	out := grpcLocal(in)
+	out := GRPCLocal(in, grpcReplyType("application/grpc+proto"))
 	if out.Status != 200 || len(out.Body) != 0 || !out.Local {
 		t.Fatalf("status %d, %d body bytes, local %v; want 200, none, local", out.Status, len(out.Body), out.Local)
 	}
@@ -33,6 +33,23 @@ func TestGRPCLocal(t *testing.T) {
 	}
 	if got := localMessage(&filter.Response{Status: 503, Header: http.Header{}}); got != "Service Unavailable" {
 		t.Errorf("no body: %q", got)
+	}
+}
+
+// A gRPC-Web client refused before a grpc_web filter translated its call
+// (or on a route without one) is answered in its own protocol.
+func TestGRPCReplyType(t *testing.T) {
+	for ct, want := range map[string]string{
+		"application/grpc":                "application/grpc",
+		"application/grpc+proto":          "application/grpc",
+		"application/grpc-web":            "application/grpc-web+proto",
+		"Application/gRPC-Web+proto":      "application/grpc-web+proto",
+		"application/grpc-web-text":       "application/grpc-web-text+proto",
+		"application/grpc-web-text+proto": "application/grpc-web-text+proto",
+	} {
+		if got := grpcReplyType(ct); got != want {
+			t.Errorf("%q: %q, want %q", ct, got, want)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func (p *Proxy) WriteResponse(w http.ResponseWriter, r *http.Request, x *filter.
 		xr = filter.Error(http.StatusBadGateway, "bad upstream response")
 	}
 	if xr.Local && isGRPC(r.Header) && xr.Header["Grpc-Status"] == nil {
-		xr = grpcLocal(xr) // grpclocal.go
+		xr = GRPCLocal(xr, grpcReplyType(r.Header.Get("Content-Type"))) // grpclocal.go
 	}
 	if gs := xr.Header["Grpc-Status"]; len(gs) > 0 {
 		x.GRPCStatus = gs[0] // trailers-only; a status in the trailers comes below
