@@ -18,6 +18,7 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/bodylimit"
 	_ "github.com/wasmgate/wasmgate/filters/concurrency"
 	_ "github.com/wasmgate/wasmgate/filters/cors"
+	_ "github.com/wasmgate/wasmgate/filters/grpcweb"
 	_ "github.com/wasmgate/wasmgate/filters/headers"
 	_ "github.com/wasmgate/wasmgate/filters/internal/stores" // the stores: section
 	_ "github.com/wasmgate/wasmgate/filters/ipfilter"
