@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -51,15 +52,15 @@ type streamServer struct {
 
 const floodSize = 64 << 10
 
-func newStreamServer(t *testing.T) *streamServer {
+func newStreamServer(t *testing.T, opts ...grpc.ServerOption) *streamServer {
 	t.Helper()
 	s := &streamServer{cancelled: make(chan string, 8), opened: make(chan string, 8), allowRecv: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
-		grpc.UnknownServiceHandler(s.handle))
+	srv := grpc.NewServer(append(opts, grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
+		grpc.UnknownServiceHandler(s.handle))...)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	s.addr = ln.Addr().String()
@@ -70,8 +71,8 @@ func (s *streamServer) handle(_ any, stream grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(stream)
 	s.opened <- method
 	ctx := stream.Context()
-	switch method {
-	case "/s.S/Sum": // client streaming: values must be 0, 1, 2, ... in order
+	switch method[strings.LastIndexByte(method, '/'):] { // any service's
+	case "/Sum": // client streaming: values must be 0, 1, 2, ... in order
 		var n int64
 		for {
 			var v wrapperspb.Int64Value
@@ -87,7 +88,7 @@ func (s *streamServer) handle(_ any, stream grpc.ServerStream) error {
 			}
 			n++
 		}
-	case "/s.S/Count": // server streaming: 0 .. n-1
+	case "/Count": // server streaming: 0 .. n-1
 		var v wrapperspb.Int64Value
 		if err := stream.RecvMsg(&v); err != nil {
 			return err
@@ -98,7 +99,7 @@ func (s *streamServer) handle(_ any, stream grpc.ServerStream) error {
 			}
 		}
 		return nil
-	case "/s.S/Echo": // bidi: each message back as it comes
+	case "/Echo": // bidi: each message back as it comes
 		for {
 			var v wrapperspb.Int64Value
 			err := stream.RecvMsg(&v)
@@ -115,7 +116,7 @@ func (s *streamServer) handle(_ any, stream grpc.ServerStream) error {
 				return err
 			}
 		}
-	case "/s.S/Flood": // n messages of floodSize, as fast as flow control lets
+	case "/Flood": // n messages of floodSize, as fast as flow control lets
 		var v wrapperspb.Int64Value
 		if err := stream.RecvMsg(&v); err != nil {
 			return err
@@ -128,7 +129,7 @@ func (s *streamServer) handle(_ any, stream grpc.ServerStream) error {
 			s.sent.Add(floodSize)
 		}
 		return nil
-	case "/s.S/Drain": // receives only once allowRecv is closed
+	case "/Drain": // receives only once allowRecv is closed
 		select {
 		case <-s.allowRecv:
 		case <-ctx.Done():

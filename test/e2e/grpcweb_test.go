@@ -54,26 +54,28 @@ routes:
 //     (with status details);
 //   - /test.Svc/Stream answers n messages for service "n", sending each
 //     only once next lets it.
-func grpcTestServer(t *testing.T, next <-chan struct{}) string {
+//
+// Any service's Unary and Stream methods answer so; opts are the server's.
+func grpcTestServer(t *testing.T, next <-chan struct{}, opts ...grpc.ServerOption) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(stream)
 		var req healthpb.HealthCheckRequest
 		if err := stream.RecvMsg(&req); err != nil {
 			return err
 		}
-		switch method {
-		case "/test.Svc/Unary":
+		switch method[strings.LastIndexByte(method, '/'):] {
+		case "/Unary":
 			var code int
 			if _, err := fmt.Sscanf(req.Service, "code:%d", &code); err == nil {
 				return detailedStatus(codes.Code(code)).Err()
 			}
 			return stream.SendMsg(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING})
-		case "/test.Svc/Stream":
+		case "/Stream":
 			var n int
 			fmt.Sscanf(req.Service, "%d", &n)
 			for i := range n {
@@ -91,7 +93,7 @@ func grpcTestServer(t *testing.T, next <-chan struct{}) string {
 			return status.Error(codes.OK, "")
 		}
 		return status.Error(codes.Unimplemented, method)
-	}))
+	}))...)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return ln.Addr().String()
@@ -108,7 +110,7 @@ func detailedStatus(c codes.Code) *status.Status {
 
 // webCall is a hand-framed gRPC-Web call, as a browser's grpc-web client
 // makes it: HTTP/1.1 POST, a length-prefixed message, base64 for -text.
-func webCall(t *testing.T, addr, method, ct string, req proto.Message, extra ...string) *http.Response {
+func webCall(t *testing.T, c *http.Client, base, method, ct string, req proto.Message, extra ...string) *http.Response {
 	t.Helper()
 	msg, err := proto.Marshal(req)
 	if err != nil {
@@ -119,14 +121,14 @@ func webCall(t *testing.T, addr, method, ct string, req proto.Message, extra ...
 	if strings.Contains(ct, "-text") {
 		body = []byte(base64.StdEncoding.EncodeToString(body))
 	}
-	r, _ := http.NewRequest(http.MethodPost, "http://"+addr+method, bytes.NewReader(body))
+	r, _ := http.NewRequest(http.MethodPost, base+method, bytes.NewReader(body))
 	r.Header.Set("Content-Type", ct)
 	r.Header.Set("X-Grpc-Web", "1")
 	r.Header.Set("Origin", "https://app.example")
 	for i := 0; i+1 < len(extra); i += 2 {
 		r.Header.Set(extra[i], extra[i+1])
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := c.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +234,7 @@ func TestGRPCWeb(t *testing.T) {
 
 	for _, ct := range []string{"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text"} {
 		t.Run(ct, func(t *testing.T) {
-			resp := webCall(t, g.Listen, "/test.Svc/Unary", ct, &healthpb.HealthCheckRequest{Service: "x"})
+			resp := webCall(t, http.DefaultClient, "http://"+g.Listen, "/test.Svc/Unary", ct, &healthpb.HealthCheckRequest{Service: "x"})
 			wantCT := "application/grpc-web+proto"
 			if strings.Contains(ct, "-text") {
 				wantCT = "application/grpc-web-text+proto"
@@ -256,7 +258,7 @@ func TestGRPCWeb(t *testing.T) {
 			}
 
 			// An error status, with its message and details intact.
-			resp = webCall(t, g.Listen, "/test.Svc/Unary", ct, &healthpb.HealthCheckRequest{Service: "code:5"})
+			resp = webCall(t, http.DefaultClient, "http://"+g.Listen, "/test.Svc/Unary", ct, &healthpb.HealthCheckRequest{Service: "code:5"})
 			_, tr = readWebCall(t, resp)
 			checkWebStatus(t, tr, detailedStatus(codes.NotFound))
 		})
@@ -266,7 +268,7 @@ func TestGRPCWeb(t *testing.T) {
 	// sends the next (the server waits for the client's word), so nothing
 	// is buffered on the way; in binary and -text.
 	for _, ct := range []string{"application/grpc-web", "application/grpc-web-text"} {
-		resp := webCall(t, g.Listen, "/test.Svc/Stream", ct, &healthpb.HealthCheckRequest{Service: "4"})
+		resp := webCall(t, http.DefaultClient, "http://"+g.Listen, "/test.Svc/Stream", ct, &healthpb.HealthCheckRequest{Service: "4"})
 		fr := &webFrames{r: bufio.NewReader(resp.Body), text: strings.Contains(ct, "-text")}
 		for i := range 4 {
 			f, err := fr.next()
@@ -310,7 +312,7 @@ func TestGRPCWeb(t *testing.T) {
 		{"/test.Svc/Unary", "application/grpc-web", "16", []string{"X-Refuse", "1"}},
 		{"/other.Svc/Unary", "application/grpc-web-text", "12", nil},
 	} {
-		resp := webCall(t, g.Listen, tc.method, tc.ct, &healthpb.HealthCheckRequest{}, tc.extra...)
+		resp := webCall(t, http.DefaultClient, "http://"+g.Listen, tc.method, tc.ct, &healthpb.HealthCheckRequest{}, tc.extra...)
 		body, _ := io.ReadAll(resp.Body)
 		wantCT := "application/grpc-web+proto"
 		if strings.Contains(tc.ct, "-text") {
