@@ -1,11 +1,23 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestDemo(t *testing.T) {
@@ -92,6 +104,65 @@ func TestDemo(t *testing.T) {
 		}
 		if !strings.Contains(out, g.Admin) {
 			t.Errorf("banner does not name the admin address %s:\n%s", g.Admin, out)
+		}
+		if !strings.Contains(out, "grpcurl -plaintext "+g.Listen+" list") {
+			t.Errorf("banner has no grpcurl line for %s:\n%s", g.Listen, out)
+		}
+	})
+
+	t.Run("gRPC health service", func(t *testing.T) {
+		// What the README shows: a grpc-go client over h2c.
+		conn, err := grpc.NewClient(g.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "demo"})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("Check(demo): %v, %v; want SERVING", resp, err)
+		}
+		_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("Check(nope): %v, want NotFound from the server", err)
+		}
+		// Server reflection, which grpcurl lists the services with.
+		rc, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := rc.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range list.GetListServicesResponse().GetService() {
+			names = append(names, s.Name)
+		}
+		if !slices.Contains(names, "grpc.health.v1.Health") {
+			t.Errorf("reflection lists %v, want grpc.health.v1.Health", names)
+		}
+		// gRPC-Web from a browser, on the same route.
+		web := webCall(t, http.DefaultClient, "http://"+g.Listen, "/grpc.health.v1.Health/Check", "application/grpc-web-text", &healthpb.HealthCheckRequest{Service: "demo"})
+		msgs, tr := readWebCall(t, web)
+		var out healthpb.HealthCheckResponse
+		if len(msgs) != 1 || proto.Unmarshal(msgs[0], &out) != nil || out.Status != healthpb.HealthCheckResponse_SERVING || tr.Get("Grpc-Status") != "0" {
+			t.Errorf("gRPC-Web Check(demo): %q %v", msgs, tr)
+		}
+		// The upstream is watched with gRPC health checks.
+		if err := poll(30*time.Second, func() error {
+			for _, u := range upstreams(g) {
+				if u.Name == "grpc" && u.Targets[0].Healthy {
+					return nil
+				}
+			}
+			return errors.New("the grpc upstream is not (yet) healthy")
+		}); err != nil {
+			t.Error(err)
 		}
 	})
 }

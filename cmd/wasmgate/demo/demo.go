@@ -17,6 +17,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // orderCheck is plugins/json-validate (copied here by `make plugins`): the
@@ -35,6 +40,7 @@ const ConfigName = "<embedded demo>"
 // Demo is the running demo services.
 type Demo struct {
 	servers []*http.Server
+	grpc    *grpc.Server
 	tmp     string // the directory holding the demo's Wasm module
 	Config  []byte // the demo config, ready for config.Parse
 }
@@ -77,13 +83,37 @@ func Start() (*Demo, error) {
 			return nil, err
 		}
 	}
+	if err := d.startGRPC(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// startGRPC runs the demo's gRPC service: grpc-go's standard health
+// service ("" and "demo" serving) with server reflection, so grpcurl can
+// list and call it through the gateway without .proto files.
+func (d *Demo) startGRPC() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo gRPC service: %w", err)
+	}
+	d.grpc = grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("demo", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(d.grpc, hs)
+	reflection.Register(d.grpc)
+	go func() { _ = d.grpc.Serve(ln) }()
+	return os.Setenv("WASMGATE_DEMO_GRPC", "http://"+ln.Addr().String())
 }
 
 // Close stops the demo services.
 func (d *Demo) Close() {
 	for _, s := range d.servers {
 		_ = s.Close()
+	}
+	if d.grpc != nil {
+		d.grpc.Stop()
 	}
 	if d.tmp != "" {
 		_ = os.RemoveAll(d.tmp)
@@ -102,6 +132,9 @@ Try:
 
   TOKEN=%[3]s
   API key (X-API-Key, for /api/partner/orders): %[4]s
+
+  grpcurl -plaintext %[1]s list           # gRPC (h2c): health service, with reflection
+  grpcurl -plaintext -d '{"service":"demo"}' %[1]s grpc.health.v1.Health/Check
 
 More: /api/users/42 (templated, rewritten), /api/users (rate limited: 5/s per client),
 POST /api/orders, /api/orders/stream (SSE). Admin: /routes /upstreams /metrics /config.
@@ -128,6 +161,7 @@ func indexService() http.Handler {
 				{"route": "GET /api/home/{id}", "what": "aggregated: profile, then that user's orders, and recommendations (optional, sometimes slow) in one JSON"},
 				{"route": "GET /api/me", "what": "who you are: needs a JWT (Authorization: Bearer, the banner prints one)"},
 				{"route": "GET /api/partner/orders", "what": "orders for partners: needs an API key (X-API-Key, the banner prints it)"},
+				{"route": "POST /grpc.health.v1.Health/*", "what": "gRPC (h2c, and gRPC-Web from browsers): the standard health service, Check and Watch; grpcurl -plaintext HOST:PORT list (server reflection)"},
 				{"route": "GET /health", "what": "answered by the gateway itself"},
 			},
 		})
