@@ -100,7 +100,9 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 		}
 		return proxy.GRPCLocal(resp, c.contentType)
 	}
-	if resp.Status != http.StatusOK || !hasPrefixFold(resp.Header.Get("Content-Type"), grpcPrefix) {
+	// A status in the headers is a trailers-only answer, whatever its
+	// content type says.
+	if resp.Header["Grpc-Status"] == nil && (resp.Status != http.StatusOK || !hasPrefixFold(resp.Header.Get("Content-Type"), grpcPrefix)) {
 		return proxy.GRPCLocal(&filter.Response{Status: resp.Status, Header: http.Header{}, Local: true}, c.contentType)
 	}
 	resp.Header["Content-Type"] = []string{c.contentType}

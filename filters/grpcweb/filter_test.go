@@ -120,6 +120,11 @@ func TestErrorsShapedForGRPCWeb(t *testing.T) {
 	if out == nil || out.Header.Get("Grpc-Status") != "14" || out.Body == nil || len(out.Body) != 0 {
 		t.Errorf("upstream 503: %+v", out)
 	}
+	// Trailers-only without a content type: the server's status stands.
+	x.Response = &filter.Response{Status: 200, Header: http.Header{"Grpc-Status": {"5"}}}
+	if out := f.OnResponse(x); out != nil || x.Response.Header.Get("Grpc-Status") != "5" || x.Response.Header.Get("Content-Type") != "application/grpc-web-text+proto" {
+		t.Errorf("trailers-only without content type: %+v, %v", out, x.Response.Header)
+	}
 	// A bad -text body.
 	x = exchange("application/grpc-web-text", "", "")
 	x.RequestBody = []byte("not base64!")
