@@ -179,13 +179,20 @@ func parseGRPCTimeout(v []string) (time.Duration, bool) {
 }
 
 // formatGRPCTimeout writes d as a grpc-timeout value: in the finest unit
-// whose count fits in 8 digits, at least 1.
+// whose count fits in 8 digits, at least 1, rounded up, so that the
+// upstream's deadline never falls before the gateway's own: its reset
+// then always finds the gateway's deadline passed (a timeout, not a
+// broken upstream).
 func formatGRPCTimeout(d time.Duration) string {
 	for _, u := range []struct {
 		d    time.Duration
 		unit string
 	}{{time.Nanosecond, "n"}, {time.Microsecond, "u"}, {time.Millisecond, "m"}, {time.Second, "S"}, {time.Minute, "M"}} {
-		if n := d / u.d; n < 1e8 {
+		n := d / u.d
+		if d%u.d > 0 {
+			n++ // without d+u.d-1, which overflows near the largest d
+		}
+		if n < 1e8 {
 			return strconv.FormatInt(max(int64(n), 1), 10) + u.unit
 		}
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestGRPCTimeoutValues(t *testing.T) {
 		t.Errorf("99999999H: %v %v, want a saturated positive duration", d, ok)
 	}
 	for d, want := range map[time.Duration]string{0: "1n", -time.Second: "1n", 1500 * time.Microsecond: "1500000n",
-		250 * time.Millisecond: "250000u", 30 * time.Second: "30000000u", 48 * time.Hour: "172800S", 1 << 62: "76861433M"} {
+		250 * time.Millisecond: "250000u", 30 * time.Second: "30000000u", 48 * time.Hour: "172800S", 1 << 62: "76861434M", 100000001: "100001u", math.MaxInt64: "2562047H"} {
 		if got := formatGRPCTimeout(d); got != want {
 			t.Errorf("%v: %q, want %q", d, got, want)
 		}

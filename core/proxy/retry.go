@@ -77,7 +77,7 @@ func (p *Proxy) attempts(ctx context.Context, x *filter.Exchange, up *upstream.U
 			switch {
 			case headerTimeout:
 				perr = &Error{Kind: KindTimeout, Status: http.StatusGatewayTimeout, Err: errHeaderTimeout}
-			case errors.Is(ctx.Err(), context.DeadlineExceeded) && in.Context().Err() == nil:
+			case deadlinePassed(ctx) && in.Context().Err() == nil:
 				// The exchange's deadline passed: whatever the transport
 				// reports (the upstream, told the same deadline by
 				// grpc-timeout, may reset the stream first), it is a timeout.
@@ -216,3 +216,15 @@ var (
 	errRefused       = errorString("upstream refused the request (circuit breaker)")
 	errHeaderTimeout = errorString("no response headers within the route's response_header timeout")
 )
+
+// deadlinePassed reports an exchange whose deadline has passed, by the
+// clock as well as by its context: on a loaded machine the upstream's
+// reset at the deadline it was told (grpc-timeout, rounded up) can come
+// before the context's timer has run.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
