@@ -275,6 +275,9 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
 	})
 	mux.Handle("/debug/pprof/", profiles(b))
+	for _, e := range registered() {
+		mux.Handle(e.Pattern, e.Handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The metrics path can change on reload, so it is matched here.
 		if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
@@ -310,6 +313,9 @@ func index(b Backend) []string {
 	}
 	if pb, ok := b.(ProfilingBackend); ok && pb.Pprof() {
 		eps = append(eps, "GET /debug/pprof/")
+	}
+	for _, e := range registered() {
+		eps = append(eps, e.Pattern)
 	}
 	return append(eps, "POST /reload")
 }
@@ -375,6 +381,9 @@ func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
 		return "reload"
 	case "/debug/pprof/":
 		return "pprof"
+	}
+	if name := extensionName(pattern); name != "" {
+		return name
 	}
 	if mb, ok := b.(MetricsBackend); ok && r.Method == http.MethodGet {
 		if path, h := mb.Metrics(); h != nil && r.URL.Path == path {
