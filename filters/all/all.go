@@ -16,6 +16,7 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/apikey"
 	_ "github.com/wasmgate/wasmgate/filters/basicauth"
 	_ "github.com/wasmgate/wasmgate/filters/bodylimit"
+	_ "github.com/wasmgate/wasmgate/filters/cache"
 	_ "github.com/wasmgate/wasmgate/filters/concurrency"
 	_ "github.com/wasmgate/wasmgate/filters/cors"
 	_ "github.com/wasmgate/wasmgate/filters/grpcweb"
