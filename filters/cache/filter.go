@@ -29,6 +29,10 @@ type Filter struct {
 	bg        *background // nil: stale-while-revalidate revalidates inline
 }
 
+// answeredState is the state of every exchange the cache answered: the
+// response phase has nothing to do for it.
+var answeredState = &state{answered: true}
+
 // stateKey is the exchange key of a filter's per-exchange state.
 type stateKey struct{ f *Filter }
 
@@ -89,15 +93,18 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		x.Set(stateKey{f}, &state{bypass: true})
 		return nil
 	}
-	st := &state{key: key, noStore: reqCC.noStore || head, requestTime: f.now()}
-	x.Set(stateKey{f}, st)
-
-	e := f.lookup(r.Context(), st, r.Header)
-	if e != nil {
-		if resp := f.reuse(x, st, e, reqCC, false); resp != nil {
+	// The state stays on the stack until the request is known to go on: a
+	// hit allocates none.
+	first := state{key: key, noStore: reqCC.noStore || head, requestTime: f.now()}
+	if e := f.lookup(r.Context(), &first, r.Header); e != nil {
+		if resp := f.reuse(x, &first, e, reqCC, false); resp != nil {
+			x.Set(stateKey{f}, answeredState)
 			return resp
 		}
 	}
+	st := new(state)
+	*st = first
+	x.Set(stateKey{f}, st)
 	if reqCC.onlyIfCached {
 		st.answered = true
 		f.m.miss.Inc()
@@ -226,9 +233,12 @@ var conditionals = []string{"If-None-Match", "If-Modified-Since", "If-Match", "I
 // match it, else the stored response (headers only for HEAD).
 func (f *Filter) answer(x *filter.Exchange, st *state, e *Entry, age time.Duration, cacheStatus, xcache string) *filter.Response {
 	st.answered = true
-	h := e.Header.Clone()
-	if h == nil {
-		h = http.Header{}
+	// The entry's values are shared, capped at their length so that an
+	// append by a later filter copies; filters replace values, never edit
+	// them in place.
+	h := make(http.Header, len(e.Header)+3)
+	for k, v := range e.Header {
+		h[k] = v[:len(v):len(v)]
 	}
 	h["Age"] = []string{strconv.FormatInt(int64(min(age, maxDelta)/time.Second), 10)}
 	h["Cache-Status"] = []string{cacheStatus}
