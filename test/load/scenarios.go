@@ -17,7 +17,7 @@ import (
 // the same round. Medians over the rounds, as everywhere in this tool.
 
 // scenarioNames are the routes of configs/scenarios.yaml, in report order.
-var scenarioNames = []string{"plain", "headers", "jwt", "ratelimit", "wasm-go", "wasm-wat"}
+var scenarioNames = []string{"plain", "headers", "jwt", "ratelimit", "wasm-go", "wasm-wat", "cache"}
 
 const (
 	scenarioConfig = "test/load/configs/scenarios.yaml"
