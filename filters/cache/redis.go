@@ -28,7 +28,16 @@ type redisStore struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	errs    atomic.Uint64
+	// downUntil (Unix nanoseconds): after a failure to reach Redis, the
+	// store answers miss at once for a second instead of every request
+	// waiting out a dial timeout.
+	downUntil atomic.Int64
 }
+
+// downFor is how long an unreachable Redis is left alone.
+const downFor = time.Second
+
+func (s *redisStore) down() bool { return time.Now().UnixNano() < s.downUntil.Load() }
 
 func newRedisStore(rc *stores.Redis, client *redis.Client, route string, logger *slog.Logger) *redisStore {
 	return &redisStore{client: client, prefix: rc.KeyPrefix + "cache:" + route + ":", timeout: rc.Timeout(), logger: logger}
@@ -43,11 +52,18 @@ func (s *redisStore) ctx(parent context.Context) (context.Context, context.Cance
 
 func (s *redisStore) fail(op string, err error) error {
 	s.errs.Add(1)
+	var rerr redis.Error
+	if op != "decode" && !errors.As(err, &rerr) {
+		s.downUntil.Store(time.Now().Add(downFor).UnixNano())
+	}
 	s.logger.Debug("cache store failed; treated as a miss", "op", op, "err", err)
 	return err
 }
 
 func (s *redisStore) Get(parent context.Context, key string) (*Entry, error) {
+	if s.down() {
+		return nil, nil
+	}
 	ctx, cancel := s.ctx(parent)
 	defer cancel()
 	b, err := s.client.Get(ctx, s.prefix+key).Bytes()
@@ -65,7 +81,7 @@ func (s *redisStore) Get(parent context.Context, key string) (*Entry, error) {
 }
 
 func (s *redisStore) Set(parent context.Context, key string, e *Entry, ttl time.Duration) error {
-	if ttl < time.Millisecond {
+	if ttl < time.Millisecond || s.down() {
 		return nil
 	}
 	ctx, cancel := s.ctx(parent)
