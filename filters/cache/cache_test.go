@@ -24,6 +24,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/gateway"
+	_ "github.com/wasmgate/wasmgate/filters/apikey"
 	"github.com/wasmgate/wasmgate/internal/gwtest"
 )
 
@@ -386,6 +387,46 @@ func TestEntryEncoding(t *testing.T) {
 	for i := range len(b) {
 		if _, err := unmarshalEntry(b[:i]); err == nil {
 			t.Fatalf("a truncated entry (%d of %d bytes) decoded", i, len(b))
+		}
+	}
+}
+
+// key_by_consumer: each consumer has entries of its own, and a response to
+// a request with Authorization is stored without public, since no other
+// consumer can be answered from it.
+func TestKeyByConsumer(t *testing.T) {
+	rec := newRecorder(t)
+	rec.set("/k/x", reply{header: h("Cache-Control", "max-age=60")})
+	_, base, _ := gwtest.Serve(t, `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+consumers:
+  - { name: a, api_keys: [{ key: "key-aaaaaaaaaaaaaaaaaaaa" }] }
+  - { name: b, api_keys: [{ key: "key-bbbbbbbbbbbbbbbbbbbb" }] }
+upstreams: { up: { targets: [{ url: "`+rec.srv.URL+`" }] } }
+routes:
+  - name: k
+    match: { prefix: /k/ }
+    filters:
+      - apikey: {}
+      - cache: { key_by_consumer: true, x_cache: true }
+    upstream: up
+`)
+	for i, s := range []struct {
+		key, cache, xcache string
+		upstream           int
+	}{
+		{"key-aaaaaaaaaaaaaaaaaaaa", "uri-miss; stored", "MISS", 1},
+		{"key-aaaaaaaaaaaaaaaaaaaa", "hit", "HIT", 1},
+		{"key-bbbbbbbbbbbbbbbbbbbb", "uri-miss", "MISS", 2},
+		{"key-bbbbbbbbbbbbbbbbbbbb", "hit", "HIT", 2},
+	} {
+		r := do(t, "GET", base+"/k/x", h("X-API-Key", s.key, "Authorization", "Bearer t"))
+		if cs := r.header.Get("Cache-Status"); r.status != 200 || !strings.Contains(cs, s.cache) || r.header.Get("X-Cache") != s.xcache {
+			t.Errorf("step %d (%s): %d Cache-Status %q X-Cache %q, want %q / %s", i+1, s.key, r.status, cs, r.header.Get("X-Cache"), s.cache, s.xcache)
+		}
+		if n := rec.count("/k/x"); n != s.upstream {
+			t.Errorf("step %d: the upstream saw %d requests, want %d", i+1, n, s.upstream)
 		}
 	}
 }
