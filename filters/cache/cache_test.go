@@ -430,3 +430,41 @@ routes:
 		}
 	}
 }
+
+// A reload that leaves a route's store as it was keeps its entries; one
+// that changes the store starts it empty.
+func TestReloadKeepsEntries(t *testing.T) {
+	rec := newRecorder(t)
+	rec.set("/k/x", reply{header: h("Cache-Control", "max-age=600")})
+	cfg := func(size string) string {
+		return `
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+upstreams: { up: { targets: [{ url: "` + rec.srv.URL + `" }] } }
+routes:
+  - name: k
+    match: { prefix: /k/ }
+    filters: [{ cache: { max_size: ` + size + ` } }]
+    upstream: up
+`
+	}
+	g, base, file := gwtest.Serve(t, cfg("64MiB"))
+	reload := func(c string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(t, "GET", base+"/k/x", nil)
+	reload(cfg("64MiB") + "# a comment changes the file, not the store\n")
+	if cs := do(t, "GET", base+"/k/x", nil).header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Errorf("after a reload that kept the store: %q, want a hit", cs)
+	}
+	reload(cfg("32MiB"))
+	if cs := do(t, "GET", base+"/k/x", nil).header.Get("Cache-Status"); !strings.Contains(cs, "uri-miss") {
+		t.Errorf("after a reload that changed the store: %q, want a miss", cs)
+	}
+}

@@ -58,6 +58,8 @@ var rfcCases = []rfcCase{
 		steps: []step{{upstream: 1}, {upstream: 2, cache: "fwd=stale; fwd-status=304"}}},
 	{name: "Age from upstream counts", path: "/c/age", reply: reply{header: h("Cache-Control", "max-age=60", "Age", "50")},
 		steps: []step{{upstream: 1}, {at: 5, upstream: 1, age: "55", cache: "ttl=5"}, {at: 11, upstream: 2}}},
+	{name: "apparent age from an old Date counts", path: "/c/date", reply: reply{header: h("Cache-Control", "max-age=60", "Date", "{now+-20}")},
+		steps: []step{{upstream: 1}, {upstream: 1, age: "20", cache: "ttl=40"}, {at: 40, upstream: 2}}},
 	{name: "no explicit freshness and no default_ttl: not stored", path: "/c/silent", reply: reply{},
 		steps: []step{{upstream: 1}, {upstream: 2}}},
 	{name: "default_ttl where the upstream says nothing", path: "/ttl/silent", reply: reply{},
