@@ -468,3 +468,32 @@ routes:
 		t.Errorf("after a reload that changed the store: %q, want a miss", cs)
 	}
 }
+
+// A declared length over max_object_size is not even copied; an upstream
+// that cannot be reached is answered from a stale entry within
+// stale-if-error.
+func TestDeclaredOversizeAndUnreachableUpstream(t *testing.T) {
+	rec := newRecorder(t)
+	rec.set("/small/declared", reply{header: h("Cache-Control", "max-age=60")})
+	rec.big["/small/declared"] = 100 << 10
+	rec.set("/c/gone", reply{header: h("Cache-Control", "max-age=10, stale-if-error=60")})
+	base := serve(t, rec, "")
+	for i := range 2 {
+		r := do(t, "GET", base+"/small/declared", nil)
+		if len(r.body) != 100<<10 || !strings.Contains(r.header.Get("Cache-Status"), "uri-miss") || strings.Contains(r.header.Get("Cache-Status"), "stored") {
+			t.Errorf("request %d: %d bytes, Cache-Status %q", i+1, len(r.body), r.header.Get("Cache-Status"))
+		}
+	}
+	if n := rec.count("/small/declared"); n != 2 {
+		t.Errorf("the upstream saw %d requests, want 2", n)
+	}
+	advance(100_000)
+	do(t, "GET", base+"/c/gone", nil)
+	rec.srv.CloseClientConnections()
+	rec.srv.Listener.Close() // the upstream is gone: the gateway's own 502
+	advance(20)
+	r := do(t, "GET", base+"/c/gone", nil)
+	if cs := r.header.Get("Cache-Status"); r.status != 200 || !strings.Contains(cs, "detail=stale-if-error") || !strings.Contains(r.body, "#1") {
+		t.Errorf("with the upstream gone: %d %q %q, want the stale entry", r.status, cs, r.body)
+	}
+}
