@@ -40,6 +40,7 @@ type entry struct {
 	target     string
 	consumer   string
 	rejectedBy string
+	answeredBy string
 	grpcStatus string
 	userAgent  string
 	err        string
@@ -102,6 +103,7 @@ var fields = [...]field{
 	{"attempts", jsonInt(func(e *entry) int64 { return int64(e.attempts) }), jsonInt(func(e *entry) int64 { return int64(e.attempts) })},
 	{"consumer", jsonStr(func(e *entry) string { return e.consumer }), nil},
 	{"rejected_by", jsonStr(func(e *entry) string { return e.rejectedBy }), textStr(func(e *entry) string { return e.rejectedBy })},
+	{"answered_by", jsonStr(func(e *entry) string { return e.answeredBy }), textStr(func(e *entry) string { return e.answeredBy })},
 	{"grpc_status", jsonStr(func(e *entry) string { return e.grpcStatus }), textStr(func(e *entry) string { return e.grpcStatus })},
 	{"user_agent", jsonStr(func(e *entry) string { return e.userAgent }), textQuoted(func(e *entry) string { return e.userAgent })},
 	{"error", jsonStr(func(e *entry) string { return e.err }), textQuoted(func(e *entry) string { return e.err })},
@@ -454,6 +456,7 @@ func (e *entry) fill(x *filter.Exchange, fields *fieldSet, now time.Time) {
 		upstream:   x.Upstream,
 		target:     x.Target,
 		rejectedBy: x.RejectedBy,
+		answeredBy: x.AnsweredBy,
 		grpcStatus: x.GRPCStatus,
 		userAgent:  r.Header.Get("User-Agent"),
 		status:     x.Status,

@@ -72,6 +72,8 @@ func slogLine(e *entry) []byte {
 			str("consumer", e.consumer)
 		case "rejected_by":
 			str("rejected_by", e.rejectedBy)
+		case "answered_by":
+			str("answered_by", e.answeredBy)
 		case "grpc_status":
 			str("grpc_status", e.grpcStatus)
 		case "user_agent":
@@ -95,7 +97,7 @@ func TestAppendJSONMatchesSlog(t *testing.T) {
 		upstreamD: 999 * time.Microsecond, traceID: [16]byte{1, 2, 3, 0xff}, hasTrace: true,
 		clientIP: netip.MustParseAddr("2001:db8::1"), requestID: "abc", method: "GET", host: "example.com",
 		path: "/a/b", protocol: "HTTP/1.1", route: "r", upstream: "u", target: "127.0.0.1:80",
-		consumer: "c", rejectedBy: "deny", status: 200, attempts: 2, bytesIn: 10, bytesOut: -1,
+		consumer: "c", rejectedBy: "deny", answeredBy: "deny", status: 200, attempts: 2, bytesIn: 10, bytesOut: -1,
 	}
 	odd := []string{
 		"", `q"uote\back`, "tab\tnl\nrt\r", "ctl\x00\x01\x1f\x7f", "<html>&amp;", "héllo wörld ☃",
@@ -144,7 +146,7 @@ func TestTextLineAllFields(t *testing.T) {
 	e.clientIP, e.hasTrace, e.consumer, e.route, e.fields = netip.Addr{}, false, "", "", compileFields([]string{"error", "trace_id", "route"})
 	l.writeText(&e)
 	_ = l.out.Flush()
-	want := `2001:db8::1 - c [04/Mar/2026:05:06:07 +0100] "GET /a b HTTP/1.1" 200 5 request_id=abc trace_id=010203ff000000000000000000000000 host=example.com route=r bytes_in=10 duration_us=1234 upstream_duration_us=999 upstream=u upstream_target=127.0.0.1:80 attempts=2 rejected_by=- grpc_status=- user_agent="curl \"x\"" error=""` + "\n" +
+	want := `2001:db8::1 - c [04/Mar/2026:05:06:07 +0100] "GET /a b HTTP/1.1" 200 5 request_id=abc trace_id=010203ff000000000000000000000000 host=example.com route=r bytes_in=10 duration_us=1234 upstream_duration_us=999 upstream=u upstream_target=127.0.0.1:80 attempts=2 rejected_by=- answered_by=- grpc_status=- user_agent="curl \"x\"" error=""` + "\n" +
 		`- - - [04/Mar/2026:05:06:07 +0100] "GET /a b HTTP/1.1" 200 5 error="" trace_id=- route=-` + "\n"
 	if got := out.String(); got != want {
 		t.Errorf("text lines:\n%s\nwant:\n%s", got, want)

@@ -257,6 +257,9 @@ func (t *tracing) end(x *filter.Exchange, ro *routeObs) {
 		if x.Consumer != nil {
 			span.SetAttributes(attribute.String("wasmgate.consumer", x.Consumer.Name))
 		}
+		if x.AnsweredBy != "" {
+			span.SetAttributes(attribute.String("wasmgate.answered_by", x.AnsweredBy))
+		}
 		if x.RejectedBy != "" {
 			span.SetAttributes(attribute.String("wasmgate.rejected_by", x.RejectedBy))
 		}

@@ -64,7 +64,11 @@ type Exchange struct {
 	// UpstreamDuration is the time spent waiting for upstream response
 	// headers, summed over attempts.
 	UpstreamDuration time.Duration
-	// RejectedBy names the filter whose local response ended the request phase.
+	// AnsweredBy names the filter whose local response ended the request
+	// phase (a cache hit, a preflight, a refusal); RejectedBy names it too
+	// when that response is an error (status 400 and above). Set both with
+	// Answered.
+	AnsweredBy string
 	RejectedBy string
 	// GRPCStatus is the grpc-status a gRPC client was sent (in the
 	// trailers, or in the headers of a trailers-only response), "" when
@@ -107,6 +111,15 @@ func (x *Exchange) Reset() {
 	clear(x.values)
 	values := x.values
 	*x = Exchange{Params: params, values: values}
+}
+
+// Answered records that the filter named name ended the request phase
+// with its local response resp.
+func (x *Exchange) Answered(name string, resp *Response) {
+	x.AnsweredBy = name
+	if resp != nil && resp.Status >= 400 {
+		x.RejectedBy = name
+	}
 }
 
 // Response is a response produced by the gateway or a filter (Local), or the

@@ -122,7 +122,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if local != nil {
 		x.Response = local
 		if reqStream != nil && reqStream.Local == local {
-			x.RejectedBy = route.rejectedBy(reqStream.LocalBy) // requestPhase named the others
+			x.Answered(route.rejectedBy(reqStream.LocalBy), local) // requestPhase named the others
 		}
 	} else if upstreamResp = g.target(w, route, x, trusted); reqStream != nil && reqStream.Local != nil {
 		// A filter answered while the body streamed upstream: its answer,
@@ -132,7 +132,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			upstreamResp = nil
 		}
 		x.Response = reqStream.Local
-		x.RejectedBy = route.rejectedBy(reqStream.LocalBy)
+		x.Answered(route.rejectedBy(reqStream.LocalBy), reqStream.Local)
 	} else if x.Response == nil {
 		// The client went away before there was anything to answer. Abort
 		// rather than return: returning would let net/http answer an empty

@@ -55,7 +55,7 @@ func (g *Gateway) requestPhase(s *Snapshot, w http.ResponseWriter, x *filter.Exc
 		cur.ran = ran
 		if local != nil {
 			if ran <= len(route.filters) {
-				x.RejectedBy = route.filters[ran-1]
+				x.Answered(route.filters[ran-1], local)
 			}
 			return route, local
 		}

@@ -256,7 +256,7 @@ func (s *stream) codeDetails(local bool) string {
 	switch {
 	case !local && s.x.Upstream != "":
 		return "via_upstream"
-	case local && s.x.Upstream == "" && s.x.RejectedBy == "":
+	case local && s.x.Upstream == "" && s.x.AnsweredBy == "":
 		if rc := s.x.RouteConfig(); rc != nil && (rc.Respond != nil || rc.Redirect != nil) {
 			return "direct_response"
 		}
