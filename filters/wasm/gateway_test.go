@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -264,5 +265,70 @@ func TestWatchPicksUpARebuiltModule(t *testing.T) {
 	}
 	if _, seen := getHeader(t, url+"/", "X-Seen-Wasm"); seen != "1" {
 		t.Errorf("after the rebuild the upstream saw X-Wasm %q, want 1 (the new module's)", seen)
+	}
+}
+
+// countLines is a slog handler counting the records whose message is msg.
+type countLines struct {
+	msg string
+	n   *atomic.Int64
+}
+
+func (c countLines) Enabled(context.Context, slog.Level) bool { return true }
+func (c countLines) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c countLines) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c countLines) WithGroup(string) slog.Handler      { return c }
+
+// A reload that changes only other routes keeps the plugin's compiled
+// module and its warm instances: proxy_on_vm_start (which lifecycle.wat
+// logs as "vm_start") runs once per instance, at the first load, and not
+// again after the reload; the plugin keeps serving.
+func TestReloadOfOtherRoutesKeepsInstances(t *testing.T) {
+	t.Setenv("WASMGATE_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Wasm", r.Header.Get("X-Wasm"))
+	}))
+	defer up.Close()
+	src, _ := filepath.Abs("testdata/lifecycle.wasm")
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	plugins := fmt.Sprintf(`
+  hello: { source: %q, config: { k: v }, limits: { instances: 2 } }`, src)
+	gatewayConfig(t, file, up.URL, plugins, `
+  - { name: hello, match: { prefix: /hello }, filters: [{ wasm: hello }], upstream: echo }
+  - { name: other, match: { prefix: /other }, upstream: echo }`)
+	var starts atomic.Int64
+	g, err := gateway.Start(gateway.Source{File: file}, slog.New(countLines{msg: "vm_start", n: &starts}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Shutdown(t.Context()) }()
+	url := "http://" + g.Addrs()["main"].String()
+	if n := starts.Load(); n != 2 {
+		t.Fatalf("proxy_on_vm_start ran %d times at load, want 2 (one per instance)", n)
+	}
+	loads := loadedPlugins.Load()
+
+	// Another route changes (its prefix and body limit) and a route is added;
+	// the plugin's entry and module stay as they were.
+	gatewayConfig(t, file, up.URL, plugins, `
+  - { name: other, match: { prefix: /elsewhere }, upstream: echo, max_request_body: 7KiB }
+  - { name: hello, match: { prefix: /hello }, filters: [{ wasm: hello }], upstream: echo }
+  - { name: third, match: { prefix: /third }, upstream: echo }`)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadedPlugins.Load() - loads; n != 0 {
+		t.Errorf("the plugin was loaded again (%d loads) by a reload that did not change it", n)
+	}
+	if n := starts.Load(); n != 2 {
+		t.Errorf("proxy_on_vm_start ran %d times after the reload, want still 2", n)
+	}
+	if code, seen := getHeader(t, url+"/hello", "X-Seen-Wasm"); code != 200 || seen != "hello" {
+		t.Errorf("after reload: %d %q", code, seen)
 	}
 }
