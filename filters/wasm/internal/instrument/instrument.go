@@ -23,8 +23,9 @@ const (
 	Every = 8192
 )
 
-// Rewrite rewrites a module so that every function entry and loop
-// header counts down a private global and calls
+// Rewrite rewrites a module so that every function entry (unless a loop
+// header comes first: loopFirst) and loop header counts down a private
+// global and calls
 // Module.Func whenever it reaches zero. The check is an
 // import appended after the module's own, so every defined function's
 // index moves up by one: calls, ref.func, exports, the start function,
@@ -338,7 +339,9 @@ func (m *rewriter) codes(body []byte) ([]byte, error) {
 			fr.valtype()
 		}
 		fb = append(fb[:0], fr.b[:fr.off]...)
-		fb = append(fb, m.check...)
+		if !loopFirst(*fr) {
+			fb = append(fb, m.check...)
+		}
 		var err error
 		if fb, err = m.instrs(fr, fb, true); err != nil {
 			return nil, fmt.Errorf("function %d: %w", m.nImp+i, err)
@@ -347,6 +350,33 @@ func (m *rewriter) codes(body []byte) ([]byte, error) {
 		out = append(out, fb...)
 	}
 	return out, r.err
+}
+
+// loopFirst reports whether a function body (r just past its locals)
+// reaches a loop header before anything that could branch, call or trap:
+// only block entries, nop, drop, constants and local and global accesses
+// come first, a bounded straight line. The loop's own countdown then runs
+// on every entry, so the entry's would only count the same step twice.
+// Go's compiler starts nearly every function so (its stack pointer saved
+// to a local, then the loop of its basic-block dispatch): most of a Go
+// guest's calls pay one countdown instead of two.
+func loopFirst(r wreader) bool {
+	for r.err == nil && r.off < len(r.b) {
+		switch r.byte() {
+		case 0x03: // loop
+			return r.err == nil
+		case 0x02: // block
+			r.blocktype()
+		case 0x01, 0x1a: // nop, drop
+		case 0x20, 0x21, 0x22, 0x23, 0x24, 0x41: // local.get/set/tee, global.get/set, i32.const
+			r.leb(5)
+		case 0x42: // i64.const
+			r.leb(10)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // expr rewrites a constant expression, up to and including its end

@@ -135,3 +135,42 @@ func FuzzRewrite(f *testing.F) {
 		checkRewrite(t, rt, code)
 	})
 }
+
+// A function whose body reaches a loop header before anything else counts
+// down at that header only; any other function also counts at its entry.
+func TestEntryCountdownSkippedWhenALoopComesFirst(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		body []byte // the instructions of the one function, after its locals
+		want int    // countdowns in the rewritten body
+	}{
+		{"loop first", []byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b}, 1},
+		{"blocks then loop", []byte{0x02, 0x40, 0x02, 0x7f, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x41, 0x00, 0x0b, 0x1a, 0x0b, 0x0b}, 1},
+		{"straight line then loop", []byte{0x23, 0x00, 0x21, 0x00, 0x41, 0x7f, 0x1a, 0x01, 0x02, 0x40, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, 0x0b}, 1},
+		{"call then loop", []byte{0x10, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b}, 2},
+		{"branch then loop", []byte{0x02, 0x40, 0x0c, 0x00, 0x03, 0x40, 0x0b, 0x0b, 0x0b}, 2},
+		{"no loop", []byte{0x0b}, 1},
+		{"loop after an if", []byte{0x41, 0x01, 0x04, 0x40, 0x0b, 0x03, 0x40, 0x0b, 0x0b}, 2},
+	} {
+		body := append([]byte{0x01, 0x01, 0x7f}, c.body...) // one i32 local
+		code := []byte("\x00asm\x01\x00\x00\x00")
+		code = append(code, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00)             // type 0: [] -> []
+		code = append(code, 0x03, 0x02, 0x01, 0x00)                         // function 0 of type 0
+		code = append(code, 0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b) // a mutable i32 global
+		code = append(code, 0x0a, byte(len(body)+2), 0x01, byte(len(body)))
+		code = append(code, body...)
+		if _, err := interpreter(t).CompileModule(context.Background(), code); err != nil {
+			t.Fatalf("%s: the test module is invalid: %v", c.name, err)
+		}
+		out, err := Rewrite(code)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		checkRewrite(t, interpreter(t), code)
+		// i32.eqz if i32.const EVERY: the start of each countdown's check.
+		mark := appendS32([]byte{0x45, 0x04, 0x40, 0x41}, Every)
+		if n := bytes.Count(out, mark); n != c.want {
+			t.Errorf("%s: %d countdowns, want %d", c.name, n, c.want)
+		}
+	}
+}
