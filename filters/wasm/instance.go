@@ -74,7 +74,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	in.ctx = newCallCtx(in, !p.opts.NoCloseOnContextDone && !p.instrumented)
 	in.dl.begin(p.opts.StartTimeout) // the whole start-up is one deadline
 	startLogs := &startLog{}
-	sctx, cancel := context.WithTimeout(context.WithValue(context.WithValue(ctx, instKey{}, in), startLogKey{}, startLogs), p.opts.StartTimeout)
+	sctx, cancel := context.WithTimeout(context.WithValue(context.WithValue(withLinearMemory(ctx), instKey{}, in), startLogKey{}, startLogs), p.opts.StartTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
