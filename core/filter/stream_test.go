@@ -175,3 +175,41 @@ func TestChainWithoutStreamingFilters(t *testing.T) {
 		t.Fatal("a chain without streaming filters streams nothing")
 	}
 }
+
+// readSizes is a body source recording the size of each read.
+type readSizes struct {
+	chunks
+	sizes []int
+}
+
+func (r *readSizes) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	return r.chunks.Read(p)
+}
+
+// A body shorter than a chunk is read with a buffer of its own length (one
+// read, not a 32 KiB buffer per exchange); one of unknown or larger length
+// with a whole chunk; the bytes are the same either way.
+func TestBodyStreamReadBufferFitsTheBody(t *testing.T) {
+	var log []string
+	c := NewChain([]Filter{&streamer{name: "a", log: &log}})
+	for _, tc := range []struct {
+		body     string
+		declared int64
+		want     int
+	}{
+		{"hello", 5, 5},
+		{strings.Repeat("x", 1024), 1024, 1024},
+		{"hello", -1, chunkSize},
+		{strings.Repeat("y", chunkSize+7), chunkSize + 7, chunkSize},
+	} {
+		src := &readSizes{chunks: chunks{parts: []string{tc.body}}}
+		out, err := io.ReadAll(c.ResponseBodyStream(&Exchange{}, src, tc.declared, 1))
+		if err != nil || string(out) != tc.body {
+			t.Fatalf("declared %d: out %d bytes, err %v", tc.declared, len(out), err)
+		}
+		if len(src.sizes) == 0 || src.sizes[0] != tc.want {
+			t.Errorf("declared %d: reads of %v bytes, want the first of %d", tc.declared, src.sizes, tc.want)
+		}
+	}
+}
