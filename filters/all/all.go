@@ -17,6 +17,7 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/basicauth"
 	_ "github.com/wasmgate/wasmgate/filters/bodylimit"
 	_ "github.com/wasmgate/wasmgate/filters/cache"
+	_ "github.com/wasmgate/wasmgate/filters/compress"
 	_ "github.com/wasmgate/wasmgate/filters/concurrency"
 	_ "github.com/wasmgate/wasmgate/filters/cors"
 	_ "github.com/wasmgate/wasmgate/filters/grpcweb"
