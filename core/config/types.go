@@ -275,6 +275,11 @@ type Route struct {
 
 	// Aggregate is a third target, instead of Upstream or Respond (aggregate.go).
 	Aggregate *Aggregate `yaml:"aggregate"`
+	// Split is a target too: traffic shared across upstreams by weight,
+	// for canary releases, with SplitBy and SplitForce (split.go).
+	Split      []SplitTarget `yaml:"split"`
+	SplitBy    *SplitKey     `yaml:"split_by"`
+	SplitForce *SplitForce   `yaml:"split_force"`
 
 	// Metadata is free-form data for filters to read (metadata.go); the
 	// Wasm host exposes it as Envoy's route_metadata property.

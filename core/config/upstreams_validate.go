@@ -111,8 +111,8 @@ func validRetryOn(s string) bool {
 // routePolicies checks a route's retries and timeouts.
 func (v *Validator) routePolicies(p string, r *Route) {
 	if r.Retries != nil {
-		if r.Upstream == "" {
-			v.Errorf(p+".retries", "retries apply to routes with an upstream")
+		if r.Upstream == "" && r.Split == nil {
+			v.Errorf(p+".retries", "retries apply to routes with an upstream or a split")
 		}
 		v.retries(p+".retries", r.Retries)
 	}

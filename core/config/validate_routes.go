@@ -29,6 +29,9 @@ func (v *Validator) routes() {
 			v.filterEntry(JoinIndex(p+".filters", j), f)
 		}
 		v.target(p, r)
+		if r.Split == nil {
+			v.splitExtras(p, r)
+		}
 		v.routePolicies(p, r) // upstreams_validate.go
 		if s := r.Rewrite.StripPrefix; s != "" && !strings.HasPrefix(s, "/") {
 			v.Errorf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)
@@ -45,20 +48,22 @@ func (v *Validator) target(p string, r *Route) {
 	for _, t := range []struct {
 		name string
 		on   bool
-	}{{"upstream", r.Upstream != ""}, {"respond", r.Respond != nil}, {"redirect", r.Redirect != nil}, {"aggregate", r.Aggregate != nil}} {
+	}{{"upstream", r.Upstream != ""}, {"respond", r.Respond != nil}, {"redirect", r.Redirect != nil}, {"aggregate", r.Aggregate != nil}, {"split", r.Split != nil}} {
 		if t.on {
 			set = append(set, t.name)
 		}
 	}
 	switch {
 	case len(set) == 0:
-		v.Errorf(p, "a route needs a target: upstream: <name>, respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}")
+		v.Errorf(p, "a route needs a target: upstream: <name>, split: [{upstream: <name>, weight: N}, ...], respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}")
 	case len(set) > 1:
 		v.Errorf(p+"."+set[1], "%s are exclusive targets; keep one", strings.Join(set, " and "))
 	case r.Aggregate != nil:
 		v.aggregate(p, r) // aggregate_validate.go
 	case r.Upstream != "":
 		v.Upstream(p+".upstream", r.Upstream)
+	case r.Split != nil:
+		v.split(p, r) // split.go
 	case r.Redirect != nil:
 		v.redirect(p+".redirect", r.Redirect)
 		if rd := r.Redirect; rd.HTTPS && rd.Location == "" && r.Match.Scheme == "https" {

@@ -76,7 +76,7 @@ routes:
 			`gw.yaml:3:91: upstreams.u.protocol: "h3" is not valid; valid values: http1, h2c, auto`,
 			`gw.yaml:5:5: routes[0].name: a route needs a name (letters, digits, '_', '.', '-'), unique among routes`,
 			`gw.yaml:5:5: routes[0].match: path, prefix and regex are exclusive; set at most one`,
-			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name>, respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}`,
+			`gw.yaml:5:5: routes[0]: a route needs a target: upstream: <name>, split: [{upstream: <name>, weight: N}, ...], respond: {status: 200}, redirect: {location: /new} or aggregate: {calls: [...]}`,
 			`gw.yaml:5:13: routes[0].match.path: "users" must start with "/"`,
 			`gw.yaml:5:53: routes[0].match.methods[1]: "BAD METHOD" is not a valid HTTP method (a token like GET or PURGE)`,
 			`gw.yaml:5:67: routes[0].match.methods[2]: "get" would never match: requests with lowercase methods are refused; write "GET", or set server.allow_lowercase_methods`,

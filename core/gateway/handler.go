@@ -175,7 +175,11 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 	if route.rewrite != nil {
 		setPath(r, route.rewrite.Apply(r.URL.EscapedPath(), x.Params))
 	}
-	resp, perr := route.proxy.RoundTrip(w, x, route.upstream, trusted)
+	up := route.upstream
+	if route.split != nil {
+		up = route.split.pick(x)
+	}
+	resp, perr := route.proxy.RoundTrip(w, x, up, trusted)
 	if perr != nil {
 		if perr.Kind != proxy.KindClientGone {
 			x.Response = perr.Response()
@@ -185,7 +189,7 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 			// reads up to 256 KiB more of it before writing the answer.
 			x.Response.Header.Set("Connection", "close")
 		}
-		g.logger.Debug("upstream exchange failed", "route", route.Name, "upstream", route.upstream.Name, "err", perr)
+		g.logger.Debug("upstream exchange failed", "route", route.Name, "upstream", up.Name, "err", perr)
 		return nil
 	}
 	x.Response = &filter.Response{Status: resp.StatusCode, Header: resp.Header, Trailer: &resp.Trailer}

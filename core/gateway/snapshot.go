@@ -65,6 +65,7 @@ type Route struct {
 	upstream *upstream.Upstream
 	respond  *localResponse  // a respond: or redirect: target (respond.go)
 	fanout   *aggregate.Plan // an aggregate target (aggregate.go)
+	split    *split          // a split target: upstream is then nil (split.go)
 	rewrite  *router.Rewriter
 	proxy    *proxy.Proxy
 	maxBody  int64
@@ -266,6 +267,9 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 		if r.upstream == nil {
 			ok = false // the upstream failed to build; already reported
 		}
+	case rc.Split != nil:
+		r.split = b.newSplit(rc, s.upstreams)
+		ok = ok && r.split != nil
 	}
 	if !ok {
 		return nil
