@@ -280,6 +280,9 @@ type Route struct {
 	Split      []SplitTarget `yaml:"split"`
 	SplitBy    *SplitKey     `yaml:"split_by"`
 	SplitForce *SplitForce   `yaml:"split_force"`
+	// Mirror sends a copy of a share of the route's requests to another
+	// upstream, in the background (mirror.go).
+	Mirror *Mirror `yaml:"mirror"`
 
 	// Metadata is free-form data for filters to read (metadata.go); the
 	// Wasm host exposes it as Envoy's route_metadata property.

@@ -32,6 +32,7 @@ func (v *Validator) routes() {
 		if r.Split == nil {
 			v.splitExtras(p, r)
 		}
+		v.mirror(p, r)        // mirror.go
 		v.routePolicies(p, r) // upstreams_validate.go
 		if s := r.Rewrite.StripPrefix; s != "" && !strings.HasPrefix(s, "/") {
 			v.Errorf(p+".rewrite.strip_prefix", "%q must start with \"/\", e.g. /api", s)

@@ -179,6 +179,9 @@ func (g *Gateway) target(w http.ResponseWriter, route *Route, x *filter.Exchange
 	if route.split != nil {
 		up = route.split.pick(x)
 	}
+	if route.mirror != nil {
+		route.mirror.send(x, trusted)
+	}
 	resp, perr := route.proxy.RoundTrip(w, x, up, trusted)
 	if perr != nil {
 		if perr.Kind != proxy.KindClientGone {

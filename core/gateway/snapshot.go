@@ -66,6 +66,7 @@ type Route struct {
 	respond  *localResponse  // a respond: or redirect: target (respond.go)
 	fanout   *aggregate.Plan // an aggregate target (aggregate.go)
 	split    *split          // a split target: upstream is then nil (split.go)
+	mirror   *mirror         // copies of requests to a shadow upstream (mirror.go)
 	rewrite  *router.Rewriter
 	proxy    *proxy.Proxy
 	maxBody  int64
@@ -270,6 +271,10 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	case rc.Split != nil:
 		r.split = b.newSplit(rc, s.upstreams)
 		ok = ok && r.split != nil
+	}
+	if rc.Mirror != nil {
+		r.mirror = b.newMirror(rc, s.upstreams)
+		ok = ok && r.mirror != nil
 	}
 	if !ok {
 		return nil
