@@ -111,9 +111,11 @@ func testKeepAliveNoLeak(t *testing.T, engine string) {
 
 // TestStalePooledConnectionRetried: the upstream closes a kept-alive
 // connection on the next request without answering (its keep-alive timeout
-// racing the gateway's reuse). The gateway sends the request again, once,
-// on a fresh connection, POST with its body included, and the client never
-// sees the race.
+// racing the gateway's reuse). An idempotent request (PUT, or a POST with an
+// Idempotency-Key) is sent again, once, on a fresh connection, body
+// included, and the client never sees the race. A plain POST is not: the
+// upstream had all of it and may have acted on it, so the client gets a 502
+// and the upstream never sees it twice (RFC 9110 §9.2.2, as net/http).
 func TestStalePooledConnectionRetried(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
@@ -142,8 +144,8 @@ func TestStalePooledConnectionRetried(t *testing.T) {
 					mu.Lock()
 					seen = append(seen, fmt.Sprintf("%d:%s %s", n, req.Method, b))
 					mu.Unlock()
-					if n == 1 && i == 1 {
-						return // the second request on the first connection: closed unanswered
+					if i == 1 {
+						return // every connection's second request: closed unanswered
 					}
 					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 				}
@@ -151,20 +153,33 @@ func TestStalePooledConnectionRetried(t *testing.T) {
 		}
 	}()
 	p := startProcess(t, poolConfig, vars{"up": "http://" + ln.Addr().String(), "engine": "native"})
-	for _, body := range []string{"first", "second"} {
-		resp, err := p.Client.Post(p.URL("/pay"), "text/plain", strings.NewReader(body))
+	for _, step := range []struct {
+		method, body, key string
+		status            int
+	}{
+		{"PUT", "first", "", 200},    // conn 1, answered
+		{"PUT", "second", "", 200},   // conn 1 closes it; sent again on conn 2
+		{"POST", "third", "k3", 200}, // conn 2 closes it; its key lets it go again, on conn 3
+		{"POST", "fourth", "", 502},  // conn 3 closes it: not sent again
+		{"POST", "fifth", "", 200},   // conn 4, answered
+	} {
+		req, _ := http.NewRequest(step.method, p.URL("/pay"), strings.NewReader(step.body))
+		if step.key != "" {
+			req.Header.Set("Idempotency-Key", step.key)
+		}
+		resp, err := p.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || string(b) != "ok" {
-			t.Fatalf("%s: status %d body %q", body, resp.StatusCode, b)
+		if resp.StatusCode != step.status {
+			t.Fatalf("%s %s: status %d, want %d", step.method, step.body, resp.StatusCode, step.status)
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := "[1:POST first 1:POST second 2:POST second]"
+	want := "[1:PUT first 1:PUT second 2:PUT second 2:POST third 3:POST third 3:POST fourth 4:POST fifth]"
 	if fmt.Sprint(seen) != want {
 		t.Errorf("upstream saw %v, want %s", seen, want)
 	}
