@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +27,10 @@ func newServeCmd() *cobra.Command {
 		Long: `Serve the gateway described by a config file. Without -c, start the embedded
 demo: in-process demo services and routes to them on 127.0.0.1:8080.
 
-Signals: SIGHUP reloads the config; SIGINT/SIGTERM stop gracefully (readiness
-goes false, in-flight requests finish within server.drain_timeout). The config
+Signals: SIGHUP reloads the config; SIGINT/SIGTERM stop gracefully: readiness
+goes false at once, listeners serve on for server.drain_delay (default 0; a
+second signal cuts it short), then in-flight requests finish within
+server.drain_timeout. The config
 file is also reloaded when it changes on disk, and on POST /reload (admin API).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,7 +76,7 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 			if err := g.WatchConfig(ctx); err != nil {
 				logger.Warn("config file changes will not be noticed; reload with SIGHUP or POST /reload", "err", err)
 			}
-			return run(ctx, g, sigs)
+			return run(ctx, g, sigs, logger)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "config file (YAML); none serves the embedded demo")
@@ -81,25 +85,60 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 	return cmd
 }
 
-// run serves until SIGINT/SIGTERM, reloading on SIGHUP, then drains.
-func run(ctx context.Context, g *gateway.Gateway, sigs <-chan os.Signal) error {
+// run serves until SIGINT/SIGTERM, reloading on SIGHUP, then stops.
+func run(ctx context.Context, g *gateway.Gateway, sigs <-chan os.Signal, logger *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return shutdown(g)
+			return shutdown(g, "context ended", nil, logger)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				_ = g.Reload() // logs its own outcome; a bad config changes nothing
 				continue
 			}
-			return shutdown(g)
+			return shutdown(g, sig.String(), sigs, logger)
 		}
 	}
 }
 
-func shutdown(g *gateway.Gateway) error {
-	drain := g.Current().Config.Server.DrainTimeout.D()
+// shutdown stops the gateway: readiness false at once; listeners serving on
+// for server.drain_delay (a second SIGINT/SIGTERM cuts it short), so load
+// balancers stop sending first; then the drain, bounded by
+// server.drain_timeout. It logs each step and how long the stop took.
+func shutdown(g *gateway.Gateway, why string, sigs <-chan os.Signal, logger *slog.Logger) error {
+	start := time.Now()
+	srv := g.Current().Config.Server
+	delay, drain := srv.DrainDelay.D(), srv.DrainTimeout.D()
+	g.StopReady()
+	if delay > 0 {
+		logger.Info("stopping: readiness is false; listeners serve on for server.drain_delay", "signal", why, "drain_delay", delay.String())
+		t := time.NewTimer(delay)
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					continue // no reload while stopping
+				}
+				logger.Info("second signal: drain_delay cut short", "signal", sig.String())
+				t.Stop()
+				break wait
+			}
+		}
+	}
+	logger.Info("draining: listeners closed, waiting for in-flight requests", "signal", why, "drain_timeout", drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	return g.Shutdown(ctx)
+	err := g.Shutdown(ctx)
+	// Durations as text ("12ms") in JSON logs too, where slog would
+	// write nanoseconds.
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		logger.Warn("stopped; the drain did not finish cleanly", "took", took.String(), "err", err)
+		return err
+	}
+	logger.Info("stopped", "took", took.String())
+	return nil
 }

@@ -109,3 +109,28 @@ server: {min_response_rate: {grace: 10s}}
 		t.Errorf("min_response_rate = %+v, want 240 bytes/s (default) after 10s", r)
 	}
 }
+
+// server.drain_delay is a duration like drain_timeout, placed when wrong,
+// and bounded: minutes of delay are a unit typo.
+func TestDrainDelay(t *testing.T) {
+	c := mustParse(t, `
+listeners: [{address: ":8080"}]
+server: {drain_delay: 5s}
+`, env())
+	if got := c.Server.DrainDelay.D(); got.String() != "5s" {
+		t.Errorf("drain_delay = %v, want 5s", got)
+	}
+	if got := mustParse(t, "listeners: [{address: \":8080\"}]\n", env()).Server.DrainDelay.D(); got != 0 {
+		t.Errorf("default drain_delay = %v, want 0 (drain at once)", got)
+	}
+	wantErrs(t, parseErrs(t, `
+listeners: [{address: ":8080"}]
+server:
+  drain_delay: 10m
+`, env()), `gw.yaml:3:3: server.drain_delay: 10m0s is longer than 5m0s: it is how long a stopping gateway keeps serving while load balancers take it out of rotation, usually 5s to 15s`)
+	wantErrs(t, parseErrs(t, `
+listeners: [{address: ":8080"}]
+server:
+  drain_delay: 5
+`, env()), `gw.yaml:3:16: server.drain_delay: expected a duration like "250ms" or "5s", got "5" (a unit is required)`)
+}

@@ -40,6 +40,11 @@ type Config struct {
 type Server struct {
 	// DrainTimeout bounds how long a graceful stop waits for in-flight requests.
 	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
+	// DrainDelay is how long a stopping gateway keeps serving, listeners
+	// open, after /readyz turned false: time for a load balancer (a
+	// Kubernetes endpoint controller) to stop sending new requests before
+	// the drain begins. Default 0: the drain begins at once.
+	DrainDelay Duration `yaml:"drain_delay"`
 	// UnderscoreHeaders decides what happens to request header names that
 	// contain "_": drop (default, as nginx), reject (400) or allow.
 	UnderscoreHeaders string `yaml:"underscore_headers"`

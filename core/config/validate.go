@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validate checks everything the core owns after defaults are applied.
@@ -63,8 +64,15 @@ func (v *Validator) NotNegative(field string, n int) {
 	}
 }
 
+// maxDrainDelay bounds server.drain_delay: a longer one is a unit typo
+// ("5m" for "5s"), and orchestrators kill a pod that takes that long to stop.
+const maxDrainDelay = 5 * time.Minute
+
 func (v *Validator) server() {
 	v.OneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
+	if d := v.c.Server.DrainDelay.D(); d > maxDrainDelay {
+		v.Errorf("server.drain_delay", "%s is longer than %s: it is how long a stopping gateway keeps serving while load balancers take it out of rotation, usually 5s to 15s", d, maxDrainDelay)
+	}
 	v.responseHygiene() // server_validate.go
 	v.overload()        // server_validate.go
 }

@@ -305,6 +305,11 @@ func (g *Gateway) reload() (err error) {
 	return nil
 }
 
+// StopReady turns readiness (/readyz) false for good, listeners still
+// serving: the first step of a stop, so load balancers take the gateway
+// out of rotation during server.drain_delay, before Shutdown.
+func (g *Gateway) StopReady() { g.ready.Store(false) }
+
 // Shutdown stops gracefully: readiness goes false, listeners stop accepting,
 // in-flight requests finish (bounded by ctx), then everything is closed.
 func (g *Gateway) Shutdown(ctx context.Context) error {
