@@ -108,6 +108,14 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, "grpcurl -plaintext "+g.Listen+" list") {
 			t.Errorf("banner has no grpcurl line for %s:\n%s", g.Listen, out)
 		}
+		// Pasted line by line, TOKEN is set before the curl that reads it.
+		set, use := strings.Index(out, "TOKEN="), strings.Index(out, "$TOKEN")
+		if set < 0 || use < 0 || set > use {
+			t.Errorf("banner sets TOKEN (at %d) after the curl line using it (at %d):\n%s", set, use, out)
+		}
+		if !strings.Contains(out, "a burst\nof 10 requests first, then 5/s") {
+			t.Errorf("banner does not say the rate limit's burst:\n%s", out)
+		}
 	})
 
 	t.Run("gRPC health service", func(t *testing.T) {
@@ -164,5 +172,22 @@ func TestDemo(t *testing.T) {
 		}); err != nil {
 			t.Error(err)
 		}
+	})
+
+	// What the banner says of the rate limit: ten at once pass, then 429.
+	t.Run("rate limit burst", func(t *testing.T) {
+		for i := range 10 {
+			if resp, body := g.Get("/api/users"); resp.StatusCode != 200 {
+				t.Fatalf("request %d of the burst of 10: %d %s", i+1, resp.StatusCode, body)
+			}
+		}
+		// Refills at 5/s: a hundred requests in a row outrun it unless each
+		// takes 200ms.
+		for range 100 {
+			if resp, _ := g.Get("/api/users"); resp.StatusCode == 429 {
+				return
+			}
+		}
+		t.Error("no 429 in 100 requests after the burst")
 	})
 }

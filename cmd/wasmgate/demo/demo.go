@@ -120,24 +120,29 @@ func (d *Demo) Close() {
 	}
 }
 
-// Banner is what `wasmgate serve` prints when the demo starts.
+// Banner is what `wasmgate serve` prints when the demo starts. Each shell
+// variable is set on a line before the curl line that reads it, so the
+// lines can be pasted in order.
 func Banner(listen, admin string) string {
 	return fmt.Sprintf(`
 wasmgate demo is running on http://%[1]s (admin API on http://%[2]s)
+Console: http://%[2]s/ui/
 
 Try:
   curl -s http://%[1]s/                   # every demo route, with what it shows
   curl -s http://%[1]s/api/home/42 -i     # one request, three backends, one merged JSON
-  curl -s http://%[1]s/api/me -H "Authorization: Bearer $TOKEN"
 
   TOKEN=%[3]s
+  curl -s http://%[1]s/api/me -H "Authorization: Bearer $TOKEN"
+
   API key (X-API-Key, for /api/partner/orders): %[4]s
 
   grpcurl -plaintext %[1]s list           # gRPC (h2c): health service, with reflection
   grpcurl -plaintext -d '{"service":"demo"}' %[1]s grpc.health.v1.Health/Check
 
-More: /api/users/42 (templated, rewritten), /api/users (rate limited: 5/s per client),
-POST /api/orders, /api/orders/stream (SSE). Admin: /routes /upstreams /metrics /config.
+More: /api/users/42 (templated, rewritten); /api/users (rate limited per client: a burst
+of 10 requests first, then 5/s; past that, 429); POST /api/orders; /api/orders/stream (SSE).
+Admin: /routes /upstreams /metrics /config.
 Stop with Ctrl-C.
 `, listen, admin, DemoToken(), DemoAPIKey)
 }
