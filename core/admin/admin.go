@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/upstream"
 )
 
@@ -67,7 +68,7 @@ type ReadinessBackend interface {
 }
 
 // Endpoints are the admin endpoints as metrics label them: a fixed set.
-var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "traffic", "reload", "metrics", "pprof", "ui", "index", "other"}
+var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "traffic", "plugins", "refusals", "reload", "metrics", "pprof", "ui", "index", "other"}
 
 // TrafficBackend is implemented by backends that keep a short in-memory
 // history of each route's traffic, which the console charts. route "" asks
@@ -105,6 +106,41 @@ type Series struct {
 	ErrorRate []float64 `json:"error_rate"`
 	P50Millis []float64 `json:"p50_ms"`
 	P99Millis []float64 `json:"p99_ms"`
+}
+
+// PluginsBackend is implemented by backends whose routes run plugins
+// (Wasm modules): GET /plugins lists them.
+type PluginsBackend interface {
+	Plugins() []filter.PluginStatus
+}
+
+// RefusalsBackend is implemented by backends that count the requests their
+// filters refused with a response of their own (401 and 403 from auth
+// filters, 429 from rate limits, ...): GET /refusals.
+type RefusalsBackend interface {
+	Refusals() Refusals
+}
+
+// Refusals are the counts of refused requests since the gateway started,
+// by route, refusing filter and status, busiest first; Auth and RateLimit
+// sum them by kind.
+type Refusals struct {
+	Auth      uint64    `json:"auth"`       // 401 and 403
+	RateLimit uint64    `json:"rate_limit"` // 429
+	Other     uint64    `json:"other"`
+	Refusals  []Refusal `json:"refusals"`
+}
+
+// Refusal is one route's refusals by one filter with one status.
+type Refusal struct {
+	Route  string `json:"route"`
+	Filter string `json:"filter"`
+	Status int    `json:"status"`
+	// Kind is auth (401, 403), rate_limit (429) or other.
+	Kind  string `json:"kind"`
+	Total uint64 `json:"total"`
+	// PerSecond is the rate over the last sampling interval.
+	PerSecond float64 `json:"per_second"`
 }
 
 // Reload is one attempt to load the config, kept for the console.
@@ -255,6 +291,21 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		}
 		writeJSON(w, http.StatusOK, t)
 	})
+	mux.HandleFunc("GET /plugins", func(w http.ResponseWriter, _ *http.Request) {
+		plugins := []filter.PluginStatus{}
+		if pb, ok := b.(PluginsBackend); ok {
+			plugins = append(plugins, pb.Plugins()...)
+		}
+		writeJSON(w, http.StatusOK, plugins)
+	})
+	mux.HandleFunc("GET /refusals", func(w http.ResponseWriter, _ *http.Request) {
+		rb, ok := b.(RefusalsBackend)
+		if !ok {
+			writeError(w, http.StatusNotFound, "this gateway counts no refusals")
+			return
+		}
+		writeJSON(w, http.StatusOK, rb.Refusals())
+	})
 	mux.Handle("GET /ui/", consoleHandler())
 	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -305,6 +356,10 @@ func index(b Backend) []string {
 	eps := []string{"GET /ui/", "GET /healthz", "GET /readyz", "GET /status", "GET /config", "GET /routes", "GET /upstreams"}
 	if _, ok := b.(TrafficBackend); ok {
 		eps = append(eps, "GET /traffic")
+	}
+	eps = append(eps, "GET /plugins")
+	if _, ok := b.(RefusalsBackend); ok {
+		eps = append(eps, "GET /refusals")
 	}
 	if mb, ok := b.(MetricsBackend); ok {
 		if path, h := mb.Metrics(); h != nil {
@@ -373,6 +428,10 @@ func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
 		return "upstreams"
 	case "GET /traffic":
 		return "traffic"
+	case "GET /plugins":
+		return "plugins"
+	case "GET /refusals":
+		return "refusals"
 	case "GET /ui/", "GET /ui":
 		return "ui"
 	case "GET /{$}":

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/wasmgate/wasmgate/core/filter"
 )
 
 // trafficBackend keeps a history of one route, r1.
@@ -113,11 +115,46 @@ func TestIndexListsEveryEndpoint(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &got); w.Code != 200 || err != nil {
 		t.Fatalf("GET /: %d %v %s", w.Code, err, w.Body)
 	}
-	want := "GET /ui/|GET /healthz|GET /readyz|GET /status|GET /config|GET /routes|GET /upstreams|GET /traffic|GET /m|GET /debug/pprof/|POST /reload"
+	want := "GET /ui/|GET /healthz|GET /readyz|GET /status|GET /config|GET /routes|GET /upstreams|GET /traffic|GET /plugins|GET /m|GET /debug/pprof/|POST /reload"
 	if s := strings.Join(got.Endpoints, "|"); s != want {
 		t.Errorf("endpoints\n got %s\nwant %s", s, want)
 	}
 	if w := serve(t, &fakeBackend{}, open(t), "GET", "/", ""); !strings.Contains(w.Body.String(), `"GET /ui/"`) || strings.Contains(w.Body.String(), "/traffic") {
 		t.Errorf("a backend without metrics, profiles or history: %s", w.Body)
+	}
+}
+
+// pluginBackend runs one plugin and has refused requests.
+type pluginBackend struct{ fakeBackend }
+
+func (*pluginBackend) Plugins() []filter.PluginStatus {
+	return []filter.PluginStatus{{Name: "p", Kind: "wasm", Routes: []string{"r1"}, Instances: 2, Traps: 1, MemoryBytes: 1 << 20}}
+}
+
+func (*pluginBackend) Refusals() Refusals {
+	return Refusals{Auth: 3, Refusals: []Refusal{{Route: "r1", Filter: "jwt", Status: 401, Kind: "auth", Total: 3}}}
+}
+
+func TestPluginsAndRefusalsEndpoints(t *testing.T) {
+	p := open(t)
+	w := serve(t, &pluginBackend{}, p, "GET", "/plugins", "")
+	var plugins []filter.PluginStatus
+	if err := json.Unmarshal(w.Body.Bytes(), &plugins); w.Code != 200 || err != nil || len(plugins) != 1 || plugins[0].Traps != 1 || plugins[0].Routes[0] != "r1" {
+		t.Fatalf("GET /plugins: %d %v %s", w.Code, err, w.Body)
+	}
+	if !strings.Contains(w.Body.String(), `"memory_bytes": 1048576`) || !strings.Contains(w.Body.String(), `"deadline_hits": 0`) {
+		t.Errorf("GET /plugins names its fields otherwise: %s", w.Body)
+	}
+	w = serve(t, &pluginBackend{}, p, "GET", "/refusals", "")
+	var rf Refusals
+	if err := json.Unmarshal(w.Body.Bytes(), &rf); w.Code != 200 || err != nil || rf.Auth != 3 || rf.Refusals[0].Filter != "jwt" {
+		t.Fatalf("GET /refusals: %d %v %s", w.Code, err, w.Body)
+	}
+	// Without plugins the list is empty, not null; without counts, 404.
+	if w := serve(t, &fakeBackend{}, p, "GET", "/plugins", ""); w.Code != 200 || strings.TrimSpace(w.Body.String()) != "[]" {
+		t.Errorf("GET /plugins of a backend without plugins: %d %s", w.Code, w.Body)
+	}
+	if w := serve(t, &fakeBackend{}, p, "GET", "/refusals", ""); w.Code != 404 || !strings.Contains(w.Body.String(), "counts no refusals") {
+		t.Errorf("GET /refusals of a backend without counts: %d %s", w.Code, w.Body)
 	}
 }

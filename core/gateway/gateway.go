@@ -426,9 +426,42 @@ func (g *Gateway) Routes() []admin.Route {
 	return out
 }
 
+// Plugins implements admin.PluginsBackend: each plugin the serving
+// routes run, once, with the routes using it, sorted by name.
+func (g *Gateway) Plugins() []filter.PluginStatus {
+	s := g.current.Load()
+	var out []filter.PluginStatus
+	at := map[string]int{}
+	for _, r := range s.routes {
+		for _, f := range r.chain.Filters() {
+			pr, ok := f.(filter.PluginReporter)
+			if !ok {
+				continue
+			}
+			st := pr.PluginStatus()
+			i, seen := at[st.Name]
+			if !seen {
+				i = len(out)
+				at[st.Name] = i
+				out = append(out, st)
+			}
+			if !slices.Contains(out[i].Routes, r.Name) {
+				out[i].Routes = append(out[i].Routes, r.Name)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b filter.PluginStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Refusals implements admin.RefusalsBackend.
+func (g *Gateway) Refusals() admin.Refusals { return g.traffic.refusals() }
+
 var (
-	_ admin.Backend        = (*Gateway)(nil)
-	_ admin.TrafficBackend = (*Gateway)(nil)
+	_ admin.Backend         = (*Gateway)(nil)
+	_ admin.TrafficBackend  = (*Gateway)(nil)
+	_ admin.PluginsBackend  = (*Gateway)(nil)
+	_ admin.RefusalsBackend = (*Gateway)(nil)
 )
 
 // acquire returns the current snapshot, counted as in use until release.

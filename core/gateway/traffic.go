@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/bits"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,10 @@ type routeStats struct {
 	requests atomic.Uint64
 	errors   atomic.Uint64 // 5xx sent to the client
 	latency  [latencyBuckets]atomic.Uint64
+	// refused counts the requests a filter answered itself (x.RejectedBy),
+	// by filter and status: a refusalKey -> *refusalCount. A sync.Map, so
+	// counting an already seen pair takes no lock and no allocation.
+	refused sync.Map
 
 	// The sampler's own state, touched by it alone.
 	prevRequests, prevErrors uint64
@@ -49,6 +55,31 @@ func (st *routeStats) record(x *filter.Exchange) {
 		st.errors.Add(1)
 	}
 	st.latency[latencyBucket(time.Since(x.Start))].Add(1)
+	if x.RejectedBy != "" {
+		st.refuse(x.RejectedBy, x.Status)
+	}
+}
+
+// refusalKey is a refusing filter and the status it answered with.
+type refusalKey struct {
+	filter string
+	status int
+}
+
+// refusalCount is one refusalKey's count, and the sampler's view of it.
+type refusalCount struct {
+	n    atomic.Uint64
+	prev uint64  // the sampler's
+	rate float32 // per second over the last interval; the sampler's
+}
+
+func (st *routeStats) refuse(filter string, status int) {
+	k := refusalKey{filter, status}
+	c, ok := st.refused.Load(k)
+	if !ok {
+		c, _ = st.refused.LoadOrStore(k, new(refusalCount))
+	}
+	c.(*refusalCount).n.Add(1)
 }
 
 // latencyBucket is d's bucket: two per power of two of microseconds, the
@@ -191,6 +222,12 @@ func (t *traffic) sample(now time.Time, interval time.Duration) {
 			st.prevLatency[b] = v
 			total[b] += lat[b]
 		}
+		st.refused.Range(func(_, v any) bool {
+			c := v.(*refusalCount)
+			n := c.n.Load()
+			c.rate, c.prev = float32(float64(n-c.prev)/secs), n
+			return true
+		})
 		dReq, dErr := req-st.prevRequests, errs-st.prevErrors
 		st.prevRequests, st.prevErrors = req, errs
 		allReq += dReq
@@ -267,6 +304,40 @@ func (t *traffic) report(route string) (rep admin.Traffic, ok bool) {
 		rep.Series = &s
 	}
 	return rep, true
+}
+
+// refusals are the counts of refused requests of the configured routes,
+// busiest first.
+func (t *traffic) refusals() admin.Refusals {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := admin.Refusals{Refusals: []admin.Refusal{}}
+	for name, st := range t.routes {
+		st.refused.Range(func(k, v any) bool {
+			key, c := k.(refusalKey), v.(*refusalCount)
+			r := admin.Refusal{Route: name, Filter: key.filter, Status: key.status, Total: c.n.Load(), PerSecond: round(c.rate)}
+			switch key.status {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				r.Kind = "auth"
+				out.Auth += r.Total
+			case http.StatusTooManyRequests:
+				r.Kind = "rate_limit"
+				out.RateLimit += r.Total
+			default:
+				r.Kind = "other"
+				out.Other += r.Total
+			}
+			out.Refusals = append(out.Refusals, r)
+			return true
+		})
+	}
+	slices.SortFunc(out.Refusals, func(a, b admin.Refusal) int {
+		if a.Total != b.Total {
+			return cmp.Compare(b.Total, a.Total)
+		}
+		return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(a.Filter, b.Filter), cmp.Compare(a.Status, b.Status))
+	})
+	return out
 }
 
 // series is r's samples beside their times. r's newest sample was taken

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,4 +200,89 @@ func BenchmarkRouteStatsRecord(b *testing.B) {
 			st.record(x)
 		}
 	})
+}
+
+// refuser answers the requests whose X-Refuse names its status with that
+// status; with a plugin name it reports itself as that plugin.
+type refuser struct {
+	Status int    `yaml:"status"`
+	Plugin string `yaml:"plugin"`
+}
+
+func init() {
+	filter.Register("test_refuse", func() filter.Config { return new(refuser) })
+}
+
+func (c *refuser) Build(*filter.BuildContext) (filter.Filter, error) {
+	if c.Plugin != "" {
+		return &pluginRefuser{*c}, nil
+	}
+	return c, nil
+}
+
+func (c *refuser) OnRequest(x *filter.Exchange) *filter.Response {
+	if x.Request.Header.Get("X-Refuse") == strconv.Itoa(c.Status) {
+		return filter.Error(c.Status, "refused")
+	}
+	return nil
+}
+
+type pluginRefuser struct{ refuser }
+
+func (p *pluginRefuser) PluginStatus() filter.PluginStatus {
+	return filter.PluginStatus{Name: p.Plugin, Kind: "test", Instances: 1}
+}
+
+// Requests a filter refuses are counted by route, filter and status, and
+// summed as auth (401, 403) and rate-limit (429) refusals; plugins are
+// listed once with the routes that run them.
+func TestRefusalsAndPlugins(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(file, []byte(`
+listeners: [{ name: main, address: "127.0.0.1:0" }]
+admin: { address: "off" }
+routes:
+  - name: a
+    match: { prefix: /a }
+    filters: [{ test_refuse: { status: 401 } }, { test_refuse: { status: 429, plugin: limiter } }]
+    respond: { status: 200 }
+  - name: b
+    match: { prefix: /b }
+    filters: [{ test_refuse: { status: 429, plugin: limiter } }, { test_refuse: { status: 400 } }]
+    respond: { status: 200 }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, base := startGateway(t, file)
+	g.stopSampler()
+	for path, n := range map[string]int{"/a 401": 2, "/a 429": 3, "/b 429": 1, "/b 400": 4, "/a 200": 5} {
+		p, status, _ := strings.Cut(path, " ")
+		for range n {
+			if resp, _ := get(t, base+p, "X-Refuse", status); strconv.Itoa(resp.StatusCode) != status {
+				t.Fatalf("%s with X-Refuse %s: %d", p, status, resp.StatusCode)
+			}
+		}
+	}
+	g.traffic.sample(time.Unix(1_700_000_000, 0), sampleEvery)
+	rf := g.Refusals()
+	if rf.Auth != 2 || rf.RateLimit != 4 || rf.Other != 4 {
+		t.Errorf("sums: auth %d, rate limit %d, other %d; want 2, 4, 4", rf.Auth, rf.RateLimit, rf.Other)
+	}
+	var got []string
+	for _, r := range rf.Refusals {
+		got = append(got, fmt.Sprintf("%s %s %d %s %d %.1f", r.Route, r.Filter, r.Status, r.Kind, r.Total, r.PerSecond))
+	}
+	want := []string{
+		"b test_refuse 400 other 4 2.0",
+		"a test_refuse 429 rate_limit 3 1.5",
+		"a test_refuse 401 auth 2 1.0",
+		"b test_refuse 429 rate_limit 1 0.5",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("refusals:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	plugins := g.Plugins()
+	if len(plugins) != 1 || plugins[0].Name != "limiter" || !slices.Equal(plugins[0].Routes, []string{"a", "b"}) {
+		t.Errorf("plugins: %+v, want limiter once, used by a and b", plugins)
+	}
 }

@@ -85,7 +85,7 @@ func TestTickOnOneInstance(t *testing.T) {
 		}
 		defer p.pool.release(in)
 	}
-	if live, _ := p.pool.size(); live != 3 {
+	if live, _, _ := p.pool.size(); live != 3 {
 		t.Fatalf("%d live instances, want 3", live)
 	}
 	time.Sleep(200 * time.Millisecond) // ticks are counted over a real 200ms window

@@ -42,6 +42,10 @@ type instance struct {
 	host    instHost    // callouts, effective context, http-wasm state (callout.go, httpwasm.go)
 	held    heldStreams // streams paused until a context resumes them (body.go)
 
+	// memBytes is the linear memory's size after the last callback, for
+	// the admin API: read off the instance while no callback can grow it.
+	memBytes atomic.Uint32
+
 	pins    atomic.Int32 // exchanges pinned to this instance
 	inIdle  atomic.Bool  // queued in the pool's idle channel
 	broken  atomic.Bool
@@ -96,6 +100,9 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiating: %w", describeErr(err, sctx))
 	}
 	in.mem = in.mod.Memory()
+	if in.mem != nil {
+		in.memBytes.Store(in.mem.Size())
+	}
 	for i := range in.fns {
 		if f := in.mod.ExportedFunction(callbackNames[i]); f != nil {
 			in.fns[i] = f
@@ -195,6 +202,9 @@ func (in *instance) callCtx(ctx context.Context, cb callback, args ...uint64) (r
 	n := in.params[cb]
 	copy(in.stack[:n], args)
 	err = f.CallWithStack(ctx, in.stack[:])
+	if in.mem != nil {
+		in.memBytes.Store(in.mem.Size())
+	}
 	if len(in.output[0])+len(in.output[1]) > 0 {
 		in.flushOutput(ctx)
 	}

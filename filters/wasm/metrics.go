@@ -32,11 +32,12 @@ type Stats struct {
 	Closed             bool
 	LiveInstances      int
 	IdleInstances      int
+	MemoryBytes        uint64 // the live instances' linear memory
 }
 
 // Stats returns the plugin's counters.
 func (p *Plugin) Stats() Stats {
-	live, idle := p.pool.size()
+	live, idle, memory := p.pool.size()
 	return Stats{
 		Exchanges:          p.stats.exchanges.Load(),
 		Failures:           p.stats.failures.Load(),
@@ -48,6 +49,7 @@ func (p *Plugin) Stats() Stats {
 		Closed:             p.stats.closes.Load() > 0,
 		LiveInstances:      live,
 		IdleInstances:      idle,
+		MemoryBytes:        memory,
 	}
 }
 
@@ -122,3 +124,21 @@ func recordPhase(m *phaseMeter, t0 time.Time, s *stream) {
 		m.failure.Inc()
 	}
 }
+
+// PluginStatus implements filter.PluginReporter: the plugin's state for the
+// admin API.
+func (f *Filter) PluginStatus() filter.PluginStatus {
+	st := f.p.Stats()
+	// Failures counts every kind; what is neither a deadline nor a missing
+	// instance trapped or failed in the host.
+	traps := st.Failures - min(st.Failures, st.Timeouts+st.Unavailable)
+	return filter.PluginStatus{
+		Name: f.p.name, Kind: "wasm",
+		Instances: st.LiveInstances, IdleInstances: st.IdleInstances, MaxInstances: f.p.opts.Instances,
+		Exchanges: st.Exchanges, Failures: st.Failures, Traps: traps, DeadlineHits: st.Timeouts, Unavailable: st.Unavailable,
+		InstancesCreated: st.InstancesCreated, InstancesDiscarded: st.InstancesDiscarded,
+		MemoryBytes: st.MemoryBytes, MemoryLimitBytes: f.p.opts.MemoryLimit,
+	}
+}
+
+var _ filter.PluginReporter = (*Filter)(nil)

@@ -237,12 +237,16 @@ func (pl *pool) close() {
 	}
 }
 
-// size reports the live instances and how many are idle.
-func (pl *pool) size() (live, idle int) {
+// size reports the live instances, how many are idle, and their linear
+// memory in bytes.
+func (pl *pool) size() (live, idle int, memory uint64) {
 	pl.mu.Lock()
 	live = len(pl.live)
+	for _, in := range pl.live {
+		memory += uint64(in.memBytes.Load())
+	}
 	pl.mu.Unlock()
 	pl.idleMu.Lock()
 	defer pl.idleMu.Unlock()
-	return live, len(pl.idle)
+	return live, len(pl.idle), memory
 }

@@ -15,6 +15,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -60,9 +62,25 @@ upstreams:
     health: { active: { path: /healthz, interval: 200ms, timeout: 150ms, unhealthy_threshold: 1 } }
 filter_chains:
   edge: [{ headers: { request: { set: { X-Edge: "1" } } } }]
+plugins:
+  # The CLI's test guest: /trap traps, everything else passes. Two
+  # plugins of it, so the traps (and the pool's back-off that follows)
+  # leave probe's instances alone.
+  probe: { source: %[4]q }
+  trappy: { source: %[4]q }
 routes:
   - { name: api, match: { prefix: /api/ }, filters: [{ chain: edge }], upstream: live }
   - { name: doomed-route, match: { prefix: /doomed/ }, upstream: doomed }
+  - { name: plug, match: { prefix: /plug/ }, filters: [{ wasm: probe }], upstream: live }
+  - { name: trap, match: { path: /trap }, filters: [{ wasm: trappy }], upstream: live }
+  - name: limited
+    match: { prefix: /limited/ }
+    filters: [{ rate_limit: { key: client_ip, rate: 1/s, burst: 1 } }]
+    upstream: live
+  - name: private
+    match: { prefix: /private/ }
+    filters: [{ jwt: { secret: "console-test-secret-0123456789abcdef", allow_any_issuer: true, allow_any_audience: true } }]
+    upstream: live
 %[3]s`
 
 // manyRoutes are enough routes to need paging.
@@ -81,7 +99,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	t.Cleanup(live.Close)
 	doomed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	t.Cleanup(doomed.Close)
-	good := fmt.Sprintf(config, live.URL, doomed.URL, manyRoutes(120))
+	probeWasm, err := filepath.Abs(filepath.Join("..", "..", "cmd", "wasmgate", "testdata", "probe", "probe.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := fmt.Sprintf(config, live.URL, doomed.URL, manyRoutes(120), probeWasm)
 	g, base, file := gwtest.Serve(t, good)
 	admin := "http://" + g.AdminAddr().String()
 
@@ -93,12 +115,20 @@ func TestConsoleInABrowser(t *testing.T) {
 		defer wg.Done()
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		// Mostly the api route; the others in turn: a plugin, a rate limit
+		// that refuses (429) most of what it gets, a JWT check that
+		// refuses (401) requests without a token, and a plugin trap.
+		paths := []string{"/plug/x", "/limited/x", "/private/x", "/limited/x", "/plug/x", "/private/x", "/trap"}
+		for i := 0; ; i++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if resp, err := http.Get(base + "/api/items"); err == nil {
+				path := "/api/items"
+				if i%3 == 0 {
+					path = paths[(i/3)%len(paths)]
+				}
+				if resp, err := http.Get(base + path); err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
@@ -138,7 +168,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Overview: what runs.
 	run("open the overview", chromedp.Navigate(admin+"/ui/"), chromedp.WaitVisible("#ov-cards .card", chromedp.ByQuery),
 		until(`document.querySelector("#ov-cards").textContent.includes("Config generation")`))
-	if s := text("#ov-cards"); !strings.Contains(s, "ROUTES\n122") || !strings.Contains(s, "UPSTREAMS\n2") {
+	if s := text("#ov-cards"); !strings.Contains(s, "ROUTES\n126") || !strings.Contains(s, "UPSTREAMS\n2") {
 		t.Errorf("overview cards: %q", s)
 	}
 
@@ -152,8 +182,40 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("pager: %q", s)
 	}
 	run("search the routes", chromedp.SendKeys("#routes-search", "extra-11", chromedp.ByQuery),
-		until(`document.querySelector("#routes-count").textContent === "10 of 122 routes"`))
+		until(`document.querySelector("#routes-count").textContent === "10 of 126 routes"`))
 	run("page is gone for one page", until(`document.querySelector("#routes-pager").hidden`))
+
+	// The route table is fetched again only when the config generation
+	// changes: the page polls /status, and /routes after a reload only.
+	run("count the page's fetches", chromedp.Evaluate(`(() => {
+		window.fetched = { routes: 0, status: 0 };
+		const f = window.fetch;
+		window.fetch = (url, opts) => {
+			const path = String(url).replace(/[?#].*$/, "");
+			if (path.endsWith("/routes")) window.fetched.routes++;
+			if (path.endsWith("/status")) window.fetched.status++;
+			return f(url, opts);
+		};
+		const search = document.querySelector("#routes-search");
+		search.value = "";
+		search.dispatchEvent(new Event("input"));
+	})()`, nil), until(`window.fetched.status >= 3`))
+	var routesFetches int
+	run("read the count", chromedp.Evaluate(`window.fetched.routes`, &routesFetches))
+	if routesFetches != 0 {
+		t.Errorf("the routes view fetched /routes %d times in 3 refreshes of one generation, want 0", routesFetches)
+	}
+	more := good + "  - { name: added-later, match: { path: /added }, respond: { status: 204 } }\n"
+	if err := os.WriteFile(file, []byte(more), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	run("see the reload's new route", until(`window.fetched.routes === 1`),
+		until(`document.querySelector("#routes-count").textContent === "127 routes"`))
+	run("find it", chromedp.SendKeys("#routes-search", "added-later", chromedp.ByQuery),
+		chromedp.WaitVisible(`#routes-table tr[data-route="added-later"]`, chromedp.ByQuery))
 
 	// Upstreams: a target turns unhealthy when its server goes away.
 	run("open the upstreams", chromedp.Navigate(admin+"/ui/#upstreams"),
@@ -179,6 +241,50 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(points, ",") {
 		t.Errorf("rps polyline points %q", points)
 	}
+	// Plugins: probe's instances, exchanges and memory; the traps /trap
+	// causes in trappy.
+	row := `#plugins-table tr[data-plugin="probe"]`
+	cell := func(row string, n int) string {
+		return fmt.Sprintf(`document.querySelector('%s td:nth-child(%d)')?.textContent`, row, n)
+	}
+	trappy := `#plugins-table tr[data-plugin="trappy"]`
+	run("open the plugins", chromedp.Navigate(admin+"/ui/#plugins"), chromedp.WaitVisible(row, chromedp.ByQuery),
+		until(`parseInt(`+cell(row, 4)+`) > 0`),    // exchanges
+		until(`parseInt(`+cell(trappy, 5)+`) > 0`)) // traps
+	if s := text(row + " td:nth-child(2)"); s != "plug" {
+		t.Errorf("the probe plugin's routes: %q, want plug", s)
+	}
+	if s := text(row + " td:nth-child(5)"); s != "0" {
+		t.Errorf("the probe plugin's traps: %q, want 0", s)
+	}
+	if s := text(row + " td:nth-child(3)"); !regexp.MustCompile(`^[1-9]\d* / [1-9]\d*$`).MatchString(s) {
+		t.Errorf("the probe plugin's instances: %q, want live / bound", s)
+	}
+	if s := text(row + " td:nth-child(9)"); !regexp.MustCompile(`^[\d.]+ (KiB|MiB)$`).MatchString(s) {
+		t.Errorf("the probe plugin's memory: %q", s)
+	}
+
+	// Refusals: the JWT check's 401s and the rate limit's 429s, counted by
+	// route and filter, and summed on the overview.
+	run("open the refusals", chromedp.Navigate(admin+"/ui/#refusals"),
+		chromedp.WaitVisible(`#refusals-table tr[data-route="private"][data-status="401"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#refusals-table tr[data-route="limited"][data-status="429"]`, chromedp.ByQuery))
+	if s := text(`#refusals-table tr[data-route="private"][data-status="401"]`); !strings.Contains(s, "jwt") {
+		t.Errorf("the private route's refusals: %q, want the jwt filter", s)
+	}
+	if s := text(`#refusals-table tr[data-route="limited"][data-status="429"]`); !strings.Contains(s, "rate_limit") {
+		t.Errorf("the limited route's refusals: %q, want the rate_limit filter", s)
+	}
+	var cards []int
+	run("read the refusal sums", chromedp.Evaluate(`[...document.querySelectorAll("#rf-cards .value")].map((e) => parseInt(e.textContent))`, &cards))
+	if len(cards) != 3 || cards[0] <= 0 || cards[1] <= 0 {
+		t.Errorf("refusal cards %v, want auth and rate-limit counts above 0", cards)
+	}
+	run("search the refusals", chromedp.SendKeys("#refusals-search", "429", chromedp.ByQuery),
+		until(`document.querySelectorAll("#refusals-table tr[data-status]").length === 1`))
+	run("see them on the overview", chromedp.Navigate(admin+"/ui/#overview"),
+		until(`/^[1-9]\d* \/ [1-9]\d*$/.test(document.querySelector("#ov-refused")?.textContent)`))
+
 	// A rejected reload shows on the overview with the error, the old
 	// generation still serving.
 	bad := strings.Replace(good, "upstream: live", "upstream: missing", 1)
@@ -190,8 +296,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	run("see the rejected reload", chromedp.Navigate(admin+"/ui/#overview"),
 		until(`document.querySelector("#reloads-table")?.textContent.includes("rejected")`))
-	if s := text("#reloads-table tbody tr:first-child"); !strings.Contains(s, "missing") || !strings.Contains(s, "generation 1") {
-		t.Errorf("the newest load: %q, want the error naming the missing upstream, generation 1 serving", s)
+	if s := text("#reloads-table tbody tr:first-child"); !strings.Contains(s, "missing") || !strings.Contains(s, "generation 2") {
+		t.Errorf("the newest load: %q, want the error naming the missing upstream, generation 2 serving", s)
 	}
 
 	// With admin.auth the page asks for the token, then shows the data.
@@ -208,12 +314,18 @@ routes: [{ name: only, match: { prefix: / }, respond: { status: 204 } }]
 
 	// A phone-wide window: nothing wider than the window but the tables,
 	// which scroll inside their own boxes.
-	var fits bool
-	run("narrow window", chromedp.EmulateViewport(390, 800), chromedp.Navigate(admin+"/ui/#upstreams"),
-		until(`document.querySelector('[data-upstream="live"]') !== null`),
-		chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth`, &fits))
-	if !fits {
-		t.Error("the upstreams view is wider than a 390px window")
+	for view, shown := range map[string]string{
+		"upstreams": `[data-upstream="live"]`,
+		"plugins":   `#plugins-table tr[data-plugin="probe"]`,
+		"refusals":  `#refusals-table tr[data-route="private"]`,
+	} {
+		var fits bool
+		run("narrow window, "+view, chromedp.EmulateViewport(390, 800), chromedp.Navigate(admin+"/ui/#"+view),
+			chromedp.WaitVisible(shown, chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth`, &fits))
+		if !fits {
+			t.Errorf("the %s view is wider than a 390px window", view)
+		}
 	}
 	// Dark mode follows the system's preference.
 	var bg string

@@ -8,7 +8,8 @@ const PAGE_SIZE = 50;
 const state = {
   view: "overview",
   trafficRoute: "",        // "" charts all routes
-  routes: [], routesPage: 0,
+  routes: [], routesPage: 0, routesGen: null, // routes are fetched again only when the generation changes
+  refusals: null,
   traffic: null,
   token: sessionStorage.getItem("wasmgate-token") || "",
   timer: 0,
@@ -64,6 +65,14 @@ function fmtDuration(ms) {
 }
 const fmtTime = (iso) => new Date(iso).toLocaleTimeString();
 
+function fmtBytes(n) {
+  if (n === undefined || n === null) return "–";
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + " " + units[i];
+}
+
 // ---- charts: an SVG polyline per series, scaled to the window's maximum
 
 function chart(container, times, series, opts = {}) {
@@ -113,7 +122,7 @@ function chart(container, times, series, opts = {}) {
 // ---- overview
 
 async function renderOverview() {
-  const [st, tr] = await Promise.all([api("../status"), api("../traffic").catch(() => null)]);
+  const [st, tr, rf] = await Promise.all([api("../status"), api("../traffic").catch(() => null), api("../refusals").catch(() => null)]);
   const card = (label, value, small) => h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" + (small ? " small" : "") }, value));
   const started = st.started_at ? Date.parse(st.started_at) : null;
   const listeners = Object.entries(st.listeners || {}).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -126,6 +135,8 @@ async function renderOverview() {
     card("Upstreams", String(st.upstreams)),
     card("Config file", st.file || "(embedded)", true),
     card("Listeners", listeners || "–", true),
+    rf ? h("a", { class: "card link", href: "#refusals" }, h("div", { class: "label" }, "Refused: auth / rate limit"),
+      h("div", { class: "value", id: "ov-refused" }, `${rf.auth} / ${rf.rate_limit}`)) : null,
   );
   if (tr) chart($("ov-chart"), tr.total.time, [{ name: "req/s", values: tr.total.rps }], { area: true, height: 180 });
   else $("ov-chart").replaceChildren(h("p", { class: "muted" }, "No traffic history on this gateway."));
@@ -154,9 +165,17 @@ function routeHaystack(r) {
     (r.filters || []).join(" "), r.upstream || (r.respond ? "respond" : "aggregate")].join(" ").toLowerCase();
 }
 
+// loadRoutes fetches the route table when the config generation changed
+// since the last fetch: with 1,000 routes it is the console's largest
+// answer, and it only changes on a reload.
 async function loadRoutes() {
-  state.routes = await api("../routes");
-  for (const r of state.routes) r._hay = routeHaystack(r);
+  const st = await api("../status");
+  if (st.generation === state.routesGen) return false;
+  const routes = await api("../routes");
+  for (const r of routes) r._hay = routeHaystack(r);
+  state.routes = routes;
+  state.routesGen = st.generation;
+  return true;
 }
 
 function renderRoutes() {
@@ -218,6 +237,61 @@ async function renderUpstreams() {
   })));
 }
 
+// ---- plugins
+
+async function renderPlugins() {
+  const plugins = await api("../plugins");
+  const body = $("plugins-table").tBodies[0];
+  if (plugins.length === 0) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No route runs a plugin.")));
+    return;
+  }
+  const count = (v, bad) => h("td", { class: "num" }, v > 0 && bad ? h("span", { class: "badge " + bad }, String(v)) : String(v));
+  body.replaceChildren(...plugins.map((p) => h("tr", { "data-plugin": p.name },
+    h("td", {}, h("b", {}, p.name), " ", h("span", { class: "muted" }, p.kind)),
+    h("td", {}, h("div", { class: "chips" }, (p.routes || []).map((r) => h("a", { class: "chip", href: "#traffic/" + encodeURIComponent(r) }, r)))),
+    h("td", { class: "num", title: `${p.idle_instances} idle; ${p.instances_created} started since load` },
+      `${p.instances} / ${p.max_instances}`),
+    h("td", { class: "num" }, String(p.exchanges)),
+    count(p.traps, "bad"), count(p.deadline_hits, "warn"),
+    h("td", { class: "num hide-narrow" }, String(p.unavailable)),
+    h("td", { class: "num hide-narrow" }, String(p.instances_discarded)),
+    h("td", { class: "num nowrap", title: "limit per instance " + fmtBytes(p.memory_limit_bytes) }, fmtBytes(p.memory_bytes)))));
+}
+
+// ---- refusals
+
+async function renderRefusals() {
+  const rf = await api("../refusals");
+  state.refusals = rf;
+  const card = (label, value, cls) => h("div", { class: "card" + (value > 0 ? " " + cls : "") },
+    h("div", { class: "label" }, label), h("div", { class: "value" }, String(value)));
+  $("rf-cards").replaceChildren(card("Auth refusals", rf.auth, "bad"), card("Rate limited", rf.rate_limit, "warn"),
+    card("Other refusals", rf.other, ""));
+  renderRefusalsTable();
+}
+
+const kindBadge = { auth: "bad", rate_limit: "warn", other: "" };
+
+function renderRefusalsTable() {
+  const rf = state.refusals;
+  if (!rf) return;
+  const terms = $("refusals-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const rows = rf.refusals.filter((r) => terms.every((t) => `${r.route} ${r.filter} ${r.status} ${r.kind}`.toLowerCase().includes(t)));
+  $("refusals-count").textContent = rows.length > PAGE_SIZE ? `busiest ${PAGE_SIZE} of ${rows.length}` : `${rows.length} shown`;
+  const body = $("refusals-table").tBodies[0];
+  if (rows.length === 0) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "muted" }, rf.refusals.length ? "no refusal matches" : "No request refused yet.")));
+    return;
+  }
+  body.replaceChildren(...rows.slice(0, PAGE_SIZE).map((r) => h("tr", { "data-route": r.route, "data-filter": r.filter, "data-status": r.status },
+    h("td", {}, h("a", { href: "#traffic/" + encodeURIComponent(r.route) }, r.route)),
+    h("td", {}, h("span", { class: "chip" }, r.filter)),
+    h("td", {}, h("span", { class: "badge " + kindBadge[r.kind] }, String(r.status))),
+    h("td", { class: "num" }, String(r.total)),
+    h("td", { class: "num" }, fmtNum(r.per_second)))));
+}
+
 // ---- traffic
 
 async function renderTraffic() {
@@ -264,8 +338,10 @@ function selectRoute(name) {
 
 const renderers = {
   overview: renderOverview,
-  routes: async () => { await loadRoutes(); renderRoutes(); },
+  routes: async () => { if (await loadRoutes()) renderRoutes(); },
   upstreams: renderUpstreams,
+  plugins: renderPlugins,
+  refusals: renderRefusals,
   traffic: renderTraffic,
 };
 
@@ -310,6 +386,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("routes-prev").addEventListener("click", () => { state.routesPage--; renderRoutes(); });
   $("routes-next").addEventListener("click", () => { state.routesPage++; renderRoutes(); });
   $("traffic-search").addEventListener("input", renderTrafficTable);
+  $("refusals-search").addEventListener("input", renderRefusalsTable);
   $("token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     state.token = $("token-input").value.trim();
