@@ -16,6 +16,7 @@ const (
 	defaultMaxHeaderBytes        = 64 << 10 // 64KiB
 	defaultMaxConcurrentStreams  = 250
 	defaultMaxHeaderCount        = 100
+	defaultListenerEngine        = "native"
 	defaultTLSMinVersion         = "1.2"
 	defaultAdminAddress          = "127.0.0.1:9901"
 	defaultBalancer              = "round_robin"
@@ -59,6 +60,7 @@ func applyDefaults(c *Config) {
 		setDuration(&l.Timeouts.Write, defaultWriteTimeout)
 		setDuration(&l.Timeouts.Idle, defaultIdleTimeout)
 		setSize(&l.MaxHeaderBytes, defaultMaxHeaderBytes)
+		setString(&l.Engine, defaultListenerEngine)
 		if l.MaxHeaderCount == 0 {
 			l.MaxHeaderCount = defaultMaxHeaderCount
 		}

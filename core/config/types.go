@@ -125,6 +125,11 @@ type Listener struct {
 	// counts once per line; Host is not counted): more is a 431 (default 100, as Envoy).
 	MaxHeaderCount int           `yaml:"max_header_count"`
 	HTTP2          ListenerHTTP2 `yaml:"http2"`
+	// Engine is what serves HTTP/1.x on this listener: native (the
+	// default: the gateway's own server engine, core/server/internal/h1s)
+	// or std (net/http's server). HTTP/2 is net/http's either way, and a
+	// plain listener with h2c uses std for HTTP/1.x too.
+	Engine string `yaml:"engine"`
 
 	// Connection caps; 0 is no cap. Past one, a new connection is closed
 	// at once (on a plain HTTP listener after a minimal 503); connections

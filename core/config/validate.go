@@ -117,6 +117,7 @@ func (v *Validator) listeners() {
 		}
 		v.NotNegative(p+".http2.max_concurrent_streams", l.HTTP2.MaxConcurrentStreams)
 		v.NotNegative(p+".max_header_count", l.MaxHeaderCount)
+		v.OneOf(p+".engine", l.Engine, "native", "std")
 		v.connectionLimits(p, l) // server_validate.go
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wasmgate/wasmgate/core/server/internal/h1s"
 )
 
 // Draining an http.Server without losing a request.
@@ -41,9 +43,10 @@ import (
 // changes what an http.Server fixes at start begins a new generation on the
 // same socket and drains the old one.
 type generation struct {
-	srv    *http.Server
-	view   *view // srv's handle on the socket
-	h2c    bool  // plain connections may open with the h2c preface
+	srv    *http.Server // HTTP/2, and HTTP/1.x unless h1 serves it
+	h1     *h1s.Server  // the native engine's HTTP/1.x server, or nil
+	view   *view        // srv's handle on the socket
+	h2c    bool         // plain connections may open with the h2c preface
 	logger *slog.Logger
 
 	draining atomic.Bool
@@ -101,6 +104,27 @@ func (g *generation) connState(c net.Conn, st http.ConnState) {
 			t.end()
 		}
 	}
+}
+
+// shutdown is http.Server.Shutdown for every server of the generation.
+func (g *generation) shutdown(ctx context.Context) error {
+	var err1 error
+	if g.h1 != nil {
+		err1 = g.h1.Shutdown(ctx)
+	}
+	err2 := g.srv.Shutdown(ctx)
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
+
+// close closes every connection of the generation.
+func (g *generation) close() {
+	if g.h1 != nil {
+		g.h1.Close()
+	}
+	g.srv.Close()
 }
 
 // stopWaiting makes the drain Shutdown at once, idle HTTP/1 connections and

@@ -169,6 +169,10 @@ func (c *framingConn) CloseWrite() error {
 	return nil
 }
 
+// NetConn is the connection underneath, for code that looks for the TCP
+// socket (the native engine's idle wait).
+func (c *framingConn) NetConn() net.Conn { return c.Conn }
+
 // bodyFault is the read error a faultily framed body turns into: net/http's
 // body reader returns it to the gateway, which aborts the upstream request.
 type bodyFault struct{ reason string }

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/core/server/internal/h1s"
 )
 
 // Defaults for values a config left at zero; they match core/config's.
@@ -25,6 +27,7 @@ const (
 // comparable, so Apply can tell whether a listener needs a new server.
 type settings struct {
 	tls, h2, h2c                         bool
+	engine                               string // "native" or "std"
 	readHeader, read, write, idle        time.Duration
 	maxHeaderBytes, maxConcurrentStreams int
 }
@@ -45,6 +48,7 @@ func settingsOf(c config.Listener) settings {
 		idle:                 or(c.Timeouts.Idle, defaultIdleTimeout),
 		maxHeaderBytes:       int(c.MaxHeaderBytes),
 		maxConcurrentStreams: c.HTTP2.MaxConcurrentStreams,
+		engine:               c.Engine,
 	}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = defaultMaxHeaderBytes
@@ -88,3 +92,71 @@ func newHTTPServer(st settings, handler http.Handler, info *atomic.Pointer[Info]
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 }
+
+// native reports whether HTTP/1.x connections go to the h1s engine. A
+// plain listener with h2c stays with net/http, which recognizes the h2c
+// preface on a connection that began as HTTP/1.
+func (st settings) native() bool {
+	return st.engine != "std" && !(st.h2c && !st.tls)
+}
+
+// newH1Server builds the native engine's HTTP/1.x server for a generation,
+// with the same timeouts, limits and context as newHTTPServer's.
+func newH1Server(st settings, handler http.Handler, info *atomic.Pointer[Info], c *counters, logger *slog.Logger) *h1s.Server {
+	return &h1s.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: st.readHeader,
+		ReadTimeout:       st.read,
+		WriteTimeout:      st.write,
+		IdleTimeout:       st.idle,
+		MaxHeaderBytes:    st.maxHeaderBytes,
+		BaseContext:       context.WithValue(context.Background(), infoKey{}, info),
+		ConnContext:       c.connContext,
+		OnHijack: func(nc net.Conn) {
+			// Its handler owns it now (an upgrade tunnel): the drain
+			// does not wait for it.
+			if t := trackedOf(nc); t != nil {
+				t.end()
+			}
+		},
+		Logger: logger,
+	}
+}
+
+// connQueue is a net.Listener of connections handed to it: the h2
+// connections of a TLS listener whose HTTP/1.x ones the native engine
+// serves.
+type connQueue struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	return &connQueue{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (q *connQueue) put(c net.Conn) {
+	select {
+	case q.conns <- c:
+	case <-q.closed:
+		c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.closed) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return q.addr }

@@ -267,7 +267,9 @@ func (s *Server) update(l *listener, p plan) {
 	s.logger.Info("restarted listener's server with new settings; old connections draining", "listener", p.info.Name, "addr", l.sock.addr().String())
 }
 
-// serve starts a new http.Server generation on l's socket.
+// serve starts a new generation on l's socket: an http.Server, or with the
+// native engine (http.go) the h1s engine for HTTP/1.x connections and an
+// http.Server for the h2 ones ALPN picks over TLS.
 func (s *Server) serve(l *listener) *generation {
 	info := l.info.Load()
 	logger := s.logger.With("listener", info.Name)
@@ -276,6 +278,10 @@ func (s *Server) serve(l *listener) *generation {
 	srv.Handler = g.closeWhenDraining(srv.Handler)
 	srv.ConnState = g.connState
 	g.srv = srv
+	native := l.settings.native()
+	if native {
+		g.h1 = newH1Server(l.settings, g.closeWhenDraining(guardFraming(s.handler, &s.counters)), &l.info, &s.counters, logger)
+	}
 	var ln net.Listener = trackListener{g.view, g}
 	if !l.settings.tls {
 		ln = framingListener{ln} // framing.go: framing is visible only in the raw bytes
@@ -288,14 +294,51 @@ func (s *Server) serve(l *listener) *generation {
 			},
 		}, l.settings.readHeader, logger)
 	}
-	go func() {
-		defer close(g.served)
-		// Closing the socket before Shutdown (to stop accepting at once) makes
-		// Serve return net.ErrClosed: that is a stop, not a failure.
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+	serveErr := func(err error) {
+		// Closing the socket before Shutdown (to stop accepting at once)
+		// makes Serve return net.ErrClosed: that is a stop, not a failure.
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			logger.Error("listener stopped serving", "err", err)
 		}
-	}()
+	}
+	switch {
+	case !native:
+		go func() {
+			defer close(g.served)
+			serveErr(srv.Serve(ln))
+		}()
+	case !l.settings.tls:
+		go func() {
+			defer close(g.served)
+			serveErr(g.h1.Serve(ln))
+		}()
+	default:
+		// HTTP/1.x connections (framingConn, tlsaccept.go) to h1s, h2
+		// ones to the http.Server.
+		h2 := newConnQueue(ln.Addr())
+		go func() {
+			defer close(g.served)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				serveErr(srv.Serve(h2))
+			}()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					h2.Close()
+					serveErr(err)
+					break
+				}
+				if fc, ok := c.(*framingConn); ok {
+					go g.h1.ServeConn(fc)
+				} else {
+					h2.put(c)
+				}
+			}
+			<-done
+		}()
+	}
 	return g
 }
 
@@ -320,8 +363,8 @@ func (s *Server) drain(g *generation, timeout time.Duration) {
 		}
 		defer cancel()
 		g.waitHTTP1(ctx)
-		if err := g.srv.Shutdown(ctx); err != nil {
-			g.srv.Close()
+		if err := g.shutdown(ctx); err != nil {
+			g.close()
 		}
 		// Shutdown returns nil past the deadline too when it only had idle
 		// connections left to close: the context tells.
@@ -380,7 +423,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.drainMu.Lock()
 		for g := range s.draining {
-			g.srv.Close()
+			g.close()
 		}
 		s.drainMu.Unlock()
 		<-done

@@ -39,6 +39,7 @@ type options struct {
 	loadCPUs   string
 	json       bool
 	idleRSS    bool
+	idleConns  int
 	settle     time.Duration
 	role       string
 	scenarios  []string // -scenarios: the routes of configs/scenarios.yaml to measure
@@ -76,6 +77,7 @@ func main() {
 	fs.StringVar(&o.loadCPUs, "load-cpus", "1", "CPU list for the load generator (with -pin)")
 	fs.BoolVar(&o.json, "json", false, "print the medians as JSON on stdout (the tables go to stderr)")
 	fs.BoolVar(&o.idleRSS, "idle-rss", false, "only start the gateway with the minimal config and print its idle RSS")
+	fs.IntVar(&o.idleConns, "idle-conns", 0, "with -idle-rss: also open this many keep-alive connections, one request each, and print the RSS they cost")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait after readiness before reading the idle RSS")
 	fs.StringVar(&o.role, "role", "", "internal: run as the upstream server")
 	scenarios := fs.String("scenarios", "", `measure several filter setups in one run (run from the repository root): "all" or a comma-separated list of `+strings.Join(scenarioNames, ", ")+`; replaces -config and -path`)
@@ -244,6 +246,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if b.idleMem, err = readMem(gw.pid()); err != nil {
 		return fmt.Errorf("gateway memory: %v", err)
+	}
+	if o.idleRSS && o.idleConns > 0 {
+		return b.measureIdleConns(ctx, o.idleConns)
 	}
 	if o.idleRSS {
 		return b.reportIdle()

@@ -1,0 +1,628 @@
+package h1s
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Connection states, for Shutdown.
+const (
+	stateNew int32 = iota
+	stateActive
+	stateIdle
+)
+
+// conn is one client connection and everything that lives across its
+// requests.
+type conn struct {
+	srv        *Server
+	nc         net.Conn        // as accepted
+	raw        syscall.RawConn // of the TCP socket under a plain connection; nil over TLS
+	remoteAddr string
+	ctx        context.Context
+	started    time.Time
+	state      atomic.Int32
+
+	cr connReader
+	br *bufio.Reader // nil while idle, on a plain connection
+	bw *bufio.Writer // nil while idle
+
+	head     []byte // a head that outgrew the read buffer, reused
+	lastPOST bool
+	werr     error // a write failed: the connection is done
+	hijacked bool
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, started: time.Now()}
+	c.cr.c = c
+	c.cr.cond.L = &c.cr.mu
+	if ra := nc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	c.raw = rawConnOf(nc)
+	return c
+}
+
+// rawConnOf finds the TCP socket under the wrappers of a plain connection
+// (they expose it as NetConn), for the idle wait; nil under TLS, whose
+// records must be read through the TLS layer.
+func rawConnOf(nc net.Conn) syscall.RawConn {
+	for range 8 {
+		switch x := nc.(type) {
+		case *tls.Conn:
+			return nil
+		case *net.TCPConn:
+			rc, err := x.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		case interface{ NetConn() net.Conn }:
+			nc = x.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+func (c *conn) serve() {
+	s := c.srv
+	ctx := s.BaseContext
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.nc.LocalAddr())
+	if s.ConnContext != nil {
+		ctx = s.ConnContext(ctx, c.nc)
+	}
+	c.ctx = ctx
+
+	var inFlight *response
+	defer func() {
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.logf("http: panic serving "+c.remoteAddr, "panic", err, "stack", string(buf))
+		}
+		if inFlight != nil {
+			inFlight.cancel()
+			inFlight.disableWriteContinue()
+		}
+		if !c.hijacked {
+			if inFlight != nil {
+				c.cr.abortPendingRead()
+				inFlight.reqBody.Close()
+			}
+			c.close()
+		}
+		s.track(c, false)
+	}()
+
+	if d := s.ReadHeaderTimeout; d > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	}
+	c.br = getReader(&c.cr)
+	c.bw = getWriter(c)
+	for {
+		w, err := c.readRequest()
+		if c.br != nil && c.cr.read > 0 {
+			c.state.Store(stateActive)
+		}
+		if s.shutdown.Load() && err == nil {
+			// Shutdown closed this connection as idle while the request
+			// arrived; net/http drops it too. core/server waits for its
+			// HTTP/1 connections to end before shutting down.
+			return
+		}
+		if err != nil {
+			c.answerError(err)
+			return
+		}
+		req := w.req
+		if expectsContinue(req) {
+			if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+				e := &expectContinue{body: w.body, w: w}
+				req.Body = e
+				w.ecr = e
+				w.canWriteContinue.Store(true)
+			}
+		} else if req.Header["Expect"] != nil && req.Header["Expect"][0] != "" {
+			w.sendExpectationFailed()
+			return
+		}
+		if w.body != nil && w.body.remains() {
+			w.body.registerOnHitEOF(c.cr.startBackgroundRead)
+		} else {
+			c.cr.startBackgroundRead()
+		}
+
+		inFlight = w
+		if req.RequestURI == "*" && req.Method == http.MethodOptions {
+			globalOptions(w, req)
+		} else {
+			s.Handler.ServeHTTP(w, req)
+		}
+		inFlight = nil
+		w.cancel()
+		if c.hijacked {
+			return
+		}
+		w.finishRequest()
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		if !w.shouldReuseConnection() {
+			if w.closedRequestBodyEarly() {
+				c.closeWriteAndWait()
+			}
+			return
+		}
+		c.state.Store(stateIdle)
+		if s.shutdown.Load() {
+			return
+		}
+		if d := s.IdleTimeout; d > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		} else {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		if !c.waitIdle() {
+			return
+		}
+		if d := s.ReadHeaderTimeout; d > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		} else {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+// waitIdle waits for the next request's first bytes. On a plain
+// connection with nothing buffered, it gives the read and write buffers
+// back to their pools and waits for the socket to become readable without
+// reading from it: an idle keep-alive connection then costs its goroutine
+// and a few hundred bytes, not 8 KiB of buffers.
+func (c *conn) waitIdle() bool {
+	_ = c.bw.Flush()
+	if c.br.Buffered() > 0 || c.cr.hasByte {
+		return true
+	}
+	if c.raw == nil {
+		_, err := c.br.Peek(1)
+		return err == nil
+	}
+	putReader(c.br)
+	putWriter(c.bw)
+	c.br, c.bw = nil, nil
+	ready := false
+	err := c.raw.Read(func(fd uintptr) bool {
+		if ready {
+			return true // the poller says readable: a real read will tell
+		}
+		ready = true
+		return peekReadable(fd)
+	})
+	if err != nil {
+		return false
+	}
+	c.br = getReader(&c.cr)
+	c.bw = getWriter(c)
+	return true
+}
+
+func (c *conn) close() {
+	if c.bw != nil {
+		_ = c.bw.Flush()
+		putWriter(c.bw)
+		c.bw = nil
+	}
+	if c.br != nil {
+		putReader(c.br)
+		c.br = nil
+	}
+	c.nc.Close()
+}
+
+// rstAvoidanceDelay is net/http's: after an answer to a request whose body
+// is left unread, the client gets time to read it before the reset.
+const rstAvoidanceDelay = 500 * time.Millisecond
+
+func (c *conn) closeWriteAndWait() {
+	if c.bw != nil {
+		_ = c.bw.Flush()
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	time.Sleep(rstAvoidanceDelay)
+}
+
+// answerError answers a request that could not be read, if it is worth an
+// answer, in the gateway's JSON error shape, and ends the connection.
+func (c *conn) answerError(err error) {
+	var code int
+	var reason string
+	switch e := err.(type) {
+	case *statusError:
+		code, reason = e.code, e.reason
+	default:
+		if err == errTooLarge {
+			code, reason = http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"
+		} else if err == io.ErrUnexpectedEOF {
+			code, reason = http.StatusBadRequest, "incomplete request"
+		} else if isCommonNetReadError(err) {
+			return
+		} else {
+			code, reason = http.StatusBadRequest, "malformed request"
+		}
+	}
+	body := `{"error":` + strconv.Quote(reason) + `,"status":` + strconv.Itoa(code) + "}\n"
+	b := appendStatusLine(make([]byte, 0, 256), true, code)
+	b = append(b, "Content-Type: application/json\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.nc.Write(b)
+	if code == http.StatusRequestHeaderFieldsTooLarge {
+		c.closeWriteAndWait()
+	}
+}
+
+func expectsContinue(r *http.Request) bool {
+	v := r.Header["Expect"]
+	return len(v) > 0 && hasToken(v[0], "100-continue")
+}
+
+// readRequest reads the next request head and prepares its response.
+func (c *conn) readRequest() (*response, error) {
+	s := c.srv
+	t0 := time.Now()
+	var wholeReqDeadline time.Time
+	if d := s.ReadTimeout; d > 0 {
+		wholeReqDeadline = t0.Add(d)
+	}
+	c.cr.read = 0
+	if c.lastPOST {
+		// RFC 7230 §3.5 tolerance for old clients, as net/http: up to
+		// four CR or LF bytes after a POST's body.
+		peek, _ := c.br.Peek(4)
+		n := 0
+		for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+			n++
+		}
+		_, _ = c.br.Discard(n)
+	}
+	head, fromBuf, err := c.readHead()
+	if err != nil {
+		return nil, err
+	}
+
+	x := new(exchange)
+	var parsed http.Request
+	h2Upgrade, err := parseHead(&parsed, head, &x.vals)
+	if fromBuf {
+		_, _ = c.br.Discard(len(head))
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.lastPOST = parsed.Method == http.MethodPost
+
+	// The context is a Request field only WithContext sets: the one copy
+	// of the Request that costs.
+	ctx, cancel := context.WithCancel(c.ctx)
+	r := parsed.WithContext(ctx)
+	r.RemoteAddr = c.remoteAddr
+	w := &x.w
+	w.c = c
+	w.req = r
+	w.cancel = cancel
+	w.contentLength = -1
+	c.cr.setCancel(cancel)
+
+	switch {
+	case len(r.TransferEncoding) > 0:
+		x.body.initChunked(c.br, r)
+		r.Body = &x.body
+		w.body = &x.body
+	case r.ContentLength > 0:
+		x.body.initLength(c.br, r.ContentLength)
+		r.Body = &x.body
+		w.body = &x.body
+	default:
+		r.Body = http.NoBody
+	}
+	w.reqBody = r.Body
+	if h2Upgrade {
+		r.ContentLength = -1
+		r.Close = true
+		w.closeAfterReply = true
+	}
+	w.wants10KeepAlive = r.ProtoMajor == 1 && r.ProtoMinor == 0 && hasToken(headerGet(r.Header, "Connection"), "keep-alive")
+	w.wantsClose = r.Close || hasToken(headerGet(r.Header, "Connection"), "close")
+	w.isHEAD = r.Method == http.MethodHead
+
+	_ = c.nc.SetReadDeadline(wholeReqDeadline)
+	if d := s.WriteTimeout; d > 0 {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+	}
+	return w, nil
+}
+
+// readHead returns the next head's bytes: a slice of the read buffer
+// (fromBuf, to be discarded once parsed) when the head fits in it, or of
+// c.head when it outgrew it.
+func (c *conn) readHead() (head []byte, fromBuf bool, err error) {
+	br := c.br
+	limit := c.srv.maxHeaderBytes() + 4096
+	// Most heads arrive whole in one read: look for the end in the
+	// buffer, reading more until it is full.
+	for {
+		n := br.Buffered()
+		buf, _ := br.Peek(n)
+		if n > 0 {
+			nl := indexByte(buf, '\n')
+			if nl >= 0 {
+				if err := checkRequestLine(buf[:nl+1]); err != nil {
+					return nil, false, err
+				}
+				if end := headEnd(buf, nl); end >= 0 {
+					if end > limit {
+						return nil, false, errTooLarge
+					}
+					return buf[:end], true, nil
+				}
+			}
+		}
+		if n >= br.Size() || n > limit {
+			break
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			// No more bytes come: fewer than n+1 are buffered.
+			if n > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, err
+		}
+	}
+	// A head larger than the read buffer: gather it line by line.
+	h := c.head[:0]
+	nl := -1
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(h)+len(line) > limit {
+			return nil, false, errTooLarge
+		}
+		h = append(h, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, err
+		}
+		if nl < 0 {
+			nl = len(h) - 1
+			if err := checkRequestLine(h); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if len(line) == 1 || len(line) == 2 && line[0] == '\r' {
+			break
+		}
+	}
+	if cap(h) <= 64<<10 {
+		c.head = h
+	}
+	return h, false, nil
+}
+
+// checkRequestLine refuses a request line net/http would refuse, as soon
+// as it is read (the client may be waiting for the answer before it sends
+// more).
+func checkRequestLine(line []byte) error {
+	if validRequestLine(line) {
+		return nil
+	}
+	// Only the parser's own verdict on the line: the version and the
+	// fields are checked once the head is whole, as net/http does.
+	head := make([]byte, 0, len(line)+2)
+	head = append(append(head, line...), '\r', '\n')
+	if _, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head))); err != nil {
+		return badRequest(reasonOf(err))
+	}
+	return nil
+}
+
+// validRequestLine is the fast parser's request line check.
+func validRequestLine(line []byte) bool {
+	n := len(line)
+	if n < 2 || line[n-2] != '\r' {
+		return false
+	}
+	l := line[:n-2]
+	sp1 := indexByte(l, ' ')
+	if sp1 < 1 {
+		return false
+	}
+	rest := l[sp1+1:]
+	sp2 := indexByte(rest, ' ')
+	if sp2 < 1 {
+		return false
+	}
+	v := string(rest[sp2+1:])
+	return v == "HTTP/1.1" || v == "HTTP/1.0"
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return http.DefaultMaxHeaderBytes
+}
+
+// exchange is a request and its response in one allocation.
+type exchange struct {
+	w    response
+	body body
+	vals [maxFastValues]string
+}
+
+// connReader is between the connection and its read buffer: it is
+// net/http's connReader. While a handler runs with the request body read
+// to its end (or none), a background read of one byte watches the
+// connection, so that a client that goes away cancels the request's
+// context, and with it the upstream request; the byte, if one comes (a
+// pipelined request), is kept for the next read.
+type connReader struct {
+	c    *conn
+	mu   sync.Mutex
+	cond sync.Cond
+	read int64 // bytes read since the head started
+
+	hasByte   bool
+	byteBuf   [1]byte
+	inRead    bool
+	aborted   bool
+	cancelCtx context.CancelFunc
+}
+
+func (cr *connReader) setCancel(f context.CancelFunc) {
+	cr.mu.Lock()
+	cr.cancelCtx = f
+	cr.mu.Unlock()
+}
+
+func (cr *connReader) startBackgroundRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.inRead {
+		panic("h1s: invalid concurrent body read call")
+	}
+	if cr.hasByte {
+		return
+	}
+	cr.inRead = true
+	go cr.backgroundRead()
+}
+
+func (cr *connReader) backgroundRead() {
+	n, err := cr.c.nc.Read(cr.byteBuf[:])
+	cr.mu.Lock()
+	if n == 1 {
+		cr.hasByte = true
+	}
+	if ne, ok := err.(net.Error); ok && cr.aborted && ne.Timeout() {
+		// Ignore this error: it is the expected one from abortPendingRead.
+	} else if err != nil {
+		cr.handleReadErrorLocked()
+	}
+	cr.aborted = false
+	cr.inRead = false
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+}
+
+func (cr *connReader) abortPendingRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.inRead {
+		return
+	}
+	cr.aborted = true
+	_ = cr.c.nc.SetReadDeadline(aLongTimeAgo)
+	for cr.inRead {
+		cr.cond.Wait()
+	}
+	_ = cr.c.nc.SetReadDeadline(time.Time{})
+}
+
+// handleReadErrorLocked cancels the request: its client is gone, or its
+// connection failed.
+func (cr *connReader) handleReadErrorLocked() {
+	if cr.cancelCtx != nil {
+		cr.cancelCtx()
+	}
+}
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	cr.mu.Lock()
+	if cr.inRead {
+		cr.mu.Unlock()
+		if cr.c.hijacked {
+			panic("h1s: invalid Body.Read call. After hijacked, the original Request must not be used")
+		}
+		panic("h1s: invalid concurrent Body.Read call")
+	}
+	if len(p) == 0 {
+		cr.mu.Unlock()
+		return 0, nil
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		cr.read++
+		cr.mu.Unlock()
+		return 1, nil
+	}
+	cr.inRead = true
+	cr.mu.Unlock()
+	n, err := cr.c.nc.Read(p)
+
+	cr.mu.Lock()
+	cr.inRead = false
+	if err != nil {
+		cr.handleReadErrorLocked()
+	}
+	cr.read += int64(n)
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+	return n, err
+}
+
+// connWriter is under the write buffer: a failed write ends the
+// connection.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	n, err := w.c.nc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+	}
+	return n, err
+}
+
+// globalOptions answers "OPTIONS *" as net/http's server does, without the
+// handler.
+func globalOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		mb := http.MaxBytesReader(w, r.Body, 4<<10)
+		_, _ = io.Copy(io.Discard, mb)
+	}
+}
