@@ -115,8 +115,7 @@ func (c *conn) serve() {
 	if d := s.ReadHeaderTimeout; d > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	}
-	c.br = getReader(&c.cr)
-	c.bw = getWriter(c)
+	c.takeBuffers()
 	for {
 		w, err := c.readRequest()
 		if c.br != nil && c.cr.read > 0 {
@@ -203,9 +202,7 @@ func (c *conn) waitIdle() bool {
 		_, err := c.br.Peek(1)
 		return err == nil
 	}
-	putReader(c.br)
-	putWriter(c.bw)
-	c.br, c.bw = nil, nil
+	c.releaseBuffers()
 	ready := false
 	err := c.raw.Read(func(fd uintptr) bool {
 		if ready {
@@ -217,21 +214,32 @@ func (c *conn) waitIdle() bool {
 	if err != nil {
 		return false
 	}
+	c.takeBuffers()
+	return true
+}
+
+func (c *conn) takeBuffers() {
 	c.br = getReader(&c.cr)
 	c.bw = getWriter(c)
-	return true
+	c.srv.buffered.Add(1)
+}
+
+// releaseBuffers gives the buffers back; the read buffer must be empty.
+func (c *conn) releaseBuffers() {
+	if c.br == nil {
+		return
+	}
+	putReader(c.br)
+	putWriter(c.bw)
+	c.br, c.bw = nil, nil
+	c.srv.buffered.Add(-1)
 }
 
 func (c *conn) close() {
 	if c.bw != nil {
 		_ = c.bw.Flush()
-		putWriter(c.bw)
-		c.bw = nil
 	}
-	if c.br != nil {
-		putReader(c.br)
-		c.br = nil
-	}
+	c.releaseBuffers()
 	c.nc.Close()
 }
 

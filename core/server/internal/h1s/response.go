@@ -741,6 +741,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	c.br = nil // the hijacker's now
+	c.srv.buffered.Add(-1)
 	if c.srv.OnHijack != nil {
 		c.srv.OnHijack(c.nc)
 	}

@@ -45,11 +45,18 @@ type Server struct {
 	OnHijack func(net.Conn)
 	Logger   *slog.Logger
 
+	buffered atomic.Int64 // connections holding read and write buffers
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown atomic.Bool
 	idleDone chan struct{} // a token whenever a tracked connection ends
 }
+
+// Buffered is the number of connections that hold read and write buffers:
+// those reading a request or writing a response, not the idle ones
+// (except over TLS, where the TLS layer buffers anyway).
+func (s *Server) Buffered() int64 { return s.buffered.Load() }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestClientGoneCancelsUpstream: a client that closes its connection while
+// the gateway waits for the upstream cancels the upstream request, on each
+// server engine, with a request body read to its end and without a body.
+func TestClientGoneCancelsUpstream(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	cancelled := make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		entered <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer up.Close()
+
+	for _, engine := range []string{"native", "std"} {
+		t.Run(engine, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "gw.yaml")
+			cfg := `
+listeners: [{ name: main, address: "127.0.0.1:0", engine: ` + engine + ` }]
+admin: { address: "off" }
+upstreams:
+  u: { targets: [{ url: "` + up.URL + `" }], timeouts: { response_header: 30s } }
+routes:
+  - { name: r, upstream: u }
+`
+			if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			g, err := Start(Source{File: file}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Shutdown(t.Context())
+			addr := g.Addrs()["main"].String()
+			for _, raw := range []string{
+				"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n",
+				"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+			} {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.WriteString(c, raw); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-entered:
+				case <-time.After(10 * time.Second):
+					t.Fatal("request did not reach the upstream")
+				}
+				c.Close()
+				select {
+				case <-cancelled:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%q: the upstream request was not cancelled when the client left", raw)
+				}
+			}
+		})
+	}
+}
