@@ -146,9 +146,10 @@ func (c *framingConn) claim(r *http.Request) (fault string, status int) {
 		return "request framing could not be verified", http.StatusBadRequest
 	}
 	v := c.verdicts[0]
-	c.verdicts = c.verdicts[1:]
-	if len(c.verdicts) == 0 {
-		c.verdicts = c.verdicts[:0:cap(c.verdicts)] // reuse the array
+	if len(c.verdicts) == 1 {
+		c.verdicts = c.verdicts[:0] // the common case: reuse the array from its start
+	} else {
+		c.verdicts = c.verdicts[1:]
 	}
 	switch {
 	case v.fault != "":

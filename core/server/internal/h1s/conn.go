@@ -38,6 +38,8 @@ type conn struct {
 	br *bufio.Reader // nil while idle, on a plain connection
 	bw *bufio.Writer // nil while idle
 
+	waitFn   func(uintptr) bool // c.waitReadable, made once
+	peeked   bool
 	head     []byte // a head that outgrew the read buffer, reused
 	lastPOST bool
 	werr     error // a write failed: the connection is done
@@ -52,6 +54,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.remoteAddr = ra.String()
 	}
 	c.raw = rawConnOf(nc)
+	c.waitFn = c.waitReadable
 	return c
 }
 
@@ -203,19 +206,22 @@ func (c *conn) waitIdle() bool {
 		return err == nil
 	}
 	c.releaseBuffers()
-	ready := false
-	err := c.raw.Read(func(fd uintptr) bool {
-		if ready {
-			return true // the poller says readable: a real read will tell
-		}
-		ready = true
-		return peekReadable(fd)
-	})
-	if err != nil {
+	c.peeked = false
+	if err := c.raw.Read(c.waitFn); err != nil {
 		return false
 	}
 	c.takeBuffers()
 	return true
+}
+
+// waitReadable is the idle wait's callback: a peek first, then whatever
+// the poller reports is for a real read to tell.
+func (c *conn) waitReadable(fd uintptr) bool {
+	if c.peeked {
+		return true
+	}
+	c.peeked = true
+	return peekReadable(fd)
 }
 
 func (c *conn) takeBuffers() {
