@@ -121,7 +121,9 @@ func (c *conn) serve() {
 	c.takeBuffers()
 	for {
 		w, err := c.readRequest()
-		if c.br != nil && c.cr.read > 0 {
+		if err == nil || c.cr.read > 0 {
+			// A request is under way, even one that was already
+			// buffered (pipelined): Shutdown must not close it as idle.
 			c.state.Store(stateActive)
 		}
 		if s.shutdown.Load() && err == nil {
@@ -384,14 +386,18 @@ func (c *conn) readHead() (head []byte, fromBuf bool, err error) {
 	limit := c.srv.maxHeaderBytes() + 4096
 	// Most heads arrive whole in one read: look for the end in the
 	// buffer, reading more until it is full.
+	lineChecked := false
 	for {
 		n := br.Buffered()
 		buf, _ := br.Peek(n)
 		if n > 0 {
 			nl := indexByte(buf, '\n')
 			if nl >= 0 {
-				if err := checkRequestLine(buf[:nl+1]); err != nil {
-					return nil, false, err
+				if !lineChecked {
+					if err := checkRequestLine(buf[:nl+1]); err != nil {
+						return nil, false, err
+					}
+					lineChecked = true
 				}
 				if end := headEnd(buf, nl); end >= 0 {
 					if end > limit {
@@ -484,14 +490,7 @@ func validRequestLine(line []byte) bool {
 	return v == "HTTP/1.1" || v == "HTTP/1.0"
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 func (s *Server) maxHeaderBytes() int {
 	if s.MaxHeaderBytes > 0 {
