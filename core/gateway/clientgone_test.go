@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,14 +18,29 @@ import (
 // the gateway waits for the upstream cancels the upstream request, on each
 // server engine, with a request body read to its end and without a body.
 func TestClientGoneCancelsUpstream(t *testing.T) {
-	entered := make(chan struct{}, 1)
-	cancelled := make(chan struct{}, 1)
+	// Each request has its own path and signals, so that a request of an
+	// earlier case cannot stand in for the current one.
+	type signals struct{ entered, cancelled chan struct{} }
+	var mu sync.Mutex
+	byPath := map[string]signals{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		entered <- struct{}{}
+		mu.Lock()
+		sig, ok := byPath[r.URL.Path]
+		mu.Unlock()
+		if !ok {
+			return
+		}
+		select {
+		case sig.entered <- struct{}{}:
+		default:
+		}
 		select {
 		case <-r.Context().Done():
-			cancelled <- struct{}{}
+			select {
+			case sig.cancelled <- struct{}{}:
+			default:
+			}
 		case <-time.After(20 * time.Second):
 		}
 	}))
@@ -49,10 +66,16 @@ routes:
 			}
 			defer g.Shutdown(t.Context())
 			addr := g.Addrs()["main"].String()
-			for _, raw := range []string{
-				"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n",
-				"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+			for i, raw := range []string{
+				"GET /slow-%s-%d HTTP/1.1\r\nHost: a\r\n\r\n",
+				"POST /slow-%s-%d HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
 			} {
+				path := fmt.Sprintf("/slow-%s-%d", engine, i)
+				raw = fmt.Sprintf(raw, engine, i)
+				sig := signals{make(chan struct{}, 1), make(chan struct{}, 1)}
+				mu.Lock()
+				byPath[path] = sig
+				mu.Unlock()
 				c, err := net.Dial("tcp", addr)
 				if err != nil {
 					t.Fatal(err)
@@ -61,13 +84,13 @@ routes:
 					t.Fatal(err)
 				}
 				select {
-				case <-entered:
+				case <-sig.entered:
 				case <-time.After(10 * time.Second):
 					t.Fatal("request did not reach the upstream")
 				}
 				c.Close()
 				select {
-				case <-cancelled:
+				case <-sig.cancelled:
 				case <-time.After(10 * time.Second):
 					t.Fatalf("%q: the upstream request was not cancelled when the client left", raw)
 				}
