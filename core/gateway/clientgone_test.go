@@ -41,7 +41,7 @@ func TestClientGoneCancelsUpstream(t *testing.T) {
 			case sig.cancelled <- struct{}{}:
 			default:
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(2 * time.Minute):
 		}
 	}))
 	defer up.Close()
@@ -85,13 +85,13 @@ routes:
 				}
 				select {
 				case <-sig.entered:
-				case <-time.After(10 * time.Second):
+				case <-time.After(time.Minute):
 					t.Fatal("request did not reach the upstream")
 				}
 				c.Close()
 				select {
 				case <-sig.cancelled:
-				case <-time.After(10 * time.Second):
+				case <-time.After(time.Minute):
 					t.Fatalf("%q: the upstream request was not cancelled when the client left", raw)
 				}
 			}
