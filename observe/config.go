@@ -21,8 +21,8 @@ func init() {
 
 // Metrics are served for Prometheus on the admin listener.
 type Metrics struct {
-	Prometheus bool   `yaml:"prometheus"`
-	Path       string `yaml:"path"` // on the admin listener; default /metrics
+	Prometheus bool   `yaml:"prometheus"` // serves /metrics in the Prometheus text format
+	Path       string `yaml:"path"`       // on the admin listener; default /metrics
 }
 
 // Tracing exports OpenTelemetry spans: one server span per exchange and a
@@ -159,7 +159,7 @@ func checkTracing(v *config.Validator, t *Tracing) {
 		} else if t.Protocol == "grpc" && strings.TrimSuffix(u.Path, "/") != "" {
 			v.Errorf(block+".tracing.otlp_endpoint", "%q: OTLP/gRPC takes no path; want http(s)://host:port, e.g. http://127.0.0.1:4317 (http: plaintext, https: TLS)", t.OTLPEndpoint)
 		}
-		v.OneOf(block+".tracing.protocol", t.Protocol, "http", "grpc")
+		v.OneOf(block+".tracing.protocol", t.Protocol, tracingProtocols...)
 		if s := *t.Sample; s < 0 || s > 1 {
 			v.Errorf(block+".tracing.sample", "%v is not a ratio; valid: 0 to 1 (0.1 records one new trace in ten)", s)
 		}
@@ -179,11 +179,25 @@ func checkAccessLogBlock(v *config.Validator, al **AccessLog) {
 		return
 	}
 	const ap = block + ".access_log"
-	v.OneOf(ap+".format", a.Format, "json", "text")
+	v.OneOf(ap+".format", a.Format, accessLogFormats...)
 	v.NotNegative(ap+".buffer", a.Buffer)
 	for i, f := range a.Fields {
 		if !slices.Contains(AccessLogFields, f) {
 			v.Errorf(config.JoinIndex(ap+".fields", i), "unknown field %q; valid: %s", f, strings.Join(AccessLogFields, ", "))
 		}
 	}
+}
+
+// The enumerated fields, checked with OneOf and listed in the JSON Schema.
+var (
+	tracingProtocols = []string{"http", "grpc"}
+	accessLogFormats = []string{"json", "text"}
+)
+
+func (*Tracing) EnumFields() map[string][]string {
+	return map[string][]string{"protocol": tracingProtocols}
+}
+
+func (*AccessLog) EnumFields() map[string][]string {
+	return map[string][]string{"format": accessLogFormats}
 }

@@ -25,7 +25,7 @@ Run 'wasmgate serve' with no config to start the embedded demo.`,
 	// --version prints what `wasmgate version` prints.
 	root.Version = versionText()
 	root.SetVersionTemplate("{{.Version}}")
-	root.AddCommand(newPluginCmd())
+	root.AddCommand(newPluginCmd(), newConfigCmd())
 	root.SetErrPrefix("wasmgate:")
 	return root
 }

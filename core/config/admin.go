@@ -69,7 +69,7 @@ func (v *Validator) adminAccess() {
 			if t.Access == "" {
 				t.Access = AdminAccessAdmin
 			}
-			v.OneOf(p+".access", t.Access, AdminAccessAdmin, AdminAccessRead)
+			v.OneOf(p+".access", t.Access, adminAccesses...)
 			if !v.adminToken(p, t) {
 				continue
 			}

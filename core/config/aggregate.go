@@ -53,16 +53,16 @@ type AggregateCall struct {
 	// Placement: under As, or (Merge) its object's fields at the top level;
 	// Group nests either one level deeper, under that key.
 	As    string `yaml:"as"`
-	Merge bool   `yaml:"merge"`
-	Group string `yaml:"group"`
+	Merge bool   `yaml:"merge"` // the object's fields go to the top level
+	Group string `yaml:"group"` // nests the placement one level deeper, under this key
 	// Select is a path into the result (data.items, items.0): only that part
 	// is placed.
 	Select string `yaml:"select"`
 	// Allow and Deny filter the fields of the (selected) object, or of each
 	// object of a selected list; Rename then renames fields: {old: new}.
 	Allow  []string          `yaml:"allow"`
-	Deny   []string          `yaml:"deny"`
-	Rename map[string]string `yaml:"rename"`
+	Deny   []string          `yaml:"deny"`   // fields left out
+	Rename map[string]string `yaml:"rename"` // {old: new} field names
 }
 
 // IsRequired applies the default: calls are required unless they say not.
@@ -104,4 +104,16 @@ func (ns *Names) UnmarshalNode(n *yaml.Node) error {
 		return nil
 	}
 	return FieldErr("", "expected a call name or a list of them, got %s", describe(n))
+}
+
+// JSONSchema: a name or a list of names.
+func (*Names) JSONSchema() map[string]any { return StringOrList() }
+
+// StringOrList is the JSON Schema of a string or a list of strings, the
+// shape of Names and of fields like it in filters.
+func StringOrList() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "string"},
+		map[string]any{"type": "array", "items": map[string]any{"anyOf": []any{map[string]any{"type": "string"}, schemaEnv}}},
+	}}
 }

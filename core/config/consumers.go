@@ -9,8 +9,8 @@ package config
 // are never stored in clear: API keys as SHA-256 hashes, passwords as
 // bcrypt hashes; both may come from ${ENV}.
 type Consumer struct {
-	Name     string            `yaml:"name"`
-	Metadata map[string]string `yaml:"metadata"`
+	Name     string            `yaml:"name"`     // unique; what logs and rate limit keys name it by
+	Metadata map[string]string `yaml:"metadata"` // free-form, for filters to read
 
 	// credentials holds the registered credential blocks, by key.
 	credentials map[string]any

@@ -174,3 +174,18 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 	}
 	return followAlias(n)
 }
+
+// JSONSchema: filter_metadata, namespaces of JSON-like objects.
+func (*Metadata) JSONSchema() map[string]any {
+	return map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"filter_metadata": map[string]any{
+				"type":                 []any{"object", "null"},
+				"additionalProperties": map[string]any{"type": []any{"object", "null"}},
+				"description":          "Namespace (e.g. envoy.filters.http.wasm) to a JSON-like object, read by filters as route_metadata.filter_metadata.NAMESPACE.",
+			},
+		},
+		"additionalProperties": false,
+	}
+}

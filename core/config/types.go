@@ -181,8 +181,8 @@ type TLS struct {
 // Certificate is a PEM certificate chain and its key. Which names it serves
 // comes from the certificate itself (SANs).
 type Certificate struct {
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	Cert string `yaml:"cert"` // path of the PEM certificate chain
+	Key  string `yaml:"key"`  // path of its PEM private key
 }
 
 // Admin is the admin API's listener.
@@ -198,9 +198,9 @@ type Admin struct {
 	// besides IP addresses and localhost, TLS, and the explicit opt-out
 	// that lets it listen beyond loopback with no authentication.
 	Auth                 *AdminAuth `yaml:"auth"`
-	Hosts                []string   `yaml:"hosts"`
+	Hosts                []string   `yaml:"hosts"` // host names the admin API answers to, besides IP addresses and localhost
 	TLS                  *AdminTLS  `yaml:"tls"`
-	AllowUnauthenticated bool       `yaml:"allow_unauthenticated"`
+	AllowUnauthenticated bool       `yaml:"allow_unauthenticated"` // lets it listen beyond loopback with no authentication
 }
 
 // Readiness is what GET /readyz requires beyond the gateway running (it is
@@ -330,10 +330,10 @@ type Match struct {
 // ValueMatch matches one header or query parameter. With neither Value nor
 // Regex it requires presence; Absent inverts that.
 type ValueMatch struct {
-	Name   string `yaml:"name"`
-	Value  string `yaml:"value"`
-	Regex  string `yaml:"regex"`
-	Absent bool   `yaml:"absent"`
+	Name   string `yaml:"name"`   // the header or query parameter
+	Value  string `yaml:"value"`  // its exact value
+	Regex  string `yaml:"regex"`  // an RE2 expression matched against the whole value
+	Absent bool   `yaml:"absent"` // matches when it is not there
 }
 
 // Rewrite changes the path the upstream receives.
@@ -349,9 +349,9 @@ type Rewrite struct {
 // as in the headers filter); in the body, braces that do not form a
 // placeholder are literal, so JSON needs no escaping.
 type Respond struct {
-	Status  int               `yaml:"status"` // default 200
-	Headers map[string]string `yaml:"headers"`
-	Body    string            `yaml:"body"`
+	Status  int               `yaml:"status"`  // default 200
+	Headers map[string]string `yaml:"headers"` // response headers; values are templates
+	Body    string            `yaml:"body"`    // the response body, a template
 }
 
 // Redirect answers with a redirect to Location, a template. Without a

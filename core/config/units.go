@@ -134,3 +134,24 @@ var (
 	_ NodeUnmarshaler = (*Size)(nil)
 	_ NodeUnmarshaler = (*CIDR)(nil)
 )
+
+// JSONSchema: a Go duration string, or a bare 0.
+func (*Duration) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"const": 0},
+		map[string]any{"type": "string", "pattern": `^\+?(0|([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$`},
+	}}
+}
+
+// JSONSchema: a byte count, or digits with a unit.
+func (*Size) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "integer", "minimum": 0},
+		map[string]any{"type": "string", "pattern": `^\s*[0-9]+\s*(B|KB|kB|MB|GB|KiB|MiB|GiB)?\s*$`},
+	}}
+}
+
+// JSONSchema: an IP prefix or address (what is a valid one, validate says).
+func (*CIDR) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "pattern": `^[0-9A-Fa-f.:]+(/[0-9]+)?$`}
+}

@@ -47,7 +47,7 @@ type ActiveHealth struct {
 	// HealthyThreshold consecutive passes bring a target back (default 2);
 	// UnhealthyThreshold consecutive failures take it out (default 3).
 	HealthyThreshold   int `yaml:"healthy_threshold"`
-	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
+	UnhealthyThreshold int `yaml:"unhealthy_threshold"` // consecutive failures that take a target out (default 3)
 	// Statuses that count as a pass: codes or ranges, default ["200-399"].
 	Statuses []string `yaml:"statuses"`
 }
@@ -84,7 +84,7 @@ type Retries struct {
 	// Budget caps concurrent retries at this share of the upstream's active
 	// requests (default 20%), but always allows MinRetries (default 3).
 	Budget     Percent `yaml:"budget"`
-	MinRetries int     `yaml:"min_retries"`
+	MinRetries int     `yaml:"min_retries"` // retries the budget always allows (default 3)
 	Backoff    Backoff `yaml:"backoff"`
 	// BufferBody is the largest request body (with a Content-Length) read
 	// up front so it can be sent again (default 64KiB). Larger or chunked
@@ -113,9 +113,9 @@ type CircuitBreaker struct {
 	// last Window (sliding) failed, once there were MinRequests (default
 	// 20); 0 is off.
 	ErrorRatio  Percent  `yaml:"error_ratio"`
-	MinRequests int      `yaml:"min_requests"`
-	Window      Duration `yaml:"window"`   // default 10s
-	OpenFor     Duration `yaml:"open_for"` // default 10s, then half-open
+	MinRequests int      `yaml:"min_requests"` // requests in the window before error_ratio counts (default 20)
+	Window      Duration `yaml:"window"`       // default 10s
+	OpenFor     Duration `yaml:"open_for"`     // default 10s, then half-open
 	// HalfOpenProbes requests are let through when half-open; that many
 	// successes close the breaker, one failure opens it again (default 3).
 	HalfOpenProbes int `yaml:"half_open_probes"`
@@ -127,7 +127,7 @@ type UpstreamTLS struct {
 	CA         string `yaml:"ca"`          // PEM bundle; default the system roots
 	ServerName string `yaml:"server_name"` // SNI and the name verified; default the target's host
 	Cert       string `yaml:"cert"`        // client certificate (mTLS to the upstream)
-	Key        string `yaml:"key"`
+	Key        string `yaml:"key"`         // the client certificate's PEM private key
 	// InsecureSkipVerify accepts any certificate: for tests only.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
@@ -243,4 +243,12 @@ func setInt(p *int, v int) {
 	if *p == 0 {
 		*p = v
 	}
+}
+
+// JSONSchema: 0 to 100, with or without "%".
+func (*Percent) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "number", "minimum": 0, "maximum": 100},
+		map[string]any{"type": "string", "pattern": `^\s*[0-9]+(\.[0-9]*)?\s*%?\s*$`},
+	}}
 }

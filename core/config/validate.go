@@ -69,7 +69,7 @@ func (v *Validator) NotNegative(field string, n int) {
 const maxDrainDelay = 5 * time.Minute
 
 func (v *Validator) server() {
-	v.OneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, "drop", "reject", "allow")
+	v.OneOf("server.underscore_headers", v.c.Server.UnderscoreHeaders, underscoreHeaders...)
 	if d := v.c.Server.DrainDelay.D(); d > maxDrainDelay {
 		v.Errorf("server.drain_delay", "%s is longer than %s: it is how long a stopping gateway keeps serving while load balancers take it out of rotation, usually 5s to 15s", d, maxDrainDelay)
 	}
@@ -135,11 +135,11 @@ func (v *Validator) tls(p string, t *TLS) {
 			v.Errorf(cp+".key", "required: the path of the certificate's PEM private key")
 		}
 	}
-	v.OneOf(p+".client_auth", t.ClientAuth, "none", "request", "require")
+	v.OneOf(p+".client_auth", t.ClientAuth, clientAuths...)
 	if t.ClientCA == "" && (t.ClientAuth == "request" || t.ClientAuth == "require") {
 		v.Errorf(p+".client_auth", "client_auth %s needs client_ca, the PEM bundle client certificates are verified against", t.ClientAuth)
 	}
-	v.OneOf(p+".min_version", t.MinVersion, "1.2", "1.3")
+	v.OneOf(p+".min_version", t.MinVersion, tlsVersions...)
 }
 
 func (v *Validator) admin() {
@@ -196,8 +196,8 @@ func (v *Validator) upstreams() {
 			v.NotNegative(tp+".weight", t.Weight)
 		}
 		v.upstreamPolicies(p, u) // upstreams_validate.go
-		v.OneOf(p+".protocol", u.Protocol, "http1", "h2c", "auto")
-		v.OneOf(p+".engine", u.Engine, "native", "std")
+		v.OneOf(p+".protocol", u.Protocol, upstreamProtocols...)
+		v.OneOf(p+".engine", u.Engine, upstreamEngines...)
 		if u.Engine == "native" && u.Protocol != "http1" {
 			v.Errorf(p+".engine", "engine native speaks HTTP/1.1 only; protocol %s needs engine std (or leave engine out)", u.Protocol)
 		}
@@ -234,4 +234,31 @@ func validList(names []string) string {
 		return "none are defined"
 	}
 	return strings.Join(names, ", ")
+}
+
+// The enumerated fields of the core's blocks, checked with OneOf and
+// listed in the JSON Schema (EnumFielder).
+var (
+	underscoreHeaders = []string{"drop", "reject", "allow"}
+	clientAuths       = []string{"none", "request", "require"}
+	tlsVersions       = []string{"1.2", "1.3"}
+	upstreamProtocols = []string{"http1", "h2c", "auto"}
+	upstreamEngines   = []string{"native", "std"}
+	adminAccesses     = []string{AdminAccessAdmin, AdminAccessRead}
+)
+
+func (*Server) EnumFields() map[string][]string {
+	return map[string][]string{"underscore_headers": underscoreHeaders}
+}
+
+func (*TLS) EnumFields() map[string][]string {
+	return map[string][]string{"client_auth": clientAuths, "min_version": tlsVersions}
+}
+
+func (*Upstream) EnumFields() map[string][]string {
+	return map[string][]string{"protocol": upstreamProtocols, "engine": upstreamEngines}
+}
+
+func (*AdminToken) EnumFields() map[string][]string {
+	return map[string][]string{"access": adminAccesses}
 }

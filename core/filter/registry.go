@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 )
@@ -45,4 +46,16 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ConfigTypes maps each registered filter to its config type (a pointer
+// type, as Lookup returns it), for the config's JSON Schema.
+func ConfigTypes() map[string]reflect.Type {
+	registry.RLock()
+	defer registry.RUnlock()
+	types := make(map[string]reflect.Type, len(registry.m))
+	for name, newConfig := range registry.m {
+		types[name] = reflect.TypeOf(newConfig())
+	}
+	return types
 }

@@ -36,8 +36,8 @@ type Config struct {
 	// use DisableCache to turn it off), keyed by a salted SHA-256 of the
 	// credentials, at most CacheSize entries.
 	CacheTTL     config.Duration `yaml:"cache_ttl"`
-	CacheSize    int             `yaml:"cache_size"`
-	DisableCache bool            `yaml:"disable_cache"`
+	CacheSize    int             `yaml:"cache_size"`    // the most entries the cache holds
+	DisableCache bool            `yaml:"disable_cache"` // checks every request's password with bcrypt
 	// KeepCredential forwards the Authorization header (default: removed).
 	KeepCredential bool `yaml:"keep_credential"`
 	// Anonymous, if set, is the declared consumer a request without Basic credentials

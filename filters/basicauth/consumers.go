@@ -18,8 +18,8 @@ func init() {
 // User is a username of a consumer and the bcrypt hash of its password
 // ("$2a$10$..."; `htpasswd -nbB user pass` makes one).
 type User struct {
-	Username string `yaml:"username"`
-	Bcrypt   string `yaml:"bcrypt" redact:"secret"`
+	Username string `yaml:"username"`               // unique among consumers
+	Bcrypt   string `yaml:"bcrypt" redact:"secret"` // the password's bcrypt hash
 }
 
 // UsersOf returns the consumer's basic-auth users.

@@ -41,11 +41,11 @@ var (
 type Config struct {
 	// Issuer the token's iss must equal. Required unless AllowAnyIssuer.
 	Issuer         string `yaml:"issuer"`
-	AllowAnyIssuer bool   `yaml:"allow_any_issuer"`
+	AllowAnyIssuer bool   `yaml:"allow_any_issuer"` // accepts any iss, instead of issuer
 	// Audiences: the token's aud must hold one of them. Required unless
 	// AllowAnyAudience.
 	Audiences        []string `yaml:"audiences"`
-	AllowAnyAudience bool     `yaml:"allow_any_audience"`
+	AllowAnyAudience bool     `yaml:"allow_any_audience"` // accepts any aud, instead of audiences
 
 	// Exactly one key source.
 	JWKSURL  string `yaml:"jwks_url"`               // fetched, cached and refreshed
@@ -97,9 +97,9 @@ type Config struct {
 	JWKSMinRefresh config.Duration `yaml:"jwks_min_refresh"` // unknown-kid refreshes at most this often (default 30s)
 	JWKSTimeout    config.Duration `yaml:"jwks_timeout"`     // default 5s
 
-	CacheTTL     config.Duration `yaml:"cache_ttl"`  // default 5m
-	CacheSize    int             `yaml:"cache_size"` // default 10000
-	DisableCache bool            `yaml:"disable_cache"`
+	CacheTTL     config.Duration `yaml:"cache_ttl"`     // default 5m
+	CacheSize    int             `yaml:"cache_size"`    // default 10000
+	DisableCache bool            `yaml:"disable_cache"` // verifies every token, even one seen before
 
 	// Realm names the protection space in WWW-Authenticate (default "wasmgate").
 	Realm string `yaml:"realm"`
@@ -108,8 +108,8 @@ type Config struct {
 // From says where tokens are read from.
 type From struct {
 	Header string `yaml:"header"` // "Authorization" (Bearer scheme) or another header holding the bare token
-	Cookie string `yaml:"cookie"`
-	Query  string `yaml:"query"`
+	Cookie string `yaml:"cookie"` // a cookie holding the bare token
+	Query  string `yaml:"query"`  // a query parameter holding the bare token
 }
 
 // StringList is a string or a list of strings.
@@ -215,3 +215,6 @@ func orDefault(d config.Duration, def time.Duration) time.Duration {
 func (c *Config) SingularIdentity() string { return "" }
 
 var _ filter.Singular = (*Config)(nil)
+
+// JSONSchema: a string or a list of strings.
+func (*StringList) JSONSchema() map[string]any { return config.StringOrList() }

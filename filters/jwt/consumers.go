@@ -21,8 +21,8 @@ func init() {
 // least one is required; the most specific match wins (issuer and subject,
 // then subject alone, then issuer alone).
 type Identity struct {
-	Issuer  string `yaml:"issuer"`
-	Subject string `yaml:"subject"`
+	Issuer  string `yaml:"issuer"`  // the token's iss
+	Subject string `yaml:"subject"` // the token's sub
 }
 
 // IdentitiesOf returns the consumer's token identities.

@@ -19,8 +19,8 @@ func init() {
 // one of its subject alternative names (DNS name, email, URI or IP).
 // Exactly one of the two is given.
 type Identity struct {
-	Subject string `yaml:"subject"`
-	SAN     string `yaml:"san"`
+	Subject string `yaml:"subject"` // the subject DN, e.g. "CN=billing,O=Example"
+	SAN     string `yaml:"san"`     // a DNS name, email, URI or IP of the certificate
 }
 
 // IdentitiesOf returns the consumer's certificate identities.

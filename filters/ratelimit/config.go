@@ -183,3 +183,8 @@ func (c *Config) SingularIdentity() string {
 }
 
 var _ filter.Singular = (*Config)(nil)
+
+// JSONSchema: "COUNT/PERIOD".
+func (*Rate) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "pattern": `^\s*[0-9]+/[0-9]*[smhd]\s*$`}
+}

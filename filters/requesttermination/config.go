@@ -40,7 +40,7 @@ type Config struct {
 	// Body is a raw body sent as written, with ContentType (exclusive with
 	// Message and Echo). A pointer, so that `body: ""` asks for an empty body.
 	Body        *string `yaml:"body"`
-	ContentType string  `yaml:"content_type"`
+	ContentType string  `yaml:"content_type"` // the Content-Type of body
 	// Headers are set on the answer; values may use the placeholders of the
 	// headers filter ({route.name}, {header.NAME}, ...).
 	Headers map[string]string `yaml:"headers"`

@@ -50,6 +50,18 @@ func (c *Config) UnmarshalNode(n *yaml.Node) error {
 	return fmt.Errorf("%s", want)
 }
 
+// JSONSchema: the short form or the long one.
+func (*Config) JSONSchema() map[string]any {
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "string", "description": "A plugin declared under plugins:."},
+		map[string]any{
+			"type":                 "object",
+			"properties":           map[string]any{"plugin": map[string]any{"type": "string", "description": "A plugin declared under plugins:."}},
+			"additionalProperties": false,
+		},
+	}}
+}
+
 // Validate checks the entry names a plugin; Build checks it exists.
 func (c *Config) Validate() error {
 	if c.Plugin == "" {

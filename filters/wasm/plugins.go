@@ -161,9 +161,9 @@ func checkPlugins(v *config.Validator, ps *Plugins) {
 			v.Errorf(p+".limits.memory", "%d bytes is more than a 32-bit Wasm memory can address; the maximum is 4GiB", m)
 		}
 		v.NotNegative(p+".limits.instances", pl.Limits.Instances)
-		v.OneOf(p+".failure_policy", pl.FailurePolicy, "fail_closed", "fail_open")
+		v.OneOf(p+".failure_policy", pl.FailurePolicy, failurePolicies...)
 		v.NotNegative(p+".limits.callouts", pl.Limits.Callouts)
-		v.OneOf(p+".shared_data", pl.SharedData, "memory", "redis")
+		v.OneOf(p+".shared_data", pl.SharedData, sharedDataStores...)
 		if pl.SharedData == "redis" && stores.RedisOf(v.Config()) == nil {
 			v.Errorf(p+".shared_data", `shared_data: redis needs a Redis server in the config: stores: {redis: {address: "127.0.0.1:6379"}}`)
 		}
@@ -173,11 +173,23 @@ func checkPlugins(v *config.Validator, ps *Plugins) {
 		seen := map[string]bool{}
 		for i, b := range pl.Bodies {
 			f := config.JoinIndex(p+".bodies", i)
-			v.OneOf(f, b, "request", "response")
+			v.OneOf(f, b, pluginBodies...)
 			if seen[b] {
 				v.Errorf(f, "%q is listed twice", b)
 			}
 			seen[b] = true
 		}
 	}
+}
+
+// The enumerated fields of a plugin, checked with OneOf and listed in the
+// JSON Schema.
+var (
+	failurePolicies  = []string{"fail_closed", "fail_open"}
+	sharedDataStores = []string{"memory", "redis"}
+	pluginBodies     = []string{"request", "response"}
+)
+
+func (*PluginConfig) EnumFields() map[string][]string {
+	return map[string][]string{"failure_policy": failurePolicies, "shared_data": sharedDataStores, "bodies": pluginBodies}
 }

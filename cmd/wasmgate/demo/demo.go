@@ -309,3 +309,6 @@ func recommendationsService() http.Handler {
 	})
 	return mux
 }
+
+// YAML is the demo config as embedded, before Start fills in its ports.
+func YAML() []byte { return configYAML }

@@ -217,3 +217,9 @@ func listOrNone(list []string) string {
 	}
 	return strings.Join(list, ", ")
 }
+
+// JSONSchema: a key part, or a list of them.
+func (*Key) JSONSchema() map[string]any {
+	part := map[string]any{"type": "string", "pattern": `^(client_ip|consumer|route|(header|param|claim):.+|\$\{.*\})$`}
+	return map[string]any{"anyOf": []any{part, map[string]any{"type": "array", "items": part}}}
+}
