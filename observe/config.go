@@ -46,7 +46,7 @@ type Tracing struct {
 type AccessLog struct {
 	Format string `yaml:"format"` // json (default) | text (common log format, extended)
 	// Path is stdout (default), stderr, or a file opened for appending.
-	Path string `yaml:"path"`
+	Path string `yaml:"path" path:"file,stdout,stderr"`
 	// Fields selects and orders the fields written (default: all of
 	// AccessLogFields).
 	Fields []string `yaml:"fields"`

@@ -30,12 +30,12 @@ type AdminToken struct {
 // AdminTLS serves the admin API over TLS. The files are read at start and
 // again on every reload, so a renewed certificate is picked up by a reload.
 type AdminTLS struct {
-	Cert string `yaml:"cert"` // PEM certificate chain
-	Key  string `yaml:"key"`  // its PEM private key
+	Cert string `yaml:"cert" path:"file"` // PEM certificate chain
+	Key  string `yaml:"key" path:"file"`  // its PEM private key
 	// ClientCA is a PEM bundle; with it, every admin client must present
 	// a certificate it verifies (probes included), which also counts as
 	// authentication for a listener beyond loopback.
-	ClientCA string `yaml:"client_ca"`
+	ClientCA string `yaml:"client_ca" path:"file"`
 }
 
 // Admin token access levels.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -327,6 +328,9 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
 	for _, p := range d.pairs(n, field) {
 		if i, ok := fields[p.key.Value]; ok {
 			d.value(v.Field(i), p.value, JoinKey(field, p.key.Value))
+			if tag, ok := v.Type().Field(i).Tag.Lookup("path"); ok {
+				d.relativeTo(v.Field(i), tag)
+			}
 			continue
 		}
 		if open != nil && d.section(open, p, field) {
@@ -334,6 +338,23 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
 		}
 		d.fail(p.key, JoinKey(field, p.key.Value), "%s", unknownField(p.key.Value, names))
 	}
+}
+
+// relativeTo resolves a file path written relative to the config file's
+// directory, as a reader of the file expects, not to the process's working
+// directory, which depends on how the gateway was started. A field tagged
+// path:"file" holds one; words listed after "file" (path:"file,stdout")
+// are kept as they are. An embedded config (file "") is left alone.
+func (d *decoder) relativeTo(v reflect.Value, tag string) {
+	words := strings.Split(tag, ",")
+	if words[0] != "file" || v.Kind() != reflect.String {
+		panic(fmt.Sprintf("config: path:%q on a Go %s; write path:\"file\" on a string field", tag, v.Type()))
+	}
+	p := v.String()
+	if d.file == "" || p == "" || filepath.IsAbs(p) || slices.Contains(words[1:], p) {
+		return
+	}
+	v.SetString(filepath.Join(filepath.Dir(d.file), p))
 }
 
 // section decodes a key registered in an open block (section.go) into a

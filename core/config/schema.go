@@ -198,7 +198,11 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		} else {
 			p = g.of(f.Type)
 		}
-		props[key] = g.described(p, g.opts.Describe(t, f.Name))
+		d := g.opts.Describe(t, f.Name)
+		if _, ok := f.Tag.Lookup("path"); ok {
+			d = strings.TrimSpace(d + " A relative path is relative to the config file's directory.")
+		}
+		props[key] = g.described(p, d)
 	}
 	if len(enums) > 0 {
 		panic(fmt.Sprintf("config: %s.EnumFields names keys it does not have: %v", t, enums))

@@ -170,7 +170,7 @@ type ListenerHTTP2 struct {
 type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
 	// ClientCA is a PEM bundle; with it, client certificates are verified.
-	ClientCA string `yaml:"client_ca"`
+	ClientCA string `yaml:"client_ca" path:"file"`
 	// ClientAuth: none (default without client_ca), request, require (default with client_ca).
 	ClientAuth string `yaml:"client_auth"`
 	MinVersion string `yaml:"min_version"` // "1.2" (default) or "1.3"
@@ -181,8 +181,8 @@ type TLS struct {
 // Certificate is a PEM certificate chain and its key. Which names it serves
 // comes from the certificate itself (SANs).
 type Certificate struct {
-	Cert string `yaml:"cert"` // path of the PEM certificate chain
-	Key  string `yaml:"key"`  // path of its PEM private key
+	Cert string `yaml:"cert" path:"file"` // path of the PEM certificate chain
+	Key  string `yaml:"key" path:"file"`  // path of its PEM private key
 }
 
 // Admin is the admin API's listener.

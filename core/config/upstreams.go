@@ -124,10 +124,10 @@ type CircuitBreaker struct {
 // UpstreamTLS is how https targets are verified, and what the gateway shows
 // them.
 type UpstreamTLS struct {
-	CA         string `yaml:"ca"`          // PEM bundle; default the system roots
-	ServerName string `yaml:"server_name"` // SNI and the name verified; default the target's host
-	Cert       string `yaml:"cert"`        // client certificate (mTLS to the upstream)
-	Key        string `yaml:"key"`         // the client certificate's PEM private key
+	CA         string `yaml:"ca" path:"file"`   // PEM bundle; default the system roots
+	ServerName string `yaml:"server_name"`      // SNI and the name verified; default the target's host
+	Cert       string `yaml:"cert" path:"file"` // client certificate (mTLS to the upstream)
+	Key        string `yaml:"key" path:"file"`  // the client certificate's PEM private key
 	// InsecureSkipVerify accepts any certificate: for tests only.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }

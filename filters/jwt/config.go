@@ -49,7 +49,7 @@ type Config struct {
 
 	// Exactly one key source.
 	JWKSURL  string `yaml:"jwks_url"`               // fetched, cached and refreshed
-	JWKSFile string `yaml:"jwks_file"`              // a JWKS document, or PEM public keys / certificates
+	JWKSFile string `yaml:"jwks_file" path:"file"`  // a JWKS document, or PEM public keys / certificates
 	Secret   string `yaml:"secret" redact:"secret"` // HMAC secret, at least 32 bytes; write it as ${ENV}
 
 	// Algorithms accepted (default: every asymmetric one for key sets and

@@ -42,7 +42,7 @@ func PluginsOf(cfg *config.Config) Plugins {
 
 // PluginConfig is one entry of `plugins:`.
 type PluginConfig struct {
-	Source string `yaml:"source"` // path to the .wasm file
+	Source string `yaml:"source" path:"file"` // path to the .wasm file
 	// Config is handed to the plugin (proxy_on_configure): a YAML string
 	// byte for byte, anything else as compact JSON. The admin API hides it
 	// (it often holds the plugin's credentials) unless ConfigVisible.
