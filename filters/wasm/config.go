@@ -83,9 +83,13 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		}
 		return nil, config.FieldErr("", "unknown plugin %q; valid plugins: %s", c.Plugin, valid)
 	}
+	// From here on, what goes wrong is the plugin's, whichever route names
+	// it: placed at its plugins: entry, it is reported once, where it is
+	// fixed, not at every route's "- wasm:" line.
+	entry := config.JoinKey("plugins", c.Plugin)
 	opts, err := OptionsFrom(c.Plugin, pc)
 	if err != nil {
-		return nil, err
+		return nil, bc.Config.Resolve(entry, err)
 	}
 	// The plugin is shared by every route naming it (and kept across
 	// reloads): its logger carries no route; lines of an exchange add it.
@@ -94,16 +98,16 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		opts.Logger = bc.Logger
 	}
 	if err := hostOptions(bc, pc, &opts); err != nil { // callouts.go: upstreams, Redis
-		return nil, err
+		return nil, bc.Config.Resolve(entry, err)
 	}
 	code, err := os.ReadFile(pc.Source)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", c.Plugin, err)
+		return nil, bc.Config.Resolve(entry+".source", fmt.Errorf("cannot read the plugin's module: %w", err))
 	}
 	load := func() (io.Closer, error) { return LoadBytes(context.Background(), code, opts) }
 	closer, err := bc.Keep(newPoolKey(c.Plugin, code, opts), load)
 	if err != nil {
-		return nil, err
+		return nil, bc.Config.Resolve(entry, fmt.Errorf("plugin %s: %w", c.Plugin, err))
 	}
 	f := closer.(*Plugin).NewFilter()
 	f.metrics = newPhaseMetrics(bc, c.Plugin)
