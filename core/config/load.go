@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -123,7 +124,13 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseYAML parses data as exactly one YAML document that is not empty.
 func parseYAML(file string, data []byte) (root *yaml.Node, errs Errors) {
 	syntax := func(err error) Errors {
-		e := &Error{File: file, Msg: "invalid YAML: " + err.Error()}
+		// yaml.v3 leaves the line out for a character its reader refuses
+		// (found here, with its column) and for a problem on the first
+		// line (its marks count from 0, and 0 reads as "unknown").
+		e := &Error{File: file, Line: 1, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		if line, col, ok := badChar(data); ok && !yamlLine.MatchString(err.Error()) {
+			e.Line, e.Col = line, col
+		}
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = "invalid YAML: " + m[2]
@@ -155,4 +162,25 @@ func parseYAML(file string, data []byte) (root *yaml.Node, errs Errors) {
 		return nil, Errors{{File: file, Line: extra.Line, Msg: `a config file holds one YAML document; merge this one (after "---") into the first`}}
 	}
 	return &doc, nil
+}
+
+// badChar finds the first character YAML's reader refuses (invalid
+// UTF-8, or a control character other than tab, line feed, carriage
+// return and NEL), by line and column (in characters, from 1).
+func badChar(data []byte) (line, col int, ok bool) {
+	line, col = 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		bad := (r == utf8.RuneError && size <= 1) || (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f && r != 0x85)
+		if bad {
+			return line, col, true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		data = data[size:]
+	}
+	return 0, 0, false
 }

@@ -101,6 +101,9 @@ server: {min_request_body_rate: {bytes_per_second: 0}}
 func TestLoadErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"syntax", "admin:\n  address: a: b\n", "gw.yaml:2: invalid YAML: mapping values are not allowed in this context"},
+		{"syntax on the first line", "admin: a: b\n", "gw.yaml:1: invalid YAML: mapping values are not allowed in this context"},
+		{"control character", "admin:\n  address: \"a\x01\"\n", "gw.yaml:2:14: invalid YAML: control characters are not allowed"},
+		{"invalid UTF-8", "listeners: []\nrouteś: [\xff]\n", "gw.yaml:2:10: invalid YAML: invalid leading UTF-8 octet"},
 		{"empty", "", `gw.yaml: the config is empty; it needs at least one listener, e.g. listeners: [{address: ":8080"}]`},
 		{"only comments", "# nothing\n", `gw.yaml: the config is empty`},
 		{"two documents", "listeners: []\n---\nroutes: []\n", `gw.yaml:2: a config file holds one YAML document; merge this one (after "---") into the first`},
