@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // Closest returns the candidate nearest to s by edit distance, if it is
 // within 2 edits (and closer than s is long, so "ab" suggests nothing
 // random): enough to catch typos without suggesting unrelated names.
@@ -33,4 +35,13 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// DidYouMean is `; did you mean "x"?` for the candidate Closest to s, or
+// "" when none is close: the tail of an "unknown NAME" message.
+func DidYouMean(s string, candidates []string) string {
+	if c := Closest(s, candidates); c != "" {
+		return fmt.Sprintf("; did you mean %q?", c)
+	}
+	return ""
 }

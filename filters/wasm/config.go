@@ -81,7 +81,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		if len(names) > 0 {
 			valid = strings.Join(names, ", ")
 		}
-		return nil, config.FieldErr("", "unknown plugin %q; valid plugins: %s", c.Plugin, valid)
+		return nil, config.FieldErr("", "unknown plugin %q; valid plugins: %s%s", c.Plugin, valid, config.DidYouMean(c.Plugin, names))
 	}
 	// From here on, what goes wrong is the plugin's, whichever route names
 	// it: placed at its plugins: entry, it is reported once, where it is

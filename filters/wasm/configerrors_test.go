@@ -63,3 +63,26 @@ routes:
 		})
 	}
 }
+
+// A misspelt plugin name gets the declared ones and the nearest.
+func TestUnknownPluginDidYouMean(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	jsonValidate, _ := filepath.Abs("../../plugins/json-validate/json-validate.wasm")
+	src := `listeners: [{address: "127.0.0.1:0"}]
+admin: {address: "off"}
+upstreams:
+  u: {targets: [{url: "http://127.0.0.1:9"}]}
+plugins:
+  order-check: {source: ` + jsonValidate + `}
+routes:
+  - {name: a, upstream: u, filters: [{wasm: order-chek}]}
+`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gateway.Check(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
+	want := `gw.yaml:8:39: routes[0].filters[0].wasm: unknown plugin "order-chek"; valid plugins: order-check; did you mean "order-check"?`
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("got %v\nwant …%s", err, want)
+	}
+}

@@ -30,7 +30,7 @@ func allowed(cfg *config.Config, field string, names []string) (map[string]bool,
 	out := make(map[string]bool, len(names))
 	for i, n := range names {
 		if !slices.Contains(known, n) {
-			return nil, config.FieldErr(fmt.Sprintf("%s[%d]", field, i), "no consumer is named %q; defined: %s", n, listOrNone(known))
+			return nil, config.FieldErr(fmt.Sprintf("%s[%d]", field, i), "no consumer is named %q; defined: %s%s", n, listOrNone(known), config.DidYouMean(n, known))
 		}
 		out[n] = true
 	}

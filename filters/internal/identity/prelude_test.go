@@ -60,7 +60,7 @@ func TestNewAuthErrors(t *testing.T) {
 		ac   AuthConfig
 		want string
 	}{
-		{AuthConfig{Consumers: []string{"mobile", "gust"}}, `consumers[1]: no consumer is named "gust"; defined: guest, mobile`},
+		{AuthConfig{Consumers: []string{"mobile", "gust"}}, `consumers[1]: no consumer is named "gust"; defined: guest, mobile; did you mean "guest"?`},
 		{AuthConfig{Anonymous: "gust"}, `anonymous: unknown consumer "gust"; the anonymous consumer must be declared under consumers: (with no credentials, and the metadata its rate limits use); did you mean "guest"?`},
 		{AuthConfig{Consumers: []string{"mobile"}, Anonymous: "guest"}, `anonymous: consumer "guest" is not among this filter's consumers; add it there or choose another`},
 	} {
