@@ -21,47 +21,51 @@ import (
 // that errors can be scrubbed of it (scrub.go).
 func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (string, bool), out *[]expansion) Errors {
 	var errs Errors
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, JoinIndex(path, i))
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], JoinKey(path, n.Content[i].Value))
-			}
-		case yaml.ScalarNode:
-			if !strings.Contains(n.Value, "$") {
-				return
-			}
-			v, fromEnv, err := expand(n.Value, lookup)
-			if err != nil {
-				errs = append(errs, &Error{File: file, Line: n.Line, Col: n.Column, Field: path, Msg: err.Error()})
-				// Leave a null behind so decoding adds no second error here.
-				n.Value, n.Tag, n.Style = "", "!!null", 0
-				return
-			}
-			const quoted = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
-			switch {
-			case v == "": // "${TLS_CA:-}": nothing given, so the field is unset
-				n.Tag, n.Style = "!!null", 0
-			case v != n.Value && n.Style&quoted == 0 && n.Tag == "!!str":
-				n.Tag = "" // yaml.v3 resolves an empty tag from the text
-			}
-			if len(fromEnv) > 0 {
-				*out = append(*out, expansion{written: n.Value, value: v, env: fromEnv})
-			}
-			n.Value = v
+	walkScalars(n, path, func(n *yaml.Node, path string) {
+		if !strings.Contains(n.Value, "$") {
+			return
 		}
-	}
-	walk(n, path)
+		v, fromEnv, err := expand(n.Value, lookup)
+		if err != nil {
+			errs = append(errs, &Error{File: file, Line: n.Line, Col: n.Column, Field: path, Msg: err.Error()})
+			// Leave a null behind so decoding adds no second error here.
+			n.Value, n.Tag, n.Style = "", "!!null", 0
+			return
+		}
+		const quoted = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+		switch {
+		case v == "": // "${TLS_CA:-}": nothing given, so the field is unset
+			n.Tag, n.Style = "!!null", 0
+		case v != n.Value && n.Style&quoted == 0 && n.Tag == "!!str":
+			n.Tag = "" // yaml.v3 resolves an empty tag from the text
+		}
+		if len(fromEnv) > 0 {
+			*out = append(*out, expansion{written: n.Value, value: v, env: fromEnv})
+		}
+		n.Value = v
+	})
 	return errs
+}
+
+// walkScalars calls f with every scalar value below n and its path from
+// the document root (keys are not values: they are never visited).
+func walkScalars(n *yaml.Node, path string, f func(n *yaml.Node, path string)) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			walkScalars(c, path, f)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walkScalars(c, JoinIndex(path, i), f)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walkScalars(n.Content[i+1], JoinKey(path, n.Content[i].Value), f)
+		}
+	case yaml.ScalarNode:
+		f(n, path)
+	}
 }
 
 // expand substitutes environment references in s. Only "${" and "$$" are

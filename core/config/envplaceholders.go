@@ -88,57 +88,40 @@ func underAny(field string, paths []string) bool {
 func envRefs(n *yaml.Node, lookup func(string) (string, bool)) (map[string]*EnvRef, []string) {
 	refs := map[string]*EnvRef{}
 	var unset []string
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
+	walkScalars(n, "", func(n *yaml.Node, path string) {
+		s, placeholder := n.Value, false
+		for {
+			i := strings.Index(s, "${")
+			if i < 0 {
+				break
 			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, JoinIndex(path, i))
+			if i > 0 && s[i-1] == '$' { // "$${" is a literal "${"
+				s = s[i+2:]
+				continue
 			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], JoinKey(path, n.Content[i].Value))
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				break
 			}
-		case yaml.ScalarNode:
-			s, placeholder := n.Value, false
-			for {
-				i := strings.Index(s, "${")
-				if i < 0 {
-					break
-				}
-				if i > 0 && s[i-1] == '$' { // "$${" is a literal "${"
-					s = s[i+2:]
-					continue
-				}
-				end := strings.IndexByte(s[i:], '}')
-				if end < 0 {
-					break
-				}
-				name, _, hasDef := strings.Cut(s[i+2:i+end], ":-")
-				s = s[i+end+1:]
-				if !isEnvName(name) {
-					continue
-				}
-				_, set := lookup(name)
-				r := refs[name]
-				if r == nil {
-					r = &EnvRef{Name: name, Line: n.Line, Set: set, HasDefault: true}
-					refs[name] = r
-				}
-				r.HasDefault = r.HasDefault && hasDef
-				if !set && !hasDef {
-					placeholder = true
-				}
+			name, _, hasDef := strings.Cut(s[i+2:i+end], ":-")
+			s = s[i+end+1:]
+			if !isEnvName(name) {
+				continue
 			}
-			if placeholder {
-				unset = append(unset, path)
+			_, set := lookup(name)
+			r := refs[name]
+			if r == nil {
+				r = &EnvRef{Name: name, Line: n.Line, Set: set, HasDefault: true}
+				refs[name] = r
+			}
+			r.HasDefault = r.HasDefault && hasDef
+			if !set && !hasDef {
+				placeholder = true
 			}
 		}
-	}
-	walk(n, "")
+		if placeholder {
+			unset = append(unset, path)
+		}
+	})
 	return refs, unset
 }
