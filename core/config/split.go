@@ -2,7 +2,7 @@ package config
 
 // SplitTarget is one side of a route's split: an upstream and its share.
 type SplitTarget struct {
-	Upstream string `yaml:"upstream"`
+	Upstream string `yaml:"upstream"` // a name from upstreams
 	// Weight is the side's share, relative to the others' (95 and 5 send
 	// 5% to the second). Required, above 0.
 	Weight int `yaml:"weight"`
@@ -13,8 +13,8 @@ type SplitTarget struct {
 // the key). Exactly one source. Requests without the key are spread by
 // weight alone.
 type SplitKey struct {
-	Header   string `yaml:"header"`
-	Cookie   string `yaml:"cookie"`
+	Header   string `yaml:"header"`   // the request header whose value is the key
+	Cookie   string `yaml:"cookie"`   // the cookie whose value is the key
 	Consumer bool   `yaml:"consumer"` // the authenticated consumer's name
 }
 
@@ -22,8 +22,8 @@ type SplitKey struct {
 // header's or cookie's value names an upstream of the split. A value that
 // names none is ignored. Exactly one source.
 type SplitForce struct {
-	Header string `yaml:"header"`
-	Cookie string `yaml:"cookie"`
+	Header string `yaml:"header"` // the request header naming the upstream
+	Cookie string `yaml:"cookie"` // the cookie naming the upstream
 }
 
 // split checks a route's split target and its key and force.

@@ -50,8 +50,8 @@ type Config struct {
 	// and ?b&a share an entry). QueryInclude keeps only the parameters
 	// named; QueryExclude drops those named (utm_source, ...).
 	Query        string   `yaml:"query"`
-	QueryInclude []string `yaml:"query_include"`
-	QueryExclude []string `yaml:"query_exclude"`
+	QueryInclude []string `yaml:"query_include"` // the only query parameters the key holds
+	QueryExclude []string `yaml:"query_exclude"` // query parameters the key leaves out
 	// KeyByConsumer keys entries by the authenticated consumer too: each
 	// consumer has entries of its own, so responses to requests with
 	// Authorization or Cookie are stored without being marked public.
