@@ -26,6 +26,8 @@ type stateInstruments struct {
 	breakerState  metric.Int64ObservableGauge
 	ejections     metric.Int64ObservableCounter
 	retriesDenied metric.Int64ObservableCounter
+	dnsFailures   metric.Int64ObservableCounter
+	dnsChanges    metric.Int64ObservableCounter
 	adminRequests metric.Int64Counter
 
 	server         atomic.Pointer[serverSource] // nil before a snapshot is live
@@ -72,6 +74,12 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 	si.retriesDenied, err = mt.Int64ObservableCounter("wasmgate.upstream.retries.refused", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Retries refused by the upstream's retry budget or circuit_breaker.max_retries."))
 	add(err)
+	si.dnsFailures, err = mt.Int64ObservableCounter("wasmgate.upstream.dns.failures", metric.WithUnit("{lookup}"),
+		metric.WithDescription("DNS lookups of target names (dns.refresh) that failed or found no address; the name's last good addresses stay in use."))
+	add(err)
+	si.dnsChanges, err = mt.Int64ObservableCounter("wasmgate.upstream.dns.changes", metric.WithUnit("{refresh}"),
+		metric.WithDescription("DNS refreshes that changed an upstream's targets."))
+	add(err)
 	si.adminRequests, err = mt.Int64Counter("wasmgate.admin.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Admin API requests, by endpoint and status."))
 	add(err)
@@ -97,6 +105,7 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 		return err
 	}
 	_, err = mt.RegisterCallback(si.observe, si.targetHealthy, si.breakerState, si.ejections, si.retriesDenied,
+		si.dnsFailures, si.dnsChanges,
 		si.connsRefused, si.requestsShed, si.malformed, si.resetCloses, si.overloadLevel)
 	return err
 }
@@ -121,6 +130,10 @@ func (si *stateInstruments) observe(_ context.Context, o metric.Observer) error 
 				o.ObserveInt64(si.breakerState, v, metric.WithAttributes(up))
 			}
 			o.ObserveInt64(si.retriesDenied, int64(st.RetriesDenied), metric.WithAttributes(up))
+			if st.DNS.Lookups > 0 {
+				o.ObserveInt64(si.dnsFailures, int64(st.DNS.Failures), metric.WithAttributes(up))
+				o.ObserveInt64(si.dnsChanges, int64(st.DNS.Changes), metric.WithAttributes(up))
+			}
 			for _, t := range st.Targets {
 				attrs := metric.WithAttributes(up, keyTarget.String(t.Host))
 				healthy := int64(0)

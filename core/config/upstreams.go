@@ -135,6 +135,11 @@ type UpstreamTLS struct {
 // DNS re-resolves target host names: every A/AAAA address becomes a target.
 type DNS struct {
 	Refresh Duration `yaml:"refresh"` // 0 (default): the dialer resolves per connection
+	// Resolver is the DNS server (IP:port) asked for the targets' names,
+	// over UDP and TCP, instead of the system's (/etc/resolv.conf): a
+	// service-discovery DNS (Consul on 127.0.0.1:8600, say) without
+	// touching the host's resolver. It needs Refresh.
+	Resolver string `yaml:"resolver"`
 }
 
 // RouteTimeouts override the upstream's for one route.

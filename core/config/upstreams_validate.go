@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,14 @@ func RegisterUpstreamCheck(check func(u *Upstream) error) { upstreamCheck = chec
 func (v *Validator) upstreamPolicies(p string, u *Upstream) {
 	if upstreamCheck != nil {
 		v.errs = append(v.errs, Resolve(v.c.File, v.c.Root, p, upstreamCheck(u))...)
+	}
+	if r := u.DNS.Resolver; r != "" {
+		if ap, err := netip.ParseAddrPort(r); err != nil || ap.Port() == 0 {
+			v.Errorf(p+".dns.resolver", "%q is not an IP address and port; give the DNS server as ip:port, e.g. 127.0.0.1:8600 or [::1]:53", r)
+		}
+		if u.DNS.Refresh <= 0 {
+			v.Errorf(p+".dns.resolver", "a resolver is asked only by the refresh: set dns.refresh too, e.g. refresh: 30s")
+		}
 	}
 	if a := u.Health.Active; a != nil {
 		ap := p + ".health.active"

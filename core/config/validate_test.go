@@ -101,6 +101,17 @@ routes:
 			`gw.yaml:3:57: upstreams.a.health.active.grpc: gRPC needs HTTP/2: set the upstream's protocol to h2c (or auto with https targets)`,
 			`gw.yaml:4:72: upstreams.b.health.active.grpc: path and grpc are exclusive: a gRPC health check calls /grpc.health.v1.Health/Check`,
 		}},
+		{"dns resolver", `
+listeners: [{address: ":8080"}]
+upstreams:
+  a: {targets: [{url: "http://a:1"}], dns: {refresh: 5s, resolver: "dns.internal:53"}}
+  b: {targets: [{url: "http://b:1"}], dns: {resolver: "127.0.0.1:8600"}}
+  c: {targets: [{url: "http://c:1"}], dns: {refresh: 5s, resolver: "[::1]:53"}}
+routes: [{name: r, upstream: c}]
+`, []string{
+			`gw.yaml:3:58: upstreams.a.dns.resolver: "dns.internal:53" is not an IP address and port; give the DNS server as ip:port, e.g. 127.0.0.1:8600 or [::1]:53`,
+			`gw.yaml:4:45: upstreams.b.dns.resolver: a resolver is asked only by the refresh: set dns.refresh too, e.g. refresh: 30s`,
+		}},
 		{"local response headers", `
 listeners: [{address: ":8080"}]
 routes:

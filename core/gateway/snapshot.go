@@ -188,7 +188,7 @@ func (b *builder) upstream(name string, uc *config.Upstream) *upstream.Upstream 
 			return old
 		}
 	}
-	u, err := upstream.New(name, uc)
+	u, err := upstream.New(name, uc, upstream.WithLogger(b.logger))
 	if err != nil {
 		b.fail("upstreams."+name, err)
 		return nil

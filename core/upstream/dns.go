@@ -2,10 +2,14 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,12 +24,100 @@ import (
 // dnsTimeout bounds one resolution.
 const dnsTimeout = 5 * time.Second
 
+// errNoAddresses is a name that resolved to no address.
+var errNoAddresses = errors.New("the name has no A or AAAA record")
+
+// dnsResolver asks the DNS server at addr (ip:port, validated), over UDP
+// and, for truncated answers, TCP, with Go's resolver. Hosts-file entries
+// still apply first, as they do for the system's resolver.
+func dnsResolver(addr string) *net.Resolver {
+	var d net.Dialer
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// lookupWith is r.LookupHost whose errors name addr, the server asked: Go's
+// resolver names the one /etc/resolv.conf lists, which Dial never reached.
+func lookupWith(r *net.Resolver, addr string) func(ctx context.Context, host string) ([]string, error) {
+	return func(ctx context.Context, host string) ([]string, error) {
+		addrs, err := r.LookupHost(ctx, host)
+		if de, ok := errors.AsType[*net.DNSError](err); ok {
+			de.Server = addr
+		}
+		return addrs, err
+	}
+}
+
+// dnsState is what the refresh has seen: counters for the status and the
+// metrics, and each name's last answer, so that the log says when a name's
+// addresses change, when it stops resolving and when it resolves again, once
+// each (a failing name is counted on every refresh, logged once).
+type dnsState struct {
+	lookups  atomic.Uint64 // names looked up
+	failures atomic.Uint64 // lookups that failed or found no address
+	changes  atomic.Uint64 // refreshes that changed the target set
+	lastErr  atomic.Pointer[string]
+
+	mu    sync.Mutex
+	names map[string]*nameState
+}
+
+type nameState struct {
+	addrs   string // as last resolved, sorted, comma-separated
+	failing bool
+}
+
+// answered files a lookup's outcome and logs what changed. err nil: addrs
+// (sorted, deduplicated) is the answer; otherwise kept are the addresses
+// the upstream goes on using.
+func (u *Upstream) answered(host string, addrs []string, err error, kept []string) {
+	u.dns.lookups.Add(1)
+	if err != nil {
+		u.dns.failures.Add(1)
+		msg := host + ": " + err.Error()
+		u.dns.lastErr.Store(&msg)
+	}
+	u.dns.mu.Lock()
+	defer u.dns.mu.Unlock()
+	if u.dns.names == nil {
+		u.dns.names = map[string]*nameState{}
+	}
+	ns, seen := u.dns.names[host]
+	if !seen {
+		ns = &nameState{}
+		u.dns.names[host] = ns
+	}
+	switch {
+	case err != nil && !ns.failing:
+		ns.failing = true
+		if len(kept) == 0 {
+			u.logger.Warn("upstream DNS: the name does not resolve; the dialer is left to resolve it per connection",
+				"upstream", u.Name, "name", host, "err", err.Error())
+		} else {
+			u.logger.Warn("upstream DNS: the name does not resolve; keeping its last good addresses",
+				"upstream", u.Name, "name", host, "err", err.Error(), "kept", strings.Join(kept, ","))
+		}
+	case err == nil:
+		joined := strings.Join(addrs, ",")
+		if ns.failing {
+			u.logger.Info("upstream DNS: the name resolves again", "upstream", u.Name, "name", host, "addresses", joined)
+		} else if seen && joined != ns.addrs {
+			u.logger.Info("upstream DNS: the name's addresses changed", "upstream", u.Name, "name", host,
+				"addresses", joined, "previous", ns.addrs)
+		}
+		ns.failing, ns.addrs = false, joined
+	}
+}
+
 // resolveAll expands the configured targets into resolved ones. prev maps
 // target keys to the targets of the current set, to keep their state.
 func (u *Upstream) resolveAll(configured []*Target) []*Target {
 	prev := map[string]*Target{}
+	var cur []*Target
 	if s := u.set.Load(); s != nil {
-		for _, t := range s.targets {
+		cur = s.targets
+		for _, t := range cur {
 			prev[t.key] = t
 		}
 	}
@@ -43,20 +135,27 @@ func (u *Upstream) resolveAll(configured []*Target) []*Target {
 		ctx, cancel := context.WithTimeout(context.Background(), dnsTimeout)
 		addrs, err := u.lookup(ctx, host)
 		cancel()
-		if err != nil || len(addrs) == 0 {
-			kept := false
-			for _, t := range prev {
-				if t.Host == ct.Host && t.URL.Scheme == ct.URL.Scheme && t.URL.Path == ct.URL.Path {
-					out, kept = append(out, t), true
+		if err == nil && len(addrs) == 0 {
+			err = errNoAddresses
+		}
+		if err != nil {
+			var kept []string
+			for _, t := range cur { // in order: an unchanged set compares equal
+				if t.Host == ct.Host && t.URL.Scheme == ct.URL.Scheme && t.URL.Path == ct.URL.Path && t.URL.Host != ct.URL.Host {
+					out, kept = append(out, t), append(kept, t.URL.Host)
 				}
 			}
-			if !kept {
+			if kept == nil {
 				out = append(out, keep(prev, ct))
 			}
+			slices.Sort(kept)
+			u.answered(host, nil, err, kept)
 			continue
 		}
 		slices.Sort(addrs)
-		for _, a := range slices.Compact(addrs) {
+		addrs = slices.Compact(addrs)
+		u.answered(host, addrs, nil, nil)
+		for _, a := range addrs {
 			ru := *ct.URL
 			ru.Host = net.JoinHostPort(a, port)
 			t := newTarget(&ru, ct.Host, ct.Weight)
@@ -114,6 +213,7 @@ func (u *Upstream) RefreshDNS(context.Context) {
 	if !u.closed {
 		u.setTargets(next)
 		u.notify()
+		u.dns.changes.Add(1)
 	}
 	u.mu.Unlock()
 }

@@ -28,6 +28,7 @@ func (u *Upstream) newPool(t *Target) *h1.Pool {
 		ResponseHeaderTimeout: c.Timeouts.ResponseHeader.D(),
 		IdleTimeout:           c.Timeouts.Idle.D(),
 		MaxIdle:               c.MaxIdlePerTarget,
+		Resolver:              u.resolver,
 	}
 	if b := c.CircuitBreaker; b != nil {
 		pc.MaxConns = b.MaxConnections

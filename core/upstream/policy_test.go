@@ -3,9 +3,11 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -562,7 +564,8 @@ func TestDNSRefreshKeepsState(t *testing.T) {
 	set("10.0.0.1", "10.0.0.2")
 	lookup := func(ctx context.Context, host string) ([]string, error) { return *addrs.Load(), nil }
 	c := &config.Upstream{Targets: []config.Target{{URL: "http://svc.internal:8080", Weight: 1}}, DNS: config.DNS{Refresh: config.Duration(time.Second)}}
-	u := newWith(t, c, options{lookup: lookup})
+	var logs strings.Builder
+	u := newWith(t, c, options{lookup: lookup, logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ts := u.Targets()
 	if len(ts) != 2 || ts[0].URL.Host != "10.0.0.1:8080" || ts[0].Host != "svc.internal:8080" {
 		t.Fatalf("targets %v, want one per address with the name as Host", ts)
@@ -583,7 +586,25 @@ func TestDNSRefreshKeepsState(t *testing.T) {
 	lookupErr := func(ctx context.Context, host string) ([]string, error) { return nil, fmt.Errorf("no DNS") }
 	u.lookup = lookupErr
 	u.RefreshDNS(context.Background())
-	if got := u.Targets(); len(got) != 2 {
+	u.RefreshDNS(context.Background())
+	if got := u.Targets(); len(got) != 2 || got[0] != next[0] || got[1] != next[1] {
 		t.Errorf("a failed lookup changed the targets to %v", got)
+	}
+	want := DNSStatus{Resolver: "system", Lookups: 4, Failures: 2, Changes: 1, LastError: "svc.internal: no DNS"}
+	if got := u.Status().DNS; got != want {
+		t.Errorf("DNS status %+v, want %+v", got, want)
+	}
+	for _, line := range []string{
+		`msg="upstream DNS: the name's addresses changed" upstream=u name=svc.internal addresses=10.0.0.1,10.0.0.3 previous=10.0.0.1,10.0.0.2`,
+		`msg="upstream DNS: the name does not resolve; keeping its last good addresses" upstream=u name=svc.internal err="no DNS" kept=10.0.0.1:8080,10.0.0.3:8080`,
+	} {
+		if strings.Count(logs.String(), line) != 1 {
+			t.Errorf("log does not hold once %s:\n%s", line, logs.String())
+		}
+	}
+	u.lookup = lookup
+	u.RefreshDNS(context.Background())
+	if !strings.Contains(logs.String(), `msg="upstream DNS: the name resolves again" upstream=u name=svc.internal addresses=10.0.0.1,10.0.0.3`) {
+		t.Errorf("no recovery logged:\n%s", logs.String())
 	}
 }

@@ -18,8 +18,20 @@ type Status struct {
 	Panics        uint64 `json:"panic_picks"`       // picks made with every target out
 	// Breaker is the zero value when the upstream has no circuit_breaker
 	// block (and then is left out of the JSON).
-	Breaker BreakerStatus  `json:"circuit_breaker,omitzero"`
+	Breaker BreakerStatus `json:"circuit_breaker,omitzero"`
+	// DNS is the zero value (left out of the JSON) without dns.refresh.
+	DNS     DNSStatus      `json:"dns,omitzero"`
 	Targets []TargetStatus `json:"targets"`
+}
+
+// DNSStatus is an upstream's DNS refresh: every target name is looked up
+// each dns.refresh; a failed lookup keeps the name's last good addresses.
+type DNSStatus struct {
+	Resolver  string `json:"resolver"` // dns.resolver, or "system"
+	Lookups   uint64 `json:"lookups"`  // names looked up, the first at start included
+	Failures  uint64 `json:"failures"` // lookups that failed or found no address
+	Changes   uint64 `json:"changes"`  // refreshes that changed the targets
+	LastError string `json:"last_error,omitempty"`
 }
 
 // BreakerStatus is an upstream's circuit breaker: its limits' refusals and
@@ -89,6 +101,16 @@ func (u *Upstream) ReadStatus(s *Status) {
 			if st == BreakerOpen {
 				s.Breaker.OpenUntil = time.Unix(0, b.openUntil.Load())
 			}
+		}
+	}
+	if u.cfg.DNS.Refresh > 0 {
+		s.DNS = DNSStatus{Resolver: u.cfg.DNS.Resolver, Lookups: u.dns.lookups.Load(),
+			Failures: u.dns.failures.Load(), Changes: u.dns.changes.Load()}
+		if s.DNS.Resolver == "" {
+			s.DNS.Resolver = "system"
+		}
+		if e := u.dns.lastErr.Load(); e != nil {
+			s.DNS.LastError = *e
 		}
 	}
 	set := u.set.Load()

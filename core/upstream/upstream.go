@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -55,22 +56,37 @@ type Upstream struct {
 	stop     chan struct{}
 	bg       sync.WaitGroup
 	lookup   func(ctx context.Context, host string) ([]string, error)
+	resolver *net.Resolver // dns.resolver's, for lookups and dials; nil: the system's
+	logger   *slog.Logger
+	dns      dnsState
 	manual   bool // tests drive checks and DNS refreshes themselves
 	checkCli *http.Client
 	named    map[string]*http.Transport // per TLS name, for resolved https targets
 }
 
-// options are test hooks.
+// options are New's options and test hooks.
 type options struct {
 	clock  clock
 	manual bool
 	lookup func(ctx context.Context, host string) ([]string, error)
+	logger *slog.Logger
 }
+
+// An Option is one of New's options.
+type Option func(*options)
+
+// WithLogger is where the upstream's background work reports what changed
+// on its own (DNS answers that moved or failed); by default nowhere.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // New builds an upstream from its (defaulted, validated) config and starts
 // its health checks and DNS refresh, if configured. Close stops them.
-func New(name string, c *config.Upstream) (*Upstream, error) {
-	return build(name, c, options{})
+func New(name string, c *config.Upstream, opts ...Option) (*Upstream, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return build(name, c, o)
 }
 
 // Inherit copies the live state of prev's targets (health, ejections,
@@ -100,14 +116,23 @@ func (u *Upstream) Inherit(prev *Upstream) {
 
 func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 	u := &Upstream{
-		Name: name, cfg: c, clock: o.clock, manual: o.manual, lookup: o.lookup,
+		Name: name, cfg: c, clock: o.clock, manual: o.manual, lookup: o.lookup, logger: o.logger,
 		changed: make(chan struct{}), timers: map[*Target]stopper{}, stop: make(chan struct{}),
 	}
 	if u.clock == nil {
 		u.clock = realClock{}
 	}
+	if u.logger == nil {
+		u.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.DNS.Resolver != "" {
+		u.resolver = dnsResolver(c.DNS.Resolver)
+	}
 	if u.lookup == nil {
 		u.lookup = net.DefaultResolver.LookupHost
+		if u.resolver != nil {
+			u.lookup = lookupWith(u.resolver, c.DNS.Resolver)
+		}
 	}
 	var targets []*Target
 	for i, tc := range c.Targets {
@@ -128,7 +153,7 @@ func build(name string, c *config.Upstream, o options) (*Upstream, error) {
 		return nil, err
 	}
 	u.tlsConf = tlsConf
-	u.transport = newTransport(c, tlsConf)
+	u.transport = newTransport(c, tlsConf, u.resolver)
 	if c.Retries != nil {
 		u.retry = NewRetryPolicy(c.Retries)
 	}
@@ -317,8 +342,9 @@ func (u *Upstream) notify() {
 // newTransport tunes an http.Transport for proxying: a keep-alive pool sized
 // for load, every timeout set, no proxy from the environment, no transparent
 // decompression (bodies pass through as the upstream sent them).
-func newTransport(c *config.Upstream, tlsConf *tls.Config) *http.Transport {
-	dialer := &net.Dialer{Timeout: c.Timeouts.Connect.D(), KeepAlive: 30 * time.Second}
+// resolver, if set, resolves a target name the DNS refresh could not (yet).
+func newTransport(c *config.Upstream, tlsConf *tls.Config, resolver *net.Resolver) *http.Transport {
+	dialer := &net.Dialer{Timeout: c.Timeouts.Connect.D(), KeepAlive: 30 * time.Second, Resolver: resolver}
 	t := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,

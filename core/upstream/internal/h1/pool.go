@@ -48,6 +48,7 @@ type Config struct {
 	MaxConns              int           // connections open at once, idle included; 0: no cap
 	MaxHeaderBytes        int           // per response head (and trailer section); 0: 64 KiB
 	KeepAlive             time.Duration // TCP keep-alive probes; 0: 30s
+	Resolver              *net.Resolver // resolves a host name in the address; nil: the system's
 }
 
 const (
@@ -86,7 +87,7 @@ func NewPool(addr string, c Config) *Pool {
 	if c.KeepAlive == 0 {
 		c.KeepAlive = 30 * time.Second
 	}
-	return &Pool{addr: addr, cfg: c, dialer: net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: c.KeepAlive}}
+	return &Pool{addr: addr, cfg: c, dialer: net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: c.KeepAlive, Resolver: c.Resolver}}
 }
 
 // Stats is what a pool holds now: connections open (in use and idle) and
