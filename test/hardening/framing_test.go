@@ -41,7 +41,12 @@ const smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
 func TestRequestFraming(t *testing.T) {
 	rec := newRecorder(t)
 	gw := startInProcess(t, framingConfig, vars{"rec": rec.URL()})
+	checkFraming(t, gw.Addr, rec)
+}
 
+// checkFraming runs TestRequestFraming's cases against the gateway at addr
+// whose only upstream is rec.
+func checkFraming(t *testing.T, addr string, rec *recorder) {
 	post := "POST /x HTTP/1.1\r\nHost: a\r\n"
 	chunkedSmuggle := "0\r\n\r\n" + smuggled
 	cases := []struct {
@@ -108,7 +113,7 @@ func TestRequestFraming(t *testing.T) {
 				// probe must be answered in order.
 				raw += "GET /probe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 			}
-			resps, closed := exchange(t, gw.Addr, raw, 3*time.Second)
+			resps, closed := exchange(t, addr, raw, 3*time.Second)
 			rec.settle(t) // everything the upstream got for it is filed
 			got := rec.take()
 			for _, r := range got {
@@ -176,11 +181,15 @@ func itoa(n int) string {
 func TestTruncatedBodyNeverAnswered200(t *testing.T) {
 	rec := newRecorder(t)
 	gw := startInProcess(t, framingConfig, vars{"rec": rec.URL()})
+	checkTruncatedBodies(t, gw.Addr, rec)
+}
+
+func checkTruncatedBodies(t *testing.T, addr string, rec *recorder) {
 	for _, raw := range []string{
 		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
 		"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
 	} {
-		conn, err := net.Dial("tcp", gw.Addr)
+		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
