@@ -113,7 +113,12 @@ func checkFraming(t *testing.T, addr string, rec *recorder) {
 				// probe must be answered in order.
 				raw += "GET /probe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 			}
-			resps, closed := exchange(t, addr, raw, 3*time.Second)
+			// Every case ends with the gateway closing the connection (after
+			// the attack, or after the probe, which asks for it), so the
+			// wait is an upper bound, not a guess at when answers are done:
+			// an idle of 3s raced the listener's 2s read timeout that ends
+			// the unterminated-chunk case.
+			resps, closed := exchange(t, addr, raw, 30*time.Second)
 			rec.settle(t) // everything the upstream got for it is filed
 			got := rec.take()
 			for _, r := range got {
