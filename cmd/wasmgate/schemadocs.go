@@ -91,6 +91,7 @@ var schemaDocs = map[string]string{
 	"github.com/wasmgate/wasmgate/core/config.Consumer.Name":                      "unique; what logs and rate limit keys name it by",
 	"github.com/wasmgate/wasmgate/core/config.DNS":                                "DNS re-resolves target host names: every A/AAAA address becomes a target.",
 	"github.com/wasmgate/wasmgate/core/config.DNS.Refresh":                        "0 (default): the dialer resolves per connection",
+	"github.com/wasmgate/wasmgate/core/config.DNS.Resolver":                       "Resolver is the DNS server (IP:port) asked for the targets' names, over UDP and TCP, instead of the system's (/etc/resolv.conf): a service-discovery DNS (Consul on 127.0.0.1:8600, say) without touching the host's resolver. It needs Refresh.",
 	"github.com/wasmgate/wasmgate/core/config.Deprecation":                        "Deprecation is a route's announced retirement: RFC 9745's Deprecation header from At, RFC 8594's Sunset header, a Link with rel=\"deprecation\", and after Sunset a refusal (410 Gone by default).",
 	"github.com/wasmgate/wasmgate/core/config.Deprecation.At":                     "At is when the route is (or was) deprecated: a date (2027-01-01, midnight UTC) or an RFC 3339 time. Required.",
 	"github.com/wasmgate/wasmgate/core/config.Deprecation.Link":                   "Link is a page about the deprecation (an absolute http(s) URL).",
