@@ -104,7 +104,10 @@ func testKeepAliveNoLeak(t *testing.T, engine string) {
 	if n := accepted.Load(); n > limit {
 		t.Errorf("the upstream accepted %d connections for %d requests from %d clients, want at most %d", n, total, workers, limit)
 	}
-	if a, o := accepted.Load(), open.Load(); o != a {
+	// Native keeps every connection it opened. std may close the extra
+	// ones its dial race opened (a surplus beyond its idle pool), never
+	// more: the workers' own connections stay open.
+	if a, o := accepted.Load(), open.Load(); engine == "native" && o != a || o < int32(workers) {
 		t.Errorf("%d of %d upstream connections closed during steady keep-alive traffic", a-o, a)
 	}
 }
