@@ -144,6 +144,10 @@ type configData struct {
 	UpstreamAddr string // host:port of the upstream
 	Listen       string // host:port the gateway listens on
 	Admin        string // host:port of the gateway's admin API
+	// Root is the directory the tool runs in (the repository root), for
+	// files a config names: relative paths in a config resolve against
+	// the config's own directory, a temporary one here.
+	Root string
 }
 
 // defaultConfig is the minimal config: one listener, one route to one target.
@@ -172,6 +176,9 @@ func writeConfig(dir, tmplText, upstreamAddr string) (path string, err error) {
 		UpstreamAddr: upstreamAddr,
 		Listen:       "127.0.0.1:0",
 		Admin:        "127.0.0.1:0",
+	}
+	if data.Root, err = os.Getwd(); err != nil {
+		return "", err
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
