@@ -304,6 +304,21 @@ type Route struct {
 	// Deprecation announces the route's retirement with Deprecation and
 	// Sunset headers, and retires it at the sunset (versioning.go).
 	Deprecation *Deprecation `yaml:"deprecation"`
+	// Docs publishes the API this route serves on the documentation
+	// portal (portal:), from an OpenAPI 3.0 or 3.1 document.
+	Docs *RouteDocs `yaml:"docs"`
+}
+
+// RouteDocs names the OpenAPI document a route publishes. The portal
+// package reads and checks it (core/portal).
+type RouteDocs struct {
+	// File is the OpenAPI 3.0/3.1 document, YAML or JSON, relative to the
+	// config file's directory.
+	File string `yaml:"file" path:"file"`
+	// Name identifies the API on the portal and in PREFIX/openapi/NAME.json
+	// (letters, digits, '.', '-', '_'; default: the route's name). Routes
+	// that serve one API (v1 and v2 of it, say) give the same name and file.
+	Name string `yaml:"name"`
 }
 
 // Match selects requests for a route. All given conditions must hold.

@@ -18,3 +18,35 @@ type PublishedAPI struct {
 	// document refreshed from a URL publishes its latest version).
 	Document []byte
 }
+
+// Documented is implemented by a built filter that asks something of a
+// client (credentials, a request rate), so the portal can say, beside a
+// route's API, what calling it takes. It describes the filter as built,
+// never a secret.
+type Documented interface {
+	Requirement() Requirement
+}
+
+// Requirement is what one filter asks of a client, in words.
+type Requirement struct {
+	Kind RequirementKind
+	// Title names it: "JWT bearer token", "API key", "Rate limit".
+	Title string
+	// Details are label and value pairs: {"Issuer", "https://auth..."},
+	// {"Header", "X-API-Key"}, {"Rate", "100/s, burst 200"}.
+	Details []Detail
+}
+
+// RequirementKind sorts requirements on the page.
+type RequirementKind string
+
+// Kinds of requirements.
+const (
+	RequiresAuth  RequirementKind = "auth"
+	RequiresLimit RequirementKind = "limit"
+)
+
+// Detail is one labelled fact of a Requirement.
+type Detail struct {
+	Label, Value string
+}

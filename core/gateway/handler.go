@@ -70,6 +70,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.Scheme = schemeOf(r, trusted)
+	// The portal answers on its listener before routing, so no route
+	// (and no version prefix) can shadow it (portal.go).
+	if p := s.portal; p != nil && info != nil && info.Name == p.Listener() && p.Match(path) {
+		g.writeLocal(s, w, r, x, p.Serve(r, path))
+		return
+	}
 	if s.versions != nil {
 		x.APIVersion, path = s.versions.read(r, path)
 	}

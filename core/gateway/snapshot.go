@@ -15,6 +15,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/aggregate"
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/portal"
 	"github.com/wasmgate/wasmgate/core/proxy"
 	"github.com/wasmgate/wasmgate/core/router"
 	"github.com/wasmgate/wasmgate/core/upstream"
@@ -45,6 +46,7 @@ type Snapshot struct {
 	observer          filter.Observer       // nil when nothing is observed (observe.go)
 	requestID         *requestID            // nil when off
 	versions          *versionReader        // nil without versioning (versioning.go)
+	portal            *portal.Portal        // nil when portal: is off (portal.go)
 
 	// Warnings are what validate shows about a valid config that is
 	// probably not what its author meant (two cors filters on one route).
@@ -159,6 +161,7 @@ func buildWith(b *builder, source []byte) (*Snapshot, error) {
 			entries = append(entries, router.Entry[*Route]{Match: rc.Match, Value: r, Version: rc.Version})
 		}
 	}
+	s.portal = b.portal(s)
 	if len(b.errs) == 0 {
 		table, err := router.Compile(entries)
 		if err != nil {

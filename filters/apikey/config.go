@@ -69,6 +69,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		keys:      map[[sha256.Size]byte]*key{},
 		challenge: identity.Challenge("ApiKey", a.Realm, "header", http.CanonicalHeaderKey(header)),
 		failures:  newFailures(a),
+		doc:       c.requirement(header),
 	}
 	for i := range bc.Config.Consumers {
 		cc := &bc.Config.Consumers[i]

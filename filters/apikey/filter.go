@@ -29,6 +29,7 @@ type Filter struct {
 	challenge string
 	failures  failures
 	anonymous *identity.Consumer // nil: a request without a key is refused
+	doc       filter.Requirement // for the portal (Requirement)
 }
 
 type key struct {

@@ -69,6 +69,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		keep:      c.KeepCredential,
 		challenge: identity.Challenge("Basic", a.Realm, "charset", "UTF-8"),
 		failures:  newFailures(a),
+		doc:       c.requirement(a.Realm),
 	}
 	for i := range bc.Config.Consumers {
 		cc := &bc.Config.Consumers[i]

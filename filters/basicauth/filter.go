@@ -27,6 +27,7 @@ type Filter struct {
 	cache     *cache // nil when disabled
 	failures  failures
 	anonymous *identity.Consumer // nil: a request without credentials is refused
+	doc       filter.Requirement // for the portal (Requirement)
 }
 
 type user struct {

@@ -27,6 +27,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	}
 	f.header, f.bearer, f.cookie, f.query = c.From.places()
 	f.parser = c.parser()
+	f.doc = c.requirement(f.algs)
 
 	keys, keysDigest, err := c.keySource(bc)
 	if err != nil {

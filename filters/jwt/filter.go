@@ -44,6 +44,7 @@ type Filter struct {
 	scopeChallenge string
 	failures       failures
 	anonymous      *identity.Consumer // nil: a request without a token is refused
+	doc            filter.Requirement // for the portal (Requirement)
 }
 
 // Claims returns the claims of the token the jwt filter verified for x, or

@@ -28,6 +28,7 @@ type Filter struct {
 	store      *limits.Store      // Redis: nil for store: local
 	failClosed bool
 	logger     *slog.Logger
+	doc        filter.Requirement // for the portal (Requirement)
 }
 
 // policy is one rate with its state.
@@ -76,6 +77,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		headers:    c.Headers == nil || *c.Headers,
 		logger:     bc.Logger,
 		failClosed: c.OnStoreFailure == limits.FailClosed,
+		doc:        c.requirement(name),
 	}
 	if f.logger == nil {
 		f.logger = slog.Default()
