@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -484,18 +485,19 @@ func list(v any) []any {
 	return l
 }
 
-func compactJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
+// compactJSON and prettyJSON show values as JSON as written: the page
+// escapes them for HTML, so '<' stays '<' rather than \u003c.
+func compactJSON(v any) string { return encodeJSON(v, "") }
 
-func prettyJSON(v any) string {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+func prettyJSON(v any) string { return encodeJSON(v, "  ") }
+
+func encodeJSON(v any, indent string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
