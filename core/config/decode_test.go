@@ -146,7 +146,7 @@ routes:
 		`gw.yaml:2:18: server.drain_timeout: expected a duration like "250ms" or "5s", got "soon"`,
 		`gw.yaml:5:10: listeners[0].h2c: expected true or false, got "maybe"`,
 		`gw.yaml:8:22: routes[0].match.methods: expected a list, got "GET"`,
-		`gw.yaml:9:5: routes[0].wat: unknown field "wat"; valid fields: aggregate, deprecation, filters, match, max_request_body, metadata, min_request_body_rate, min_response_rate, mirror, name, preserve_host, redirect, respond, retries, rewrite, split, split_by, split_force, timeouts, upstream, version, websocket`,
+		`gw.yaml:9:5: routes[0].wat: unknown field "wat"; valid fields: aggregate, deprecation, docs, filters, match, max_request_body, metadata, min_request_body_rate, min_response_rate, mirror, name, preserve_host, redirect, respond, retries, rewrite, split, split_by, split_force, timeouts, upstream, version, websocket`,
 	)
 }
 

@@ -161,9 +161,9 @@ func TestPortalPage(t *testing.T) {
 		"Acme developers",
 		`data-api="users"`, `data-api="inventory"`, // both sources
 		"Users &lt;b&gt;API&lt;/b&gt;",
-		"&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;",                  // description
-		"&lt;img src=x onerror=alert(1)&gt;",                                 // operation description
-		"&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;",                 // example
+		"&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;",                      // description
+		"&lt;img src=x onerror=alert(1)&gt;",                                     // operation description
+		"&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;",                      // example
 		`<time data-at>2020-01-01</time>`, `<time data-sunset>2999-06-30</time>`, // deprecation
 		`href="https://example.com/migrate"`,
 		"version v2 (in the path)", "<code>/v2/users/*</code>",

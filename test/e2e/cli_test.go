@@ -109,7 +109,7 @@ routes:
 `,
 			want: []string{
 				`bad.yaml:7:24: routes[0].match.methodz: unknown field "methodz"; valid fields: headers, hosts, methods, path, prefix, query, regex, scheme; did you mean "methods"?`,
-				`bad.yaml:11:5: routes[1].upstrem: unknown field "upstrem"; valid fields: aggregate, deprecation, filters, match, max_request_body, metadata, min_request_body_rate, min_response_rate, mirror, name, preserve_host, redirect, respond, retries, rewrite, split, split_by, split_force, timeouts, upstream, version, websocket; did you mean "upstream"?`,
+				`bad.yaml:11:5: routes[1].upstrem: unknown field "upstrem"; valid fields: aggregate, deprecation, docs, filters, match, max_request_body, metadata, min_request_body_rate, min_response_rate, mirror, name, preserve_host, redirect, respond, retries, rewrite, split, split_by, split_force, timeouts, upstream, version, websocket; did you mean "upstream"?`,
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/wasmgate/wasmgate/cmd/wasmgate/internal/fielddocs"
+	_ "github.com/wasmgate/wasmgate/core/portal" // the portal: section
 	_ "github.com/wasmgate/wasmgate/filters/all"
 )
 
