@@ -65,7 +65,7 @@ func (s *Schema) TypeLabel() string {
 		case t == "array" && s.Items != nil:
 			b.WriteString(s.Items.shortType())
 			b.WriteString("[]")
-		case t == "object" && s.Ref != "":
+		case t == "object" && s.Ref != "" && s.Ref != s.Name:
 			b.WriteString(s.Ref)
 		default:
 			b.WriteString(t)
@@ -327,12 +327,21 @@ func constraints(m map[string]any) []string {
 	num("exclusiveMinimum", "> %s")
 	num("exclusiveMaximum", "< %s")
 	num("multipleOf", "multiple of %s")
-	num("minLength", "at least %s characters")
-	num("maxLength", "at most %s characters")
-	num("minItems", "at least %s items")
-	num("maxItems", "at most %s items")
-	num("minProperties", "at least %s properties")
-	num("maxProperties", "at most %s properties")
+	count := func(key, format, one, many string) {
+		if v, ok := m[key]; ok {
+			unit := many
+			if compactJSON(v) == "1" {
+				unit = one
+			}
+			out = append(out, fmt.Sprintf(format, compactJSON(v), unit))
+		}
+	}
+	count("minLength", "at least %s %s", "character", "characters")
+	count("maxLength", "at most %s %s", "character", "characters")
+	count("minItems", "at least %s %s", "item", "items")
+	count("maxItems", "at most %s %s", "item", "items")
+	count("minProperties", "at least %s %s", "property", "properties")
+	count("maxProperties", "at most %s %s", "property", "properties")
 	if m["uniqueItems"] == true {
 		out = append(out, "unique items")
 	}
