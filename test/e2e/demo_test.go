@@ -116,6 +116,33 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, "a burst\nof 10 requests first, then 5/s") {
 			t.Errorf("banner does not say the rate limit's burst:\n%s", out)
 		}
+		if !strings.Contains(out, "Portal:  http://"+g.Listen+"/docs/") {
+			t.Errorf("banner does not give the portal's URL:\n%s", out)
+		}
+	})
+
+	t.Run("portal", func(t *testing.T) {
+		resp, page := g.Get("/docs/")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Fatalf("GET /docs/: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		// Two APIs: orders (one route), users (three: a rate limit on the
+		// list, a JWT on /api/me), each with the gateway's terms.
+		for _, want := range []string{`data-api="orders"`, `data-api="users"`, "Demo orders", "Place an order",
+			`data-route="users-list"`, `data-route="me"`, "Rate limit", "Rate</span> 5/s", "Burst</span> 10",
+			"JWT", "Issuer</span> wasmgate-demo"} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("the demo's portal lacks %q", want)
+			}
+		}
+		resp, raw := g.Get("/docs/openapi/orders.json")
+		var doc struct {
+			OpenAPI string         `json:"openapi"`
+			Paths   map[string]any `json:"paths"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil || resp.StatusCode != 200 || doc.OpenAPI != "3.1.0" || doc.Paths["/api/orders"] == nil {
+			t.Errorf("orders.json: %d %v %.200s", resp.StatusCode, err, raw)
+		}
 	})
 
 	t.Run("gRPC health service", func(t *testing.T) {

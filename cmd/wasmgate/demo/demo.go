@@ -4,7 +4,7 @@
 package demo
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +33,12 @@ var orderCheck []byte
 
 //go:embed demo.yaml
 var configYAML []byte
+
+// apiDocs are the OpenAPI documents of the demo's APIs, for the portal;
+// written beside the Wasm module, as the config names files.
+//
+//go:embed openapi
+var apiDocs embed.FS
 
 // ConfigName is how the demo config is named in logs and errors.
 const ConfigName = "<embedded demo>"
@@ -63,6 +69,10 @@ func Start() (*Demo, error) {
 		d.Close()
 		return nil, err
 	}
+	if err := d.writeDocs(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	services := map[string]http.Handler{
 		"WASMGATE_DEMO_INDEX":  indexService(),
 		"WASMGATE_DEMO_USERS":  usersService(),
@@ -88,6 +98,29 @@ func Start() (*Demo, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// writeDocs writes the demo's OpenAPI documents to the temporary
+// directory and exports it as WASMGATE_DEMO_DOCS.
+func (d *Demo) writeDocs() error {
+	dir := filepath.Join(d.tmp, "openapi")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	entries, err := apiDocs.ReadDir("openapi")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := apiDocs.ReadFile("openapi/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return os.Setenv("WASMGATE_DEMO_DOCS", dir)
 }
 
 // startGRPC runs the demo's gRPC service: grpc-go's standard health
@@ -127,6 +160,7 @@ func Banner(listen, admin string) string {
 	return fmt.Sprintf(`
 wasmgate demo is running on http://%[1]s (admin API on http://%[2]s)
 Console: http://%[2]s/ui/
+Portal:  http://%[1]s/docs/        (the demo's APIs, documented)
 
 Try:
   curl -s http://%[1]s/                   # every demo route, with what it shows
@@ -168,6 +202,7 @@ func indexService() http.Handler {
 				{"route": "GET /api/partner/orders", "what": "orders for partners: needs an API key (X-API-Key, the banner prints it)"},
 				{"route": "POST /grpc.health.v1.Health/*", "what": "gRPC (h2c, and gRPC-Web from browsers): the standard health service, Check and Watch; grpcurl -plaintext HOST:PORT list (server reflection)"},
 				{"route": "GET /health", "what": "answered by the gateway itself"},
+				{"route": "GET /docs/", "what": "the developer portal: the demo's APIs from their OpenAPI documents, with the auth and rate limits the gateway applies"},
 			},
 		})
 	})
