@@ -14,8 +14,8 @@ import (
 // $refs and security requirements with them), so two APIs' "Error"
 // schemas stay two; a path two APIs both define keeps both's methods, the
 // first API's where both define one, and lists the others under
-// x-wasmgate-conflicts. A document's servers move onto its path items,
-// where they still apply to its operations alone.
+// x-wasmgate-conflicts. A document's (and a path item's) servers move onto
+// its operations, where they apply to them alone.
 func merge(title string, names []string, docs []*Document) ([]byte, error) {
 	out := map[string]any{
 		"openapi": "3.1.0",
@@ -66,11 +66,20 @@ func merge(title string, names []string, docs []*Document) ([]byte, error) {
 				if prefixed {
 					renameSecurity(op, prefix)
 				}
-			}
-			if hasServers {
-				if _, own := item["servers"]; !own {
-					item["servers"] = servers
+				// On the operation, not the path item: another API's
+				// operations may join this path.
+				_, ownPath := item["servers"]
+				if _, own := op["servers"]; !own && !ownPath && hasServers {
+					op["servers"] = servers
 				}
+			}
+			if pathServers, ok := item["servers"]; ok {
+				for _, m := range methods {
+					if op, ok := item[m].(map[string]any); ok && op["servers"] == nil {
+						op["servers"] = pathServers
+					}
+				}
+				delete(item, "servers")
 			}
 			have, ok := paths[p].(map[string]any)
 			if !ok {
