@@ -37,7 +37,7 @@ routes:
 	for _, want := range []string{
 		`gw.yaml:4:11: portal.listener: no listener is named "c"; listeners: a, b`,
 		`gw.yaml:4:24: portal.prefix: "docs/": want a plain absolute path`,
-		`gw.yaml:7:13: routes[0].docs.file: cannot read the OpenAPI document: stat ` + filepath.Join(dir, "missing.yaml") + `: no such file or directory`,
+		`gw.yaml:7:13: routes[0].docs.file: cannot read the OpenAPI document: open ` + filepath.Join(dir, "missing.yaml") + `: no such file or directory`,
 		`gw.yaml:10:13: routes[1].docs.file: ` + filepath.Join(dir, "broken.yaml") + `:2: info.title is missing`,
 		`gw.yaml:10:32: routes[1].docs.name: "two words": a name is 1 to 64 letters`,
 		`gw.yaml:13:5: routes[2].docs.file: say which OpenAPI 3.0/3.1 document the route publishes`,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strconv"
@@ -26,16 +27,17 @@ type Document struct {
 // LoadFile reads an OpenAPI 3.0/3.1 document, YAML or JSON. Its errors name
 // the document's own line where there is one ("api.yaml:12: ...").
 func LoadFile(path string) (*Document, error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the OpenAPI document: %w", err)
 	}
-	if st.Size() > maxDocument {
-		return nil, fmt.Errorf("%s: %d bytes; an OpenAPI document may be at most %d MiB", path, st.Size(), maxDocument>>20)
-	}
-	data, err := os.ReadFile(path)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxDocument+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the OpenAPI document: %w", err)
+	}
+	if len(data) > maxDocument {
+		return nil, fmt.Errorf("%s: larger than %d MiB, the most an OpenAPI document may be", path, maxDocument>>20)
 	}
 	return Parse(path, data)
 }
