@@ -148,3 +148,14 @@ func TestServeHeadAndNotModified(t *testing.T) {
 		t.Error("Match takes a prefix on segment boundaries")
 	}
 }
+
+func TestEmptyPortal(t *testing.T) {
+	p := newPortal(t, &Sources{}, nil)
+	if body := page(t, p); !strings.Contains(body, "No API is published yet") || !strings.Contains(body, "0 APIs, 0 operations") {
+		t.Errorf("empty page: %s", body)
+	}
+	resp := p.Serve(httptest.NewRequest("GET", "/docs/openapi.json", nil), "/docs/openapi.json")
+	if _, err := Parse("merged", resp.Body); resp.Status != 200 || err != nil {
+		t.Errorf("merged with no API: %d %v", resp.Status, err)
+	}
+}
