@@ -253,9 +253,20 @@ func (p *Portal) current() *site {
 		return s
 	}
 	next, err := p.build(s)
-	if err != nil { // a publisher's new document cannot be read: keep the last good site
+	if err != nil {
+		// A publisher's new document cannot be read: keep the last good
+		// site, marked as built from what is published now, so the next
+		// requests do not try (and log) again until it changes.
 		p.logger.Warn("portal: a published document changed and cannot be shown; the portal keeps the last version", "error", err)
-		return s
+		kept := *s
+		kept.published = nil
+		for _, src := range p.sources {
+			if src.publisher != nil {
+				kept.published = append(kept.published, src.publisher.PublishedAPI().Document)
+			}
+		}
+		p.site.Store(&kept)
+		return &kept
 	}
 	p.site.Store(next)
 	return next

@@ -1,8 +1,10 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -157,5 +159,46 @@ func TestEmptyPortal(t *testing.T) {
 	resp := p.Serve(httptest.NewRequest("GET", "/docs/openapi.json", nil), "/docs/openapi.json")
 	if _, err := Parse("merged", resp.Body); resp.Status != 200 || err != nil {
 		t.Errorf("merged with no API: %d %v", resp.Status, err)
+	}
+}
+
+// countingHandler counts the records logged.
+type countingHandler struct{ n atomic.Int64 }
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(context.Context, slog.Record) error {
+	h.n.Add(1)
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// A broken new document keeps the last page, and is tried (and logged)
+// once, not on every request.
+func TestBrokenPublishedDocumentTriedOnce(t *testing.T) {
+	pub := &publisher{}
+	pub.set("good")
+	var srcs Sources
+	if err := srcs.AddPublisher(pub, &Route{Name: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &countingHandler{}
+	p, err := New(&Config{Prefix: "/docs", Title: "T"}, "main", &srcs, slog.New(logs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte(`{"openapi": "3.1.0"}`)
+	pub.doc.Store(&broken)
+	for range 5 {
+		if body := page(t, p); !strings.Contains(body, "good") {
+			t.Fatal("the last good page is gone")
+		}
+	}
+	if n := logs.n.Load(); n != 1 {
+		t.Errorf("%d warnings for one broken document, want 1", n)
+	}
+	pub.set("fixed")
+	if body := page(t, p); !strings.Contains(body, "fixed") {
+		t.Error("a fixed document is not shown")
 	}
 }
