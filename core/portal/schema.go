@@ -112,10 +112,7 @@ const (
 func (b *schemaBuilder) schema(raw any, stack []string) *Schema {
 	m, _ := raw.(map[string]any)
 	s := &Schema{}
-	if m == nil {
-		if raw == true {
-			s.Types = nil // true: anything
-		}
+	if m == nil { // a boolean schema (3.1): true allows anything, false nothing
 		if raw == false {
 			s.Constraints = append(s.Constraints, "nothing is valid")
 		}
