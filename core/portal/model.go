@@ -15,6 +15,7 @@ type API struct {
 	Name        string // in PREFIX/openapi/NAME.json
 	Anchor      string // the page's id for it
 	Title       string
+	NavTitle    string // the title, with the name when two APIs share it
 	Version     string
 	OpenAPI     string // the document's openapi version
 	Summary     string

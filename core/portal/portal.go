@@ -340,6 +340,15 @@ func (p *Portal) build(prev *site) (*site, error) {
 		s.docs[src.name] = doc.JSON
 		s.docTags[src.name] = tag(doc.JSON)
 	}
+	titles := map[string]int{}
+	for _, a := range apis {
+		titles[a.Title]++
+	}
+	for _, a := range apis {
+		if a.NavTitle = a.Title; titles[a.Title] > 1 {
+			a.NavTitle += " (" + a.Name + ")"
+		}
+	}
 	merged, err := merge(p.title, names, docs)
 	if err != nil {
 		return nil, err
