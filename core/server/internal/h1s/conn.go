@@ -39,11 +39,23 @@ type conn struct {
 	bw *bufio.Writer // nil while idle
 
 	waitFn   func(uintptr) bool // c.waitReadable, made once
+	armFn    func()             // c.cr.armWatch, made once
 	peeked   bool
 	head     []byte // a head that outgrew the read buffer, reused
 	lastPOST bool
 	werr     error // a write failed: the connection is done
 	hijacked bool
+
+	// The server's own deadlines change several times per request (head,
+	// whole request, response, idle), and each change is a runtime timer
+	// update, while most of them never meet a read or a write that could
+	// block. So they are wanted (rd, wd) and set on the socket (rdSet,
+	// wdSet) only before such a read or write, and only when they differ
+	// from the one in force. A handler's own, through
+	// http.ResponseController, are set at once. Guarded by cr.mu.
+	rd, rdSet time.Time
+	wd, wdSet time.Time
+	readable  bool // the idle wait saw the socket readable: the next read returns at once
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -55,6 +67,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.raw = rawConnOf(nc)
 	c.waitFn = c.waitReadable
+	c.armFn = c.cr.armWatch
 	return c
 }
 
@@ -116,7 +129,7 @@ func (c *conn) serve() {
 	}()
 
 	if d := s.ReadHeaderTimeout; d > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		c.wantRead(time.Now().Add(d))
 	}
 	c.takeBuffers()
 	for {
@@ -148,10 +161,11 @@ func (c *conn) serve() {
 			w.sendExpectationFailed()
 			return
 		}
+		c.cr.begin()
 		if w.body != nil && w.body.remains() {
-			w.body.registerOnHitEOF(c.cr.startBackgroundRead)
+			w.body.registerOnHitEOF(c.armFn)
 		} else {
-			c.cr.startBackgroundRead()
+			c.cr.armWatch()
 		}
 
 		inFlight = w
@@ -166,7 +180,7 @@ func (c *conn) serve() {
 			return
 		}
 		w.finishRequest()
-		_ = c.nc.SetWriteDeadline(time.Time{})
+		c.wantWrite(time.Time{})
 		if !w.shouldReuseConnection() {
 			if w.closedRequestBodyEarly() {
 				c.closeWriteAndWait()
@@ -178,19 +192,62 @@ func (c *conn) serve() {
 			return
 		}
 		if d := s.IdleTimeout; d > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(d))
+			c.wantRead(time.Now().Add(d))
 		} else {
-			_ = c.nc.SetReadDeadline(time.Time{})
+			c.wantRead(time.Time{})
 		}
 		if !c.waitIdle() {
 			return
 		}
 		if d := s.ReadHeaderTimeout; d > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(d))
+			c.wantRead(time.Now().Add(d))
 		} else {
-			_ = c.nc.SetReadDeadline(time.Time{})
+			c.wantRead(time.Time{})
 		}
 	}
+}
+
+// wantRead and wantWrite ask for a deadline, set before the next socket
+// read or write (see conn.rd).
+func (c *conn) wantRead(t time.Time) {
+	c.cr.mu.Lock()
+	c.rd = t
+	c.cr.mu.Unlock()
+}
+
+func (c *conn) wantWrite(t time.Time) {
+	c.cr.mu.Lock()
+	c.wd = t
+	c.cr.mu.Unlock()
+}
+
+// applyReadLocked sets the wanted read deadline on the socket before a
+// read that could block.
+func (c *conn) applyReadLocked() {
+	if c.rd != c.rdSet {
+		_ = c.nc.SetReadDeadline(c.rd)
+		c.rdSet = c.rd
+	}
+}
+
+// setReadDeadline and setWriteDeadline set a deadline at once (a
+// handler's, or the abort of the background read).
+func (c *conn) setReadDeadline(t time.Time) error {
+	c.cr.mu.Lock()
+	defer c.cr.mu.Unlock()
+	return c.setReadDeadlineLocked(t)
+}
+
+func (c *conn) setReadDeadlineLocked(t time.Time) error {
+	c.rd, c.rdSet, c.readable = t, t, false
+	return c.nc.SetReadDeadline(t)
+}
+
+func (c *conn) setWriteDeadline(t time.Time) error {
+	c.cr.mu.Lock()
+	defer c.cr.mu.Unlock()
+	c.wd, c.wdSet = t, t
+	return c.nc.SetWriteDeadline(t)
 }
 
 // waitIdle waits for the next request's first bytes. On a plain
@@ -209,9 +266,17 @@ func (c *conn) waitIdle() bool {
 	}
 	c.releaseBuffers()
 	c.peeked = false
+	// The wait is under the idle deadline (the one in force may have
+	// passed while the handler ran: the wait would fail at once).
+	c.cr.mu.Lock()
+	c.applyReadLocked()
+	c.cr.mu.Unlock()
 	if err := c.raw.Read(c.waitFn); err != nil {
 		return false
 	}
+	c.cr.mu.Lock()
+	c.readable = true
+	c.cr.mu.Unlock()
 	c.takeBuffers()
 	return true
 }
@@ -371,10 +436,12 @@ func (c *conn) readRequest() (*response, error) {
 	w.wantsClose = r.Close || hasToken(headerGet(r.Header, "Connection"), "close")
 	w.isHEAD = r.Method == http.MethodHead
 
-	_ = c.nc.SetReadDeadline(wholeReqDeadline)
+	c.cr.mu.Lock()
+	c.rd = wholeReqDeadline
 	if d := s.WriteTimeout; d > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+		c.wd = time.Now().Add(d)
 	}
+	c.cr.mu.Unlock()
 	return w, nil
 }
 
@@ -507,11 +574,15 @@ type exchange struct {
 }
 
 // connReader is between the connection and its read buffer: it is
-// net/http's connReader. While a handler runs with the request body read
-// to its end (or none), a background read of one byte watches the
-// connection, so that a client that goes away cancels the request's
-// context, and with it the upstream request; the byte, if one comes (a
-// pipelined request), is kept for the next read.
+// net/http's connReader, with the background read started late. While a
+// handler runs with the request body read to its end (or none), a read of
+// one byte watches the connection, so that a client that goes away cancels
+// the request's context, and with it the upstream request; the byte, if
+// one comes (a pipelined request), is kept for the next read. net/http
+// starts that read, on a goroutine of its own, for every request; here a
+// timer starts it once the handler has run for watchDelay, so the many
+// requests answered sooner cost neither the goroutine, nor the read (a
+// wasted recv(2)), nor the two deadline changes that stop it.
 type connReader struct {
 	c    *conn
 	mu   sync.Mutex
@@ -523,7 +594,18 @@ type connReader struct {
 	inRead    bool
 	aborted   bool
 	cancelCtx context.CancelFunc
+
+	active   bool        // a handler runs: the watch may be armed
+	watching bool        // the watch is armed (the timer set, or the read under way)
+	timer    *time.Timer // starts the watch; made on first use
 }
+
+// watchDelay is how long a handler runs before a client that leaves is
+// watched for. A client gone sooner is noticed at this delay at the
+// latest (or when the response is written), and the upstream request it
+// abandoned runs that much longer: a bound worth the saving on every
+// request answered within it.
+const watchDelay = 100 * time.Millisecond
 
 func (cr *connReader) setCancel(f context.CancelFunc) {
 	cr.mu.Lock()
@@ -531,17 +613,45 @@ func (cr *connReader) setCancel(f context.CancelFunc) {
 	cr.mu.Unlock()
 }
 
-func (cr *connReader) startBackgroundRead() {
+// begin marks the start of a handler: the watch may be armed until
+// abortPendingRead.
+func (cr *connReader) begin() {
+	cr.mu.Lock()
+	cr.active = true
+	cr.mu.Unlock()
+}
+
+// armWatch sets the timer that starts the background read, once the
+// request body has been read to its end (or there is none).
+func (cr *connReader) armWatch() {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if cr.inRead {
-		panic("h1s: invalid concurrent body read call")
+	if !cr.active || cr.watching || cr.hasByte {
+		return
 	}
-	if cr.hasByte {
+	cr.watching = true
+	if cr.timer == nil {
+		cr.timer = time.AfterFunc(watchDelay, cr.startWatch)
+	} else {
+		cr.timer.Reset(watchDelay)
+	}
+}
+
+// startWatch runs on the timer's goroutine and does the background read
+// there, unless the handler ended meanwhile. (A timer of an earlier
+// request that fires late finds the watch of the current one armed, or
+// none: it starts that one's read early, or nothing.)
+func (cr *connReader) startWatch() {
+	cr.mu.Lock()
+	if !cr.watching || cr.inRead || cr.hasByte {
+		cr.mu.Unlock()
 		return
 	}
 	cr.inRead = true
-	go cr.backgroundRead()
+	cr.c.readable = false
+	cr.c.applyReadLocked() // the request's ReadTimeout bounds the watch, as in net/http
+	cr.mu.Unlock()
+	cr.backgroundRead()
 }
 
 func (cr *connReader) backgroundRead() {
@@ -561,9 +671,16 @@ func (cr *connReader) backgroundRead() {
 	cr.cond.Broadcast()
 }
 
+// abortPendingRead ends the watch: the timer is stopped, a read under way
+// is interrupted and waited for.
 func (cr *connReader) abortPendingRead() {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
+	cr.active = false
+	if cr.watching {
+		cr.watching = false
+		cr.timer.Stop()
+	}
 	if !cr.inRead {
 		return
 	}
@@ -572,7 +689,7 @@ func (cr *connReader) abortPendingRead() {
 	for cr.inRead {
 		cr.cond.Wait()
 	}
-	_ = cr.c.nc.SetReadDeadline(time.Time{})
+	_ = cr.c.setReadDeadlineLocked(time.Time{})
 }
 
 // handleReadErrorLocked cancels the request: its client is gone, or its
@@ -604,6 +721,11 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		return 1, nil
 	}
 	cr.inRead = true
+	if cr.c.readable {
+		cr.c.readable = false
+	} else {
+		cr.c.applyReadLocked()
+	}
 	cr.mu.Unlock()
 	n, err := cr.c.nc.Read(p)
 
@@ -623,6 +745,13 @@ func (cr *connReader) Read(p []byte) (int, error) {
 type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	c.cr.mu.Lock()
+	if c.wd != c.wdSet {
+		_ = c.nc.SetWriteDeadline(c.wd)
+		c.wdSet = c.wd
+	}
+	c.cr.mu.Unlock()
 	n, err := w.c.nc.Write(p)
 	if err != nil && w.c.werr == nil {
 		w.c.werr = err

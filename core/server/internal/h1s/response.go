@@ -700,8 +700,8 @@ func (w *response) FlushError() error {
 
 // SetReadDeadline, SetWriteDeadline and EnableFullDuplex are what
 // http.ResponseController calls.
-func (w *response) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error  { return w.c.setReadDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.setWriteDeadline(t) }
 func (w *response) EnableFullDuplex() error {
 	w.fullDuplex = true
 	return nil
@@ -728,7 +728,8 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.cr.abortPendingRead()
 	c.hijacked = true
-	_ = c.nc.SetDeadline(time.Time{})
+	_ = c.setReadDeadline(time.Time{})
+	_ = c.setWriteDeadline(time.Time{})
 	if c.bw != nil {
 		_ = c.bw.Flush()
 		putWriter(c.bw)
