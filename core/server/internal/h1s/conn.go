@@ -52,10 +52,13 @@ type conn struct {
 	// block. So they are wanted (rd, wd) and set on the socket (rdSet,
 	// wdSet) only before such a read or write, and only when they differ
 	// from the one in force. A handler's own, through
-	// http.ResponseController, are set at once. Guarded by cr.mu.
+	// http.ResponseController, are too, except a read deadline or a write
+	// deadline while a write is under way (to interrupt it): those are
+	// set at once. Guarded by cr.mu.
 	rd, rdSet time.Time
 	wd, wdSet time.Time
 	readable  bool // the idle wait saw the socket readable: the next read returns at once
+	writing   bool // a write is under way: a new write deadline is set at once
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -241,6 +244,20 @@ func (c *conn) setReadDeadline(t time.Time) error {
 func (c *conn) setReadDeadlineLocked(t time.Time) error {
 	c.rd, c.rdSet, c.readable = t, t, false
 	return c.nc.SetReadDeadline(t)
+}
+
+// handlerWriteDeadline is a handler's write deadline: set with the next
+// write, or at once if one is under way. (The proxy sets one per request,
+// before it writes the response.)
+func (c *conn) handlerWriteDeadline(t time.Time) error {
+	c.cr.mu.Lock()
+	defer c.cr.mu.Unlock()
+	c.wd = t
+	if c.writing {
+		c.wdSet = t
+		return c.nc.SetWriteDeadline(t)
+	}
+	return nil
 }
 
 func (c *conn) setWriteDeadline(t time.Time) error {
@@ -751,8 +768,12 @@ func (w connWriter) Write(p []byte) (int, error) {
 		_ = c.nc.SetWriteDeadline(c.wd)
 		c.wdSet = c.wd
 	}
+	c.writing = true
 	c.cr.mu.Unlock()
 	n, err := w.c.nc.Write(p)
+	c.cr.mu.Lock()
+	c.writing = false
+	c.cr.mu.Unlock()
 	if err != nil && w.c.werr == nil {
 		w.c.werr = err
 	}

@@ -53,6 +53,7 @@ type response struct {
 	trailers                                 []string // declared in Trailer
 	prefixTrailers                           bool     // some keys carry http.TrailerPrefix, or a Trailer field is set
 	snapshot                                 []field  // the other fields, as at WriteHeader
+	snapBuf                                  [12]field // snapshot's backing, for most responses
 
 	pending []byte // body bytes held until the head is settled
 
@@ -198,16 +199,16 @@ func (w *response) WriteHeader(code int) {
 		w.prefixTrailers = true
 		foreachHeaderElement(v, w.declareTrailer)
 	}
-	w.snapshot = snapshotOf(h)
+	w.snapshot = snapshotOf(h, w.snapBuf[:0])
 }
 
 // snapshotOf copies the map's entries by reference, so the head written
-// later is the map as it was at WriteHeader.
-func snapshotOf(h http.Header) []field {
+// later is the map as it was at WriteHeader. fs is the backing to append
+// to.
+func snapshotOf(h http.Header, fs []field) []field {
 	if len(h) == 0 {
 		return nil
 	}
-	fs := make([]field, 0, len(h))
 	for k, vv := range h {
 		switch k {
 		case "Content-Length", "Transfer-Encoding", "Connection", "Content-Type":
@@ -701,7 +702,7 @@ func (w *response) FlushError() error {
 // SetReadDeadline, SetWriteDeadline and EnableFullDuplex are what
 // http.ResponseController calls.
 func (w *response) SetReadDeadline(t time.Time) error  { return w.c.setReadDeadline(t) }
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.setWriteDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.handlerWriteDeadline(t) }
 func (w *response) EnableFullDuplex() error {
 	w.fullDuplex = true
 	return nil
