@@ -17,10 +17,13 @@
 // followed it, and the exchange was not cancelled. Before a pooled
 // connection is reused, a non-blocking peek at its socket (Linux) finds a
 // peer that closed it, or bytes nobody asked for, and the connection is
-// dropped instead. A reused connection that still fails before any byte of
-// the response arrived is retried once on a fresh connection, for any
-// method, as long as the request body can be sent again (none, GetBody, or
-// none of it read yet).
+// dropped instead; the peek is left out for a request that a stale
+// connection's failure would send again anyway (idempotent, no body) on a
+// connection idle for less than unpeekedIdle, the common case under load.
+// A reused connection that still fails before any byte of the response
+// arrived is retried once on a fresh connection, for any method, as long as
+// the request body can be sent again (none, GetBody, or none of it read
+// yet).
 package h1
 
 import (
@@ -139,18 +142,20 @@ func (p *Pool) Close() {
 // get returns a connection for one exchange: the most recently idle one
 // that is still sound, unless fresh is asked, else a new one, waiting for a
 // slot when MaxConns are open.
-func (p *Pool) get(ctx context.Context, trace *httptrace.ClientTrace, fresh bool) (*conn, error) {
+// retrySafe is a request that a stale connection's failure would send
+// again on a fresh one (see exchange).
+func (p *Pool) get(ctx context.Context, trace *httptrace.ClientTrace, fresh, retrySafe bool) (*conn, error) {
 	if trace != nil && trace.GetConn != nil {
 		trace.GetConn(p.addr)
 	}
-	c, err := p.take(ctx, fresh)
+	c, err := p.take(ctx, fresh, retrySafe)
 	if err == nil && trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused})
 	}
 	return c, err
 }
 
-func (p *Pool) take(ctx context.Context, fresh bool) (*conn, error) {
+func (p *Pool) take(ctx context.Context, fresh, retrySafe bool) (*conn, error) {
 	for {
 		p.mu.Lock()
 		if n := len(p.idle); n > 0 && !fresh {
@@ -158,7 +163,7 @@ func (p *Pool) take(ctx context.Context, fresh bool) (*conn, error) {
 			p.idle[n-1] = nil
 			p.idle = p.idle[:n-1]
 			p.mu.Unlock()
-			if c.sound(p.cfg.IdleTimeout) {
+			if c.sound(p.cfg.IdleTimeout, retrySafe) {
 				c.reused = true
 				c.attach()
 				return c, nil
@@ -390,13 +395,28 @@ func (c *conn) closeOwned() {
 
 // sound reports whether an idle connection may carry another exchange:
 // not idle too long, and its socket neither closed by the peer nor
-// holding bytes nobody asked for.
-func (c *conn) sound(idleTimeout time.Duration) bool {
-	if idleTimeout > 0 && time.Since(c.idleAt) >= idleTimeout {
+// holding bytes nobody asked for. The peek that tells (a recv(2) per
+// reuse, a tenth of the syscalls of a proxied request) is left out for a
+// retry-safe request on a connection idle for less than unpeekedIdle: a
+// peer that closed it is found by the exchange, which sends the request
+// again on a fresh connection. Bytes nobody asked for are still found when
+// they came with the response (the read buffer is not empty: the
+// connection was never pooled), or, on a connection idle longer, by the
+// peek.
+func (c *conn) sound(idleTimeout time.Duration, retrySafe bool) bool {
+	idle := time.Since(c.idleAt)
+	if idleTimeout > 0 && idle >= idleTimeout {
 		return false
+	}
+	if retrySafe && idle < unpeekedIdle {
+		return true
 	}
 	return c.alive()
 }
+
+// unpeekedIdle is how long a connection may have been idle and still be
+// reused without the peek, for a retry-safe request.
+const unpeekedIdle = 10 * time.Millisecond
 
 // watch ties the exchange to ctx: when ctx ends, the connection's deadline
 // is moved to the past, which fails any read or write in progress and

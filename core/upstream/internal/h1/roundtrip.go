@@ -36,6 +36,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body == nil {
 		body = nil
 	}
+	retrySafe := (body == nil || body == http.NoBody) && idempotent(req)
 	var kept *replayBody
 	defer func() {
 		if kept != nil {
@@ -43,7 +44,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}()
 	for try := 0; ; try++ {
-		c, err := p.get(ctx, trace, try > 0)
+		c, err := p.get(ctx, trace, try > 0, retrySafe)
 		if err != nil {
 			closeBody(req)
 			return nil, err
