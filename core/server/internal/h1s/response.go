@@ -50,9 +50,9 @@ type response struct {
 	// Fields kept aside at WriteHeader (see above).
 	clValues, teValues, connValues, ctValues []string
 	hasCE, hasDate                           bool
-	trailers                                 []string // declared in Trailer
-	prefixTrailers                           bool     // some keys carry http.TrailerPrefix, or a Trailer field is set
-	snapshot                                 []field  // the other fields, as at WriteHeader
+	trailers                                 []string  // declared in Trailer
+	prefixTrailers                           bool      // some keys carry http.TrailerPrefix, or a Trailer field is set
+	snapshot                                 []field   // the other fields, as at WriteHeader
 	snapBuf                                  [12]field // snapshot's backing, for most responses
 
 	pending []byte // body bytes held until the head is settled
