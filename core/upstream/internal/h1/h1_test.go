@@ -712,6 +712,63 @@ func TestCancelWhileWaitingForHeaders(t *testing.T) {
 	}
 }
 
+// The context watch starts late (watchDelay): a cancel that comes after
+// it is registered still ends the exchange at once.
+func TestCancelAfterWatchStarted(t *testing.T) {
+	got := make(chan struct{})
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		readReq(br)
+		close(got)
+		io.Copy(io.Discard, br) // never answers
+	})
+	p := newPool(t, s, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-got
+		// The delay is what this test is about, not a synchronization: the
+		// cancel comes after the watch was registered, on any machine
+		// that runs the timer within 50 delays (else it takes the path of
+		// TestCancelWhileWaitingForHeaders).
+		<-time.After(50 * watchDelay)
+		cancel()
+	}()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p.addr+"/", nil)
+	_, err := p.RoundTrip(req)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+// A context that ended before the exchange fails it before the request is
+// sent, on a reused connection too.
+func TestCancelledBeforeExchange(t *testing.T) {
+	var requests atomic.Int32
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		for {
+			if req, _ := readReq(br); req == nil {
+				return
+			}
+			requests.Add(1)
+			io.WriteString(c, okResp)
+		}
+	})
+	p := newPool(t, s, Config{})
+	resp, err := get(t, p, "GET", "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p.addr+"/", nil)
+	if _, err := p.RoundTrip(req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
+
 func TestResponseHeaderTimeout(t *testing.T) {
 	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
 		readReq(br)

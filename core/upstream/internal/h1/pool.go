@@ -343,13 +343,20 @@ type conn struct {
 	peekBuf   [1]byte
 	peekAlive bool
 
-	stopWatch func() bool // stops the exchange's context watch
+	// The exchange's context watch (see watch); wmu guards wctx and
+	// stopWatch against the timer's goroutine.
+	wmu        sync.Mutex
+	wctx       context.Context // the exchange's, while it is watched
+	stopWatch  func() bool     // stops the context.AfterFunc, once registered
+	watchTimer *time.Timer     // registers it; made on first use
+	lateFn     func()          // c.lateWatch, bound once
 	cancelled atomic.Bool // the exchange's context ended: the connection is dead
 }
 
 func (c *conn) init() {
 	c.abortFn = c.abort
 	c.peekFn = c.peek
+	c.lateFn = c.lateWatch
 }
 
 var (
@@ -421,12 +428,40 @@ const unpeekedIdle = 10 * time.Millisecond
 // watch ties the exchange to ctx: when ctx ends, the connection's deadline
 // is moved to the past, which fails any read or write in progress and
 // marks the connection dead.
+//
+// The context.AfterFunc that does it is registered only once the exchange
+// has run for watchDelay (a reused timer does that): registering and
+// removing it cost four allocations and a lock on the request's context
+// for every exchange, most of which end sooner. A context that ends within
+// that delay fails the exchange at the delay, not at once; one already
+// ended fails it before it starts.
 func (c *conn) watch(ctx context.Context) {
-	if ctx.Done() == nil {
-		c.stopWatch = nil
+	if ctx.Err() != nil {
+		c.abort()
 		return
 	}
-	c.stopWatch = context.AfterFunc(ctx, c.abortFn)
+	c.wmu.Lock()
+	c.wctx = ctx
+	c.wmu.Unlock()
+	if c.watchTimer == nil {
+		c.watchTimer = time.AfterFunc(watchDelay, c.lateFn)
+	} else {
+		c.watchTimer.Reset(watchDelay)
+	}
+}
+
+// watchDelay is how long an exchange runs before its context is watched.
+const watchDelay = 10 * time.Millisecond
+
+// lateWatch runs on the timer's goroutine: the exchange still runs (or
+// a later one does: its watch starts early), so its context is watched.
+func (c *conn) lateWatch() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wctx == nil || c.stopWatch != nil {
+		return
+	}
+	c.stopWatch = context.AfterFunc(c.wctx, c.abortFn)
 }
 
 func (c *conn) abort() {
@@ -436,12 +471,17 @@ func (c *conn) abort() {
 
 // unwatch ends the context watch; false if it already fired.
 func (c *conn) unwatch() bool {
-	if c.stopWatch == nil {
+	c.wmu.Lock()
+	stop := c.stopWatch
+	c.wctx, c.stopWatch = nil, nil
+	c.wmu.Unlock()
+	if c.watchTimer != nil {
+		c.watchTimer.Stop()
+	}
+	if stop == nil {
 		return !c.cancelled.Load()
 	}
-	stopped := c.stopWatch()
-	c.stopWatch = nil
-	return stopped && !c.cancelled.Load()
+	return stop() && !c.cancelled.Load()
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
