@@ -350,7 +350,7 @@ type conn struct {
 	stopWatch  func() bool     // stops the context.AfterFunc, once registered
 	watchTimer *time.Timer     // registers it; made on first use
 	lateFn     func()          // c.lateWatch, bound once
-	cancelled atomic.Bool // the exchange's context ended: the connection is dead
+	cancelled  atomic.Bool     // the exchange's context ended: the connection is dead
 }
 
 func (c *conn) init() {
