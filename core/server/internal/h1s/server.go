@@ -6,8 +6,10 @@
 // does differently is cost: connection state reused across requests, the
 // connection's read and write buffers given back to a pool while it waits
 // for its next request, one allocation for the request and its response,
-// response fields written in one pass without sorting or cloning, and the
-// read that notices a client leaving started only while a handler runs.
+// response fields written in one pass without sorting or cloning, the
+// read that notices a client leaving started only once a handler has run
+// for a while (watchDelay), and deadlines set on the socket only before an
+// I/O that could block.
 //
 // HTTP/2 (over TLS or h2c) stays with net/http: core/server gives this
 // engine only the connections that speak HTTP/1.x.
