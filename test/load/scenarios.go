@@ -121,6 +121,9 @@ func (b *bench) measureScenarios(ctx context.Context) error {
 				return err
 			}
 			failed += x.s.Errors + x.s.Non2xx
+			if x.s.Errors+x.s.Non2xx > 0 {
+				fmt.Fprintf(w, "       round %d %s: %d errors, %d non-2xx\n", i+1, x.name, x.s.Errors, x.s.Non2xx)
+			}
 			if x.s.FirstError != "" {
 				fmt.Fprintf(w, "       round %d %s: first error: %s\n", i+1, x.name, x.s.FirstError)
 			}
