@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,29 +26,8 @@ import (
 
 	_ "github.com/wasmgate/wasmgate/filters/all" // the filters routes name
 	"github.com/wasmgate/wasmgate/internal/gwtest"
+	"github.com/wasmgate/wasmgate/test/internal/browsertest"
 )
-
-// browser finds chromium, or skips (fails under CI) saying how to get it.
-func browser(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipped under -short: drives a browser")
-	}
-	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
-		if name == "" {
-			continue
-		}
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	why := "no chromium found (apt-get install -y chromium, or set CHROMIUM to a Chrome binary)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(why + "; under CI a browser test fails rather than skips")
-	}
-	t.Skip(why)
-	return ""
-}
 
 const config = `
 listeners: [{ name: main, address: "127.0.0.1:0" }]
@@ -93,7 +71,7 @@ func manyRoutes(n int) string {
 }
 
 func TestConsoleInABrowser(t *testing.T) {
-	chromium := browser(t)
+	browsertest.Chromium(t) // skip before starting a gateway when there is no browser
 
 	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	t.Cleanup(live.Close)
@@ -137,14 +115,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}()
 	t.Cleanup(func() { stopTraffic(); wg.Wait() })
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelTimeout()
+	bctx := browsertest.Start(t, 1280, 900)
 
 	// run runs browser actions as one step of the test, failing it with what
 	// was being done.

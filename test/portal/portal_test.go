@@ -9,9 +9,7 @@
 package portal
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,29 +20,8 @@ import (
 
 	_ "github.com/wasmgate/wasmgate/filters/all" // the filters routes name
 	"github.com/wasmgate/wasmgate/internal/gwtest"
+	"github.com/wasmgate/wasmgate/test/internal/browsertest"
 )
-
-// browser finds chromium, or skips (fails under CI) saying how to get it.
-func browser(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipped under -short: drives a browser")
-	}
-	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
-		if name == "" {
-			continue
-		}
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	why := "no chromium found (apt-get install -y chromium, or set CHROMIUM to a Chrome binary)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(why + "; under CI a browser test fails rather than skips")
-	}
-	t.Skip(why)
-	return ""
-}
 
 // The document is core/portal's test document: nested objects, arrays,
 // oneOf, allOf, formats, path/query/header parameters, and HTML in its
@@ -81,7 +58,7 @@ routes:
 `
 
 func TestPortalInABrowser(t *testing.T) {
-	chromium := browser(t)
+	browsertest.Chromium(t) // skip before starting a gateway when there is no browser
 	doc, err := filepath.Abs(filepath.Join("..", "..", "core", "portal", "testdata", "orders.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -89,14 +66,7 @@ func TestPortalInABrowser(t *testing.T) {
 	_, base, _ := gwtest.Serve(t, strings.ReplaceAll(config, "%[1]q", `"`+doc+`"`))
 	portal := base + "/docs/"
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1360, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelTimeout()
+	bctx := browsertest.Start(t, 1360, 900)
 
 	run := func(step string, actions ...chromedp.Action) {
 		t.Helper()
