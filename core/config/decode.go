@@ -27,8 +27,16 @@ type NodeUnmarshaler interface {
 	UnmarshalNode(n *yaml.Node) error
 }
 
+// BoolShorthand is implemented by config blocks that may also be written
+// as true or false (`http3: true` for the block with its defaults). Any
+// other value decodes as the block, field by field.
+type BoolShorthand interface {
+	SetFromBool(on bool)
+}
+
 var (
 	unmarshalerType = reflect.TypeFor[NodeUnmarshaler]()
+	shorthandType   = reflect.TypeFor[BoolShorthand]()
 	nodeType        = reflect.TypeFor[yaml.Node]()
 )
 
@@ -164,6 +172,10 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 	if isNull(n) {
 		return
 	}
+	if n.Kind == yaml.ScalarNode && v.CanAddr() && v.Addr().Type().Implements(shorthandType) {
+		d.shorthand(v.Addr().Interface().(BoolShorthand), n, field)
+		return
+	}
 	switch v.Kind() {
 	case reflect.String:
 		if s, ok := d.scalar(n, field, "a string"); ok {
@@ -221,6 +233,18 @@ func (d *decoder) scalar(n *yaml.Node, field, want string) (string, bool) {
 		return "", false
 	}
 	return n.Value, true
+}
+
+// shorthand decodes the scalar form of a BoolShorthand block.
+func (d *decoder) shorthand(b BoolShorthand, n *yaml.Node, field string) {
+	switch n.Value {
+	case "true", "True", "TRUE":
+		b.SetFromBool(true)
+	case "false", "False", "FALSE":
+		b.SetFromBool(false)
+	default:
+		d.fail(n, field, "expected true, false or a block of settings, got %s", describe(n))
+	}
 }
 
 func (d *decoder) boolean(v reflect.Value, n *yaml.Node, field string) {

@@ -16,7 +16,7 @@ listeners:
   - adress: ":8080"
 `, env())
 	wantErrs(t, got,
-		`gw.yaml:2:5: listeners[0].adress: unknown field "adress"; valid fields: accept_rate, address, engine, h2c, http2, max_connections, max_connections_per_ip, max_header_bytes, max_header_count, name, timeouts, tls, trusted_proxies; did you mean "address"?`)
+		`gw.yaml:2:5: listeners[0].adress: unknown field "adress"; valid fields: accept_rate, address, engine, h2c, http2, http3, max_connections, max_connections_per_ip, max_header_bytes, max_header_count, name, timeouts, tls, trusted_proxies; did you mean "address"?`)
 }
 
 func TestUnknownFieldWithoutNearName(t *testing.T) {

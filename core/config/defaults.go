@@ -70,6 +70,9 @@ func applyDefaults(c *Config) {
 		if l.HTTP2.MaxConcurrentStreams == 0 {
 			l.HTTP2.MaxConcurrentStreams = defaultMaxConcurrentStreams
 		}
+		if l.HTTP3 != nil {
+			l.HTTP3.applyDefaults() // http3.go
+		}
 		if t := l.TLS; t != nil {
 			setBool(&t.HTTP2, true)
 			setString(&t.MinVersion, defaultTLSMinVersion)

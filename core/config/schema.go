@@ -164,6 +164,8 @@ func (g *schemaGen) define(t reflect.Type) map[string]any {
 	case reflect.PointerTo(t).Implements(schemaerType):
 		custom := reflect.New(t).Interface().(JSONSchemaer).JSONSchema()
 		s = map[string]any{"anyOf": []any{custom, schemaNull, schemaEnv}}
+	case reflect.PointerTo(t).Implements(shorthandType):
+		s = map[string]any{"anyOf": []any{g.object(t), map[string]any{"type": "boolean"}, schemaNull, schemaEnv}}
 	default:
 		s = g.object(t)
 	}

@@ -125,6 +125,9 @@ type Listener struct {
 	// counts once per line; Host is not counted): more is a 431 (default 100, as Envoy).
 	MaxHeaderCount int           `yaml:"max_header_count"`
 	HTTP2          ListenerHTTP2 `yaml:"http2"`
+	// HTTP3 serves HTTP/3 over QUIC on the same port (UDP), for TLS
+	// listeners only: `http3: true`, or a block of settings.
+	HTTP3 *HTTP3 `yaml:"http3"`
 	// Engine is what serves HTTP/1.x on this listener: native (the
 	// default: the gateway's own server engine, core/server/internal/h1s)
 	// or std (net/http's server). HTTP/2 is net/http's either way, and a

@@ -119,6 +119,7 @@ func (v *Validator) listeners() {
 		v.NotNegative(p+".max_header_count", l.MaxHeaderCount)
 		v.OneOf(p+".engine", l.Engine, "native", "std")
 		v.connectionLimits(p, l) // server_validate.go
+		v.http3(p, l)            // http3.go
 	}
 }
 
