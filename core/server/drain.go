@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"github.com/wasmgate/wasmgate/core/server/internal/h1s"
 )
 
@@ -43,11 +45,15 @@ import (
 // changes what an http.Server fixes at start begins a new generation on the
 // same socket and drains the old one.
 type generation struct {
-	srv    *http.Server // HTTP/2, and HTTP/1.x unless h1 serves it
-	h1     *h1s.Server  // the native engine's HTTP/1.x server, or nil
-	view   *view        // srv's handle on the socket
-	h2c    bool         // plain connections may open with the h2c preface
-	logger *slog.Logger
+	srv *http.Server  // HTTP/2, and HTTP/1.x unless h1 serves it
+	h1  *h1s.Server   // the native engine's HTTP/1.x server, or nil
+	h3  *http3.Server // HTTP/3 on the listener's UDP socket, or nil (http3.go)
+	// onDrained runs once the generation has drained: it closes the
+	// HTTP/3 endpoint of a listener it was the last to serve.
+	onDrained func()
+	view      *view // srv's handle on the socket
+	h2c       bool  // plain connections may open with the h2c preface
+	logger    *slog.Logger
 
 	draining atomic.Bool
 	// http1 counts accepted connections that have not ended and that are,
@@ -123,6 +129,9 @@ func (g *generation) shutdown(ctx context.Context) error {
 func (g *generation) close() {
 	if g.h1 != nil {
 		g.h1.Close()
+	}
+	if g.h3 != nil {
+		g.h3.Close()
 	}
 	g.srv.Close()
 }

@@ -679,8 +679,8 @@ func guardFraming(next http.Handler, c *counters) http.Handler {
 				// request never shares its connection with the next one.
 				w.Header()["Connection"] = closeValue
 			}
-		case 2:
-			// RFC 9113 §8.3.1: a Host field that differs from :authority
+		case 2, 3:
+			// RFC 9113 §8.3.1 (and RFC 9114 §4.3.1 for HTTP/3): a Host field that differs from :authority
 			// makes the request malformed. net/http routes on :authority
 			// and keeps the Host field in r.Header, where a filter or an
 			// upstream could read the other name.
@@ -691,7 +691,7 @@ func guardFraming(next http.Handler, c *counters) http.Handler {
 				}
 				delete(r.Header, "Host")
 			}
-			// RFC 9113 §8.1.1: a content-length that does not match the
+			// RFC 9113 §8.1.1 (RFC 9114 §4.1.2): a content-length that does not match the
 			// DATA makes the request malformed. net/http reads a value it
 			// cannot parse ("+5", "5, 6") as 0 and would forward an empty,
 			// complete request; it checks the DATA against a value it

@@ -10,8 +10,9 @@ import (
 
 // guard is the server's outermost handler, around guardFraming: it sheds
 // requests past the overload manager's hard threshold, and counts, per
-// HTTP/2 connection, the streams the client reset before their handler was
-// done (rapid reset, CVE-2023-44487).
+// HTTP/2 or HTTP/3 connection, the streams the client reset before their
+// handler was done (rapid reset, CVE-2023-44487; QUIC's stream limit bounds
+// the streams open at once, not how fast they are reset and replaced).
 //
 // net/http already starts at most max_concurrent_streams handlers per
 // connection and skips queued streams reset before they start, and
@@ -26,7 +27,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			s.overload.shedRequest(w)
 			return
 		}
-		if r.ProtoMajor != 2 {
+		if r.ProtoMajor < 2 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -50,8 +51,9 @@ const minResets = 20
 // connState is what the server tracks per client connection; its
 // requests reach it through their context.
 type connState struct {
-	conn     net.Conn
-	counters *counters
+	conn      net.Conn
+	closeConn func() // how an HTTP/3 connection (no conn) is closed
+	counters  *counters
 	streams  atomic.Int32
 	resets   atomic.Int32
 	closed   atomic.Bool
@@ -76,6 +78,10 @@ func (cs *connState) streamEnded(ctx context.Context) {
 		return
 	}
 	cs.counters.resetCloses.Add(1)
+	if cs.closeConn != nil {
+		cs.closeConn()
+		return
+	}
 	c := cs.conn
 	if tc, ok := c.(*tls.Conn); ok {
 		// Under the TLS layer: its Close would first queue an alert

@@ -30,6 +30,7 @@ type settings struct {
 	engine                               string // "native" or "std"
 	readHeader, read, write, idle        time.Duration
 	maxHeaderBytes, maxConcurrentStreams int
+	h3                                   h3Settings // http3.go
 }
 
 func settingsOf(c config.Listener) settings {
@@ -49,6 +50,7 @@ func settingsOf(c config.Listener) settings {
 		maxHeaderBytes:       int(c.MaxHeaderBytes),
 		maxConcurrentStreams: c.HTTP2.MaxConcurrentStreams,
 		engine:               c.Engine,
+		h3:                   h3SettingsOf(c),
 	}
 	if s.maxHeaderBytes <= 0 {
 		s.maxHeaderBytes = defaultMaxHeaderBytes

@@ -66,25 +66,35 @@ type admission struct {
 // admit counts c in or says why it is refused. shedding is the overload
 // manager's soft state.
 func (a *admission) admit(s *socket, c net.Conn, l connLimits, shedding bool) (net.Conn, int) {
-	if shedding {
-		return nil, refusedOverload
-	}
 	var ip netip.Addr
 	if l.perIP > 0 {
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			ip = ta.AddrPort().Addr().Unmap()
 		}
 	}
+	if reason := a.take(ip, l, shedding); reason >= 0 {
+		return nil, reason
+	}
+	return &countedConn{Conn: c, s: s, ip: ip}, -1
+}
+
+// take counts a connection from ip (valid only under a per-IP cap) in, or
+// says why it is refused (-1: admitted; release gives the place back).
+// TCP connections come through admit, QUIC ones from http3.go.
+func (a *admission) take(ip netip.Addr, l connLimits, shedding bool) int {
+	if shedding {
+		return refusedOverload
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if l.max > 0 && a.open >= l.max {
-		return nil, refusedMaxConnections
+		return refusedMaxConnections
 	}
 	if ip.IsValid() && a.perIP[ip] >= l.perIP {
-		return nil, refusedPerIP
+		return refusedPerIP
 	}
 	if l.rate > 0 && !a.takeAccept(l) {
-		return nil, refusedAcceptRate
+		return refusedAcceptRate
 	}
 	a.open++
 	if ip.IsValid() {
@@ -93,7 +103,7 @@ func (a *admission) admit(s *socket, c net.Conn, l connLimits, shedding bool) (n
 		}
 		a.perIP[ip]++
 	}
-	return &countedConn{Conn: c, s: s, ip: ip}, -1
+	return -1
 }
 
 // takeAccept takes a token from the accept bucket. The bucket lives on the

@@ -85,6 +85,7 @@ type listener struct {
 	tlsConf  atomic.Pointer[tls.Config]
 	settings settings
 	gen      *generation
+	h3       *h3Endpoint // HTTP/3's UDP socket, or nil (http3.go)
 }
 
 // plan is one config entry validated and loaded, ready to commit.
@@ -138,9 +139,14 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 		}
 		bound[p.id] = sock
 	}
+	h3bound, h3Errs := s.bindH3(plans, bound) // http3.go
+	bindErrs = append(bindErrs, h3Errs...)
 	if len(bindErrs) > 0 {
 		for _, sock := range bound {
 			sock.close()
+		}
+		for _, e := range h3bound {
+			e.close()
 		}
 		return errors.Join(bindErrs...)
 	}
@@ -150,7 +156,7 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 	for _, p := range plans {
 		keep[p.id] = true
 		if l := s.listeners[p.id]; l != nil {
-			s.update(l, p)
+			s.update(l, p, h3bound[p.id])
 			continue
 		}
 		l := &listener{sock: bound[p.id], settings: p.settings}
@@ -158,9 +164,10 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 		if p.tlsConf != nil {
 			l.tlsConf.Store(p.tlsConf)
 		}
+		l.attachH3(h3bound[p.id])
 		l.gen = s.serve(l)
 		s.listeners[p.id] = l
-		s.logger.Info("listening", "listener", p.info.Name, "addr", l.sock.addr().String(), "tls", p.settings.tls, "h2c", p.settings.h2c)
+		s.logger.Info("listening", "listener", p.info.Name, "addr", l.sock.addr().String(), "tls", p.settings.tls, "h2c", p.settings.h2c, "http3", p.settings.h3.on)
 	}
 	for id, l := range s.listeners {
 		if keep[id] {
@@ -168,6 +175,7 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 		}
 		delete(s.listeners, id)
 		l.sock.close()
+		l.retireH3(l.gen)
 		s.drain(l.gen, s.drainTimeout)
 		s.logger.Info("stopped listening; draining", "listener", l.info.Load().Name, "addr", l.sock.addr().String())
 	}
@@ -246,8 +254,9 @@ func identity(addr *net.TCPAddr, name string) string {
 	return addr.String()
 }
 
-// update applies p to a running listener whose socket stays bound.
-func (s *Server) update(l *listener, p plan) {
+// update applies p to a running listener whose socket stays bound; h3 is
+// the UDP socket bound for it if p turns HTTP/3 on.
+func (s *Server) update(l *listener, p plan, h3 *h3Endpoint) {
 	l.info.Store(p.info)
 	if p.tlsConf != nil {
 		l.tlsConf.Store(p.tlsConf)
@@ -262,6 +271,9 @@ func (s *Server) update(l *listener, p plan) {
 	// wait in the socket's queue; none is refused.
 	old.view.Close()
 	l.settings = p.settings
+	if retired := l.attachH3(h3); retired != nil {
+		old.onDrained = retired.close
+	}
 	l.gen = s.serve(l)
 	s.drain(old, s.drainTimeout)
 	s.logger.Info("restarted listener's server with new settings; old connections draining", "listener", p.info.Name, "addr", l.sock.addr().String())
@@ -275,12 +287,12 @@ func (s *Server) serve(l *listener) *generation {
 	logger := s.logger.With("listener", info.Name)
 	g := newGeneration(l.sock.newView(&l.info, &s.overload, &s.counters), l.settings.h2c && !l.settings.tls, logger)
 	srv := newHTTPServer(l.settings, s.handler, &l.info, &s.counters, logger)
-	srv.Handler = g.closeWhenDraining(srv.Handler)
+	srv.Handler = s.serveH3(l, g, g.closeWhenDraining(srv.Handler), logger) // http3.go: and Alt-Svc
 	srv.ConnState = g.connState
 	g.srv = srv
 	native := l.settings.native()
 	if native {
-		g.h1 = newH1Server(l.settings, g.closeWhenDraining(guardFraming(s.handler, &s.counters)), &l.info, &s.counters, logger)
+		g.h1 = newH1Server(l.settings, srv.Handler, &l.info, &s.counters, logger)
 	}
 	var ln net.Listener = trackListener{g.view, g}
 	if !l.settings.tls {
@@ -362,9 +374,14 @@ func (s *Server) drain(g *generation, timeout time.Duration) {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 		}
 		defer cancel()
+		waitH3 := g.shutdownH3(ctx) // http3.go: GOAWAY at once
 		g.waitHTTP1(ctx)
 		if err := g.shutdown(ctx); err != nil {
 			g.close()
+		}
+		waitH3()
+		if g.onDrained != nil {
+			g.onDrained()
 		}
 		// Shutdown returns nil past the deadline too when it only had idle
 		// connections left to close: the context tells.
@@ -405,6 +422,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for id, l := range s.listeners {
 		delete(s.listeners, id)
 		l.sock.close()
+		l.retireH3(l.gen)
 		l.gen.stopWaiting()
 		// Bounded by ctx below, not by the drain timeout: the caller
 		// chose how long the process may take to stop.

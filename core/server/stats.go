@@ -5,14 +5,15 @@ import "sync/atomic"
 // Stats are what the server refused or cut before a request reached the
 // gateway's handler: connections its limits refused, requests shed past
 // the overload manager's hard threshold, requests the framing guard
-// refused as malformed, and HTTP/2 connections closed for rapid reset.
+// refused as malformed, and HTTP/2 and HTTP/3 connections closed for rapid
+// reset.
 // They count since the process started (a Server outlives reloads) and are
 // read at scrape time through StatsSource.
 type Stats struct {
 	ConnectionsRefused [nRefusals]uint64 // by reason, as RefusalReasons
 	RequestsShed       uint64            // 503 past server.overload.heap_hard
 	RequestsMalformed  uint64            // refused by the framing guard (HTTP/1.x framing, h2 Host and content-length)
-	ResetCloses        uint64            // HTTP/2 connections closed for resetting most of their streams
+	ResetCloses        uint64            // HTTP/2 and HTTP/3 connections closed for resetting most of their streams
 	OverloadLevel      int               // 0 normal, 1 refusing connections (heap_soft), 2 refusing requests (heap_hard)
 }
 
