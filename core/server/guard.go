@@ -54,9 +54,9 @@ type connState struct {
 	conn      net.Conn
 	closeConn func() // how an HTTP/3 connection (no conn) is closed
 	counters  *counters
-	streams  atomic.Int32
-	resets   atomic.Int32
-	closed   atomic.Bool
+	streams   atomic.Int32
+	resets    atomic.Int32
+	closed    atomic.Bool
 }
 
 type connStateKey struct{}
