@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/quic-go/quic-go/http3"
-
 	"github.com/wasmgate/wasmgate/core/server/internal/h1s"
 )
 
@@ -45,9 +43,9 @@ import (
 // changes what an http.Server fixes at start begins a new generation on the
 // same socket and drains the old one.
 type generation struct {
-	srv *http.Server  // HTTP/2, and HTTP/1.x unless h1 serves it
-	h1  *h1s.Server   // the native engine's HTTP/1.x server, or nil
-	h3  *http3.Server // HTTP/3 on the listener's UDP socket, or nil (http3.go)
+	srv *http.Server // HTTP/2, and HTTP/1.x unless h1 serves it
+	h1  *h1s.Server  // the native engine's HTTP/1.x server, or nil
+	h3  *h3Server    // HTTP/3 on the listener's UDP socket, or nil (http3.go)
 	// onDrained runs once the generation has drained: it closes the
 	// HTTP/3 endpoint of a listener it was the last to serve.
 	onDrained func()

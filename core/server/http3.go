@@ -320,21 +320,31 @@ func (s *Server) serveH3(l *listener, g *generation, handler http.Handler, logge
 	st := l.settings
 	info := &l.info
 	counters := &s.counters
-	g.h3 = &http3.Server{
-		Handler:        guardFraming(s.handler, counters),
+	hs := &h3Server{conns: map[*quic.Conn]*atomic.Int32{}}
+	next := guardFraming(s.handler, counters)
+	hs.Server = &http3.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n, _ := r.Context().Value(h3InFlightKey{}).(*atomic.Int32); n != nil {
+				n.Add(1)
+				defer n.Add(-1)
+			}
+			next.ServeHTTP(w, r)
+		}),
 		MaxHeaderBytes: st.maxHeaderBytes,
 		IdleTimeout:    st.h3.idle,
 		Logger:         logger,
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
 			ctx = context.WithValue(ctx, infoKey{}, info)
+			ctx = context.WithValue(ctx, h3InFlightKey{}, hs.track(c))
 			return context.WithValue(ctx, connStateKey{}, &connState{counters: counters, closeConn: func() {
 				_ = c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many streams reset")
 			}})
 		},
 	}
+	g.h3 = hs
 	l.h3.setBuffers(st.h3)
 	l.h3.quic.Store(st.h3.quicConfig())
-	l.h3.srv.Store(g.h3)
+	l.h3.srv.Store(hs.Server)
 
 	port := l.h3.udp.LocalAddr().(*net.UDPAddr).Port
 	altSvc := []string{`h3=":` + strconv.Itoa(port) + `"; ma=` + strconv.FormatInt(st.h3.altSvcMaxAgeSecond, 10)}
@@ -342,6 +352,60 @@ func (s *Server) serveH3(l *listener, g *generation, handler http.Handler, logge
 		w.Header()["Alt-Svc"] = altSvc
 		handler.ServeHTTP(w, r)
 	})
+}
+
+// h3Server is a generation's http3.Server and its QUIC connections, each
+// with the number of its requests in flight.
+type h3Server struct {
+	*http3.Server
+	mu    sync.Mutex
+	conns map[*quic.Conn]*atomic.Int32
+}
+
+type h3InFlightKey struct{}
+
+// track counts c among the server's connections until it ends.
+func (hs *h3Server) track(c *quic.Conn) *atomic.Int32 {
+	n := new(atomic.Int32)
+	hs.mu.Lock()
+	hs.conns[c] = n
+	hs.mu.Unlock()
+	context.AfterFunc(c.Context(), func() {
+		hs.mu.Lock()
+		delete(hs.conns, c)
+		hs.mu.Unlock()
+	})
+	return n
+}
+
+// goawayGrace is how long after GOAWAY a connection without a request in
+// flight is left to its client before the server closes it: requests the
+// client sent before it learned of GOAWAY are still on their way.
+const goawayGrace = time.Second
+
+// closeIdle closes, from goawayGrace after GOAWAY until done, every
+// connection with no request in flight. A client closes such a connection
+// itself on GOAWAY (RFC 9114 §5.2), but one that vanished, or that dropped
+// the connection from its pool without closing it, would hold the drain
+// until the idle timeout.
+func (hs *h3Server) closeIdle(done <-chan struct{}) {
+	timer := time.NewTimer(goawayGrace)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-timer.C:
+		}
+		hs.mu.Lock()
+		for c, n := range hs.conns {
+			if n.Load() == 0 {
+				go c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
+			}
+		}
+		hs.mu.Unlock()
+		timer.Reset(100 * time.Millisecond) // poll interval while requests finish
+	}
 }
 
 // shutdownH3 sends GOAWAY to the connections of g's HTTP/3 server and
@@ -352,6 +416,7 @@ func (g *generation) shutdownH3(ctx context.Context) (wait func()) {
 		return func() {}
 	}
 	done := make(chan struct{})
+	go g.h3.closeIdle(done)
 	go func() {
 		defer close(done)
 		if err := g.h3.Shutdown(ctx); err != nil {

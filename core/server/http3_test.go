@@ -339,3 +339,43 @@ func TestHTTP3RapidResetClosesConnection(t *testing.T) {
 		t.Fatalf("ResetCloses %d, want 1", st.ResetCloses)
 	}
 }
+
+// A client that neither closes its connection on GOAWAY nor sends
+// anything (vanished, or dropped the connection from its pool) does not
+// hold the stop until the idle timeout.
+func TestHTTP3ShutdownClosesIdleConnections(t *testing.T) {
+	ca := newTestCA(t)
+	l := h3Listener(t, ca)
+	l.HTTP3.IdleTimeout = config.Duration(time.Minute)
+	s := New(http.HandlerFunc(infoHandler), nil)
+	if err := s.Apply([]config.Listener{l}); err != nil {
+		t.Fatal(err)
+	}
+	// A bare QUIC connection: no HTTP/3 client reads the GOAWAY.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	qc, err := quic.DialAddr(ctx, addrOf(t, s, "tls"), &tls.Config{RootCAs: ca.pool, ServerName: "a.test", NextProtos: []string{http3.NextProtoH3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.CloseWithError(0, "")
+
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		// The idle timeout both sides agree on is the client's 30s.
+		t.Fatal("Shutdown waits for an idle QUIC connection until its idle timeout")
+	}
+	select {
+	case <-qc.Context().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle connection was not closed")
+	}
+	t.Logf("stopped after %s", time.Since(start).Round(time.Millisecond))
+}
