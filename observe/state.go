@@ -93,7 +93,7 @@ func (si *stateInstruments) init(mt metric.Meter) error {
 		metric.WithDescription("Requests refused before routing for their framing (HTTP/1.x message framing, HTTP/2 Host and content-length)."))
 	add(err)
 	si.resetCloses, err = mt.Int64ObservableCounter("wasmgate.server.http2.reset_closes", metric.WithUnit("{connection}"),
-		metric.WithDescription("HTTP/2 connections closed because the client reset most of their streams (rapid reset)."))
+		metric.WithDescription("HTTP/2 and HTTP/3 connections closed because the client reset most of their streams (rapid reset)."))
 	add(err)
 	si.overloadLevel, err = mt.Int64ObservableGauge("wasmgate.server.overload.level",
 		metric.WithDescription("Overload level: 0 normal, 1 refusing new connections (heap_soft), 2 refusing requests (heap_hard)."))
