@@ -379,3 +379,47 @@ func TestHTTP3ShutdownClosesIdleConnections(t *testing.T) {
 	}
 	t.Logf("stopped after %s", time.Since(start).Round(time.Millisecond))
 }
+
+// 0-RTT is refused unless allow_0rtt: a resumed connection's early data
+// (replayable) is accepted only when the listener says so.
+func TestHTTP3ZeroRTTOnlyWhenAllowed(t *testing.T) {
+	ca := newTestCA(t)
+	for _, allow := range []bool{false, true} {
+		l := h3Listener(t, ca)
+		l.HTTP3.Allow0RTT = allow
+		s := newServer(t, http.HandlerFunc(infoHandler), l)
+		addr := addrOf(t, s, "tls")
+		conf := &tls.Config{RootCAs: ca.pool, ServerName: "a.test", NextProtos: []string{http3.NextProtoH3},
+			ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		dial := func() *quic.Conn {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			qc, err := quic.DialAddrEarly(ctx, addr, conf, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return qc
+		}
+		// The first connection gets a session ticket (sent after the
+		// handshake, read while the connection serves a request).
+		qc := dial()
+		if _, _, err := h3Get((&http3.Transport{}).NewClientConn(qc), "https://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		qc.CloseWithError(0, "")
+		qc = dial()
+		select {
+		case <-qc.HandshakeComplete():
+		case <-time.After(10 * time.Second):
+			t.Fatal("no handshake")
+		}
+		used := qc.ConnectionState().Used0RTT
+		qc.CloseWithError(0, "")
+		if !qc.ConnectionState().TLS.DidResume {
+			t.Fatalf("allow_0rtt %v: the second connection did not resume its session", allow)
+		}
+		if used != allow {
+			t.Errorf("allow_0rtt %v: 0-RTT used %v", allow, used)
+		}
+	}
+}
