@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // benchModule is the minimal WAT guest, or the module named by
@@ -44,8 +46,8 @@ func BenchmarkExchange(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			opts := benchOptions(b)
 			opts.NoCloseOnContextDone = c.off
-			instrumentModules = !c.noIns
-			defer func() { instrumentModules = true }()
+			wasmrt.Instrument = !c.noIns
+			defer func() { wasmrt.Instrument = true }()
 			p, err := LoadBytes(context.Background(), code, opts)
 			if err != nil {
 				b.Fatal(err)

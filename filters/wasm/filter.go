@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // Filter runs a plugin in a route's chain. One Filter per route entry;
@@ -200,7 +202,7 @@ func (f *Filter) fail(s *stream, phase string, err error) *filter.Response {
 	p.stats.failures.Add(1)
 	s.kind = failKindError
 	switch {
-	case errors.Is(err, errTimeout):
+	case errors.Is(err, wasmrt.ErrTimeout):
 		p.stats.timeouts.Add(1)
 		s.kind = failKindTimeout
 	case errors.Is(err, errNoInstance):

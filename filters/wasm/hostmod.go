@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // instantiateHostModules provides, in the plugin's runtime, exactly the
@@ -19,7 +21,7 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 		byModule[mod] = append(byModule[mod], f)
 	}
 	for mod, imports := range byModule {
-		if mod == interruptModule { // the deadline check: instantiateInterrupt
+		if mod == wasmrt.InterruptModule { // the deadline check: wasmrt.InstantiateInterrupt
 			continue
 		}
 		impls, stub := envFuncs, uint64(statusUnimplemented)

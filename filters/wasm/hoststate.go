@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // The state behind the Proxy-Wasm features that outlive one callback:
@@ -154,7 +156,7 @@ func (p *Plugin) onRoot(in *instance, fn func() error) bool {
 	in.mu.Unlock()
 	if err != nil {
 		p.stats.failures.Add(1)
-		if errors.Is(err, errTimeout) {
+		if errors.Is(err, wasmrt.ErrTimeout) {
 			p.stats.timeouts.Add(1)
 		}
 		p.pool.discard(in)

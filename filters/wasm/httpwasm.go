@@ -17,6 +17,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // The http-wasm handler ABI (http-wasm.io, module http_handler), the ABI of
@@ -80,7 +82,7 @@ func validateHTTPWasm(m wazero.CompiledModule) error {
 	}
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod != hwModule && mod != interruptModule && mod != "wasi_snapshot_preview1" && mod != "wasi_unstable" {
+		if mod != hwModule && mod != wasmrt.InterruptModule && mod != "wasi_snapshot_preview1" && mod != "wasi_unstable" {
 			return fmt.Errorf("the module imports %s.%s; http-wasm modules may only import from http_handler and WASI", mod, name)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // ModuleInfo describes a module for `wasmgate plugin inspect`.
@@ -28,7 +30,7 @@ type Import struct {
 
 // Inspect compiles a module (without instantiating it) and describes it.
 func Inspect(ctx context.Context, code []byte) (*ModuleInfo, error) {
-	cache, _ := compilationCache("off")
+	cache, _ := wasmrt.CompilationCache("off")
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	defer rt.Close(ctx)
 	m, err := rt.CompileModule(ctx, code)

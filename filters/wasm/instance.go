@@ -11,7 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // rootID is the root context's id; stream contexts count up from it.
@@ -27,7 +28,7 @@ type instance struct {
 
 	mu     sync.Mutex // held for each callback, and while cur is set
 	cur    *stream    // the stream whose callback runs; nil for the root context
-	ctx    *callCtx
+	ctx    *wasmrt.CallCtx
 	fns    [numCallbacks]api.Function // nil where not exported
 	params [numCallbacks]int
 	alloc  api.Function
@@ -51,7 +52,7 @@ type instance struct {
 	broken  atomic.Bool
 	closing sync.Once
 
-	dl deadline // the running callback's deadline, when the module is instrumented (interrupt.go)
+	dl wasmrt.Deadline // the running callback's deadline, when the module is instrumented
 }
 
 // instKey finds the instance from a host function's context.
@@ -75,10 +76,10 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	defer in.mu.Unlock()
 	// An instrumented module checks its own deadline (interrupt.go); else
 	// wazero watches the context (WithCloseOnContextDone) unless disabled.
-	in.ctx = newCallCtx(in, !p.opts.NoCloseOnContextDone && !p.instrumented)
-	in.dl.begin(p.opts.StartTimeout) // the whole start-up is one deadline
+	in.ctx = wasmrt.NewCallCtx(instKey{}, in, !p.opts.NoCloseOnContextDone && !p.instrumented)
+	in.dl.Begin(p.opts.StartTimeout) // the whole start-up is one deadline
 	startLogs := &startLog{}
-	sctx, cancel := context.WithTimeout(context.WithValue(context.WithValue(withLinearMemory(ctx), instKey{}, in), startLogKey{}, startLogs), p.opts.StartTimeout)
+	sctx, cancel := context.WithTimeout(context.WithValue(context.WithValue(wasmrt.WithLinearMemory(ctx), instKey{}, in), startLogKey{}, startLogs), p.opts.StartTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -97,7 +98,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	cfg := wazero.NewModuleConfig().WithName(name).WithStartFunctions() // we call them, under the deadline
 	in.mod, err = p.rt.InstantiateModule(sctx, p.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("instantiating: %w", describeErr(err, sctx))
+		return nil, fmt.Errorf("instantiating: %w", wasmrt.DescribeErr(err, sctx))
 	}
 	in.mem = in.mod.Memory()
 	if in.mem != nil {
@@ -118,16 +119,16 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 	// Reactor modules (_initialize, then main if exported) or a command's _start.
 	if f := in.mod.ExportedFunction("_initialize"); f != nil {
 		if _, err = f.Call(sctx); err != nil {
-			return nil, fmt.Errorf("_initialize: %w", describeErr(err, sctx))
+			return nil, fmt.Errorf("_initialize: %w", wasmrt.DescribeErr(err, sctx))
 		}
 		if m := in.mod.ExportedFunction("main"); m != nil && len(m.Definition().ParamTypes()) == 0 {
 			if _, err = m.Call(sctx); err != nil {
-				return nil, fmt.Errorf("main: %w", describeErr(err, sctx))
+				return nil, fmt.Errorf("main: %w", wasmrt.DescribeErr(err, sctx))
 			}
 		}
 	} else if f := in.mod.ExportedFunction("_start"); f != nil {
-		if _, err = f.Call(sctx); err != nil && !isExit0(err) {
-			return nil, fmt.Errorf("_start: %w", describeErr(err, sctx))
+		if _, err = f.Call(sctx); err != nil && !wasmrt.IsExit0(err) {
+			return nil, fmt.Errorf("_start: %w", wasmrt.DescribeErr(err, sctx))
 		}
 	}
 	if p.abi == abiHTTPWasm { // no root context: handle_request is all
@@ -168,18 +169,18 @@ func (in *instance) call(cb callback, args ...uint64) (uint64, error) {
 	}
 	d := in.p.opts.Timeout
 	if in.p.instrumented {
-		in.dl.begin(d)
+		in.dl.Begin(d)
 		r, err := in.callCtx(in.ctx, cb, args...)
-		if err == nil && in.dl.expired {
+		if err == nil && in.dl.Expired() {
 			// The guest swallowed the check's exit (a nested call): the
 			// instance is past its deadline all the same.
-			err = errTimeout
+			err = wasmrt.ErrTimeout
 		}
 		return r, err
 	}
-	in.ctx.arm(d)
+	in.ctx.Arm(d)
 	r, err := in.callCtx(in.ctx, cb, args...)
-	if !in.ctx.disarm() && err == nil {
+	if !in.ctx.Disarm() && err == nil {
 		// The deadline fired as the callback returned: the guest may
 		// already be closed, so do not trust it again.
 		err = fmt.Errorf("deadline of %s exceeded", d)
@@ -209,7 +210,7 @@ func (in *instance) callCtx(ctx context.Context, cb callback, args ...uint64) (r
 		in.flushOutput(ctx)
 	}
 	if err != nil {
-		return 0, describeErr(err, ctx)
+		return 0, wasmrt.DescribeErr(err, ctx)
 	}
 	return in.stack[0], nil
 }
@@ -237,100 +238,10 @@ func (in *instance) close() {
 
 var errBroken = errors.New("the instance failed earlier in this exchange")
 
-// errTimeout marks a callback stopped by its deadline.
-var errTimeout = errors.New("deadline exceeded")
-
-// describeErr turns wazero's exit errors into ours: a deadline, a
-// proc_exit, or the trap as is.
-func describeErr(err error, ctx context.Context) error {
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
-			return errTimeout
-		case sys.ExitCodeContextCanceled:
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return errTimeout
-			}
-			return context.Canceled
-		default:
-			return fmt.Errorf("the guest exited with code %d", exit.ExitCode())
-		}
-	}
-	return err
-}
-
-func isExit0(err error) bool {
-	var exit *sys.ExitError
-	return errors.As(err, &exit) && exit.ExitCode() == 0
-}
-
-// callCtx is an instance's reusable callback context: it carries the
-// instance for host functions and a deadline re-armed per callback, without
-// allocating a context and timer per call.
-type callCtx struct {
-	in      *instance
-	enabled bool // false: Done is nil, so wazero adds no watcher per call
-
-	mu    sync.Mutex
-	done  chan struct{}
-	fired bool
-	timer *time.Timer
-}
-
-func newCallCtx(in *instance, enabled bool) *callCtx {
-	c := &callCtx{in: in, enabled: enabled, done: make(chan struct{})}
-	if enabled {
-		c.timer = time.AfterFunc(time.Hour, c.fire)
-		c.timer.Stop()
-	}
-	return c
-}
-
-func (c *callCtx) fire() {
-	c.mu.Lock()
-	if !c.fired {
-		c.fired = true
-		close(c.done)
-	}
-	c.mu.Unlock()
-}
-
-func (c *callCtx) arm(d time.Duration) {
-	if c.enabled {
-		c.timer.Reset(d)
-	}
-}
-
-// disarm stops the deadline; false means it fired.
-func (c *callCtx) disarm() bool { return !c.enabled || c.timer.Stop() }
-
-func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-func (c *callCtx) Done() <-chan struct{} {
-	if !c.enabled {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.done
-}
-
-func (c *callCtx) Err() error {
-	if !c.enabled {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.fired {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-func (c *callCtx) Value(key any) any {
-	if key == (instKey{}) {
-		return c.in
+// deadlineOf finds the instance's deadline for the instrumentation's check.
+func deadlineOf(ctx context.Context) *wasmrt.Deadline {
+	if in := instanceOf(ctx); in != nil {
+		return &in.dl
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/instrument"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // repoModules are every committed .wasm of the repository: test guests,
@@ -63,7 +65,7 @@ func TestInstrumentModules(t *testing.T) {
 		if a, b := len(orig.ImportedFunctions()), len(got.ImportedFunctions()); a+1 != b {
 			t.Errorf("%s: %d imports, instrumented %d", path, a, b)
 		}
-		if a, b := len(guestModule(got, true).ImportedFunctions()), len(orig.ImportedFunctions()); a != b {
+		if a, b := len(wasmrt.GuestModule(got, true).ImportedFunctions()), len(orig.ImportedFunctions()); a != b {
 			t.Errorf("%s: the guest view shows %d imports, want %d", path, a, b)
 		}
 		for name, d := range orig.ExportedFunctions() {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // Options configure one plugin. The zero value of every field means its
@@ -137,7 +138,7 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 	opts.setDefaults()
 	// The logger also collects a starting instance's error lines (startlog.go).
 	p := &Plugin{name: opts.Name, opts: opts, logger: slog.New(startLogHandler{opts.Logger.Handler()}).With("plugin", opts.Name)}
-	cache, err := compilationCache(opts.CacheDir)
+	cache, err := wasmrt.CompilationCache(opts.CacheDir)
 	if err != nil {
 		p.logger.Warn("wasm compilation cache unavailable; compiling in memory", "err", err)
 	}
@@ -153,18 +154,22 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 		}
 		return nil, fmt.Errorf("plugin %s: %w", opts.Name, err)
 	}
-	// The module instrumented for deadlines (interrupt.go), or as is. A cold
+	// The module instrumented for deadlines (wasmrt/deadline.go), or as is. A cold
 	// compile of a Go guest takes seconds, one from the cache a tenth of
 	// one: the line says which this was.
 	sum := sha256.Sum256(code)
 	t0 := time.Now()
-	err = p.compileRuntime(sctx, code, pages, cache)
+	c, err := wasmrt.Compile(sctx, code, pages, cache, !opts.NoCloseOnContextDone)
 	if err != nil {
 		return fail(fmt.Errorf("compiling: %w", err))
 	}
+	p.rt, p.compiled, p.instrumented = c.Runtime, c.Module, c.Instrumented
+	if c.NotInstrumented != nil {
+		p.logger.Warn("wasm module not instrumented for deadlines; using WithCloseOnContextDone (about 1 µs more per callback)", "err", c.NotInstrumented)
+	}
 	p.logger.Info("wasm module compiled", "bytes", len(code), "sha256", hex.EncodeToString(sum[:6]),
-		"took", time.Since(t0).Round(time.Millisecond), "cache", cacheDirName(opts.CacheDir))
-	guest := guestModule(p.compiled, p.instrumented) // without the instrumentation's import
+		"took", time.Since(t0).Round(time.Millisecond), "cache", wasmrt.CacheDirName(opts.CacheDir))
+	guest := wasmrt.GuestModule(p.compiled, p.instrumented) // without the instrumentation's import
 	if p.abi = detectABI(guest); p.abi == abiHTTPWasm {
 		err = validateHTTPWasm(guest)
 	} else {
@@ -181,7 +186,7 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 		return fail(err)
 	}
 	if p.instrumented {
-		if err := p.instantiateInterrupt(sctx); err != nil {
+		if err := wasmrt.InstantiateInterrupt(sctx, p.rt, deadlineOf); err != nil {
 			return fail(err)
 		}
 	}
@@ -275,58 +280,5 @@ func joinOr(names []string) string {
 	return s
 }
 
-// compilationCaches holds one wazero cache per directory for the whole
-// process, so every plugin, reload and test shares compiled code.
-var compilationCaches = struct {
-	sync.Mutex
-	m map[string]wazero.CompilationCache
-}{m: map[string]wazero.CompilationCache{}}
-
 // CacheDir is the compilation cache directory Options.CacheDir "" stands for.
-func CacheDir() string {
-	if d := os.Getenv("WASMGATE_CACHE_DIR"); d != "" {
-		return d
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "off"
-	}
-	return base + string(os.PathSeparator) + "wasmgate" + string(os.PathSeparator) + "wazero"
-}
-
-// cacheDirName is the compilation cache directory a CacheDir option means.
-func cacheDirName(dir string) string {
-	if dir == "" {
-		return CacheDir()
-	}
-	return dir
-}
-
-func compilationCache(dir string) (wazero.CompilationCache, error) {
-	if dir == "" {
-		dir = CacheDir()
-	}
-	compilationCaches.Lock()
-	defer compilationCaches.Unlock()
-	if c, ok := compilationCaches.m[dir]; ok {
-		return c, nil
-	}
-	var err error
-	var c wazero.CompilationCache
-	if dir != "off" {
-		c, err = wazero.NewCompilationCacheWithDir(dir)
-	}
-	if c == nil {
-		if mem, ok := compilationCaches.m["off"]; ok {
-			return mem, err
-		}
-		c = wazero.NewCompilationCache()
-		dir = "off"
-	}
-	compilationCaches.m[dir] = c
-	return c, err
-}
-
-func compilerSupported() bool {
-	return runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
-}
+func CacheDir() string { return wasmrt.CacheDir() }

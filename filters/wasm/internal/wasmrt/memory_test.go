@@ -1,12 +1,14 @@
-package wasm
+package wasmrt
 
 import "testing"
+
+const pageSize = 64 << 10
 
 // The guest's memory grows within its capacity without moving, doubles
 // when it must move (keeping the bytes), never past the limit, and what a
 // grow exposes reads as zeros.
 func TestLinearMemoryGrowth(t *testing.T) {
-	m := newLinearMemory(pageSize, 16*pageSize).(*linearMemory)
+	m := NewLinearMemory(pageSize, 16*pageSize).(*LinearMemory)
 	b := m.Reallocate(pageSize)
 	if len(b) != pageSize {
 		t.Fatalf("length %d, want %d", len(b), pageSize)

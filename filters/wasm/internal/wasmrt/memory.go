@@ -1,4 +1,8 @@
-package wasm
+// Package wasmrt is the ABI-independent part of the Wasm host: the wazero
+// runtime and its compilation cache, guest linear memory, the callback
+// context and deadlines, and how wazero's exit errors read. The Proxy-Wasm
+// and http-wasm hosts in filters/wasm build on it; it knows neither ABI.
+package wasmrt
 
 import (
 	"context"
@@ -11,31 +15,32 @@ import (
 // a quarter at a time. A Go guest grows its memory many times in its first
 // ~100k exchanges (3 to 7.5 MiB for plugins/add-header, a page or a few at
 // a time), so each instance copied its whole memory several times while
-// serving, with a temporary allocation per grow. linearMemory doubles its
+// serving, with a temporary allocation per grow. LinearMemory doubles its
 // capacity instead (bounded by the memory limit): growing within the
 // capacity is free, since the bytes past the length are still the zeros
 // make gave, and a memory reaches N bytes after at most log2(N/initial)
 // copies. The memory stays an ordinary Go slice, so a host function that
 // still holds a view of it after the instance closed reads stale bytes
 // rather than unmapped ones.
-type linearMemory struct {
+type LinearMemory struct {
 	buf []byte
 	max uint64
 }
 
-// withLinearMemory is the context for instantiating a guest: its memory
-// is a linearMemory.
-func withLinearMemory(ctx context.Context) context.Context {
-	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(newLinearMemory))
+// WithLinearMemory is the context for instantiating a guest: its memory
+// is a LinearMemory.
+func WithLinearMemory(ctx context.Context) context.Context {
+	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(NewLinearMemory))
 }
 
-func newLinearMemory(capacity, max uint64) experimental.LinearMemory {
-	return &linearMemory{buf: make([]byte, 0, min(capacity, max)), max: max}
+// NewLinearMemory is the allocator WithLinearMemory installs.
+func NewLinearMemory(capacity, max uint64) experimental.LinearMemory {
+	return &LinearMemory{buf: make([]byte, 0, min(capacity, max)), max: max}
 }
 
 // Reallocate implements experimental.LinearMemory: size is never below the
 // current length (a Wasm memory only grows).
-func (m *linearMemory) Reallocate(size uint64) []byte {
+func (m *LinearMemory) Reallocate(size uint64) []byte {
 	if size > m.max {
 		return nil
 	}
@@ -51,4 +56,4 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 }
 
 // Free implements experimental.LinearMemory; the collector frees the bytes.
-func (m *linearMemory) Free() { m.buf = nil }
+func (m *LinearMemory) Free() { m.buf = nil }
