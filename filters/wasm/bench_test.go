@@ -121,7 +121,7 @@ func BenchmarkInstantiate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in.close()
+		in.Close()
 	}
 }
 

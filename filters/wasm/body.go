@@ -287,12 +287,10 @@ func bodyAllowed(r *http.Request, resp *filter.Response) bool {
 }
 
 // holding returns the live instances other than except that hold streams.
-func (pl *pool) holding(except *instance) []*instance {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
+func (p *Plugin) holding(except *instance) []*instance {
 	var out []*instance
-	for _, in := range pl.live {
-		if in != except && in.held.n.Load() > 0 && !in.broken.Load() {
+	for _, in := range p.pool.Live() {
+		if in != except && in.held.n.Load() > 0 && !in.Broken() {
 			out = append(out, in)
 		}
 	}

@@ -118,7 +118,7 @@ func TestCalloutReleasesInstance(t *testing.T) {
 	if tokens[0] != "together" || tokens[1] != "together" {
 		t.Errorf("tokens %q: the callouts did not overlap on one instance", tokens)
 	}
-	if live, _, _ := p.pool.size(); live != 1 {
+	if live, _ := p.pool.Size(); live != 1 {
 		t.Errorf("%d instances, want 1", live)
 	}
 }

@@ -55,7 +55,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	if m := f.metrics; m != nil {
 		defer recordPhase(&m.request, time.Now(), s)
 	}
-	in, err := f.p.pool.acquire(context.Background())
+	in, err := f.p.pool.Acquire(context.Background())
 	if err != nil {
 		return f.fail(s, "acquire", err)
 	}
@@ -188,7 +188,7 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 				recordPhase(&f.metrics.done, t0, s) // before s is reset
 			}
 		}
-		f.p.pool.release(in)
+		f.p.pool.Release(in)
 	}
 	s.reset()
 	streams.Put(s)
@@ -205,12 +205,12 @@ func (f *Filter) fail(s *stream, phase string, err error) *filter.Response {
 	case errors.Is(err, wasmrt.ErrTimeout):
 		p.stats.timeouts.Add(1)
 		s.kind = failKindTimeout
-	case errors.Is(err, errNoInstance):
+	case errors.Is(err, wasmrt.ErrNoInstance):
 		p.stats.unavailable.Add(1)
 		s.kind = failKindUnavailable
 	}
 	if s.in != nil {
-		p.pool.discard(s.in)
+		p.pool.Discard(s.in)
 	}
 	if c := s.capture; c != nil {
 		c.logs = append(c.logs, LogEntry{Level: "host", Message: phase + ": " + err.Error()})

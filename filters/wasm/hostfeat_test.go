@@ -79,13 +79,13 @@ func TestTickOnOneInstance(t *testing.T) {
 	p := load(t, "hostfeat", opts)
 	// Three instances: pin three exchanges at once.
 	for range 3 {
-		in, err := p.pool.acquire(t.Context())
+		in, err := p.pool.Acquire(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.pool.release(in)
+		defer p.pool.Release(in)
 	}
-	if live, _, _ := p.pool.size(); live != 3 {
+	if live, _ := p.pool.Size(); live != 3 {
 		t.Fatalf("%d live instances, want 3", live)
 	}
 	time.Sleep(200 * time.Millisecond) // ticks are counted over a real 200ms window

@@ -108,9 +108,7 @@ func (h *pluginHost) close(p *Plugin) {
 // drainRoots calls proxy_on_done on each live instance's root context and
 // waits (up to drainGrace) for those that answer false to call proxy_done.
 func (p *Plugin) drainRoots() {
-	p.pool.mu.Lock()
-	live := append([]*instance(nil), p.pool.live...)
-	p.pool.mu.Unlock()
+	live := p.pool.Live()
 	var waiting []chan struct{}
 	for _, in := range live {
 		if in.fns[cbDone] == nil {
@@ -142,10 +140,10 @@ func (p *Plugin) drainRoots() {
 // cannot be closed meanwhile. A failure discards the instance. It reports
 // whether fn ran.
 func (p *Plugin) onRoot(in *instance, fn func() error) bool {
-	in.pins.Add(1)
-	defer p.pool.release(in)
+	in.Pin()
+	defer p.pool.Release(in)
 	in.mu.Lock()
-	if in.broken.Load() {
+	if in.Broken() {
 		in.mu.Unlock()
 		return false
 	}
@@ -159,7 +157,7 @@ func (p *Plugin) onRoot(in *instance, fn func() error) bool {
 		if errors.Is(err, wasmrt.ErrTimeout) {
 			p.stats.timeouts.Add(1)
 		}
-		p.pool.discard(in)
+		p.pool.Discard(in)
 		p.logger.Error("wasm plugin failed in its root context", "err", err)
 	}
 	return true

@@ -47,10 +47,8 @@ type instance struct {
 	// the admin API: read off the instance while no callback can grow it.
 	memBytes atomic.Uint32
 
-	pins    atomic.Int32 // exchanges pinned to this instance
-	inIdle  atomic.Bool  // queued in the pool's idle channel
-	broken  atomic.Bool
-	closing sync.Once
+	wasmrt.Slot // the pool's bookkeeping: pins, idle, broken
+	closing     sync.Once
 
 	dl wasmrt.Deadline // the running callback's deadline, when the module is instrumented
 }
@@ -87,7 +85,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 		}
 		if err != nil {
 			p.stats.failures.Add(1)
-			self.broken.Store(true)
+			self.MarkBroken()
 			if self.mod != nil {
 				_ = self.mod.Close(context.Background())
 			}
@@ -164,7 +162,7 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 // call runs one callback under the per-callback deadline. It returns the
 // callback's result (0 if it returns nothing). Callers hold in.mu.
 func (in *instance) call(cb callback, args ...uint64) (uint64, error) {
-	if in.broken.Load() {
+	if in.Broken() {
 		return 0, errBroken
 	}
 	d := in.p.opts.Timeout
@@ -230,7 +228,11 @@ func (in *instance) allocate(ctx context.Context, size uint32) (uint32, bool) {
 	return ptr, true
 }
 
-func (in *instance) close() {
+// PoolSlot implements wasmrt.Member.
+func (in *instance) PoolSlot() *wasmrt.Slot { return &in.Slot }
+
+// Close implements wasmrt.Member: the module is closed once.
+func (in *instance) Close() {
 	in.closing.Do(func() {
 		_ = in.mod.Close(context.Background())
 	})

@@ -37,7 +37,11 @@ type Stats struct {
 
 // Stats returns the plugin's counters.
 func (p *Plugin) Stats() Stats {
-	live, idle, memory := p.pool.size()
+	live, idle := p.pool.Size()
+	var memory uint64
+	for _, in := range p.pool.Live() {
+		memory += uint64(in.memBytes.Load())
+	}
 	return Stats{
 		Exchanges:          p.stats.exchanges.Load(),
 		Failures:           p.stats.failures.Load(),

@@ -109,7 +109,7 @@ type Plugin struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	exports  map[string]api.FunctionDefinition
-	pool     *pool
+	pool     *wasmrt.Pool[*instance]
 	stats    counters
 	closed   atomic.Bool
 	seq      atomic.Uint64 // instance names
@@ -124,7 +124,7 @@ type Plugin struct {
 // Load reads, compiles and validates the module at path, and creates all
 // its instances (Options.Instances, each running proxy_on_vm_start and
 // proxy_on_configure), so a bad module or config fails here rather than on
-// the first request, and no VM starts mid-traffic (pool.go, fill).
+// the first request, and no VM starts mid-traffic (wasmrt.Pool.Fill).
 func Load(ctx context.Context, path string, opts Options) (*Plugin, error) {
 	code, err := os.ReadFile(path)
 	if err != nil {
@@ -190,10 +190,14 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 			return fail(err)
 		}
 	}
-	p.pool = newPool(p, opts.Instances)
-	if err := p.pool.fill(ctx); err != nil {
+	p.pool = wasmrt.NewPool(opts.Instances, p.newInstance,
+		func(err error, retryIn time.Duration) {
+			p.logger.Error("wasm instance creation failed", "err", err, "retry_in", retryIn)
+		},
+		func() { p.stats.instancesDiscarded.Add(1) })
+	if err := p.pool.Fill(ctx); err != nil {
 		p.host.close(p)
-		p.pool.close()
+		p.pool.Close()
 		return fail(err)
 	}
 	openPlugins.Add(1)
@@ -214,7 +218,7 @@ func (p *Plugin) Close() error {
 		return nil
 	}
 	p.host.close(p) // on_done, ticks, callouts, queues: before the instances go
-	p.pool.close()
+	p.pool.Close()
 	p.stats.closes.Add(1)
 	openPlugins.Add(-1)
 	return p.rt.Close(context.Background())

@@ -63,7 +63,7 @@ func hostRegisterQueue(_ context.Context, in *instance, mem api.Memory, a []uint
 	live := q.owners[:0]
 	seen := false
 	for _, o := range q.owners {
-		if o.broken.Load() {
+		if o.Broken() {
 			continue
 		}
 		seen = seen || o == in
@@ -147,7 +147,7 @@ func (q *sharedQueue) drain() {
 	for {
 		q.mu.Lock()
 		var owner *instance
-		for len(q.owners) > 0 && q.owners[0].broken.Load() {
+		for len(q.owners) > 0 && q.owners[0].Broken() {
 			q.owners = q.owners[1:]
 		}
 		if len(q.owners) > 0 {

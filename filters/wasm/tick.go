@@ -26,7 +26,7 @@ func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64
 	t := &p.host.tick
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.owner != nil && t.owner != in && !t.owner.broken.Load() {
+	if t.owner != nil && t.owner != in && !t.owner.Broken() {
 		return statusOK // another instance ticks for the plugin
 	}
 	t.owner = in
@@ -66,7 +66,7 @@ func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
 		}
 		// Every instance holding a stream ticks too, as each of Envoy's
 		// worker VMs does: a tick is how many filters resume (body.go).
-		for _, h := range p.pool.holding(in) {
+		for _, h := range p.holding(in) {
 			p.onRoot(h, func() error {
 				_, err := h.call(cbTick, rootID)
 				return err
@@ -80,14 +80,12 @@ func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
 func (t *ticker) current(p *Plugin) *instance {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.owner != nil && !t.owner.broken.Load() {
+	if t.owner != nil && !t.owner.Broken() {
 		return t.owner
 	}
 	t.owner = nil
-	p.pool.mu.Lock()
-	defer p.pool.mu.Unlock()
-	for _, in := range p.pool.live {
-		if !in.broken.Load() {
+	for _, in := range p.pool.Live() {
+		if !in.Broken() {
 			t.owner = in
 			break
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/router"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // The whole lifecycle, in order, with header edits, properties and the
@@ -147,7 +149,7 @@ func TestHostileGuests(t *testing.T) {
 					t.Errorf("stats after failure: %+v", s)
 				}
 				// Back-off, then a fresh instance serves well-behaved requests.
-				time.Sleep(2 * minBackoff) // the re-creation back-off must elapse
+				time.Sleep(2 * wasmrt.MinBackoff) // the re-creation back-off must elapse
 				out = exchange(t, p, request("GET", "http://x/"))
 				if out.Failed != nil || out.Request.Header.Get("X-Ok") != "1" {
 					t.Fatalf("after recovery: failed %v, headers %v", out.Failed, out.Request.Header)
