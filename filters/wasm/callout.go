@@ -51,6 +51,7 @@ func (c urlCaller) Call(ctx context.Context, req *http.Request) (*http.Response,
 type callout struct {
 	id     uint32
 	owner  *stream       // nil: dispatched by the root context
+	root   *root         // the root context that gets the response
 	ready  chan *callout // the owner's ready channel (not read through owner: streams are reused)
 	cancel context.CancelFunc
 
@@ -90,7 +91,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) s
 	}
 	s := in.cur
 	parent := p.host.bgCtx
-	c := &callout{owner: s}
+	c := &callout{owner: s, root: in.curRoot()}
 	if s != nil {
 		if len(s.host.pending) >= p.opts.CalloutLimit {
 			return statusInternalFailure
@@ -313,10 +314,13 @@ func (in *instance) deliver(c *callout) error {
 	if c.err == nil {
 		nh, nb, nt = countHeaders(c.header)+1, len(c.body), countHeaders(c.trailer)
 	}
-	prev := in.cur
-	in.cur, in.host.delivering = nil, c
-	_, err := in.call(cbCallResponse, rootID, uint64(c.id), uint64(nh), uint64(nb), uint64(nt))
-	in.cur, in.host.delivering = prev, nil
+	if !in.hasRoot(c.root) {
+		return nil // its configuration was retired meanwhile (roots.go)
+	}
+	prev, prevRoot := in.cur, in.root
+	in.cur, in.root, in.host.delivering = nil, c.root, c
+	_, err := in.call(cbCallResponse, uint64(c.root.id), uint64(c.id), uint64(nh), uint64(nb), uint64(nt))
+	in.cur, in.root, in.host.delivering = prev, prevRoot, nil
 	return err
 }
 

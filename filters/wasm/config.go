@@ -15,6 +15,8 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 func init() {
@@ -71,7 +73,10 @@ func (c *Config) Validate() error {
 }
 
 // Build loads the plugin, or reuses it from a previous snapshot when its
-// module bytes and options are unchanged (BuildContext.Keep).
+// module bytes and options are unchanged (BuildContext.Keep). A change of
+// `config:` alone keeps it too: the kept module gets a new root context
+// for the new configuration (roots.go), itself a kept value, so the old
+// one is retired once no snapshot uses it.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	plugins := PluginsOf(bc.Config)
 	pc := plugins[c.Plugin]
@@ -105,27 +110,47 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		return nil, bc.Config.Resolve(entry+".source", fmt.Errorf("cannot read the plugin's module: %w", err))
 	}
 	load := func() (io.Closer, error) { return LoadBytes(context.Background(), code, opts) }
-	closer, err := bc.Keep(newPoolKey(c.Plugin, code, opts), load)
+	key := newPoolKey(c.Plugin, code, opts)
+	closer, err := bc.Keep(key, load)
 	if err != nil {
 		return nil, bc.Config.Resolve(entry, fmt.Errorf("plugin %s: %w", c.Plugin, err))
 	}
-	f := closer.(*Plugin).NewFilter()
+	p := closer.(*Plugin)
+	r, err := bc.Keep(rootKey{module: key, config: sha256.Sum256(opts.Config)}, func() (io.Closer, error) {
+		return p.rootFor(opts.Config)
+	})
+	if err != nil {
+		return nil, bc.Config.Resolve(entry+".config", fmt.Errorf("plugin %s: %w", c.Plugin, err))
+	}
+	f := p.NewFilter()
+	f.root = r.(*root)
 	f.metrics = newPhaseMetrics(bc, c.Plugin)
 	f.holdTimeouts = bc.Counter(holdTimeoutsMetric, filter.Label{Key: "plugin", Value: c.Plugin})
 	return f, nil
 }
 
-// poolKey identifies a (module, config) pair: a reload that changes neither
-// keeps the plugin and its warm instances.
+// poolKey identifies a module with its options but the plugin
+// configuration: a reload that changes none of them keeps the plugin and
+// its warm instances. An http-wasm guest reads its configuration while it
+// initializes, so there the configuration is part of the key.
 type poolKey struct {
 	plugin string
 	sum    [sha256.Size]byte // of the module bytes and the options
+}
+
+// rootKey identifies one configuration of a kept module: its root context.
+type rootKey struct {
+	module poolKey
+	config [sha256.Size]byte
 }
 
 func newPoolKey(name string, code []byte, o Options) poolKey {
 	h := sha256.New()
 	h.Write(code)
 	o.Logger = nil
+	if hw, _ := wasmrt.ImportsModule(code, hwModule); !hw {
+		o.Config = nil // a new root context per configuration (roots.go)
+	}
 	meta, _ := json.Marshal(o)
 	h.Write(meta)
 	k := poolKey{plugin: name}

@@ -15,6 +15,7 @@ import (
 // the Plugin (and its pool) is shared by every route that names it.
 type Filter struct {
 	p       *Plugin
+	root    *root // the configuration its streams run under (roots.go)
 	needs   filter.Needs
 	failure *filter.Response // fail_closed's answer; nil when failing open
 	capture *capture         // Plugin.Exchange only
@@ -27,7 +28,7 @@ type Filter struct {
 
 // NewFilter returns a chain filter running p.
 func (p *Plugin) NewFilter() *Filter {
-	f := &Filter{p: p, holdTimeouts: new(filter.Counter)}
+	f := &Filter{p: p, root: p.newestRoot(), holdTimeouts: new(filter.Counter)}
 	streamReq, streamResp := p.streamsBody()
 	if p.opts.RequestBody || p.opts.ResponseBody || streamReq || streamResp {
 		f.needs = filter.Needs{RequestBody: p.opts.RequestBody, ResponseBody: p.opts.ResponseBody,
@@ -66,10 +67,13 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	in.mu.Lock()
 	in.cur = s
 	s.id = in.nextID
-	if in.nextID++; in.nextID == 0 {
+	if in.nextID++; in.nextID >= streamIDLimit {
 		in.nextID = rootID + 1
 	}
-	_, err = in.call(cbContextCreate, uint64(s.id), rootID)
+	err = in.ensureRoot(f.root) // an instance that joined during a reload (roots.go)
+	if err == nil {
+		_, err = in.call(cbContextCreate, uint64(s.id), uint64(f.root.id))
+	}
 	if err == nil {
 		s.started = true
 		var act uint64

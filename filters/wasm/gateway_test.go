@@ -332,3 +332,80 @@ func TestReloadOfOtherRoutesKeepsInstances(t *testing.T) {
 		t.Errorf("after reload: %d %q", code, seen)
 	}
 }
+
+// A reload that changes only the plugin's config: keeps the compiled
+// module and its instances, as Envoy keeps a VM whose code and vm_config
+// are unchanged, and creates a root context for the new config in them.
+// The guest (reconfig.wat) proves it from inside: the instance's request
+// counter goes on from where it was (same linear memory), vm_start does
+// not run again, and streams now see the new config through their root.
+// Without the root contexts, the reload loads the module again: the
+// counter restarts at 1.
+func TestReloadOfConfigOnlyKeepsInstances(t *testing.T) {
+	t.Setenv("WASMGATE_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Config", r.Header.Get("X-Config"))
+		w.Header().Set("X-Seen-Count", r.Header.Get("X-Count"))
+	}))
+	defer up.Close()
+	src, _ := filepath.Abs("testdata/reconfig.wasm")
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	routes := `
+  - { name: r, match: { prefix: /r }, filters: [{ wasm: reconfig }], upstream: echo }`
+	withConfig := func(cfg string) string {
+		return fmt.Sprintf(`
+  reconfig: { source: %q, config: %q, limits: { instances: 1 } }`, src, cfg)
+	}
+	gatewayConfig(t, file, up.URL, withConfig("one"), routes)
+	var starts atomic.Int64
+	g, err := gateway.Start(gateway.Source{File: file}, slog.New(countLines{msg: "vm_start", n: &starts}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Shutdown(t.Context()) }()
+	url := "http://" + g.Addrs()["main"].String() + "/r"
+	get := func() (cfg, count string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.Header.Get("X-Seen-Config"), resp.Header.Get("X-Seen-Count")
+	}
+	for i, want := range []string{"1", "2"} {
+		if cfg, count := get(); cfg != "one" || count != want {
+			t.Fatalf("request %d before the reload: config %q, count %q; want one, %s", i+1, cfg, count, want)
+		}
+	}
+	loads, open := loadedPlugins.Load(), OpenPlugins()
+
+	gatewayConfig(t, file, up.URL, withConfig("two"), routes)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, count := get(); cfg != "two" || count != "3" {
+		t.Errorf("after the config-only reload: config %q, count %q; want two, 3 (the same instance, the new config)", cfg, count)
+	}
+	if n := loadedPlugins.Load() - loads; n != 0 {
+		t.Errorf("the module was loaded again (%d loads) for a change of config: only", n)
+	}
+	if n := OpenPlugins(); n != open {
+		t.Errorf("%d plugins open after the reload, want %d", n, open)
+	}
+	if n := starts.Load(); n != 1 {
+		t.Errorf("proxy_on_vm_start ran %d times, want once (at the first load)", n)
+	}
+
+	// And back: the retired first root is not reused; a third root serves.
+	gatewayConfig(t, file, up.URL, withConfig("one"), routes)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, count := get(); cfg != "one" || count != "4" {
+		t.Errorf("after reloading the first config again: config %q, count %q; want one, 4", cfg, count)
+	}
+}

@@ -186,15 +186,15 @@ func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []
 		in.cur = t
 		return statusOK
 	}
-	if id == rootID && in.cur != nil && in.cur.body.held {
-		in.cur = nil
+	if r := in.rootByID(id); r != nil && in.cur != nil && in.cur.body.held {
+		in.cur, in.root = nil, r
 		return statusOK
 	}
 	if c := in.host.delivering; c != nil {
 		// A callout response runs in the root context; the guest may switch
 		// to the stream that dispatched it, and back.
 		switch {
-		case id == rootID:
+		case id == c.root.id:
 			in.cur = nil
 			return statusOK
 		case c.owner != nil && c.owner.id == id:
@@ -203,7 +203,13 @@ func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []
 		}
 		return statusBadArgument
 	}
-	if id == rootID || (in.cur != nil && in.cur.id == id) {
+	if in.cur != nil && in.cur.id == id {
+		return statusOK
+	}
+	if r := in.rootByID(id); r != nil {
+		if in.cur == nil {
+			in.root = r
+		}
 		return statusOK
 	}
 	return statusBadArgument
@@ -470,6 +476,9 @@ func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uin
 func (in *instance) buffer(t uint32) ([]byte, bool) {
 	switch t {
 	case bufferPluginConfig:
+		if r := in.curRoot(); r != nil {
+			return r.config, true
+		}
 		return in.p.opts.Config, true
 	case bufferVMConfig:
 		return in.p.opts.VMConfig, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,8 +106,9 @@ func (h *pluginHost) close(p *Plugin) {
 	h.metrics.Release()
 }
 
-// drainRoots calls proxy_on_done on each live instance's root context and
-// waits (up to drainGrace) for those that answer false to call proxy_done.
+// drainRoots calls proxy_on_done on each live instance's root contexts and
+// waits (up to drainGrace) for those that answer false to call proxy_done
+// (the last one of an instance to answer false is the one waited for).
 func (p *Plugin) drainRoots() {
 	live := p.pool.Live()
 	var waiting []chan struct{}
@@ -115,13 +117,20 @@ func (p *Plugin) drainRoots() {
 			continue
 		}
 		p.onRoot(in, func() error {
-			r, err := in.call(cbDone, rootID)
-			if err == nil && uint32(r) == 0 {
-				ch := make(chan struct{})
-				in.host.draining = ch
-				waiting = append(waiting, ch)
+			var ch chan struct{}
+			for _, rt := range slices.Clone(in.roots) {
+				in.root = rt
+				r, err := in.call(cbDone, uint64(rt.id))
+				if err != nil {
+					return err
+				}
+				if uint32(r) == 0 && ch == nil {
+					ch = make(chan struct{})
+					in.host.draining = ch
+					waiting = append(waiting, ch)
+				}
 			}
-			return err
+			return nil
 		})
 	}
 	deadline := time.NewTimer(drainGrace)

@@ -15,7 +15,8 @@ import (
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
-// rootID is the root context's id; stream contexts count up from it.
+// rootID is the first root context's id; stream contexts count up from
+// it (roots.go: the ids of later roots).
 const rootID = 1
 
 // instance is one instantiated module. Callbacks into it are serialized by
@@ -27,7 +28,9 @@ type instance struct {
 	mem api.Memory
 
 	mu     sync.Mutex // held for each callback, and while cur is set
-	cur    *stream    // the stream whose callback runs; nil for the root context
+	cur    *stream    // the stream whose callback runs; nil for a root context
+	root   *root      // the root context whose callback runs when cur is nil (roots.go)
+	roots  []*root    // the root contexts created here, oldest first
 	ctx    *wasmrt.CallCtx
 	fns    [numCallbacks]api.Function // nil where not exported
 	params [numCallbacks]int
@@ -133,25 +136,11 @@ func (p *Plugin) newInstance(ctx context.Context) (in *instance, err error) {
 		p.stats.instancesCreated.Add(1)
 		return in, nil
 	}
-	if _, err = in.callCtx(sctx, cbContextCreate, rootID, 0); err != nil {
-		return nil, fmt.Errorf("proxy_on_context_create (root): %w", err)
-	}
-	if in.fns[cbVMStart] != nil {
-		ok, err := in.callCtx(sctx, cbVMStart, rootID, uint64(len(p.opts.VMConfig)))
-		if err != nil {
-			return nil, fmt.Errorf("proxy_on_vm_start: %w", err)
-		}
-		if uint32(ok) == 0 {
-			return nil, errors.New("proxy_on_vm_start returned false: the plugin rejected its vm_config" + startLogs.reason())
-		}
-	}
-	if in.fns[cbConfigure] != nil {
-		ok, err := in.callCtx(sctx, cbConfigure, rootID, uint64(len(p.opts.Config)))
-		if err != nil {
-			return nil, fmt.Errorf("proxy_on_configure: %w", err)
-		}
-		if uint32(ok) == 0 {
-			return nil, errors.New("proxy_on_configure returned false: the plugin rejected its config" + startLogs.reason())
+	// One root context per live configuration (roots.go); the first also
+	// runs proxy_on_vm_start.
+	for i, r := range p.liveRoots() {
+		if err = in.startRoot(sctx, r, i == 0, startLogs); err != nil {
+			return nil, err
 		}
 	}
 	p.stats.instancesCreated.Add(1)

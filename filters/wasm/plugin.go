@@ -114,6 +114,7 @@ type Plugin struct {
 	closed   atomic.Bool
 	seq      atomic.Uint64 // instance names
 	host     pluginHost    // ticks, callouts, shared data, queues, metrics
+	roots    rootIDs       // one root context per live configuration (roots.go)
 	abi      abiKind       // Proxy-Wasm or http-wasm, from the module's imports
 
 	// instrumented: the module counts down to deadline checks (interrupt.go)
@@ -190,6 +191,7 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 			return fail(err)
 		}
 	}
+	p.roots.live = []*root{{p: p, id: rootID, config: opts.Config}}
 	p.pool = wasmrt.NewPool(opts.Instances, p.newInstance,
 		func(err error, retryIn time.Duration) {
 			p.logger.Error("wasm instance creation failed", "err", err, "retry_in", retryIn)

@@ -166,7 +166,12 @@ func (q *sharedQueue) drain() {
 			continue
 		}
 		p.onRoot(owner, func() error {
-			_, err := owner.call(cbQueueReady, rootID, uint64(q.id))
+			r := owner.newestRoot() // the configuration in force
+			if r == nil {
+				return nil
+			}
+			owner.root = r
+			_, err := owner.call(cbQueueReady, uint64(r.id), uint64(q.id))
 			return err
 		})
 		p.host.exit()

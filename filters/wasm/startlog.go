@@ -34,6 +34,9 @@ func (l *startLog) add(msg string) {
 
 // reason is ": line; line" or "" when the guest logged no error.
 func (l *startLog) reason() string {
+	if l == nil {
+		return ""
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lines) == 0 {

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,20 +60,27 @@ func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
 		}
 		in := p.host.tick.current(p)
 		if in != nil {
-			p.onRoot(in, func() error {
-				_, err := in.call(cbTick, rootID)
-				return err
-			})
+			p.onRoot(in, func() error { return in.tickRoots() })
 		}
 		// Every instance holding a stream ticks too, as each of Envoy's
 		// worker VMs does: a tick is how many filters resume (body.go).
 		for _, h := range p.holding(in) {
-			p.onRoot(h, func() error {
-				_, err := h.call(cbTick, rootID)
-				return err
-			})
+			p.onRoot(h, func() error { return h.tickRoots() })
 		}
 	}
+}
+
+// tickRoots calls proxy_on_tick on each of the instance's root contexts:
+// during a config-only reload the old configuration's root still holds
+// its streams (roots.go). Callers hold in.mu.
+func (in *instance) tickRoots() error {
+	for _, r := range slices.Clone(in.roots) {
+		in.root = r
+		if _, err := in.call(cbTick, uint64(r.id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // current is the instance that ticks: the owner, or another live one if
