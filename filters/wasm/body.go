@@ -105,6 +105,9 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 	if s == nil || s.failed || !s.started || s.local != nil {
 		return filter.BodyContinue, nil // failed open, or answered already
 	}
+	if f.p.abi == abiHTTPWasm {
+		return f.hwOnResponseBody(s, b) // http-wasm streams only responses
+	}
 	cb, name := cbRequestBody, "request body"
 	if dir == phaseResponse {
 		cb, name = cbResponseBody, "response body"

@@ -36,6 +36,10 @@ func (p *Plugin) NewFilter() *Filter {
 	}
 	if p.abi == abiHTTPWasm {
 		f.needs = p.hwNeeds(f.needs) // buffering the guest enabled at initialization
+		if _, ok := p.exports["handle_response"]; ok && !f.needs.ResponseBody {
+			// An exchange may still enable buffer_response for itself.
+			f.needs.StreamResponseBody, f.needs.MaxBody = true, p.opts.MaxBody
+		}
 	}
 	if !p.opts.FailOpen {
 		f.failure = filter.Error(http.StatusServiceUnavailable, "plugin "+p.name+" failed")
@@ -138,7 +142,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 		resp.Body, s.body.cur = s.body.cur.Buf, nil
 	}
 	if err == nil && f.p.abi == abiHTTPWasm {
-		err = in.hwResponse(s)
+		err = in.hwResponse(s, eos || resp.Header.Get("Content-Length") == "0")
 	}
 	in.cur = nil
 	in.mu.Unlock()

@@ -409,3 +409,69 @@ func TestReloadOfConfigOnlyKeepsInstances(t *testing.T) {
 		t.Errorf("after reloading the first config again: config %q, count %q; want one, 4", cfg, count)
 	}
 }
+
+// http-wasm response buffering per exchange (hw_stream.wat): the exchange
+// that enables buffer_response in handle_request gets its whole body in
+// handle_response, and edits it; the others stream. The upstream sends a
+// first chunk and then waits for the client to have it: an exchange that
+// did not ask must deliver that chunk while the upstream still waits (a
+// gateway buffering it would only deliver at the upstream's safety bound).
+func TestHTTPWasmBuffersOnlyTheExchangesThatAsk(t *testing.T) {
+	t.Setenv("WASMGATE_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	got := make(chan struct{}, 1)
+	var waitedOut atomic.Bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first-")
+		w.(http.Flusher).Flush()
+		if r.Header.Get("X-Buffer") == "" {
+			select {
+			case <-got:
+			case <-time.After(20 * time.Second): // a bound, not a synchronization
+				waitedOut.Store(true)
+			}
+		}
+		_, _ = io.WriteString(w, "second")
+	}))
+	defer up.Close()
+	src, _ := filepath.Abs("testdata/hw_stream.wasm")
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	gatewayConfig(t, file, up.URL, fmt.Sprintf(`
+  hw: { source: %q }`, src), `
+  - { name: s, match: { prefix: /s }, filters: [{ wasm: hw }], upstream: echo }`)
+	g, err := gateway.Start(gateway.Source{File: file}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Shutdown(t.Context()) }()
+	url := "http://" + g.Addrs()["main"].String() + "/s"
+
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Buffer", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if string(body) != "<first-second>" || resp.Header.Get("X-Buffered") != "1" || resp.Header.Get("X-Seen") != "1" {
+		t.Errorf("buffered exchange: %q, headers %v; want <first-second> with x-buffered and x-seen", body, resp.Header)
+	}
+
+	resp, err = http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("first-"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	got <- struct{}{}
+	rest, _ := io.ReadAll(resp.Body)
+	if waitedOut.Load() {
+		t.Error("the first chunk of an exchange that did not ask for buffering reached the client only after the upstream finished: it was buffered")
+	}
+	if b := string(first) + string(rest); b != "first-second" || resp.Header.Get("X-Buffered") != "" || resp.Header.Get("X-Seen") != "1" {
+		t.Errorf("streamed exchange: %q, headers %v; want first-second, x-seen only", b, resp.Header)
+	}
+}

@@ -103,6 +103,10 @@ type hwStream struct {
 	respRead   int
 	reqWritten bool // write_body has replaced the body in this handler
 	respWrote  bool
+	// deferred: handle_response waits for the whole response body, which
+	// this exchange asked to buffer (enable_features(buffer_response) in
+	// handle_request) on a route that streams it (hwOnResponseBody).
+	deferred bool
 }
 
 // hwInit holds the features enabled during initialization (every
@@ -140,10 +144,17 @@ func (in *instance) hwRequest(s *stream) error {
 }
 
 // hwResponse runs handle_response if handle_request asked for the next
-// handler. is_error is 1 when the response is the gateway's own error.
-func (in *instance) hwResponse(s *stream) error {
+// handler. is_error is 1 when the response is the gateway's own error. An
+// exchange that enabled buffer_response for itself, on a route that
+// streams responses, runs it at the body's end instead, when a body
+// follows (eos false).
+func (in *instance) hwResponse(s *stream, eos bool) error {
 	hw := &s.host.hw
 	if !hw.next || in.fns[cbHandleResponse] == nil {
+		return nil
+	}
+	if !eos && hw.features&hwBufferResponse != 0 && !s.f.needs.ResponseBody && s.f.needs.StreamResponseBody {
+		hw.deferred = true
 		return nil
 	}
 	resp := s.x.Response
@@ -169,10 +180,12 @@ func boolBits(b bool, bit uint32) uint32 {
 
 // hwSupported is what enable_features may turn on for an exchange of this
 // route: request buffering always (the host reads the body into memory),
-// response buffering only where the route buffers responses.
+// response buffering where the route buffers responses or, for a guest
+// with handle_response, streams them (the exchange that asks buffers its
+// own response; the others stream on).
 func (f *Filter) hwSupported() uint32 {
 	s := uint32(hwBufferRequest)
-	if f.needs.ResponseBody {
+	if f.needs.ResponseBody || f.needs.StreamResponseBody {
 		s |= hwBufferResponse
 	}
 	return s
@@ -568,7 +581,7 @@ func hwWriteBody(_ context.Context, in *instance, mem api.Memory, s *stream, a [
 		if hw.inResponse {
 			resp = s.x.Response
 			if resp == nil || resp.Body == nil {
-				hwTrap("the response body streams on this route: enable buffer_response (feature 2) at initialization, or list it under bodies:")
+				hwTrap("the response body streams on this exchange: enable buffer_response (feature 2) in handle_request or at initialization, or list it under bodies:")
 			}
 		}
 		var b []byte
@@ -606,4 +619,37 @@ func hwSetStatus(_ context.Context, _ *instance, _ api.Memory, s *stream, a []ui
 		s.host.hw.response().Status = code
 	}
 	return 0
+}
+
+// hwOnResponseBody buffers the response body of an exchange that enabled
+// buffer_response in handle_request, and runs handle_response at its end
+// with the whole body readable and writable; the status and headers are
+// not sent yet (the chain holds them while a filter buffers). Every other
+// exchange's body passes through untouched.
+func (f *Filter) hwOnResponseBody(s *stream, b *filter.Body) (filter.BodyAction, *filter.Response) {
+	hw := &s.host.hw
+	if !hw.deferred {
+		return filter.BodyContinue, nil
+	}
+	if !b.End {
+		return filter.BodyBuffer, nil
+	}
+	hw.deferred = false
+	resp := s.x.Response
+	resp.Body = b.Buf
+	if resp.Body == nil {
+		resp.Body = []byte{}
+	}
+	in := s.in
+	in.mu.Lock()
+	in.cur = s
+	hw.inResponse, hw.respWrote = true, false
+	_, err := in.call(cbHandleResponse, uint64(hw.ctx), 0)
+	in.cur = nil
+	in.mu.Unlock()
+	if err != nil {
+		return filter.BodyContinue, f.holdOrFail(s, "response", err)
+	}
+	b.Buf = resp.Body
+	return filter.BodyContinue, nil
 }
