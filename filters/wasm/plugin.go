@@ -4,6 +4,12 @@
 // a WASI subset, sandbox limits and failure policies. The route filter is
 // `- wasm: NAME` referencing `plugins.NAME`; Load and Plugin.Exchange run a
 // module outside a route (the plugin test command, the SDK's test helper).
+//
+// Rooms: internal/wasmrt holds what no ABI owns (compile and cache, the
+// instance pool, deadlines, linear memory); internal/instrument rewrites
+// modules for deadlines; guestmetric names guest metrics; this package
+// holds the API, the route filter and the two ABI hosts (README.md,
+// "Layout").
 package wasm
 
 import (
