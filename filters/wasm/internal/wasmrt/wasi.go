@@ -1,10 +1,8 @@
-package wasm
+package wasmrt
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"log/slog"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -16,6 +14,23 @@ import (
 // list, exit. No filesystem, network or environment; every other WASI
 // import answers ENOSYS.
 
+// HostFunc is one host function: its Wasm signature (one letter per
+// value: i for i32, I for i64) and implementation, which reads its i32
+// arguments from a and returns the status the guest gets.
+type HostFunc struct {
+	Params  string
+	Results string // "" or "i"
+	Fn      func(ctx context.Context, out Output, mem api.Memory, a []uint64) uint32
+}
+
+// Output takes what a guest writes to stdout (fd 1) and stderr (fd 2).
+type Output interface {
+	WriteOutput(ctx context.Context, fd int, b []byte)
+}
+
+// ErrnoNosys is the answer of a WASI function not provided.
+const ErrnoNosys = errnoNosys
+
 const (
 	errnoSuccess = 0
 	errnoBadf    = 8
@@ -24,7 +39,8 @@ const (
 	errnoNosys   = 52
 )
 
-var wasiFuncs = map[string]hostFunc{
+// WASI is the WASI subset provided, by function name.
+var WASI = map[string]HostFunc{
 	"fd_write":          {"iiii", "i", wasiFdWrite},
 	"clock_time_get":    {"iIi", "i", wasiClockTimeGet},
 	"clock_res_get":     {"ii", "i", wasiClockResGet},
@@ -41,11 +57,11 @@ var wasiFuncs = map[string]hostFunc{
 	"poll_oneoff":       {"iiii", "i", wasiPollOneoff},
 }
 
-func wasiOK(context.Context, *instance, api.Memory, []uint64) status   { return errnoSuccess }
-func wasiBadf(context.Context, *instance, api.Memory, []uint64) status { return errnoBadf }
+func wasiOK(context.Context, Output, api.Memory, []uint64) uint32   { return errnoSuccess }
+func wasiBadf(context.Context, Output, api.Memory, []uint64) uint32 { return errnoBadf }
 
 // wasiFdWrite sends stdout and stderr to the log, one entry per call.
-func wasiFdWrite(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func wasiFdWrite(ctx context.Context, o Output, mem api.Memory, a []uint64) uint32 {
 	fd, iovs, n, retN := arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3)
 	if fd != 1 && fd != 2 {
 		return errnoBadf
@@ -73,45 +89,11 @@ func wasiFdWrite(ctx context.Context, in *instance, mem api.Memory, a []uint64) 
 	if !mem.WriteUint32Le(retN, total) {
 		return errnoFault
 	}
-	in.writeOutput(ctx, int(fd), out)
+	o.WriteOutput(ctx, int(fd), out)
 	return errnoSuccess
 }
 
-// writeOutput logs stdout/stderr a line at a time (runtimes write a line
-// in many pieces); a partial line waits for its end, up to 4KiB.
-func (in *instance) writeOutput(ctx context.Context, fd int, b []byte) {
-	level, name := slog.LevelInfo, "stdout"
-	if fd == 2 {
-		level, name = slog.LevelWarn, "stderr"
-	}
-	buf := append(in.output[fd-1], b...)
-	for {
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			break
-		}
-		if line := bytes.TrimRight(buf[:i], "\r"); len(line) > 0 {
-			in.guestLog(ctx, name, level, line)
-		}
-		buf = buf[i+1:]
-	}
-	if len(buf) > 4<<10 {
-		in.guestLog(ctx, name, level, buf)
-		buf = buf[:0]
-	}
-	in.output[fd-1] = append(in.output[fd-1][:0], buf...)
-}
-
-// flushOutput logs partial lines left when a callback returns.
-func (in *instance) flushOutput(ctx context.Context) {
-	for fd := 1; fd <= 2; fd++ {
-		if b := in.output[fd-1]; len(b) > 0 {
-			in.writeOutput(ctx, fd, []byte{'\n'})
-		}
-	}
-}
-
-func wasiClockTimeGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiClockTimeGet(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	var t int64
 	switch arg(a, 0) {
 	case 0: // realtime
@@ -129,14 +111,14 @@ func wasiClockTimeGet(_ context.Context, _ *instance, mem api.Memory, a []uint64
 
 var processStart = time.Now()
 
-func wasiClockResGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiClockResGet(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	if mem == nil || !mem.WriteUint64Le(arg(a, 1), 1000) {
 		return errnoFault
 	}
 	return errnoSuccess
 }
 
-func wasiRandomGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiRandomGet(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	b, ok := read(mem, arg(a, 0), arg(a, 1))
 	if !ok {
 		return errnoFault
@@ -145,7 +127,7 @@ func wasiRandomGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) s
 	return errnoSuccess
 }
 
-func wasiSizesGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiSizesGet(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	if mem == nil || !mem.WriteUint32Le(arg(a, 0), 0) || !mem.WriteUint32Le(arg(a, 1), 0) {
 		return errnoFault
 	}
@@ -154,7 +136,7 @@ func wasiSizesGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) st
 
 // wasiFdstatGet describes stdout and stderr as character devices, so
 // language runtimes agree to write to them.
-func wasiFdstatGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiFdstatGet(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	fd := arg(a, 0)
 	if fd > 2 {
 		return errnoBadf
@@ -168,14 +150,14 @@ func wasiFdstatGet(_ context.Context, _ *instance, mem api.Memory, a []uint64) s
 }
 
 // wasiProcExit ends the guest: the instance is then discarded.
-func wasiProcExit(ctx context.Context, in *instance, _ api.Memory, a []uint64) status {
+func wasiProcExit(_ context.Context, _ Output, _ api.Memory, a []uint64) uint32 {
 	panic(sys.NewExitError(arg(a, 0)))
 }
 
 // wasiPollOneoff answers every subscription at once without waiting: a
 // guest must not sleep inside a callback (its deadline is running), and
 // language runtimes only use it to yield.
-func wasiPollOneoff(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func wasiPollOneoff(_ context.Context, _ Output, mem api.Memory, a []uint64) uint32 {
 	in, out, n, retN := arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3)
 	if mem == nil || n == 0 || n > 64 {
 		return errnoInval
@@ -196,4 +178,17 @@ func wasiPollOneoff(_ context.Context, _ *instance, mem api.Memory, a []uint64) 
 		return errnoFault
 	}
 	return errnoSuccess
+}
+
+func arg(a []uint64, i int) uint32 { return uint32(a[i]) }
+
+// read returns guest memory [ptr, ptr+size), or false if out of range.
+func read(mem api.Memory, ptr, size uint32) ([]byte, bool) {
+	if mem == nil {
+		return nil, false
+	}
+	if size == 0 {
+		return nil, true
+	}
+	return mem.Read(ptr, size)
 }
