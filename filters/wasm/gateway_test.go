@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -400,13 +401,22 @@ func TestReloadOfConfigOnlyKeepsInstances(t *testing.T) {
 		t.Errorf("proxy_on_vm_start ran %d times, want once (at the first load)", n)
 	}
 
+	// A config the guest rejects fails the reload; the running one serves on.
+	gatewayConfig(t, file, up.URL, withConfig("!bad"), routes)
+	if err := g.Reload(); err == nil || !strings.Contains(err.Error(), "rejected its config") {
+		t.Errorf("reload with a config the guest rejects: %v; want the plugin's rejection", err)
+	}
+	if cfg, count := get(); cfg != "two" || count != "4" {
+		t.Errorf("after the refused reload: config %q, count %q; want two, 4", cfg, count)
+	}
+
 	// And back: the retired first root is not reused; a third root serves.
 	gatewayConfig(t, file, up.URL, withConfig("one"), routes)
 	if err := g.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, count := get(); cfg != "one" || count != "4" {
-		t.Errorf("after reloading the first config again: config %q, count %q; want one, 4", cfg, count)
+	if cfg, count := get(); cfg != "one" || count != "5" {
+		t.Errorf("after reloading the first config again: config %q, count %q; want one, 5", cfg, count)
 	}
 }
 

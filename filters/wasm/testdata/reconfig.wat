@@ -3,7 +3,7 @@
 ;; by root id); each request gets x-config (its root's configuration, the
 ;; parent of its context) and x-count (requests this instance served, as one
 ;; digit: the instance's memory surviving a reload counts on). vm_start logs
-;; "vm_start". Assembled by `go generate` into the .wasm beside it.
+;; "vm_start". A config starting with "!" is rejected (configure false). Assembled by `go generate` into the .wasm beside it.
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
@@ -45,6 +45,11 @@
       (then
         (i32.store offset=4 (local.get $e) (i32.load (i32.const 16)))
         (i32.store offset=8 (local.get $e) (i32.load (i32.const 20)))))
+    (if (i32.and (i32.gt_u (local.get $size) (i32.const 0))
+                 (i32.eq (i32.load8_u (i32.load offset=4 (local.get $e))) (i32.const 33)))
+      (then
+        (i32.store (local.get $e) (i32.const 0)) ;; forget the entry
+        (return (i32.const 0))))
     (i32.const 1))
   ;; $entry finds the table entry of a root id (0 if none)
   (func $entry (param $root i32) (result i32)
