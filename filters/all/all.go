@@ -26,6 +26,7 @@ import (
 	_ "github.com/wasmgate/wasmgate/filters/ipfilter"
 	_ "github.com/wasmgate/wasmgate/filters/jwt"
 	_ "github.com/wasmgate/wasmgate/filters/mtls"
+	_ "github.com/wasmgate/wasmgate/filters/openapi"
 	_ "github.com/wasmgate/wasmgate/filters/priority"
 	_ "github.com/wasmgate/wasmgate/filters/quota"
 	_ "github.com/wasmgate/wasmgate/filters/ratelimit"

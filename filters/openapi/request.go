@@ -1,0 +1,257 @@
+package openapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// what selects the parts of a request that are validated.
+type what struct {
+	path, query, headers, cookies, body bool
+}
+
+// checkParams validates op's parameters of the kinds w selects.
+func checkParams(op *operation, r *http.Request, cap *captures, w what, ps *problems) {
+	for _, p := range op.params {
+		switch p.in {
+		case "path":
+			if w.path && p.pathIdx < cap.n {
+				checkParam(p, "path."+p.name, []string{cap.vals[p.pathIdx]}, ps)
+			}
+		case "query":
+			if w.query {
+				checkQuery(p, r.URL.RawQuery, ps)
+			}
+		case "header":
+			if w.headers {
+				vals := r.Header[p.key]
+				if len(vals) == 0 {
+					if p.required {
+						ps.add("header."+p.name, "required header is missing")
+					}
+					continue
+				}
+				checkParam(p, "header."+p.name, vals, ps)
+			}
+		case "cookie":
+			if w.cookies {
+				c, err := r.Cookie(p.name)
+				if err != nil {
+					if p.required {
+						ps.add("cookie."+p.name, "required cookie is missing")
+					}
+					continue
+				}
+				checkParam(p, "cookie."+p.name, []string{c.Value}, ps)
+			}
+		}
+	}
+}
+
+// checkQuery finds p's values in the raw query without parsing all of it
+// into a map, and checks them.
+func checkQuery(p *param, raw string, ps *problems) {
+	var buf [4]string
+	vals := buf[:0]
+	for raw != "" {
+		var pair string
+		if i := strings.IndexByte(raw, '&'); i >= 0 {
+			pair, raw = raw[:i], raw[i+1:]
+		} else {
+			pair, raw = raw, ""
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if k != p.name {
+			if strings.IndexByte(k, '%') < 0 && strings.IndexByte(k, '+') < 0 {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != p.name {
+				continue
+			}
+		}
+		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
+			uv, err := url.QueryUnescape(v)
+			if err != nil {
+				ps.add("query."+p.name, "not a valid percent-encoded value")
+				return
+			}
+			v = uv
+		}
+		vals = append(vals, v)
+	}
+	if len(vals) == 0 {
+		if p.required {
+			ps.add("query."+p.name, "required query parameter is missing")
+		}
+		return
+	}
+	checkParam(p, "query."+p.name, vals, ps)
+}
+
+// checkParam checks a parameter's string values against its schema by
+// writing them as the JSON value they stand for (an integer parameter's
+// "10" is the number 10, a list's values a JSON array) in a pooled buffer
+// and running the body validator over it: one code path for every keyword.
+func checkParam(p *param, loc string, vals []string, ps *problems) {
+	if p.schema == nil || p.object {
+		return
+	}
+	c := checkers.Get().(*checker)
+	buf := c.scratch[:0]
+	if p.array {
+		items := resolveTop(p.schema).items
+		buf = append(buf, '[')
+		n := 0
+		for _, v := range vals {
+			parts := []string{v}
+			if !p.explode || p.in != "query" && p.in != "cookie" {
+				parts = strings.Split(v, ",")
+			}
+			for _, part := range parts {
+				if n > 0 {
+					buf = append(buf, ',')
+				}
+				buf = appendScalar(buf, items, part)
+				n++
+			}
+		}
+		buf = append(buf, ']')
+	} else {
+		if len(vals) > 1 && p.in == "query" {
+			ps.add(loc, "given more than once; the API takes one value")
+		}
+		buf = appendScalar(buf, p.schema, vals[0])
+	}
+	c.scratch = buf
+	c.data, c.problems, c.prefix, c.request = buf, ps, loc, true
+	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	c.value(p.schema, 0)
+	if c.syntax {
+		ps.add(loc, "not valid UTF-8")
+	}
+	c.data, c.problems = nil, nil
+	checkers.Put(c)
+}
+
+// appendScalar writes v as the JSON scalar the schema s wants: a number
+// or boolean when s allows one and v spells it, else a string.
+func appendScalar(buf []byte, s *schema, v string) []byte {
+	t := jsonType(0)
+	if s != nil {
+		t = resolveTop(s).types
+	}
+	if t&(tNumber|tInteger) != 0 && isJSONNumber(v) {
+		return append(buf, v...)
+	}
+	if t&tBool != 0 && (v == "true" || v == "false") {
+		return append(buf, v...)
+	}
+	if t&tNull != 0 && v == "null" && t&tString == 0 {
+		return append(buf, v...)
+	}
+	return appendJSONString(buf, v)
+}
+
+func isJSONNumber(v string) bool {
+	c := checker{data: []byte(v)}
+	if v == "" {
+		return false
+	}
+	end, _, _ := c.number(0)
+	return !c.syntax && end == len(v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = append(buf, `\ufffd`...)
+			} else {
+				buf = append(buf, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch {
+		case b == '"' || b == '\\':
+			buf = append(buf, '\\', b)
+		case b < 0x20:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+		default:
+			buf = append(buf, b)
+		}
+		i++
+	}
+	return append(buf, '"')
+}
+
+// mediaType returns the type/subtype of a Content-Type, lower case,
+// without its parameters.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if 'A' <= ct[i] && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
+// pick finds the documented media type for mt: exact, then type/*, then */*.
+func pick(content []media, mt string) *media {
+	for i := range content {
+		m := &content[i]
+		switch {
+		case m.typ == mt, m.typ == "*/*":
+			return m
+		case strings.HasSuffix(m.typ, "/*") && strings.HasPrefix(mt, m.typ[:len(m.typ)-1]):
+			return m
+		}
+	}
+	return nil
+}
+
+// acceptable reports whether an explicit Accept header admits one of the
+// media types op's responses document. It is lenient: no Accept, an
+// operation that documents no content, or any wildcard passes.
+func acceptable(op *operation, accept string) bool {
+	if accept == "" || len(op.produces) == 0 {
+		return true
+	}
+	for accept != "" {
+		var rng string
+		if i := strings.IndexByte(accept, ','); i >= 0 {
+			rng, accept = accept[:i], accept[i+1:]
+		} else {
+			rng, accept = accept, ""
+		}
+		params := ""
+		if i := strings.IndexByte(rng, ';'); i >= 0 {
+			rng, params = rng[:i], rng[i:]
+		}
+		rng = strings.ToLower(strings.TrimSpace(rng))
+		if strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") && !strings.Contains(params, "q=0.") {
+			continue // q=0: "not acceptable"
+		}
+		if rng == "*/*" || rng == "" {
+			return true
+		}
+		for _, p := range op.produces {
+			if p == rng || p == "*/*" || strings.HasSuffix(rng, "/*") && strings.HasPrefix(p, rng[:len(rng)-1]) ||
+				strings.HasSuffix(p, "/*") && strings.HasPrefix(rng, p[:len(p)-1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
