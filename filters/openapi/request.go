@@ -18,7 +18,7 @@ func checkParams(op *operation, r *http.Request, cap *captures, w what, ps *prob
 		switch p.in {
 		case "path":
 			if w.path && p.pathIdx < cap.n {
-				checkParam(p, "path."+p.name, []string{cap.vals[p.pathIdx]}, ps)
+				checkParam(p, cap.vals[p.pathIdx:p.pathIdx+1], ps)
 			}
 		case "query":
 			if w.query {
@@ -29,22 +29,22 @@ func checkParams(op *operation, r *http.Request, cap *captures, w what, ps *prob
 				vals := r.Header[p.key]
 				if len(vals) == 0 {
 					if p.required {
-						ps.add("header."+p.name, "required header is missing")
+						ps.add(p.loc, "required header is missing")
 					}
 					continue
 				}
-				checkParam(p, "header."+p.name, vals, ps)
+				checkParam(p, vals, ps)
 			}
 		case "cookie":
 			if w.cookies {
 				c, err := r.Cookie(p.name)
 				if err != nil {
 					if p.required {
-						ps.add("cookie."+p.name, "required cookie is missing")
+						ps.add(p.loc, "required cookie is missing")
 					}
 					continue
 				}
-				checkParam(p, "cookie."+p.name, []string{c.Value}, ps)
+				checkParam(p, []string{c.Value}, ps)
 			}
 		}
 	}
@@ -74,7 +74,7 @@ func checkQuery(p *param, raw string, ps *problems) {
 		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
 			uv, err := url.QueryUnescape(v)
 			if err != nil {
-				ps.add("query."+p.name, "not a valid percent-encoded value")
+				ps.add(p.loc, "not a valid percent-encoded value")
 				return
 			}
 			v = uv
@@ -83,18 +83,19 @@ func checkQuery(p *param, raw string, ps *problems) {
 	}
 	if len(vals) == 0 {
 		if p.required {
-			ps.add("query."+p.name, "required query parameter is missing")
+			ps.add(p.loc, "required query parameter is missing")
 		}
 		return
 	}
-	checkParam(p, "query."+p.name, vals, ps)
+	checkParam(p, vals, ps)
 }
 
 // checkParam checks a parameter's string values against its schema by
 // writing them as the JSON value they stand for (an integer parameter's
 // "10" is the number 10, a list's values a JSON array) in a pooled buffer
 // and running the body validator over it: one code path for every keyword.
-func checkParam(p *param, loc string, vals []string, ps *problems) {
+func checkParam(p *param, vals []string, ps *problems) {
+	loc := p.loc
 	if p.schema == nil || p.object {
 		return
 	}

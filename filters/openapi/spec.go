@@ -167,6 +167,7 @@ type param struct {
 	name     string
 	in       string // path, query, header, cookie
 	key      string // the header's canonical name
+	loc      string // "query.limit": where its problems are
 	required bool
 	schema   *schema
 	array    bool // a list: form explode repeats the name, else commas
@@ -298,6 +299,7 @@ func compileParam(c *compiler, m map[string]any, at string) (*param, error) {
 	if p.name == "" {
 		return nil, fmt.Errorf("%s: a parameter without a name", at)
 	}
+	p.loc = p.in + "." + p.name
 	switch p.in {
 	case "path":
 		p.required = true

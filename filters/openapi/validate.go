@@ -50,12 +50,15 @@ func validateJSON(s *schema, data []byte, prefix string, request bool, ps *probl
 	c := checkers.Get().(*checker)
 	c.data, c.problems, c.prefix, c.request = data, ps, prefix, request
 	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	before, dropped := len(ps.list), ps.dropped
 	i := c.value(s, ws(data, 0))
 	if !c.syntax && ws(data, i) != len(data) {
 		c.syntax = true
 	}
 	ok := !c.syntax
 	if c.syntax {
+		// What was found before the error says little: only the error.
+		ps.list, ps.dropped = ps.list[:before], dropped
 		ps.add(prefix, "not valid JSON")
 	}
 	c.data, c.problems = nil, nil
