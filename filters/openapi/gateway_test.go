@@ -183,4 +183,3 @@ func abs(t *testing.T, p string) string {
 	}
 	return wd + "/" + p
 }
-
