@@ -25,7 +25,7 @@ Run 'wasmgate serve' with no config to start the embedded demo.`,
 	// --version prints what `wasmgate version` prints.
 	root.Version = versionText()
 	root.SetVersionTemplate("{{.Version}}")
-	root.AddCommand(newPluginCmd(), newConfigCmd())
+	root.AddCommand(newPluginCmd(), newConfigCmd(), newOpenAPICmd())
 	root.SetErrPrefix("wasmgate:")
 	return root
 }

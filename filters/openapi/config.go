@@ -71,11 +71,13 @@ type Operations struct {
 
 // Parts selects the parts of a request that are validated.
 type Parts struct {
-	Path    *bool `yaml:"path"`
-	Query   *bool `yaml:"query"`
-	Headers *bool `yaml:"headers"`
-	Cookies *bool `yaml:"cookies"`
-	Body    *bool `yaml:"body"`
+	Path    *bool `yaml:"path"`    // path parameters (default true)
+	Query   *bool `yaml:"query"`   // query parameters (default true)
+	Headers *bool `yaml:"headers"` // header parameters (default true)
+	Cookies *bool `yaml:"cookies"` // cookie parameters (default true)
+	// Body: the request body's media type and, for JSON, its schema
+	// (default true; false also leaves the body unbuffered).
+	Body *bool `yaml:"body"`
 }
 
 func (p Parts) what() what {

@@ -15,10 +15,12 @@ import (
 // request needs is decided here, at load.
 type spec struct {
 	title string
-	json  []byte // the document as JSON, as the portal publishes it
-	bases []string
-	paths []*pathEntry
-	ops   []*operation
+	json  []byte   // the document as JSON, as the portal publishes it
+	bases []string // longest first, as matching tries them
+	// firstBase is the first server's path, the one Routes writes.
+	firstBase string
+	paths     []*pathEntry
+	ops       []*operation
 }
 
 // compileOptions are the parts of the filter's config that shape a spec.
@@ -48,6 +50,8 @@ func compileSpec(name string, data []byte, opts compileOptions) (*spec, error) {
 	sp := &spec{json: doc.JSON}
 	sp.title, _ = info["title"].(string)
 	sp.bases = basePaths(root, opts.BasePath)
+	sp.firstBase = sp.bases[0]
+	sort.SliceStable(sp.bases, func(i, j int) bool { return len(sp.bases[i]) > len(sp.bases[j]) })
 	c, err := newCompiler(root)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
@@ -120,7 +124,8 @@ func sortedKeys(m map[string]any) []string {
 }
 
 // basePaths are the path prefixes the API is served under: base_path when
-// set, else the path of each server URL ("/" when there is none).
+// set, else the path of each server URL ("" when there is none), in the
+// document's order.
 func basePaths(root map[string]any, override string) []string {
 	if override != "" {
 		return []string{strings.TrimSuffix(override, "/")}
@@ -146,7 +151,6 @@ func basePaths(root map[string]any, override string) []string {
 	if len(out) == 0 {
 		out = []string{""}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
