@@ -87,6 +87,21 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("orders checked against their OpenAPI document", func(t *testing.T) {
+		resp, body := g.Get("/api/orders?user=abc")
+		if resp.StatusCode != 400 || !strings.Contains(string(body), `"location":"query.user"`) {
+			t.Errorf("GET /api/orders?user=abc: %d %s, want the openapi filter's 400 naming query.user", resp.StatusCode, body)
+		}
+		req := newRequest(t, "GET", g.URL("/api/orders"), nil)
+		req.Header.Set("Accept", "application/xml")
+		if resp, body := g.Do(req); resp.StatusCode != 406 {
+			t.Errorf("GET /api/orders accepting only XML: %d %s, want 406", resp.StatusCode, body)
+		}
+		if resp, body := g.Get("/api/orders?user=42"); resp.StatusCode != 200 {
+			t.Errorf("GET /api/orders?user=42: %d %s", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("banner", func(t *testing.T) {
 		// The banner is printed just after the gateway turns ready.
 		var out string

@@ -195,7 +195,7 @@ func indexService() http.Handler {
 				{"route": "GET /", "what": "this list"},
 				{"route": "GET /api/users", "what": "all users (rewritten to /users)"},
 				{"route": "GET /api/users/{id}", "what": "one user; the gateway adds X-User-Id from the path"},
-				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped); a Wasm filter (plugins/json-validate) checks POST bodies: item a string, qty an integer 1..100, else 400 with the reason"},
+				{"route": "GET|POST /api/orders", "what": "list or create orders (prefix /api stripped); a Wasm filter (plugins/json-validate) checks POST bodies: item a string, qty an integer 1..100, else 400 with the reason; the openapi filter checks every request against the API's OpenAPI document (GET /api/orders?user=abc: 400 naming query.user)"},
 				{"route": "GET /api/orders/stream", "what": "server-sent events, streamed through unbuffered"},
 				{"route": "GET /api/home/{id}", "what": "aggregated: profile, then that user's orders, and recommendations (optional, sometimes slow) in one JSON"},
 				{"route": "GET /api/me", "what": "who you are: needs a JWT (Authorization: Bearer, the banner prints one)"},
