@@ -66,7 +66,15 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		maxProblems: c.MaxProblems,
 		logger:      bc.Logger,
 		route:       bc.Route,
-		meter:       bc.Counter,
+	}
+	// Counters for the operations of a refreshed document are made after
+	// the build: keep the meter (safe in any goroutine), not bc.
+	meter := bc.Meter
+	f.meter = func(m filter.Metric, labels ...filter.Label) *filter.Counter {
+		if meter == nil {
+			return new(filter.Counter)
+		}
+		return meter.Counter(m, labels...)
 	}
 	if f.logger == nil {
 		f.logger = slog.New(slog.DiscardHandler)
@@ -100,9 +108,19 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		if logger == nil {
 			logger = f.logger
 		}
-		v, err := bc.Keep(remoteKey{url: c.SpecURL, refresh: refresh, timeout: timeout, opts: string(opts)}, func() (io.Closer, error) {
-			return newRemoteSpec(c.SpecURL, refresh, timeout, c.options(), logger)
-		})
+		key := remoteKey{url: c.SpecURL, refresh: refresh, timeout: timeout, opts: string(opts)}
+		create := func() (io.Closer, error) {
+			// Checking a config (validate) proves the document reads and
+			// compiles, and starts nothing.
+			return newRemoteSpec(c.SpecURL, refresh, timeout, c.options(), logger, !bc.DryRun)
+		}
+		var v io.Closer
+		var err error
+		if bc.DryRun {
+			v, err = create()
+		} else {
+			v, err = bc.Keep(key, create)
+		}
 		if err != nil {
 			return nil, config.FieldErr("spec_url", "%v", err)
 		}

@@ -43,8 +43,9 @@ type remoteKey struct {
 }
 
 // newRemoteSpec fetches and compiles the document once; it fails when
-// that first fetch does (there is nothing to validate against).
-func newRemoteSpec(url string, refresh, timeout time.Duration, opts compileOptions, logger *slog.Logger) (*remoteSpec, error) {
+// that first fetch does (there is nothing to validate against). With
+// refreshing, a goroutine fetches it again every refresh until Close.
+func newRemoteSpec(url string, refresh, timeout time.Duration, opts compileOptions, logger *slog.Logger, refreshing bool) (*remoteSpec, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &remoteSpec{
 		url: url, refresh: refresh, opts: opts, logger: logger,
@@ -54,6 +55,11 @@ func newRemoteSpec(url string, refresh, timeout time.Duration, opts compileOptio
 	if err := s.fetch(ctx); err != nil {
 		cancel()
 		return nil, err
+	}
+	if !refreshing {
+		cancel()
+		close(s.done)
+		return s, nil
 	}
 	go s.loop(ctx)
 	return s, nil
