@@ -1,7 +1,9 @@
 package openapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -227,8 +229,9 @@ func TestOperationsAndParts(t *testing.T) {
 // TestReportMode lets invalid requests through, counting them.
 func TestReportMode(t *testing.T) {
 	m := newMeter()
+	var logs bytes.Buffer
 	c := &Config{Spec: "testdata/warehouse.yaml", Mode: "report"}
-	fl, err := c.Build(&filter.BuildContext{Route: "api", Meter: m})
+	fl, err := c.Build(&filter.BuildContext{Route: "api", Meter: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +243,9 @@ func TestReportMode(t *testing.T) {
 	}
 	if resp := f.OnRequest(exchange("PUT", "/v1/orders", "")); resp != nil {
 		t.Errorf("405 in report mode: %d", resp.Status)
+	}
+	if !strings.Contains(logs.String(), `problems="query.limit: must be >= 1"`) || !strings.Contains(logs.String(), "report mode") {
+		t.Errorf("report mode did not log the problem: %s", logs.String())
 	}
 	for k, want := range map[string]uint64{
 		"api/listOrders/invalid": 1, "api/listOrders/valid": 1, "api//not_found": 1, "api//method_not_allowed": 1,
