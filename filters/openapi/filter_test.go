@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
 )
@@ -365,4 +366,25 @@ func (m *meter) all() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestLimits: a body nested too deeply, or one whose schema's branches
+// would make it cost exponential time, is refused quickly instead.
+func TestLimits(t *testing.T) {
+	f := build(t, &Config{Spec: "testdata/nested.yaml"})
+	for _, tc := range []struct {
+		body, want string
+	}{
+		{strings.Repeat("[", 600) + strings.Repeat("]", 600), "nested deeper than 512 levels"},
+		{strings.Repeat("[", 60) + strings.Repeat("]", 60), "too complex to validate"},
+	} {
+		start := time.Now()
+		resp := f.OnRequest(exchange("POST", "/tree", tc.body, "Content-Type", "application/json"))
+		if resp == nil || resp.Status != 400 || !strings.Contains(string(resp.Body), tc.want) {
+			t.Errorf("%.20s...: %+v, want 400 saying %q", tc.body, resp, tc.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%.20s...: took %v", tc.body, d)
+		}
+	}
 }

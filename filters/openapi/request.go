@@ -126,10 +126,12 @@ func checkParam(p *param, vals []string, ps *problems) {
 		buf = appendScalar(buf, p.schema, vals[0])
 	}
 	c.scratch = buf
-	c.data, c.problems, c.prefix, c.request = buf, ps, loc, true
-	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	c.start(buf, loc, true, ps)
 	c.value(p.schema, 0)
-	if c.syntax {
+	switch {
+	case c.limit != "":
+		ps.add(loc, c.limit)
+	case c.syntax:
 		ps.add(loc, "not valid UTF-8")
 	}
 	c.data, c.problems = nil, nil

@@ -30,6 +30,11 @@ type checker struct {
 	syntax   bool
 	prefix   string
 	scratch  []byte // parameters written as JSON (request.go)
+	// Limits, so that no body costs more than its size says: nesting
+	// depth, and values visited (anyOf/oneOf branches re-read theirs;
+	// recursive schemas with branches could otherwise multiply that).
+	depth, work, budget int
+	limit               string // which limit stopped the check, or ""
 	// direction: readOnly properties must not be sent in a request,
 	// writeOnly ones not in a response.
 	request bool
@@ -48,8 +53,7 @@ var checkers = sync.Pool{New: func() any { return &checker{path: make([]seg, 0, 
 // "/body"). It reports whether data is JSON at all.
 func validateJSON(s *schema, data []byte, prefix string, request bool, ps *problems) bool {
 	c := checkers.Get().(*checker)
-	c.data, c.problems, c.prefix, c.request = data, ps, prefix, request
-	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	c.start(data, prefix, request, ps)
 	before, dropped := len(ps.list), ps.dropped
 	i := c.value(s, ws(data, 0))
 	if !c.syntax && ws(data, i) != len(data) {
@@ -59,11 +63,23 @@ func validateJSON(s *schema, data []byte, prefix string, request bool, ps *probl
 	if c.syntax {
 		// What was found before the error says little: only the error.
 		ps.list, ps.dropped = ps.list[:before], dropped
-		ps.add(prefix, "not valid JSON")
+		if c.limit != "" {
+			ps.add(prefix, c.limit)
+		} else {
+			ps.add(prefix, "not valid JSON")
+		}
 	}
 	c.data, c.problems = nil, nil
 	checkers.Put(c)
 	return ok
+}
+
+const maxDepth = 512
+
+func (c *checker) start(data []byte, prefix string, request bool, ps *problems) {
+	c.data, c.problems, c.prefix, c.request = data, ps, prefix, request
+	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	c.depth, c.work, c.budget, c.limit = 0, 0, 64*len(data)+1024, ""
 }
 
 // prefix is kept beside the checker's fields for location strings.
@@ -91,6 +107,11 @@ func (c *checker) value(s *schema, i int) int {
 		c.syntax = true
 		return len(d)
 	}
+	if c.work++; c.work > c.budget {
+		c.limit = "too complex to validate: its schema's branches re-read it too often"
+		c.syntax = true
+		return len(d)
+	}
 	if s == nil {
 		return c.skip(i)
 	}
@@ -110,14 +131,26 @@ func (c *checker) value(s *schema, i int) int {
 			c.wrongType(s, t)
 			return c.skip(i)
 		}
+		if c.depth++; c.depth > maxDepth {
+			c.limit = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			c.syntax = true
+			return len(d)
+		}
 		end = c.object(s, i)
+		c.depth--
 	case b == '[':
 		t = tArray
 		if s.types != 0 && s.types&tArray == 0 {
 			c.wrongType(s, t)
 			return c.skip(i)
 		}
+		if c.depth++; c.depth > maxDepth {
+			c.limit = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			c.syntax = true
+			return len(d)
+		}
 		end = c.array(s, i)
+		c.depth--
 	case b == '"':
 		t = tString
 		var str string
