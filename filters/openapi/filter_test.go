@@ -3,9 +3,11 @@ package openapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -386,5 +388,40 @@ func TestLimits(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%.20s...: took %v", tc.body, d)
 		}
+	}
+}
+
+// TestSpecURLAtLoad: a document that cannot be fetched or compiled at
+// load fails the build with the field; a dry run (validate) fetches once
+// and leaves no refresh running.
+func TestSpecURLAtLoad(t *testing.T) {
+	doc, err := os.ReadFile("testdata/warehouse.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			io.WriteString(w, "openapi: 3.1.0\ninfo: {title: x}\npaths: {/a: {get: {parameters: [{$ref: '#/nope'}]}}}")
+			return
+		}
+		w.Write(doc)
+	}))
+	defer srv.Close()
+	f, err := (&Config{SpecURL: srv.URL + "/doc"}).Build(&filter.BuildContext{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := f.(*Filter).remote
+	select {
+	case <-rs.done:
+	default:
+		t.Error("a dry run left the refresh loop running")
+	}
+	if got := f.(*Filter).PublishedAPI().Name; got != "Warehouse" {
+		t.Errorf("name %q, want the document's title", got)
+	}
+	_, err = (&Config{SpecURL: srv.URL + "/broken"}).Build(&filter.BuildContext{DryRun: true})
+	if err == nil || !strings.Contains(err.Error(), "spec_url") || !strings.Contains(err.Error(), "points to nothing") {
+		t.Errorf("a broken document: %v", err)
 	}
 }
