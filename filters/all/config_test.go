@@ -21,7 +21,7 @@ bogus: 1
 listeners: [{address: ":8080"}]
 `)
 	wantErrs(t, got,
-		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, consumers, filter_chains, listeners, observability, plugins, routes, server, stores, upstreams, versioning`)
+		`gw.yaml:1:1: bogus: unknown field "bogus"; valid fields: admin, consumers, filter_chains, listeners, observability, plugins, portal, routes, server, stores, upstreams, versioning`)
 }
 
 // Errors never show a value that came from the environment, in any form a
