@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -182,7 +183,7 @@ func (c *compiler) object(m map[string]any, ptr string) (*schema, error) {
 		}
 	}
 	if s.fallbackKeyword != "" {
-		fb, err := c.js.Compile(docURL + ptr)
+		fb, err := c.js.Compile(docURL + fragment(ptr))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", ptr, err)
 		}
@@ -348,6 +349,16 @@ func num(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// fragment writes a JSON pointer ("#/a b/c") as a URI fragment, each
+// token percent-encoded, as the jsonschema compiler reads it.
+func fragment(ptr string) string {
+	toks := strings.Split(strings.TrimPrefix(ptr, "#"), "/")
+	for i, t := range toks {
+		toks[i] = url.PathEscape(t)
+	}
+	return "#" + strings.Join(toks, "/")
 }
 
 func escapePtr(s string) string {
