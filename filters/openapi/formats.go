@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// formats are the format values checked; others are annotations, as the
-// OpenAPI specification allows (int32, int64, float, double, byte and
-// password are checked where they mean something to a value: the integer
-// ranges).
+// formats are the string formats checked; others are annotations, as the
+// OpenAPI specification allows. The numeric formats int32 and int64 bound
+// an integer's range (schema.go); float, double, byte and password are
+// annotations.
 var formats = map[string]func(string) bool{
 	"date-time": func(s string) bool { _, err := time.Parse(time.RFC3339Nano, s); return err == nil && len(s) >= 20 },
 	"date":      func(s string) bool { _, err := time.Parse(time.DateOnly, s); return err == nil },

@@ -252,6 +252,12 @@ func (c *compiler) object(m map[string]any, ptr string) (*schema, error) {
 	s.exMinimum, s.hasExMin = num(m["exclusiveMinimum"])
 	s.exMaximum, s.hasExMax = num(m["exclusiveMaximum"])
 	s.multipleOf, _ = num(m["multipleOf"])
+	switch s.format {
+	case "int32":
+		s.bound(math.MinInt32, math.MaxInt32)
+	case "int64":
+		s.bound(math.MinInt64, math.MaxInt64)
+	}
 	s.minProps = intOr(m["minProperties"], -1)
 	s.maxProps = intOr(m["maxProperties"], -1)
 	if p, ok := m["properties"].(map[string]any); ok {
@@ -311,6 +317,16 @@ func (c *compiler) object(m map[string]any, ptr string) (*schema, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// bound narrows minimum and maximum to [lo, hi] (an integer format's range).
+func (s *schema) bound(lo, hi float64) {
+	if !s.hasMin || s.minimum < lo {
+		s.minimum, s.hasMin = lo, true
+	}
+	if !s.hasMax || s.maximum > hi {
+		s.maximum, s.hasMax = hi, true
+	}
 }
 
 func typeFromName(n string) jsonType {

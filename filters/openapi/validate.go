@@ -602,7 +602,12 @@ func (c *checker) checkNumber(s *schema, f float64) {
 	}
 }
 
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+func fmtNum(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
 
 // checkEnum decodes the value (enum and const over non-strings are rare)
 // and compares it as JSON values compare.
