@@ -224,6 +224,9 @@ func compileOperation(c *compiler, root, item, o map[string]any, method, tmpl, p
 			if err != nil {
 				return nil, err
 			}
+			if p.in == "header" && (p.key == "Accept" || p.key == "Content-Type" || p.key == "Authorization") {
+				continue // the specification says to ignore these: they are described elsewhere
+			}
 			k := p.in + ":" + strings.ToLower(p.name)
 			if _, ok := byKey[k]; !ok {
 				order = append(order, k)
