@@ -384,11 +384,11 @@ func (g *Gateway) Status() admin.Status {
 func (g *Gateway) Traffic(route string) (admin.Traffic, bool) { return g.traffic.report(route) }
 
 // routeNames are the names of the serving snapshot's routes.
-func (g *Gateway) routeNames() []string {
+func (g *Gateway) routeNames() map[string]bool {
 	s := g.current.Load()
-	names := make([]string, len(s.routes))
-	for i, r := range s.routes {
-		names[i] = r.Name
+	names := make(map[string]bool, len(s.routes))
+	for _, r := range s.routes {
+		names[r.Name] = true
 	}
 	return names
 }

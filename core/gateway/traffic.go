@@ -32,11 +32,13 @@ const (
 
 // routeStats are one route's counters, shared by every snapshot that has a
 // route of that name, so a reload does not reset its history. The request
-// path only adds to them.
+// path only adds to them. A large config has thousands of routes that see
+// no traffic: the latency histogram (1 KiB with the sampler's copy) is
+// allocated by a route's first request, so an idle route costs a few words.
 type routeStats struct {
 	requests atomic.Uint64
 	errors   atomic.Uint64 // 5xx sent to the client
-	latency  [latencyBuckets]atomic.Uint64
+	latency  atomic.Pointer[latencyCounts]
 	// refused counts the requests a filter answered itself (x.RejectedBy),
 	// by filter and status: a refusalKey -> *refusalCount. A sync.Map, so
 	// counting an already seen pair takes no lock and no allocation.
@@ -44,8 +46,14 @@ type routeStats struct {
 
 	// The sampler's own state, touched by it alone.
 	prevRequests, prevErrors uint64
-	prevLatency              [latencyBuckets]uint64
 	history                  *ring // nil until the route has seen traffic
+}
+
+// latencyCounts is a route's latency histogram, and the sampler's copy of
+// it at the last sample.
+type latencyCounts struct {
+	n    [latencyBuckets]atomic.Uint64
+	prev [latencyBuckets]uint64 // the sampler's
 }
 
 // record counts x, which has ended: called deferred by ServeHTTP.
@@ -54,7 +62,12 @@ func (st *routeStats) record(x *filter.Exchange) {
 	if x.Status >= 500 && x.Status <= 599 {
 		st.errors.Add(1)
 	}
-	st.latency[latencyBucket(time.Since(x.Start))].Add(1)
+	lat := st.latency.Load()
+	if lat == nil {
+		st.latency.CompareAndSwap(nil, new(latencyCounts))
+		lat = st.latency.Load()
+	}
+	lat.n[latencyBucket(time.Since(x.Start))].Add(1)
 	if x.RejectedBy != "" {
 		st.refuse(x.RejectedBy, x.Status)
 	}
@@ -165,10 +178,10 @@ type traffic struct {
 	total  ring
 	times  [historyLen]int64 // Unix seconds of each sample, at total's positions
 	taken  int               // samples taken so far
-	live   func() []string
+	live   func() map[string]bool
 }
 
-func newTraffic(live func() []string) *traffic {
+func newTraffic(live func() map[string]bool) *traffic {
 	return &traffic{routes: map[string]*routeStats{}, live: live}
 }
 
@@ -199,13 +212,15 @@ func (t *traffic) run(ctx context.Context, interval time.Duration) {
 }
 
 // sample reads every route's counters and appends the interval's rates.
-// Routes no longer configured are forgotten.
+// Routes no longer configured are forgotten. A pass is linear in the
+// routes: a set of the live names, not a search of their list per route
+// (that was quadratic, over a second at 10,000 routes).
 func (t *traffic) sample(now time.Time, interval time.Duration) {
 	live := t.live()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for name := range t.routes {
-		if !slices.Contains(live, name) {
+		if !live[name] {
 			delete(t.routes, name)
 		}
 	}
@@ -216,11 +231,13 @@ func (t *traffic) sample(now time.Time, interval time.Duration) {
 		req := st.requests.Load()
 		errs := st.errors.Load()
 		var lat [latencyBuckets]uint64
-		for b := range lat {
-			v := st.latency[b].Load()
-			lat[b] = v - st.prevLatency[b]
-			st.prevLatency[b] = v
-			total[b] += lat[b]
+		if counts := st.latency.Load(); counts != nil {
+			for b := range lat {
+				v := counts.n[b].Load()
+				lat[b] = v - counts.prev[b]
+				counts.prev[b] = v
+				total[b] += lat[b]
+			}
 		}
 		st.refused.Range(func(_, v any) bool {
 			c := v.(*refusalCount)

@@ -286,3 +286,24 @@ routes:
 		t.Errorf("plugins: %+v, want limiter once, used by a and b", plugins)
 	}
 }
+
+// BenchmarkTrafficSample10kRoutes is one sampler pass over 10,000
+// configured routes, a tenth of them with traffic.
+func BenchmarkTrafficSample10kRoutes(b *testing.B) {
+	live := map[string]bool{}
+	t := newTraffic(func() map[string]bool { return live })
+	x := &filter.Exchange{Start: time.Now(), Status: 200}
+	for i := range 10000 {
+		name := "r" + strconv.Itoa(i)
+		live[name] = true
+		if st := t.stats(name); i%10 == 0 {
+			st.record(x)
+		}
+	}
+	now := time.Unix(1_700_000_000, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(sampleEvery)
+		t.sample(now, sampleEvery)
+	}
+}
