@@ -57,8 +57,8 @@ func Decode(file string, node *yaml.Node, field string, out any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return Errors{{File: file, Field: field, Msg: fmt.Sprintf("config.Decode needs a non-nil pointer, got %T", out)}}
 	}
-	d := &decoder{file: file, active: map[*yaml.Node]bool{}}
-	d.value(rv.Elem(), documentContent(node), field)
+	d := &decoder{file: file}
+	d.value(rv.Elem(), documentContent(node), &fieldPath{base: field})
 	if d.values > maxDecodeValues {
 		d.tooMany()
 	}
@@ -79,10 +79,36 @@ type decoder struct {
 	aliased, inAlias int
 	// overAt is where the values passed maxDecodeValues.
 	overAt    *yaml.Node
-	overField string
+	overField *fieldPath
 	// active holds the anchored values being decoded right now; an alias to
-	// one of them would recurse forever (yaml.v3 builds such cycles).
+	// one of them would recurse forever (yaml.v3 builds such cycles). Made
+	// by the first anchor: most documents have none.
 	active map[*yaml.Node]bool
+}
+
+// fieldPath is the path of the value being decoded, as links to its
+// parent's: the path's text ("routes[3].filters[0].headers") is needed only
+// for an error, so it is built only then, not once per value decoded (at
+// 10,000 routes that was a third of the decode's allocations).
+type fieldPath struct {
+	parent *fieldPath
+	base   string // the root's: Decode's field
+	key    string // a mapping key, when index < 0
+	index  int    // a list index
+}
+
+func (p *fieldPath) key1(k string) fieldPath { return fieldPath{parent: p, key: k, index: -1} }
+func (p *fieldPath) at(i int) fieldPath      { return fieldPath{parent: p, index: i} }
+
+// String is the path's text.
+func (p *fieldPath) String() string {
+	if p.parent == nil {
+		return p.base
+	}
+	if p.index >= 0 {
+		return JoinIndex(p.parent.String(), p.index)
+	}
+	return JoinKey(p.parent.String(), p.key)
 }
 
 // tooMany reports a document over maxDecodeValues, saying whether aliases
@@ -104,21 +130,21 @@ func (d *decoder) tooMany() {
 // only bury the first ones (and a hostile document could make millions).
 const maxDecodeErrors = 100
 
-func (d *decoder) fail(at *yaml.Node, field, format string, args ...any) {
+func (d *decoder) fail(at *yaml.Node, field *fieldPath, format string, args ...any) {
 	if len(d.errs) >= maxDecodeErrors {
 		if len(d.errs) == maxDecodeErrors {
 			d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("more than %d problems; showing the first %d", maxDecodeErrors, maxDecodeErrors)})
 		}
 		return
 	}
-	e := &Error{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: d.file, Field: field.String(), Msg: fmt.Sprintf(format, args...)}
 	if at != nil {
 		e.Line, e.Col = at.Line, at.Column
 	}
 	d.errs = append(d.errs, e)
 }
 
-func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) value(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if n != nil && n.Kind == yaml.AliasNode {
 		if n.Alias == nil || d.active[n.Alias] {
 			d.fail(n, field, "alias *%s refers to a value that contains it", n.Value)
@@ -130,6 +156,9 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 		return
 	}
 	if n != nil && n.Anchor != "" {
+		if d.active == nil {
+			d.active = map[*yaml.Node]bool{}
+		}
 		d.active[n] = true
 		defer delete(d.active, n)
 	}
@@ -139,7 +168,8 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 	}
 	if d.values > maxDecodeValues {
 		if d.overAt == nil {
-			d.overAt, d.overField = n, field
+			f := *field // field lives on a caller's stack
+			d.overAt, d.overField = n, &f
 		}
 		return // tooMany reports it once decoding stops
 	}
@@ -209,7 +239,7 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field string) {
 	}
 }
 
-func (d *decoder) unmarshaler(u NodeUnmarshaler, n *yaml.Node, field string) {
+func (d *decoder) unmarshaler(u NodeUnmarshaler, n *yaml.Node, field *fieldPath) {
 	if n == nil {
 		n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 	}
@@ -221,13 +251,13 @@ func (d *decoder) unmarshaler(u NodeUnmarshaler, n *yaml.Node, field string) {
 		if e.Line == 0 {
 			e.Line, e.Col = n.Line, n.Column
 		}
-		e.Field = joinPath(field, e.Field)
+		e.Field = joinPath(field.String(), e.Field)
 		d.errs = append(d.errs, e)
 	}
 }
 
 // scalar returns n's text, or records that want was expected instead.
-func (d *decoder) scalar(n *yaml.Node, field, want string) (string, bool) {
+func (d *decoder) scalar(n *yaml.Node, field *fieldPath, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.fail(n, field, "expected %s, got %s", want, describe(n))
 		return "", false
@@ -236,7 +266,7 @@ func (d *decoder) scalar(n *yaml.Node, field, want string) (string, bool) {
 }
 
 // shorthand decodes the scalar form of a BoolShorthand block.
-func (d *decoder) shorthand(b BoolShorthand, n *yaml.Node, field string) {
+func (d *decoder) shorthand(b BoolShorthand, n *yaml.Node, field *fieldPath) {
 	switch n.Value {
 	case "true", "True", "TRUE":
 		b.SetFromBool(true)
@@ -247,7 +277,7 @@ func (d *decoder) shorthand(b BoolShorthand, n *yaml.Node, field string) {
 	}
 }
 
-func (d *decoder) boolean(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) boolean(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	s, ok := d.scalar(n, field, "true or false")
 	if !ok {
 		return
@@ -262,7 +292,7 @@ func (d *decoder) boolean(v reflect.Value, n *yaml.Node, field string) {
 	}
 }
 
-func (d *decoder) integer(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) integer(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	s, ok := d.scalar(n, field, "an integer")
 	if !ok {
 		return
@@ -278,7 +308,7 @@ func (d *decoder) integer(v reflect.Value, n *yaml.Node, field string) {
 	}
 }
 
-func (d *decoder) unsigned(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) unsigned(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	s, ok := d.scalar(n, field, "a non-negative integer")
 	if !ok {
 		return
@@ -304,19 +334,20 @@ func intBase(s string) int {
 	return 10
 }
 
-func (d *decoder) slice(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) slice(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if n.Kind != yaml.SequenceNode {
 		d.fail(n, field, "expected a list, got %s", describe(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		d.value(s.Index(i), item, JoinIndex(field, i))
+		at := field.at(i)
+		d.value(s.Index(i), item, &at)
 	}
 	v.Set(s)
 }
 
-func (d *decoder) mapping(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) mapping(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	t := v.Type()
 	if t.Key().Kind() != reflect.String {
 		d.fail(n, field, "cannot decode into a Go %s: map keys must be strings (a bug in the config types)", t)
@@ -331,12 +362,13 @@ func (d *decoder) mapping(v reflect.Value, n *yaml.Node, field string) {
 	}
 	for _, p := range d.pairs(n, field) {
 		elem := reflect.New(t.Elem()).Elem()
-		d.value(elem, p.value, JoinKey(field, p.key.Value))
+		at := field.key1(p.key.Value)
+		d.value(elem, p.value, &at)
 		v.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(t.Key()), elem)
 	}
 }
 
-func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) structure(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, field, "expected a mapping (key: value), got %s", describe(n))
 		return
@@ -345,13 +377,11 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
 	var open openBlock
 	if v.CanAddr() && v.Addr().Type().Implements(openBlockType) {
 		open = v.Addr().Interface().(openBlock)
-		scope, _ := open.sectionsIn()
-		names = slices.Concat(names, registeredKeys(scope))
-		sort.Strings(names)
 	}
 	for _, p := range d.pairs(n, field) {
+		at := field.key1(p.key.Value)
 		if i, ok := fields[p.key.Value]; ok {
-			d.value(v.Field(i), p.value, JoinKey(field, p.key.Value))
+			d.value(v.Field(i), p.value, &at)
 			if tag, ok := v.Type().Field(i).Tag.Lookup("path"); ok {
 				d.relativeTo(v.Field(i), tag)
 			}
@@ -360,7 +390,13 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field string) {
 		if open != nil && d.section(open, p, field) {
 			continue
 		}
-		d.fail(p.key, JoinKey(field, p.key.Value), "%s", unknownField(p.key.Value, names))
+		valid := names
+		if open != nil { // the block's own fields and its registered sections
+			scope, _ := open.sectionsIn()
+			valid = slices.Concat(names, registeredKeys(scope))
+			sort.Strings(valid)
+		}
+		d.fail(p.key, &at, "%s", unknownField(p.key.Value, valid))
 	}
 }
 
@@ -383,14 +419,15 @@ func (d *decoder) relativeTo(v reflect.Value, tag string) {
 
 // section decodes a key registered in an open block (section.go) into a
 // new value of its type, kept in the block; false if the key is not one.
-func (d *decoder) section(open openBlock, p pair, field string) bool {
+func (d *decoder) section(open openBlock, p pair, field *fieldPath) bool {
 	scope, m := open.sectionsIn()
 	def := registered(scope, p.key.Value)
 	if def == nil {
 		return false
 	}
 	s := reflect.New(def.typ)
-	d.value(s.Elem(), p.value, JoinKey(field, p.key.Value))
+	at := field.key1(p.key.Value)
+	d.value(s.Elem(), p.value, &at)
 	if *m == nil {
 		*m = map[string]any{}
 	}
@@ -400,7 +437,7 @@ func (d *decoder) section(open openBlock, p pair, field string) bool {
 
 // anyValue decodes into an interface{} field with yaml.v3's own rules, for
 // free-form blocks (a plugin's opaque config) that have no schema of ours.
-func (d *decoder) anyValue(v reflect.Value, n *yaml.Node, field string) {
+func (d *decoder) anyValue(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if v.NumMethod() != 0 {
 		d.fail(n, field, "cannot decode into a Go %s (a bug in the config types)", v.Type())
 		return
@@ -417,10 +454,11 @@ func (d *decoder) anyValue(v reflect.Value, n *yaml.Node, field string) {
 
 // pairs returns n's entries with merge keys applied, recording duplicate and
 // malformed keys; only entries with string keys are returned.
-func (d *decoder) pairs(n *yaml.Node, field string) []pair {
+func (d *decoder) pairs(n *yaml.Node, field *fieldPath) []pair {
 	ps, problems := mappingPairs(n)
 	for _, p := range problems {
-		d.fail(p.at, JoinKey(field, p.key), "%s", p.msg)
+		at := field.key1(p.key)
+		d.fail(p.at, &at, "%s", p.msg)
 	}
 	out := ps[:0:0]
 	for _, p := range ps {

@@ -63,6 +63,8 @@ func TestWrongTypes(t *testing.T) {
 			`gw.yaml:3:23: listeners[0].trusted_proxies[0]: expected an IP prefix like "10.0.0.0/8" or "2001:db8::/32", or an address like "192.0.2.1", got "10.0.0.0/33"`},
 		{"duplicate key", "admin:\n  address: off\n  address: \":9\"\n",
 			`gw.yaml:3:3: admin.address: duplicate key "address" (first set at line 2); keep one`},
+		{"duplicate key in a large mapping", "upstreams:\n" + manyUpstreams(20) + "  u3: { targets: [{ url: \"http://127.0.0.1:1\" }] }\n",
+			`gw.yaml:22:3: upstreams.u3: duplicate key "u3" (first set at line 5); keep one`},
 		{"map of structs", "upstreams:\n  users: [1]\n",
 			`gw.yaml:2:10: upstreams.users: expected a mapping (key: value), got a list`},
 	}
@@ -285,4 +287,14 @@ func TestNullLeavesValue(t *testing.T) {
 	if b.N != 7 || b.P != nil || len(b.Names) != 2 || b.Names[1] != "" {
 		t.Errorf("decoded %+v, want n kept at 7, p nil, names [a \"\"]", b)
 	}
+}
+
+// manyUpstreams writes n upstreams u0..u(n-1), one a line: more keys than
+// a mapping's duplicates are searched for without a set.
+func manyUpstreams(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "  u%d: { targets: [{ url: \"http://127.0.0.1:%d\" }] }\n", i, 1000+i)
+	}
+	return sb.String()
 }

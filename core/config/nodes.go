@@ -23,11 +23,14 @@ type nodeProblem struct {
 // values that are not mappings are returned as problems.
 func mappingPairs(n *yaml.Node) ([]pair, []nodeProblem) {
 	var (
-		out      []pair
+		out      = make([]pair, 0, len(n.Content)/2)
 		problems []nodeProblem
 		merges   []*yaml.Node
-		seen     = map[string]*yaml.Node{}
+		seen     map[string]*yaml.Node // only for many keys: see findKey
 	)
+	if len(n.Content)/2 > smallMapping {
+		seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := followAlias(n.Content[i]), n.Content[i+1]
 		if isMergeKey(k) {
@@ -35,14 +38,31 @@ func mappingPairs(n *yaml.Node) ([]pair, []nodeProblem) {
 			continue
 		}
 		if k.Kind == yaml.ScalarNode {
-			if first, dup := seen[k.Value]; dup {
+			first := seen[k.Value]
+			if seen == nil {
+				first = findKey(out, k.Value)
+			}
+			if first != nil {
 				problems = append(problems, nodeProblem{k, k.Value,
 					fmt.Sprintf("duplicate key %q (first set at line %d); keep one", k.Value, first.Line)})
 				continue
 			}
-			seen[k.Value] = k
+			if seen != nil {
+				seen[k.Value] = k
+			}
 		}
 		out = append(out, pair{k, v})
+	}
+	if len(merges) == 0 {
+		return out, problems
+	}
+	if seen == nil { // merged keys may be many: a set from here on
+		seen = make(map[string]*yaml.Node, len(out))
+		for _, p := range out {
+			if p.key.Kind == yaml.ScalarNode {
+				seen[p.key.Value] = p.key
+			}
+		}
 	}
 	// A source merged twice adds nothing new, so each is visited once; that
 	// also ends self-referencing merges and exponential merge chains.
@@ -85,6 +105,23 @@ func mappingPairs(n *yaml.Node) ([]pair, []nodeProblem) {
 		merge(m, false)
 	}
 	return out, problems
+}
+
+// smallMapping is the most keys a mapping may have for its duplicates to
+// be found by findKey's linear search rather than with a set.
+const smallMapping = 16
+
+// findKey returns the key of ps that is the scalar k, or nil. A linear
+// search: config mappings hold a few keys, and a set per mapping cost more
+// than the search (a 10,000-route config has some 100,000 mappings). A
+// mapping with more than smallMapping keys (a map of upstreams) gets a set.
+func findKey(ps []pair, k string) *yaml.Node {
+	for _, p := range ps {
+		if p.key.Kind == yaml.ScalarNode && p.key.Value == k {
+			return p.key
+		}
+	}
+	return nil
 }
 
 func isMergeKey(k *yaml.Node) bool {
