@@ -79,7 +79,7 @@ type decoder struct {
 	aliased, inAlias int
 	// overAt is where the values passed maxDecodeValues.
 	overAt    *yaml.Node
-	overField *fieldPath
+	overField string
 	// active holds the anchored values being decoded right now; an alias to
 	// one of them would recurse forever (yaml.v3 builds such cycles). Made
 	// by the first anchor: most documents have none.
@@ -100,6 +100,11 @@ type fieldPath struct {
 func (p *fieldPath) key1(k string) fieldPath { return fieldPath{parent: p, key: k, index: -1} }
 func (p *fieldPath) at(i int) fieldPath      { return fieldPath{parent: p, index: i} }
 
+// text is the path's text in a string of its own: a copy, so that keeping
+// it (in an Error) keeps none of the path, whose links live on the
+// decoder's stack and stay there only if nothing they hold escapes.
+func (p *fieldPath) text() string { return strings.Clone(p.String()) }
+
 // String is the path's text.
 func (p *fieldPath) String() string {
 	if p.parent == nil {
@@ -114,7 +119,7 @@ func (p *fieldPath) String() string {
 // tooMany reports a document over maxDecodeValues, saying whether aliases
 // made it so.
 func (d *decoder) tooMany() {
-	n, field := d.overAt, d.overField
+	n, field := d.overAt, &fieldPath{base: d.overField}
 	defer func() { d.errs[len(d.errs)-1].Err = ErrTooLarge }()
 	if len(d.errs) >= maxDecodeErrors {
 		d.errs = d.errs[:maxDecodeErrors-1] // room for this one, the cause of the rest
@@ -137,7 +142,7 @@ func (d *decoder) fail(at *yaml.Node, field *fieldPath, format string, args ...a
 		}
 		return
 	}
-	e := &Error{File: d.file, Field: field.String(), Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: d.file, Field: field.text(), Msg: fmt.Sprintf(format, args...)}
 	if at != nil {
 		e.Line, e.Col = at.Line, at.Column
 	}
@@ -168,8 +173,7 @@ func (d *decoder) value(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	}
 	if d.values > maxDecodeValues {
 		if d.overAt == nil {
-			f := *field // field lives on a caller's stack
-			d.overAt, d.overField = n, &f
+			d.overAt, d.overField = n, field.text()
 		}
 		return // tooMany reports it once decoding stops
 	}
@@ -251,7 +255,7 @@ func (d *decoder) unmarshaler(u NodeUnmarshaler, n *yaml.Node, field *fieldPath)
 		if e.Line == 0 {
 			e.Line, e.Col = n.Line, n.Column
 		}
-		e.Field = joinPath(field.String(), e.Field)
+		e.Field = joinPath(field.text(), e.Field)
 		d.errs = append(d.errs, e)
 	}
 }
@@ -340,8 +344,9 @@ func (d *decoder) slice(v reflect.Value, n *yaml.Node, field *fieldPath) {
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	at := field.at(0) // outside the loop, so it can stay on the stack
 	for i, item := range n.Content {
-		at := field.at(i)
+		at.index = i
 		d.value(s.Index(i), item, &at)
 	}
 	v.Set(s)
@@ -360,9 +365,10 @@ func (d *decoder) mapping(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(t))
 	}
+	at := field.key1("") // outside the loop, so it can stay on the stack
 	for _, p := range d.pairs(n, field) {
 		elem := reflect.New(t.Elem()).Elem()
-		at := field.key1(p.key.Value)
+		at.key = p.key.Value
 		d.value(elem, p.value, &at)
 		v.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(t.Key()), elem)
 	}
@@ -378,8 +384,9 @@ func (d *decoder) structure(v reflect.Value, n *yaml.Node, field *fieldPath) {
 	if v.CanAddr() && v.Addr().Type().Implements(openBlockType) {
 		open = v.Addr().Interface().(openBlock)
 	}
+	at := field.key1("") // outside the loop, so it can stay on the stack
 	for _, p := range d.pairs(n, field) {
-		at := field.key1(p.key.Value)
+		at.key = p.key.Value
 		if i, ok := fields[p.key.Value]; ok {
 			d.value(v.Field(i), p.value, &at)
 			if tag, ok := v.Type().Field(i).Tag.Lookup("path"); ok {
@@ -456,8 +463,9 @@ func (d *decoder) anyValue(v reflect.Value, n *yaml.Node, field *fieldPath) {
 // malformed keys; only entries with string keys are returned.
 func (d *decoder) pairs(n *yaml.Node, field *fieldPath) []pair {
 	ps, problems := mappingPairs(n)
+	at := field.key1("")
 	for _, p := range problems {
-		at := field.key1(p.key)
+		at.key = p.key
 		d.fail(p.at, &at, "%s", p.msg)
 	}
 	out := ps[:0:0]

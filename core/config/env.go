@@ -21,13 +21,13 @@ import (
 // that errors can be scrubbed of it (scrub.go).
 func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (string, bool), out *[]expansion) Errors {
 	var errs Errors
-	walkScalars(n, path, func(n *yaml.Node, path string) {
+	walkScalars(n, path, func(n *yaml.Node, w *scalarWalk) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
 		v, fromEnv, err := expand(n.Value, lookup)
 		if err != nil {
-			errs = append(errs, &Error{File: file, Line: n.Line, Col: n.Column, Field: path, Msg: err.Error()})
+			errs = append(errs, &Error{File: file, Line: n.Line, Col: n.Column, Field: w.pathText(), Msg: err.Error()})
 			// Leave a null behind so decoding adds no second error here.
 			n.Value, n.Tag, n.Style = "", "!!null", 0
 			return
@@ -47,24 +47,51 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 	return errs
 }
 
-// walkScalars calls f with every scalar value below n and its path from
-// the document root (keys are not values: they are never visited).
-func walkScalars(n *yaml.Node, path string, f func(n *yaml.Node, path string)) {
+// walkScalars calls f with every scalar value below n; its path from the
+// document root (keys are not values: they are never visited) is
+// w.path(), built only when asked for: most values never need it.
+func walkScalars(n *yaml.Node, base string, f func(n *yaml.Node, w *scalarWalk)) {
+	w := &scalarWalk{path: []fieldPath{{base: base}}, f: f}
+	w.walk(n)
+}
+
+// scalarWalk is walkScalars' state: the path to the value being visited,
+// one link per level, in a slice it reuses.
+type scalarWalk struct {
+	path []fieldPath
+	f    func(n *yaml.Node, w *scalarWalk)
+}
+
+// pathText is the path of the value being visited.
+func (w *scalarWalk) pathText() string {
+	for i := 1; i < len(w.path); i++ { // links, as the slice may have moved
+		w.path[i].parent = &w.path[i-1]
+	}
+	return w.path[len(w.path)-1].text()
+}
+
+func (w *scalarWalk) walk(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			walkScalars(c, path, f)
+			w.walk(c)
 		}
 	case yaml.SequenceNode:
+		w.path = append(w.path, fieldPath{})
 		for i, c := range n.Content {
-			walkScalars(c, JoinIndex(path, i), f)
+			w.path[len(w.path)-1] = fieldPath{index: i}
+			w.walk(c)
 		}
+		w.path = w.path[:len(w.path)-1]
 	case yaml.MappingNode:
+		w.path = append(w.path, fieldPath{})
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkScalars(n.Content[i+1], JoinKey(path, n.Content[i].Value), f)
+			w.path[len(w.path)-1] = fieldPath{key: n.Content[i].Value, index: -1}
+			w.walk(n.Content[i+1])
 		}
+		w.path = w.path[:len(w.path)-1]
 	case yaml.ScalarNode:
-		f(n, path)
+		w.f(n, w)
 	}
 }
 

@@ -88,7 +88,7 @@ func underAny(field string, paths []string) bool {
 func envRefs(n *yaml.Node, lookup func(string) (string, bool)) (map[string]*EnvRef, []string) {
 	refs := map[string]*EnvRef{}
 	var unset []string
-	walkScalars(n, "", func(n *yaml.Node, path string) {
+	walkScalars(n, "", func(n *yaml.Node, w *scalarWalk) {
 		s, placeholder := n.Value, false
 		for {
 			i := strings.Index(s, "${")
@@ -120,7 +120,7 @@ func envRefs(n *yaml.Node, lookup func(string) (string, bool)) (map[string]*EnvR
 			}
 		}
 		if placeholder {
-			unset = append(unset, path)
+			unset = append(unset, w.pathText())
 		}
 	})
 	return refs, unset
