@@ -468,7 +468,7 @@ func (d *decoder) pairs(n *yaml.Node, field *fieldPath) []pair {
 		at.key = p.key
 		d.fail(p.at, &at, "%s", p.msg)
 	}
-	out := ps[:0:0]
+	out := ps[:0] // ps is ours: filter it in place
 	for _, p := range ps {
 		if p.key.Kind != yaml.ScalarNode {
 			d.fail(p.key, field, "keys must be strings, got %s", describe(p.key))

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
@@ -135,4 +137,43 @@ func followAlias(n *yaml.Node) *yaml.Node {
 		return n.Alias
 	}
 	return n
+}
+
+// NodeKey is a digest of what n says: its kind, resolved tag and text, and
+// its children's; not its position, style or comments. Two nodes with
+// equal keys decode to equal values, so what was built from one can stand
+// for the other (filter.Shareable). A node that holds an alias has no key
+// (ok is false): an alias can make a block's size exponential in its text
+// or make it a cycle, and Decode is the place that bounds those.
+func NodeKey(n *yaml.Node) (key [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	var buf []byte
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n.Kind == yaml.AliasNode {
+			return false
+		}
+		tag := ""
+		if n.Kind == yaml.ScalarNode { // a collection's tag follows from its kind
+			tag = n.ShortTag()
+		}
+		buf = binary.AppendUvarint(buf[:0], uint64(n.Kind))
+		buf = binary.AppendUvarint(buf, uint64(len(tag)))
+		buf = append(buf, tag...)
+		buf = binary.AppendUvarint(buf, uint64(len(n.Value)))
+		buf = append(buf, n.Value...)
+		buf = binary.AppendUvarint(buf, uint64(len(n.Content)))
+		h.Write(buf)
+		for _, c := range n.Content {
+			if !walk(c) {
+				return false
+			}
+		}
+		return true
+	}
+	if n == nil || !walk(n) {
+		return key, false
+	}
+	h.Sum(key[:0])
+	return key, true
 }

@@ -48,6 +48,10 @@ type Snapshot struct {
 	versions          *versionReader        // nil without versioning (versioning.go)
 	portal            *portal.Portal        // nil when portal: is off (portal.go)
 
+	// shared are the filters built from Shareable configs, by what built
+	// them, for routes and the next snapshot to reuse (shared.go).
+	shared map[shareKey]sharedFilter
+
 	// Warnings are what validate shows about a valid config that is
 	// probably not what its author meant (two cors filters on one route).
 	Warnings config.Errors
@@ -92,6 +96,8 @@ type builder struct {
 	snap   *Snapshot    // the snapshot being built, its upstreams first
 	dryRun bool         // only checking (Validate): filters leave no trace
 	meter  filter.Meter // the observer's, for the filters' metrics; nil when off
+	// shareableKinds caches which filter kinds are filter.Shareable.
+	shareableKinds map[string]bool
 	// warnings are valid but doubtful configurations (doubled filters),
 	// shown by validate and logged by serve.
 	warnings config.Errors
@@ -293,6 +299,16 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 	singular := map[string]string{} // kind and identity -> field of the first
 	for _, ef := range b.cfg.ExpandFilters(specs, base) {
 		spec, field := ef.Spec, ef.Field
+		key, shareable := b.shareKey(spec, params)
+		if shareable {
+			if sf, ok := b.sharedFilter(key); ok {
+				if sf.singular {
+					b.singular(singular, rc, spec.Name, sf.identity, field)
+				}
+				out = append(out, sf.f)
+				continue
+			}
+		}
 		fc, ok := filter.Lookup(spec.Name)
 		if !ok {
 			at := strings.TrimSuffix(field, "."+spec.Name)
@@ -313,13 +329,9 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 				continue
 			}
 		}
-		if sg, ok := fc.(filter.Singular); ok {
-			id := spec.Name + "\x00" + sg.SingularIdentity()
-			if first, dup := singular[id]; dup {
-				b.doubled(rc, spec.Name, sg.SingularIdentity(), first, field)
-			} else {
-				singular[id] = field
-			}
+		sg, isSingular := fc.(filter.Singular)
+		if isSingular {
+			b.singular(singular, rc, spec.Name, sg.SingularIdentity(), field)
 		}
 		bc := &filter.BuildContext{
 			Route:       rc.Name,
@@ -337,9 +349,27 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			b.fail(field, err)
 			continue
 		}
+		if _, ok := fc.(filter.Shareable); ok && shareable {
+			sf := sharedFilter{f: f, singular: isSingular}
+			if isSingular {
+				sf.identity = sg.SingularIdentity()
+			}
+			b.share(key, sf)
+		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// singular notes a Singular filter of a route (seen holds the route's
+// so far: kind and identity -> field), warning about a second one.
+func (b *builder) singular(seen map[string]string, rc *config.Route, kind, identity, field string) {
+	id := kind + "\x00" + identity
+	if first, dup := seen[id]; dup {
+		b.doubled(rc, kind, identity, first, field)
+	} else {
+		seen[id] = field
+	}
 }
 
 // doubled records a warning about a route with two filters of a kind that

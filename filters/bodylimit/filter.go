@@ -21,6 +21,10 @@ type Filter struct {
 	consumers map[string]int64
 }
 
+// Shareable: the filter depends on its block and the route's parameter
+// names alone, so routes with the same block share one (filter.Shareable).
+func (c *Config) Shareable() {}
+
 // Build resolves the sizes.
 func (c *Config) Build(*filter.BuildContext) (filter.Filter, error) {
 	f := &Filter{max: int64(c.Max)}
@@ -87,4 +91,5 @@ func (c *capped) Close() error { return c.rc.Close() }
 var (
 	_ filter.Filter    = (*Filter)(nil)
 	_ filter.Validator = (*Config)(nil)
+	_ filter.Shareable = (*Config)(nil)
 )

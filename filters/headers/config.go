@@ -52,6 +52,10 @@ func (c *Config) Validate() error {
 	return joinSorted(errs)
 }
 
+// Shareable: the filter depends on its block and the route's parameter
+// names alone, so routes with the same block share one (filter.Shareable).
+func (c *Config) Shareable() {}
+
 // Build compiles every value template once.
 func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 	req, err := c.Request.compile("request", bc.RouteParams)

@@ -61,4 +61,5 @@ var (
 	_ filter.ResponseFilter = (*Filter)(nil)
 	_ filter.Filter         = (*requestOnly)(nil)
 	_ filter.Validator      = (*Config)(nil)
+	_ filter.Shareable      = (*Config)(nil)
 )
