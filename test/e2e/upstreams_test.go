@@ -162,6 +162,56 @@ func TestZeroDropReload(t *testing.T) {
 	}
 }
 
+// TestZeroDropReload10kRoutes is TestZeroDropReload at scale: 10,000
+// routes (the config limit), the loaded one and 9,999 each with its own
+// templated path and a headers filter, reloaded with POST /reload while GET and POST load runs.
+// Every request succeeds, and after each reload a generated route answers
+// with the new config's header. Request counts are modest and nothing is
+// timed, so a loaded machine only makes it slower.
+func TestZeroDropReload10kRoutes(t *testing.T) {
+	needBinary(t)
+	v, _ := poolVars(t)
+	v["balancer"] = "round_robin"
+	v["which"] = "A"
+	var sb strings.Builder
+	sb.WriteString(upstreamsCfg)
+	for i := range 9999 {
+		fmt.Fprintf(&sb, "  - name: r%d\n    match: { path: \"/api/v1/items%d/{id}\", methods: [GET] }\n", i, i)
+		sb.WriteString("    filters: [{ headers: { response: { set: { X-Config: \"{{.which}}-{id}\" } } } }]\n    upstream: pool\n")
+	}
+	cfg := sb.String()
+	g := startGateway(t, cfg, v)
+	var l load
+	l.start(g, 4)
+	l.waitRequests(t, 20)
+	const reloads = 6
+	for i := range reloads {
+		which := string(rune('B' + i%2))
+		g.WriteConfig(cfg, vars{"which": which})
+		gen := g.Status().Generation
+		start := time.Now()
+		if code, body := g.Reload(); code != http.StatusOK {
+			t.Fatalf("POST /reload: %d %s", code, body)
+		}
+		took := time.Since(start)
+		if after := g.Status().Generation; after <= gen {
+			t.Fatalf("POST /reload answered but the generation stayed %d", after)
+		}
+		route := (i * 1237) % 9999
+		resp, body := g.Get(fmt.Sprintf("/api/v1/items%d/%d", route, i))
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Config") != fmt.Sprintf("%s-%d", which, i) {
+			t.Errorf("route r%d after reload %d: %d, X-Config %q, want %s-%d; %s", route, i, resp.StatusCode, resp.Header.Get("X-Config"), which, i, body)
+		}
+		t.Logf("reload %d of 10,000 routes: %v (wall time on this machine)", i, took.Round(time.Millisecond))
+		l.waitRequests(t, 20)
+	}
+	l.end()
+	t.Logf("%d requests over %d reloads of 10,000 routes, %d failed", l.total.Load(), reloads, l.failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed during reloads, want 0; first: %v", l.failed.Load(), l.total.Load(), l.firsts)
+	}
+}
+
 // adminUpstream is the part of GET /upstreams the tests read.
 type adminUpstream struct {
 	Name          string `json:"name"`
