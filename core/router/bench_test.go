@@ -119,3 +119,19 @@ func BenchmarkRewrite(b *testing.B) {
 		tmpl.Apply("/items/12345", ps)
 	}
 }
+
+// BenchmarkCompile10kOneBranch compiles 10,000 templated routes that all
+// hang below one prefix on any host (/api/v1/itemsN/{id}): one node with
+// 10,000 static children, the shape of a large flat API.
+func BenchmarkCompile10kOneBranch(b *testing.B) {
+	entries := make([]Entry[int], 10000)
+	for i := range entries {
+		entries[i] = Entry[int]{Match: config.Match{Path: fmt.Sprintf("/api/v1/items%d/{id}", i), Methods: []string{"GET", "POST"}}, Value: i}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

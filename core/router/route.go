@@ -16,7 +16,6 @@ type route[T any] struct {
 	index int // position in the entries: the final tie-break
 	value T
 
-	segs   []segment      // match.path
 	prefix string         // match.prefix (or "/" for any path)
 	re     *regexp.Regexp // match.regex
 	groups []int          // re's named groups, in names order
@@ -25,8 +24,7 @@ type route[T any] struct {
 	catchAll  bool // segs ends in {name...}
 	needSlash bool // a prefix ending in "/": something must follow the node
 
-	hosts   []string // lowercased; nil: any host
-	methods []string // nil: any method
+	methods []string // nil: any method; shared by routes with the same list
 	headers []valueMatcher
 	query   []valueMatcher
 	scheme  string // "http", "https" or "": any
@@ -89,18 +87,43 @@ func (m *valueMatcher) matchValues(vs []string) bool {
 	return false
 }
 
+// placement is where a compiled route goes in the table: needed while
+// the table is built, not kept by the route.
+type placement struct {
+	segs  []segment // match.path; nil for a prefix or a regex
+	hosts []string  // lowercased; nil: any host
+}
+
+// interner hands out one copy of equal lists, so that the routes of a
+// large table (most of which allow the same methods and capture the same
+// parameter names) do not each hold their own.
+type interner map[string][]string
+
+func (in interner) list(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	k := strings.Join(s, "\x00")
+	if v, ok := in[k]; ok {
+		return v
+	}
+	in[k] = s
+	return s
+}
+
 // compileRoute validates one entry's Match. Every problem is a
-// config.FieldErr named from base ("routes[3].match"); the caller joins
-// them into one flat list, so the loader can place each on its own line.
-func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error) {
+// config.FieldErr named "routes[index].match..."; the caller joins them
+// into one flat list, so the loader can place each on its own line.
+func compileRoute[T any](index int, e Entry[T], in interner) (*route[T], placement, []error) {
 	m := e.Match
 	r := &route[T]{index: index, value: e.Value, version: NormalizeVersion(e.Version)}
+	var pl placement
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		if field != "" {
 			field = "." + field
 		}
-		errs = append(errs, config.FieldErr(base+field, format, args...))
+		errs = append(errs, config.FieldErr(fmt.Sprintf("routes[%d].match", index)+field, format, args...))
 	}
 
 	kinds := 0
@@ -117,13 +140,14 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		if err != nil {
 			fail("path", "%v", err)
 		}
-		r.segs = segs
+		pl.segs = segs
 		for _, s := range segs {
 			if s.param || s.catchAll {
 				r.names = append(r.names, s.text)
 			}
 			r.catchAll = s.catchAll
 		}
+		r.names = in.list(r.names)
 	case m.Prefix != "":
 		if !strings.HasPrefix(m.Prefix, "/") {
 			fail("prefix", "%q must start with /", m.Prefix)
@@ -155,8 +179,8 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		n, err := normalizeHost(h)
 		if err != nil {
 			fail(fmt.Sprintf("hosts[%d]", i), "%v", err)
-		} else if !slices.Contains(r.hosts, n) {
-			r.hosts = append(r.hosts, n)
+		} else if !slices.Contains(pl.hosts, n) {
+			pl.hosts = append(pl.hosts, n)
 		}
 	}
 	for i, meth := range m.Methods {
@@ -167,6 +191,7 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		}
 	}
 	slices.Sort(r.methods)
+	r.methods = in.list(r.methods)
 
 	for i, vm := range m.Headers {
 		field := fmt.Sprintf("headers[%d]", i)
@@ -196,7 +221,7 @@ func compileRoute[T any](index int, base string, e Entry[T]) (*route[T], []error
 		}
 		r.query = append(r.query, c)
 	}
-	return r, errs
+	return r, pl, errs
 }
 
 type matchErr struct{ field, msg string }

@@ -32,7 +32,6 @@ package router
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -104,8 +103,9 @@ type hostTable[T any] struct {
 func Compile[T any](entries []Entry[T]) (*Table[T], error) {
 	t := &Table[T]{exact: map[string]*hostTable[T]{}, wildcard: map[string]*hostTable[T]{}}
 	var errs []error
+	in := interner{}
 	for i, e := range entries {
-		rt, es := compileRoute(i, fmt.Sprintf("routes[%d].match", i), e)
+		rt, pl, es := compileRoute(i, e, in)
 		if es != nil {
 			errs = append(errs, es...)
 			continue
@@ -115,13 +115,13 @@ func Compile[T any](entries []Entry[T]) (*Table[T], error) {
 				t.headers = append(t.headers, h.name)
 			}
 		}
-		if rt.hosts == nil {
+		if pl.hosts == nil {
 			if t.anyHost == nil {
 				t.anyHost = &hostTable[T]{}
 			}
-			t.anyHost.insert(rt)
+			t.anyHost.insert(rt, pl.segs)
 		}
-		for _, h := range rt.hosts {
+		for _, h := range pl.hosts {
 			m, key := t.exact, h
 			if suffix, ok := strings.CutPrefix(h, "*"); ok {
 				m, key = t.wildcard, suffix
@@ -129,7 +129,7 @@ func Compile[T any](entries []Entry[T]) (*Table[T], error) {
 			if m[key] == nil {
 				m[key] = &hostTable[T]{}
 			}
-			m[key].insert(rt)
+			m[key].insert(rt, pl.segs)
 		}
 	}
 	if errs != nil {
@@ -146,12 +146,12 @@ func Compile[T any](entries []Entry[T]) (*Table[T], error) {
 	return t, nil
 }
 
-func (ht *hostTable[T]) insert(rt *route[T]) {
+func (ht *hostTable[T]) insert(rt *route[T], segs []segment) {
 	if rt.re != nil {
 		ht.regexes = append(ht.regexes, rt)
 		return
 	}
-	ht.root.insert(rt)
+	ht.root.insert(rt, segs)
 }
 
 // HeaderNames lists the request headers (canonical names) that some route's

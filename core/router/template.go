@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -22,7 +23,6 @@ func parseTemplate(path string) ([]segment, error) {
 	}
 	parts := strings.Split(path[1:], "/")
 	segs := make([]segment, 0, len(parts))
-	seen := map[string]bool{}
 	for i, p := range parts {
 		if !strings.ContainsAny(p, "{}") {
 			segs = append(segs, segment{text: p})
@@ -35,10 +35,9 @@ func parseTemplate(path string) ([]segment, error) {
 		if !isIdent(name) {
 			return nil, fmt.Errorf("%q: a parameter name must match [A-Za-z_][A-Za-z0-9_]*", p)
 		}
-		if seen[name] {
+		if slices.ContainsFunc(segs, func(s segment) bool { return (s.param || s.catchAll) && s.text == name }) {
 			return nil, fmt.Errorf("parameter %q appears twice", name)
 		}
-		seen[name] = true
 		if catchAll && i != len(parts)-1 {
 			return nil, fmt.Errorf("%q: a catch-all parameter must be the last segment", p)
 		}

@@ -10,7 +10,7 @@ import (
 // fixed by the edges taken from the root. Lookup cost depends on the path's
 // depth and the tree's shape, not on how many routes there are.
 type node[T any] struct {
-	keys  []string   // static children's segments, sorted
+	keys  []string   // static children's segments; nil once index is built and finished
 	kids  []*node[T] // static children, parallel to keys
 	index map[string]*node[T]
 	param *node[T] // the one {name} child; names are per route
@@ -39,20 +39,34 @@ func (n *node[T]) child(seg string) *node[T] {
 	return nil
 }
 
+// addChild returns the static child for seg, adding it. Children are kept
+// in insertion order (a lookup never needs them sorted) and indexed as soon
+// as there are more than linearLimit: inserting into a sorted list was
+// quadratic in a node's children, and an API of 10,000 routes under one
+// prefix has that many.
 func (n *node[T]) addChild(seg string) *node[T] {
-	i, ok := slices.BinarySearch(n.keys, seg)
-	if ok {
-		return n.kids[i]
+	if c := n.child(seg); c != nil {
+		return c
 	}
 	c := &node[T]{}
-	n.keys = slices.Insert(n.keys, i, seg)
-	n.kids = slices.Insert(n.kids, i, c)
+	n.keys = append(n.keys, seg)
+	n.kids = append(n.kids, c)
+	switch {
+	case n.index != nil:
+		n.index[seg] = c
+	case len(n.keys) > linearLimit:
+		n.index = make(map[string]*node[T], 2*len(n.keys))
+		for i, k := range n.keys {
+			n.index[k] = n.kids[i]
+		}
+	}
 	return c
 }
 
-// insert places rt at the node its path leads to.
-func (n *node[T]) insert(rt *route[T]) {
-	if rt.segs == nil { // a prefix
+// insert places rt at the node its path (segs, or its prefix when segs
+// is nil) leads to.
+func (n *node[T]) insert(rt *route[T], segs []segment) {
+	if segs == nil { // a prefix
 		p := strings.TrimSuffix(rt.prefix, "/")
 		if p != "" {
 			for _, seg := range strings.Split(p[1:], "/") {
@@ -62,7 +76,7 @@ func (n *node[T]) insert(rt *route[T]) {
 		n.below = append(n.below, rt)
 		return
 	}
-	for _, s := range rt.segs {
+	for _, s := range segs {
 		switch {
 		case s.catchAll:
 			n.below = append(n.below, rt)
@@ -104,11 +118,8 @@ func (n *node[T]) finish() {
 		n.hasExact = n.hasExact || n.param.hasExact
 		n.hasBelow = n.hasBelow || n.param.hasBelow
 	}
-	if len(n.keys) > linearLimit {
-		n.index = make(map[string]*node[T], len(n.keys))
-		for i, k := range n.keys {
-			n.index[k] = n.kids[i]
-		}
+	if n.index != nil { // lookups use the index alone
+		n.keys = nil
 	}
 }
 
