@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
+	"github.com/wasmgate/wasmgate/core/proxy"
 )
 
 // Filters built from filter.Shareable configs are built once per distinct
@@ -70,15 +71,64 @@ func (b *builder) sharedFilter(key shareKey) (sharedFilter, bool) {
 	return sf, ok
 }
 
-// share records sf, built for key, for the routes after this one. A filter
-// that has something to close is not shared, whatever its config says: a
-// retired snapshot closes its filters, which would close the next one's.
-func (b *builder) share(key shareKey, sf sharedFilter) {
+// share records sf, built for key, for the routes after this one, and
+// reports whether it did. A filter that has something to close is not
+// shared, whatever its config says: a retired snapshot closes its
+// filters, which would close the next one's.
+func (b *builder) share(key shareKey, sf sharedFilter) bool {
 	if _, closes := sf.f.(io.Closer); closes {
-		return
+		return false
 	}
 	if b.snap.shared == nil {
 		b.snap.shared = map[shareKey]sharedFilter{}
 	}
 	b.snap.shared[key] = sf
+	return true
+}
+
+// appendTo writes k to a chain's key (builder.filters).
+func (k shareKey) appendTo(sb *strings.Builder) {
+	sb.WriteString(k.kind)
+	sb.WriteByte(0)
+	sb.Write(k.block[:])
+	sb.WriteString(k.params)
+	sb.WriteByte(0)
+}
+
+// chain compiles a route's filters. A chain of shared filters only (or of
+// none) is shared too, by the routes of this snapshot with the same list:
+// a chain holds nothing of its route.
+func (b *builder) chain(filters []filter.Filter, key string, shared bool) *filter.Chain {
+	if !shared {
+		return filter.NewChain(filters)
+	}
+	if c, ok := b.chains[key]; ok {
+		return c
+	}
+	c := filter.NewChain(filters)
+	if b.chains == nil {
+		b.chains = map[string]*filter.Chain{}
+	}
+	b.chains[key] = c
+	return c
+}
+
+// proxy returns the proxy for o. Routes whose options are the same share
+// one (a Proxy is its options); a route's own retry policy is its own.
+// The attempt observer is the snapshot's, the same for every route.
+func (b *builder) proxy(o proxy.Options) *proxy.Proxy {
+	if o.Retry != nil {
+		return proxy.New(o)
+	}
+	key := o
+	key.Observer = nil // the same for all; its type need not be comparable
+	if p, ok := b.proxies[key]; ok {
+		return p
+	}
+	p := proxy.New(o)
+	if b.proxies == nil {
+		b.proxies = map[proxy.Options]*proxy.Proxy{}
+	}
+	b.proxies[key] = p
+	return p
 }

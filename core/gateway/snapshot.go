@@ -98,6 +98,10 @@ type builder struct {
 	meter  filter.Meter // the observer's, for the filters' metrics; nil when off
 	// shareableKinds caches which filter kinds are filter.Shareable.
 	shareableKinds map[string]bool
+	// chains and proxies are shared by the routes of the snapshot being
+	// built (shared.go).
+	chains  map[string]*filter.Chain
+	proxies map[proxy.Options]*proxy.Proxy
 	// warnings are valid but doubtful configurations (doubled filters),
 	// shown by validate and logged by serve.
 	warnings config.Errors
@@ -224,7 +228,7 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 		spec:    rc,
 		index:   i,
 		filters: filterNames(b.cfg, rc.Filters),
-		proxy: proxy.New(proxy.Options{
+		proxy: b.proxy(proxy.Options{
 			PreserveHost: rc.PreserveHost,
 			Websocket:    rc.Websocket,
 			Timeout:      rc.Timeouts.Request.D(),
@@ -255,8 +259,8 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 	r.rewrite = rw
 
 	params, _ := router.ParamNames(rc.Match) // a bad path is reported by the router
-	filters := b.filters(rc.Filters, base+".filters", rc, params)
-	r.chain = filter.NewChain(filters)
+	filters, chainKey, sharedChain := b.filters(rc.Filters, base+".filters", rc, params)
+	r.chain = b.chain(filters, chainKey, sharedChain)
 
 	switch {
 	case rc.Respond != nil:
@@ -294,21 +298,27 @@ func (b *builder) route(i int, rc *config.Route, s *Snapshot) *Route {
 // filters builds a route's filters, `- chain:` entries expanded in place
 // (config.ExpandFilters). A chain's filter is built once per route using
 // it; its errors name the chain's line, and buildWith reports each once.
-func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Route, params []string) []filter.Filter {
-	var out []filter.Filter
-	singular := map[string]string{} // kind and identity -> field of the first
+//
+// When every filter is a shared one (shared.go), chainKey names the list
+// and sharedChain is true: routes with the same list can share a chain.
+func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Route, params []string) (out []filter.Filter, chainKey string, sharedChain bool) {
+	var singular map[string]string // kind and identity -> field of the first
+	var key strings.Builder
+	sharedChain = true
 	for _, ef := range b.cfg.ExpandFilters(specs, base) {
 		spec, field := ef.Spec, ef.Field
-		key, shareable := b.shareKey(spec, params)
+		sk, shareable := b.shareKey(spec, params)
 		if shareable {
-			if sf, ok := b.sharedFilter(key); ok {
+			if sf, ok := b.sharedFilter(sk); ok {
 				if sf.singular {
-					b.singular(singular, rc, spec.Name, sf.identity, field)
+					singular = b.singular(singular, rc, spec.Name, sf.identity, field)
 				}
 				out = append(out, sf.f)
+				sk.appendTo(&key)
 				continue
 			}
 		}
+		sharedChain = false
 		fc, ok := filter.Lookup(spec.Name)
 		if !ok {
 			at := strings.TrimSuffix(field, "."+spec.Name)
@@ -331,7 +341,7 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 		}
 		sg, isSingular := fc.(filter.Singular)
 		if isSingular {
-			b.singular(singular, rc, spec.Name, sg.SingularIdentity(), field)
+			singular = b.singular(singular, rc, spec.Name, sg.SingularIdentity(), field)
 		}
 		bc := &filter.BuildContext{
 			Route:       rc.Name,
@@ -354,22 +364,32 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 			if isSingular {
 				sf.identity = sg.SingularIdentity()
 			}
-			b.share(key, sf)
+			if b.share(sk, sf) {
+				sk.appendTo(&key)
+				out = append(out, f)
+				continue
+			}
 		}
+		sharedChain = false
 		out = append(out, f)
 	}
-	return out
+	return out, key.String(), sharedChain
 }
 
 // singular notes a Singular filter of a route (seen holds the route's
-// so far: kind and identity -> field), warning about a second one.
-func (b *builder) singular(seen map[string]string, rc *config.Route, kind, identity, field string) {
+// so far: kind and identity -> field; made on first use), warning about a
+// second one.
+func (b *builder) singular(seen map[string]string, rc *config.Route, kind, identity, field string) map[string]string {
 	id := kind + "\x00" + identity
 	if first, dup := seen[id]; dup {
 		b.doubled(rc, kind, identity, first, field)
-	} else {
-		seen[id] = field
+		return seen
 	}
+	if seen == nil {
+		seen = map[string]string{}
+	}
+	seen[id] = field
+	return seen
 }
 
 // doubled records a warning about a route with two filters of a kind that

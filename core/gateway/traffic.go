@@ -41,8 +41,10 @@ type routeStats struct {
 	latency  atomic.Pointer[latencyCounts]
 	// refused counts the requests a filter answered itself (x.RejectedBy),
 	// by filter and status: a refusalKey -> *refusalCount. A sync.Map, so
-	// counting an already seen pair takes no lock and no allocation.
-	refused sync.Map
+	// counting an already seen pair takes no lock and no allocation. Made
+	// by the route's first refusal: a sync.Map allocates its root when
+	// first read, and the sampler reads every route's.
+	refused atomic.Pointer[sync.Map]
 
 	// The sampler's own state, touched by it alone.
 	prevRequests, prevErrors uint64
@@ -88,9 +90,14 @@ type refusalCount struct {
 
 func (st *routeStats) refuse(filter string, status int) {
 	k := refusalKey{filter, status}
-	c, ok := st.refused.Load(k)
+	m := st.refused.Load()
+	if m == nil {
+		st.refused.CompareAndSwap(nil, new(sync.Map))
+		m = st.refused.Load()
+	}
+	c, ok := m.Load(k)
 	if !ok {
-		c, _ = st.refused.LoadOrStore(k, new(refusalCount))
+		c, _ = m.LoadOrStore(k, new(refusalCount))
 	}
 	c.(*refusalCount).n.Add(1)
 }
@@ -239,12 +246,14 @@ func (t *traffic) sample(now time.Time, interval time.Duration) {
 				total[b] += lat[b]
 			}
 		}
-		st.refused.Range(func(_, v any) bool {
-			c := v.(*refusalCount)
-			n := c.n.Load()
-			c.rate, c.prev = float32(float64(n-c.prev)/secs), n
-			return true
-		})
+		if m := st.refused.Load(); m != nil {
+			m.Range(func(_, v any) bool {
+				c := v.(*refusalCount)
+				n := c.n.Load()
+				c.rate, c.prev = float32(float64(n-c.prev)/secs), n
+				return true
+			})
+		}
 		dReq, dErr := req-st.prevRequests, errs-st.prevErrors
 		st.prevRequests, st.prevErrors = req, errs
 		allReq += dReq
@@ -330,7 +339,11 @@ func (t *traffic) refusals() admin.Refusals {
 	defer t.mu.Unlock()
 	out := admin.Refusals{Refusals: []admin.Refusal{}}
 	for name, st := range t.routes {
-		st.refused.Range(func(k, v any) bool {
+		m := st.refused.Load()
+		if m == nil {
+			continue
+		}
+		m.Range(func(k, v any) bool {
 			key, c := k.(refusalKey), v.(*refusalCount)
 			r := admin.Refusal{Route: name, Filter: key.filter, Status: key.status, Total: c.n.Load(), PerSecond: round(c.rate)}
 			switch key.status {
