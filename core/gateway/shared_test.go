@@ -71,6 +71,10 @@ routes:
     match: { path: "/d/{id}" }
     filters: [{ test_shared: { value: one } }]
     upstream: echo
+  - name: e
+    match: { path: "/e/{id}" }
+    filters: [{ test_shared: { value: one } }]
+    upstream: echo
 `, up.URL, cValue)
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -98,6 +102,19 @@ routes:
 	}
 	if n := sharedBuilds.Load() - before; n != 3 {
 		t.Errorf("%d test_shared builds for three distinct blocks", n)
+	}
+	routes := map[string]*Route{}
+	for _, r := range g.current.Load().routes {
+		routes[r.Name] = r
+	}
+	if routes["d"].chain != routes["e"].chain {
+		t.Error("routes d and e have the same shared filters but two chains")
+	}
+	if routes["a"].chain == routes["b"].chain {
+		t.Error("routes whose chains hold a filter of their own share a chain")
+	}
+	if routes["a"].proxy != routes["e"].proxy {
+		t.Error("routes with the same proxy options have two proxies")
 	}
 	if _, body := get(t, base+"/d/7"); body != "GET /d/7" {
 		t.Errorf("GET /d/7: %q", body)

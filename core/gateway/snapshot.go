@@ -318,7 +318,6 @@ func (b *builder) filters(specs []config.FilterSpec, base string, rc *config.Rou
 				continue
 			}
 		}
-		sharedChain = false
 		fc, ok := filter.Lookup(spec.Name)
 		if !ok {
 			at := strings.TrimSuffix(field, "."+spec.Name)
