@@ -146,7 +146,6 @@ func followAlias(n *yaml.Node) *yaml.Node {
 // (ok is false): an alias can make a block's size exponential in its text
 // or make it a cycle, and Decode is the place that bounds those.
 func NodeKey(n *yaml.Node) (key [sha256.Size]byte, ok bool) {
-	h := sha256.New()
 	var buf []byte
 	var walk func(n *yaml.Node) bool
 	walk = func(n *yaml.Node) bool {
@@ -157,13 +156,12 @@ func NodeKey(n *yaml.Node) (key [sha256.Size]byte, ok bool) {
 		if n.Kind == yaml.ScalarNode { // a collection's tag follows from its kind
 			tag = n.ShortTag()
 		}
-		buf = binary.AppendUvarint(buf[:0], uint64(n.Kind))
+		buf = binary.AppendUvarint(buf, uint64(n.Kind))
 		buf = binary.AppendUvarint(buf, uint64(len(tag)))
 		buf = append(buf, tag...)
 		buf = binary.AppendUvarint(buf, uint64(len(n.Value)))
 		buf = append(buf, n.Value...)
 		buf = binary.AppendUvarint(buf, uint64(len(n.Content)))
-		h.Write(buf)
 		for _, c := range n.Content {
 			if !walk(c) {
 				return false
@@ -174,6 +172,5 @@ func NodeKey(n *yaml.Node) (key [sha256.Size]byte, ok bool) {
 	if n == nil || !walk(n) {
 		return key, false
 	}
-	h.Sum(key[:0])
-	return key, true
+	return sha256.Sum256(buf), true // one hash of the whole encoding: a block is small
 }
