@@ -124,7 +124,7 @@ func (g *Gateway) reloadIfChanged(last *rejection) {
 		return
 	}
 	failedBefore := last.sum != [sha256.Size]byte{}
-	if err := g.Reload(); err != nil { // Reload logs its own outcome
+	if err := g.reloadUnless(builtFrom(data)); err != nil { // reload logs its own outcome
 		*last = rejection{sum: sha256.Sum256(data)}
 		if cfg, perr := config.ParseWithin(g.src.File, data, config.Limits{FileSize: g.src.MaxSize}); perr == nil {
 			last.files = namedFiles(cfg)
@@ -136,6 +136,15 @@ func (g *Gateway) reloadIfChanged(last *rejection) {
 	if failedBefore {
 		gen := g.current.Load().Generation
 		g.logger.Info("config restored after a rejected edit; serving generation "+strconv.FormatUint(gen, 10), "generation", gen)
+	}
+}
+
+// builtFrom returns whether a snapshot was built from the config file
+// data and the named files as they are now; never for nil data (a file
+// too large to read).
+func builtFrom(data []byte) func(*Snapshot) bool {
+	return func(s *Snapshot) bool {
+		return data != nil && bytes.Equal(data, s.Source) && filesDigest(s.Config) == s.filesDigest
 	}
 }
 

@@ -328,3 +328,38 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// When POST /reload (or SIGHUP) loaded the changed file while the watcher
+// waited for the reload lock, the watcher does not load it a second time;
+// its next edit it does.
+func TestWatcherSkipsAFileAlreadyLoaded(t *testing.T) {
+	up := echoUpstream(t)
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	writeConfig(t, file, up.URL, "v1")
+	g, _ := startGateway(t, file)
+	writeConfig(t, file, up.URL, "v2")
+	seen, err := os.ReadFile(file) // what the watcher read before it waited
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(); err != nil { // the POST that got the lock first
+		t.Fatal(err)
+	}
+	gen := g.Current().Generation
+	if err := g.reloadUnless(builtFrom(seen)); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Current().Generation; got != gen {
+		t.Errorf("the watcher reloaded the file already loaded: generation %d -> %d", gen, got)
+	}
+	writeConfig(t, file, up.URL, "v3") // the next edit, which the watcher reads
+	if seen, err = os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.reloadUnless(builtFrom(seen)); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Current().Generation; got != gen+1 {
+		t.Errorf("the watcher did not load a new edit: generation %d -> %d", gen, got)
+	}
+}
