@@ -219,6 +219,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	}
 	logger.Info("gateway started", "config", s.Config.File, "routes", len(s.routes), "upstreams", len(s.upstreams))
 	cfg.ReleaseNodes()
+	returnMemory(len(data))
 	return g, nil
 }
 
@@ -313,7 +314,23 @@ func (g *Gateway) reload() (err error) {
 	old.retireFrom(s)
 	g.logger.Info("config reloaded", "generation", s.Generation, "routes", len(s.routes), "upstreams", len(s.upstreams))
 	cfg.ReleaseNodes()
+	returnMemory(len(data))
 	return nil
+}
+
+// largeConfig is the config size (bytes of YAML) from which loading it
+// leaves enough garbage to give back at once: parsing a config takes some
+// 50 times its size in short-lived memory (a 10,000-route file of 1.5 MB
+// peaks near 80 MB of heap), which the runtime would otherwise return to
+// the OS only slowly, minutes after, or keep for the next reload.
+const largeConfig = 256 << 10
+
+// returnMemory gives the memory of a large config's loading back to the
+// OS, off the reload's path: a collection, then the free pages released.
+func returnMemory(size int) {
+	if size >= largeConfig {
+		go debug.FreeOSMemory()
+	}
 }
 
 // StopReady turns readiness (/readyz) false for good, listeners still
