@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 	"weak"
@@ -93,5 +94,29 @@ func TestRepeatedReloadsRetainNoSnapshot(t *testing.T) {
 		if !collected(p) {
 			t.Errorf("snapshot %d of %d is still reachable after later reloads", i+1, len(old))
 		}
+	}
+}
+
+// A load raises the GC target and puts it back after; a higher target, or
+// GC off, it leaves alone.
+func TestCollectLessRestoresTheGCTarget(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(orig)
+	restore := collectLess()
+	if got := debug.SetGCPercent(100); got != reloadGCPercent {
+		t.Errorf("GC target during a load: %d, want %d", got, reloadGCPercent)
+	}
+	debug.SetGCPercent(reloadGCPercent)
+	restore()
+	if got := debug.SetGCPercent(-1); got != 100 {
+		t.Errorf("GC target after a load: %d, want the 100 before it", got)
+	}
+	collectLess()() // GC off (-1) stays off
+	if got := debug.SetGCPercent(800); got != -1 {
+		t.Errorf("GC off became %d", got)
+	}
+	collectLess()()
+	if got := debug.SetGCPercent(100); got != 800 {
+		t.Errorf("a GC target of 800 became %d", got)
 	}
 }
