@@ -199,7 +199,11 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		}
 		id, _ := json.Marshal(rc)
 		kept, err = bc.Keep(redisKey{route: bc.Route, config: string(id)}, func() (io.Closer, error) {
-			return newLive(bc.Route, newRedisStore(rc, rc.NewClient(logger), bc.Route, logger)), nil
+			client, err := rc.NewClient(logger)
+			if err != nil {
+				return nil, err
+			}
+			return newLive(bc.Route, newRedisStore(rc, client, bc.Route, logger)), nil
 		})
 	default:
 		evictions := bc.Counter(evictionsMetric, filter.Label{Key: "http.route", Value: bc.Route})

@@ -23,7 +23,7 @@ import (
 // is the Redis server's own (maxmemory with an LRU or LFU policy). A Redis
 // that cannot answer is a miss, never an error for the client.
 type redisStore struct {
-	client  *redis.Client
+	client  redis.UniversalClient
 	prefix  string // key_prefix + "cache:" + route + ":"
 	timeout time.Duration
 	logger  *slog.Logger
@@ -39,7 +39,7 @@ const downFor = time.Second
 
 func (s *redisStore) down() bool { return time.Now().UnixNano() < s.downUntil.Load() }
 
-func newRedisStore(rc *stores.Redis, client *redis.Client, route string, logger *slog.Logger) *redisStore {
+func newRedisStore(rc *stores.Redis, client redis.UniversalClient, route string, logger *slog.Logger) *redisStore {
 	return &redisStore{client: client, prefix: rc.KeyPrefix + "cache:" + route + ":", timeout: rc.Timeout(), logger: logger}
 }
 
@@ -93,45 +93,64 @@ func (s *redisStore) Set(parent context.Context, key string, e *Entry, ttl time.
 }
 
 // Purge deletes the key and its variants, or every key under the prefix,
-// with SCAN and UNLINK: never KEYS, which blocks the server.
+// with SCAN and UNLINK: never KEYS, which blocks the server. A cluster is
+// scanned master by master (SCAN sees one node's keys), and each key is
+// unlinked by itself, in a pipeline: entries' keys hash to different slots,
+// and one UNLINK of keys in several slots is refused (CROSSSLOT).
 func (s *redisStore) Purge(parent context.Context, key string, prefix bool) (int, error) {
 	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 	defer cancel()
-	purged := 0
-	if !prefix {
-		n, err := s.client.Unlink(ctx, s.prefix+key).Result()
-		if err != nil {
-			return 0, err
-		}
-		purged += int(n)
-	}
 	pattern := globEscape(s.prefix + key)
 	if !prefix {
 		pattern += "\x00"
 	}
-	iter := s.client.Scan(ctx, 0, pattern+"*", 1000).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		n, err := s.client.Unlink(ctx, batch...).Result()
-		purged += int(n)
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return purged, err
+	var purged atomic.Int64
+	scan := func(ctx context.Context, node redis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern+"*", 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			batch = append(batch, iter.Val())
+			if len(batch) == 500 {
+				if err := s.unlink(ctx, node, batch, &purged); err != nil {
+					return err
+				}
+				batch = batch[:0]
 			}
 		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		return s.unlink(ctx, node, batch, &purged)
 	}
-	if err := iter.Err(); err != nil {
-		return purged, err
+	if !prefix {
+		if err := s.unlink(ctx, s.client, []string{s.prefix + key}, &purged); err != nil {
+			return 0, err
+		}
 	}
-	return purged, flush()
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, s.client)
+	}
+	return int(purged.Load()), err
+}
+
+// unlink deletes keys, one UNLINK each in one pipeline.
+func (s *redisStore) unlink(ctx context.Context, node redis.UniversalClient, keys []string, purged *atomic.Int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	pipe := node.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Unlink(ctx, k)
+	}
+	_, err := pipe.Exec(ctx)
+	for _, c := range cmds {
+		purged.Add(c.Val())
+	}
+	return err
 }
 
 // globEscape quotes the characters SCAN's MATCH reads as a pattern.

@@ -16,7 +16,11 @@ import (
 
 func newTestRedisStore(t *testing.T, addr string) *redisStore {
 	rc := &stores.Redis{Address: addr, KeyPrefix: redistest.Prefix(t), ReadTimeout: 1e9, WriteTimeout: 1e9, DialTimeout: 1e9, PoolSize: 4}
-	s := newRedisStore(rc, rc.NewClient(slog.New(slog.DiscardHandler)), "r", slog.New(slog.DiscardHandler))
+	client, err := rc.NewClient(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newRedisStore(rc, client, "r", slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -15,7 +15,8 @@ import (
 // quotaScript is one decision, atomic: a request that would pass the limit
 // is refused without counting (rejected requests never consume).
 //
-// KEYS[1] the window's counter; ARGV: limit, expiry (unix ms).
+// KEYS[1] the window's counter, <prefix>{quota:<name>:<key>}:<window> (the
+// hash tag keeps a consumer's windows in one cluster slot); ARGV: limit, expiry (unix ms).
 // Returns {admitted, remaining}.
 var quotaScript = redis.NewScript(`
 local limit = tonumber(ARGV[1])
@@ -85,7 +86,7 @@ func (c *Config) Build(bc *filter.BuildContext) (filter.Filter, error) {
 		headers:    c.Headers == nil || *c.Headers,
 		failClosed: c.OnStoreFailure == limits.FailClosed,
 		store:      store,
-		prefix:     store.Prefix() + "quota:" + c.Name + ":",
+		prefix:     store.Prefix() + "{quota:" + c.Name + ":",
 		now:        time.Now,
 	}
 	store.Load(quotaScript)
@@ -113,16 +114,17 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	label, end := f.window(now)
 	reset := end.Sub(now)
 	// The counter outlives its window by an hour, for clocks that disagree.
-	res, err := f.store.Run(quotaScript, []string{f.prefix + f.key.Render(x) + ":" + label}, f.limit, end.Add(time.Hour).UnixMilli())
+	res, err := f.store.Run(quotaScript, []string{f.prefix + f.key.Render(x) + "}:" + label}, f.limit, end.Add(time.Hour).UnixMilli())
 	if err == nil && len(res) != 2 {
 		err = errors.New("quota script returned an unexpected reply")
 	}
 	if err != nil {
-		f.store.CountFailover()
 		f.decisions.Error()
 		if f.failClosed {
+			f.store.CountFailover(limits.FailClosed)
 			return limits.StoreUnavailable(f.name)
 		}
+		f.store.CountFailover(limits.FailOpen)
 		return nil // admitted uncounted; no headers, since nothing is known
 	}
 	if f.headers {

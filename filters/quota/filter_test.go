@@ -74,7 +74,7 @@ func TestDailyQuota(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	used, err := rdb.Get(context.Background(), prefix+"quota:plan:acme:"+day.Format("2006-01-02")).Int()
+	used, err := rdb.Get(context.Background(), prefix+"{quota:plan:acme}:"+day.Format("2006-01-02")).Int()
 	if err != nil || used != 3 {
 		t.Errorf("counter %d (%v), want 3: refusals must not count", used, err)
 	}

@@ -41,7 +41,7 @@ type policy struct {
 	// unreachable under fail_open.
 	local *local
 
-	keyPrefix   string // Redis: store prefix + "rl:" + route + ":" + name + ":"
+	keyPrefix   string // Redis: store prefix + "{rl:" + route + ":" + name + ":" (the key and "}" follow)
 	intervalUS  int64
 	toleranceUS int64
 
@@ -131,7 +131,7 @@ func (c *Config) policy(bc *filter.BuildContext, store *limits.Store, name strin
 	}
 	p.local = lc.(*local)
 	if store != nil {
-		p.keyPrefix = store.Prefix() + "rl:" + bc.Route + ":" + name + ":"
+		p.keyPrefix = store.Prefix() + "{rl:" + bc.Route + ":" + name + ":"
 		p.intervalUS = int64(interval / time.Microsecond)
 		p.toleranceUS = p.intervalUS * burst
 	}
@@ -212,11 +212,15 @@ func (f *Filter) decide(x *filter.Exchange, p *policy) (d decision, ok bool) {
 	if f.store == nil {
 		return p.local.allow(f.key.Hash(x), clock()), true
 	}
-	d, err := f.remote(p, p.keyPrefix+f.key.Render(x))
+	d, err := f.remote(p, f.key.Render(x))
 	if err == nil {
 		return d, true
 	}
-	f.store.CountFailover()
+	if f.failClosed {
+		f.store.CountFailover(limits.FailClosed)
+	} else {
+		f.store.CountFailover(limits.FailOpen)
+	}
 	if !errors.Is(err, limits.ErrStoreDown) {
 		f.logger.Debug("rate limit decided without redis", "policy", p.name, "err", err)
 	}

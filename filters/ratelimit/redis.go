@@ -10,7 +10,10 @@ import (
 // (TIME), so instances with skewed clocks still share one timeline; it is in
 // microseconds, which Lua's doubles hold exactly for centuries.
 //
-// KEYS[1]  the key's TAT
+// KEYS[1]  the key's TAT: <prefix>{rl:<route>:<policy>:<key>}, the hash tag
+//
+//	naming the whole key so a cluster puts it in one slot
+//
 // ARGV[1]  emission interval, µs
 // ARGV[2]  tolerance (burst × interval), µs
 //
@@ -36,7 +39,7 @@ return {1, math.floor((now + tolerance - nxt) / interval), 0, nxt - now}
 
 // remote decides p through the shared store.
 func (f *Filter) remote(p *policy, key string) (decision, error) {
-	res, err := f.store.Run(gcraScript, []string{key}, p.intervalUS, p.toleranceUS)
+	res, err := f.store.RunBatched(gcraScript, []string{p.keyPrefix + key + "}"}, p.intervalUS, p.toleranceUS)
 	if err != nil {
 		return decision{}, err
 	}

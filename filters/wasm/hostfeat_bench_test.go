@@ -128,7 +128,10 @@ func BenchmarkSharedData(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) { run(b, memShared("bench-"+b.Name(), 1<<20)) })
 	b.Run("redis", func(b *testing.B) {
-		r := newRedisShared(redisStore(b), slog.New(slog.DiscardHandler), "bench", 1<<20)
+		r, err := newRedisShared(redisStore(b), slog.New(slog.DiscardHandler), "bench", 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer r.close()
 		run(b, r)
 	})

@@ -144,7 +144,10 @@ func redisStore(t testing.TB) *stores.Redis {
 }
 
 func TestSharedDataRedis(t *testing.T) {
-	r := newRedisShared(redisStore(t), slog.New(slog.DiscardHandler), "vm", 1024)
+	r, err := newRedisShared(redisStore(t), slog.New(slog.DiscardHandler), "vm", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer r.close()
 	if _, _, st := r.get("k"); st != statusNotFound {
 		t.Fatalf("missing key: %d", st)

@@ -59,14 +59,18 @@ type pluginHost struct {
 }
 
 func (h *pluginHost) open(p *Plugin) error {
-	h.slots = make(chan struct{}, p.opts.CalloutLimit)
-	h.bgCtx, h.cancel = context.WithCancel(context.Background())
-	h.metrics = metricsFor(p.name)
 	if p.opts.SharedRedis != nil {
-		h.shared = newRedisShared(p.opts.SharedRedis, p.logger, p.opts.VMID, p.opts.SharedDataLimit)
+		r, err := newRedisShared(p.opts.SharedRedis, p.logger, p.opts.VMID, p.opts.SharedDataLimit)
+		if err != nil {
+			return err
+		}
+		h.shared = r
 	} else {
 		h.shared = memShared(p.opts.VMID, p.opts.SharedDataLimit)
 	}
+	h.slots = make(chan struct{}, p.opts.CalloutLimit)
+	h.bgCtx, h.cancel = context.WithCancel(context.Background())
+	h.metrics = metricsFor(p.name)
 	return nil
 }
 

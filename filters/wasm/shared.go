@@ -131,10 +131,12 @@ func (v memView) set(key string, value []byte, cas uint32) status {
 }
 
 // redisShared keeps shared data in Redis: one hash per key (v: the value,
-// c: its CAS), under KEY_PREFIX wasm:shared:VM_ID:KEY. A set is one Lua
-// script, so the CAS check and the write are atomic across gateways.
+// c: its CAS), under KEY_PREFIX{wasm:shared:VM_ID:KEY}: the hash tag is the
+// whole key, so a cluster spreads keys over slots and the script's one key
+// is in one. A set is one Lua script, so the CAS check and the write are
+// atomic across gateways.
 type redisShared struct {
-	client  *redis.Client
+	client  redis.UniversalClient
 	prefix  string
 	limit   int64 // per value
 	timeout time.Duration
@@ -149,19 +151,26 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', n)
 return n
 `)
 
-func newRedisShared(rc *stores.Redis, logger *slog.Logger, vmID string, limit int64) *redisShared {
-	return &redisShared{
-		client:  rc.NewClient(logger),
-		timeout: rc.Timeout(),
-		prefix:  rc.KeyPrefix + "wasm:shared:" + vmID + ":",
-		limit:   limit,
+func newRedisShared(rc *stores.Redis, logger *slog.Logger, vmID string, limit int64) (*redisShared, error) {
+	client, err := rc.NewClient(logger)
+	if err != nil {
+		return nil, err
 	}
+	return &redisShared{
+		client:  client,
+		timeout: rc.Timeout(),
+		prefix:  rc.KeyPrefix + "{wasm:shared:" + vmID + ":",
+		limit:   limit,
+	}, nil
 }
+
+// key is the Redis key of a shared-data key.
+func (r *redisShared) key(k string) string { return r.prefix + k + "}" }
 
 func (r *redisShared) get(key string) ([]byte, uint32, status) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
-	vals, err := r.client.HMGet(ctx, r.prefix+key, "v", "c").Result()
+	vals, err := r.client.HMGet(ctx, r.key(key), "v", "c").Result()
 	if err != nil {
 		return nil, 0, statusInternalFailure
 	}
@@ -183,7 +192,7 @@ func (r *redisShared) set(key string, value []byte, cas uint32) status {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
-	n, err := casScript.Run(ctx, r.client, []string{r.prefix + key}, value, cas).Int64()
+	n, err := casScript.Run(ctx, r.client, []string{r.key(key)}, value, cas).Int64()
 	switch {
 	case errors.Is(err, redis.Nil), err != nil:
 		return statusInternalFailure

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,19 +28,26 @@ var ErrStoreDown = errors.New("redis store is unreachable")
 const probeInterval = 200 * time.Millisecond
 
 // Store is the Redis client every limit filter shares, with its health:
-// after a failed decision it is marked down, and a background probe marks
-// it up again when Redis answers, so recovery needs no restart.
+// after a decision that could not reach Redis it is marked down, and one
+// background probe marks it up again when Redis answers (every master, for
+// a cluster), so recovery needs no restart. Each transition is logged once
+// and counted; decisions made meanwhile are counted per failure policy.
 type Store struct {
-	client  *redis.Client
+	client  redis.UniversalClient
+	where   string // the deployment, for log lines
 	prefix  string
 	timeout time.Duration
 	logger  *slog.Logger
+	batcher *batcher // rate-limit decisions pipelined when many wait at once
 
-	down      atomic.Bool
-	failovers atomic.Uint64 // decisions made without Redis
-	done      chan struct{}
-	closeOnce sync.Once
-	probes    sync.WaitGroup
+	down       atomic.Bool
+	toDown     atomic.Uint64 // transitions up -> down
+	toUp       atomic.Uint64 // transitions down -> up
+	failOpen   atomic.Uint64 // decisions made without Redis under fail_open
+	failClosed atomic.Uint64 // ... under fail_closed
+	done       chan struct{}
+	closeOnce  sync.Once
+	probes     sync.WaitGroup
 }
 
 // OpenStore returns the shared store for the config's stores.redis block:
@@ -54,11 +62,13 @@ func OpenStore(bc *filter.BuildContext) (*Store, error) {
 		logger = slog.Default()
 	}
 	id, _ := json.Marshal(rc)
-	c, err := bc.Keep(storeKey{string(id)}, func() (io.Closer, error) { return NewStore(rc, logger), nil })
+	c, err := bc.Keep(storeKey{string(id)}, func() (io.Closer, error) { return NewStore(rc, logger) })
 	if err != nil {
 		return nil, err
 	}
-	return c.(*Store), nil
+	s := c.(*Store)
+	bc.Collect("limits.redis.store", s)
+	return s, nil
 }
 
 // storeKey is the stores.redis block, as JSON: one client per block.
@@ -66,15 +76,25 @@ type storeKey struct{ config string }
 
 // NewStore connects lazily: a Redis that is down at start is a store that
 // is down, handled by the failure policy, not a config error.
-func NewStore(rc *stores.Redis, logger *slog.Logger) *Store {
-	return &Store{
-		client:  rc.NewClient(logger),
+func NewStore(rc *stores.Redis, logger *slog.Logger) (*Store, error) {
+	client, err := rc.NewClient(logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		client:  client,
+		where:   rc.Where(),
 		timeout: rc.Timeout(),
 		prefix:  rc.KeyPrefix,
 		logger:  logger,
 		done:    make(chan struct{}),
 	}
+	s.batcher = newBatcher(client, s.timeout)
+	return s, nil
 }
+
+// Client is the store's Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.client }
 
 // Prefix starts every key the store's users write.
 func (s *Store) Prefix() string { return s.prefix }
@@ -83,13 +103,20 @@ func (s *Store) Prefix() string { return s.prefix }
 func (s *Store) Up() bool { return !s.down.Load() }
 
 // Failovers counts decisions made by a failure policy instead of Redis.
-func (s *Store) Failovers() uint64 { return s.failovers.Load() }
+func (s *Store) Failovers() uint64 { return s.failOpen.Load() + s.failClosed.Load() }
 
-// CountFailover records one decision made without Redis.
-func (s *Store) CountFailover() { s.failovers.Add(1) }
+// CountFailover records one decision made without Redis, under policy.
+func (s *Store) CountFailover(policy FailurePolicy) {
+	if policy == FailClosed {
+		s.failClosed.Add(1)
+	} else {
+		s.failOpen.Add(1)
+	}
+}
 
 // Run runs script atomically and returns its integer results. Any failure
-// to get an answer (timeout, refused, pool exhausted) marks the store down.
+// to get an answer (timeout, refused, pool exhausted, a cluster or master
+// that is failing over) marks the store down.
 func (s *Store) Run(script *redis.Script, keys []string, args ...any) ([]int64, error) {
 	if s.down.Load() {
 		return nil, ErrStoreDown
@@ -98,21 +125,64 @@ func (s *Store) Run(script *redis.Script, keys []string, args ...any) ([]int64, 
 	defer cancel()
 	res, err := script.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
-		var rerr redis.Error
-		if !errors.As(err, &rerr) {
-			s.markDown(err)
-		}
+		s.failed(err)
 		return nil, err
 	}
 	return res, nil
 }
 
+// RunBatched is Run for the hot decisions (rate limits): while several
+// wait on the store at once, they share one pipeline (batch.go).
+func (s *Store) RunBatched(script *redis.Script, keys []string, args ...any) ([]int64, error) {
+	if s.down.Load() {
+		return nil, ErrStoreDown
+	}
+	res, err := s.batcher.run(script, keys, args)
+	if err != nil {
+		s.failed(err)
+		return nil, err
+	}
+	return res, nil
+}
+
+// failed marks the store down unless err is Redis answering about the
+// command itself (a script error), which says Redis is there.
+func (s *Store) failed(err error) {
+	if Unreachable(err) {
+		s.markDown(err)
+	}
+}
+
+// Unreachable reports whether err means Redis could not decide: no answer
+// (network error, timeout, pool exhausted), or an answer that says the
+// data is unavailable for now (a cluster without a master for the slot, a
+// replica being promoted or loading).
+func Unreachable(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return true
+	}
+	msg := rerr.Error()
+	for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "MASTERDOWN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Load puts scripts in Redis's script cache ahead of the first decision, so
-// decisions are EVALSHA only. Failure is not an error: Run loads on demand.
+// decisions are EVALSHA only (on every master, for a cluster). Failure is
+// not an error: Run loads on demand after NOSCRIPT (a failover to a
+// replica whose cache is empty, a SCRIPT FLUSH).
 func (s *Store) Load(scripts ...*redis.Script) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	for _, sc := range scripts {
+		if cc, ok := s.client.(*redis.ClusterClient); ok {
+			_ = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return sc.Load(ctx, c).Err() })
+			continue
+		}
 		if err := sc.Load(ctx, s.client).Err(); err != nil {
 			return
 		}
@@ -128,12 +198,16 @@ func (s *Store) markDown(err error) {
 		return
 	default:
 	}
-	s.logger.Warn("redis store unreachable; limits follow their failure policy until it answers", "addr", s.client.Options().Addr, "err", err)
+	s.toDown.Add(1)
+	s.logger.Warn("redis store unreachable; limits follow their failure policy until it answers", "redis", s.where, "err", err)
 	s.probes.Add(1)
 	go s.probe()
 }
 
-// probe pings until Redis answers, then marks the store up.
+// probe asks until Redis answers, then marks the store up. A cluster's
+// slot map is reloaded first, so a replica promoted in place of a dead
+// master is found, and every master must answer: a slot whose master is
+// gone would fail its decisions again at once.
 func (s *Store) probe() {
 	defer s.probes.Done()
 	t := time.NewTicker(probeInterval)
@@ -145,14 +219,49 @@ func (s *Store) probe() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		err := s.client.Ping(ctx).Err()
+		err := s.ping(ctx)
 		cancel()
 		if err == nil {
 			s.down.Store(false)
-			s.logger.Info("redis store reachable again; limits are shared again", "addr", s.client.Options().Addr, "failovers", s.failovers.Load())
+			s.toUp.Add(1)
+			s.logger.Info("redis store reachable again; limits are shared again", "redis", s.where, "failovers", s.Failovers())
 			return
 		}
 	}
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	cc, ok := s.client.(*redis.ClusterClient)
+	if !ok {
+		return s.client.Ping(ctx).Err()
+	}
+	cc.ReloadState(ctx)
+	info, err := cc.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("cluster_state is not ok")
+	}
+	return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+}
+
+// Collect reports the store's transitions and failover decisions:
+// wasmgate_redis_transitions_total{to} and
+// wasmgate_redis_failover_decisions_total{policy, outcome}.
+func (s *Store) Collect(dst []filter.Sample) []filter.Sample {
+	const (
+		transitions = "wasmgate_redis_transitions_total"
+		transHelp   = "Times the shared Redis store was found unreachable (to=down) and reachable again (to=up)."
+		decisions   = "wasmgate_redis_failover_decisions_total"
+		decHelp     = "Limit decisions made without Redis, by failure policy: fail_open admits, fail_closed refuses."
+	)
+	return append(dst,
+		filter.Sample{Name: transitions, Help: transHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "to", Value: "down"}}, Value: float64(s.toDown.Load())},
+		filter.Sample{Name: transitions, Help: transHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "to", Value: "up"}}, Value: float64(s.toUp.Load())},
+		filter.Sample{Name: decisions, Help: decHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "policy", Value: string(FailOpen)}, {Key: "outcome", Value: "admitted"}}, Value: float64(s.failOpen.Load())},
+		filter.Sample{Name: decisions, Help: decHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "policy", Value: string(FailClosed)}, {Key: "outcome", Value: "refused"}}, Value: float64(s.failClosed.Load())},
+	)
 }
 
 // Close stops the probe and closes the connections.
@@ -161,6 +270,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.probes.Wait()
+		s.batcher.close()
 		err = s.client.Close()
 	})
 	return err
@@ -191,4 +301,7 @@ func StoreUnavailable(policy string) *filter.Response {
 	return Reject(503, fmt.Sprintf("limit %q cannot be checked right now", policy), policy, time.Second)
 }
 
-var _ io.Closer = (*Store)(nil)
+var (
+	_ io.Closer        = (*Store)(nil)
+	_ filter.Collector = (*Store)(nil)
+)

@@ -2,8 +2,12 @@ package stores
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -16,29 +20,113 @@ import (
 // warning, that Redis is unreachable, and once, as info, that it is back;
 // the library's detail belongs under debug, in the gateway's log.
 
-// NewClient returns a client for rc, connecting lazily, and routes
-// go-redis's logging to logger (once per process). Every filter that uses
-// stores.redis (rate limits and quotas, Wasm shared data) makes its client
-// here, with one set of options. Commands are never retried (a retried
-// script or set could apply twice), a redial is tried once, and every
-// command is bounded by its context as well as by Timeout.
-func (rc *Redis) NewClient(logger *slog.Logger) *redis.Client {
+// NewClient returns a client for rc (a standalone server, a Redis Cluster
+// or a Sentinel-watched master), connecting lazily, and routes go-redis's
+// logging to logger (once per process). Every Redis user (rate limits and
+// quotas, Wasm shared data, the response cache) makes its client here,
+// with one set of options. Commands are never retried on a network error
+// (a retried script or set could apply twice), a redial is tried once,
+// every command is bounded by its context as well as by Timeout, and a
+// cluster follows MOVED and ASK redirections (those are not retries: the
+// node that answers MOVED did not run the command).
+func (rc *Redis) NewClient(logger *slog.Logger) (redis.UniversalClient, error) {
 	Install(logger)
+	var tlsConfig *tls.Config
+	if rc.TLS != nil {
+		var err error
+		if tlsConfig, err = rc.TLS.Config(); err != nil {
+			return nil, fmt.Errorf("stores.redis.tls: %w", err)
+		}
+	}
+	switch rc.Mode {
+	case ModeCluster:
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 rc.Servers(),
+			Username:              rc.Username,
+			Password:              rc.Password,
+			TLSConfig:             tlsConfig,
+			ReadOnly:              rc.ReadFromReplicas,
+			DialTimeout:           rc.DialTimeout.D(),
+			ReadTimeout:           rc.ReadTimeout.D(),
+			WriteTimeout:          rc.WriteTimeout.D(),
+			PoolSize:              rc.PoolSize,
+			MinIdleConns:          rc.MinIdleConns,
+			PoolTimeout:           rc.PoolTimeout.D(),
+			ContextTimeoutEnabled: true,
+			MaxRedirects:          3,
+			MaxRetries:            -1,
+			DialerRetries:         1,
+			DisableIdentity:       true,
+		}), nil
+	case ModeSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            rc.MasterName,
+			SentinelAddrs:         rc.Servers(),
+			SentinelUsername:      rc.SentinelUsername,
+			SentinelPassword:      rc.SentinelPassword,
+			Username:              rc.Username,
+			Password:              rc.Password,
+			DB:                    rc.DB,
+			TLSConfig:             tlsConfig,
+			DialTimeout:           rc.DialTimeout.D(),
+			ReadTimeout:           rc.ReadTimeout.D(),
+			WriteTimeout:          rc.WriteTimeout.D(),
+			PoolSize:              rc.PoolSize,
+			MinIdleConns:          rc.MinIdleConns,
+			PoolTimeout:           rc.PoolTimeout.D(),
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+			DialerRetries:         1,
+			DisableIdentity:       true,
+		}), nil
+	}
 	return redis.NewClient(&redis.Options{
 		Addr:                  rc.Address,
 		Username:              rc.Username,
 		Password:              rc.Password,
 		DB:                    rc.DB,
+		TLSConfig:             tlsConfig,
 		DialTimeout:           rc.DialTimeout.D(),
 		ReadTimeout:           rc.ReadTimeout.D(),
 		WriteTimeout:          rc.WriteTimeout.D(),
 		PoolSize:              rc.PoolSize,
-		PoolTimeout:           rc.Timeout(),
+		MinIdleConns:          rc.MinIdleConns,
+		PoolTimeout:           rc.PoolTimeout.D(),
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
 		DialerRetries:         1,
 		DisableIdentity:       true,
-	})
+	}), nil
+}
+
+// Config loads the TLS block's files into a client TLS config.
+func (t *RedisTLS) Config() (*tls.Config, error) {
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // an explicit, documented test-only switch
+	}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %v", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca: %s holds no PEM certificate", t.CA)
+		}
+	}
+	switch {
+	case t.Cert != "" && t.Key != "":
+		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("cert and key: %v", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	case t.Cert != "" || t.Key != "":
+		return nil, errors.New("cert and key go together: give both (a client certificate for tls-auth-clients) or neither")
+	}
+	return c, nil
 }
 
 // Timeout bounds one command: the read and write timeouts together, or
