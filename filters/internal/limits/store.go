@@ -41,8 +41,7 @@ type Store struct {
 	batcher *batcher // rate-limit decisions pipelined when many wait at once
 
 	down       atomic.Bool
-	toDown     atomic.Uint64 // transitions up -> down
-	toUp       atomic.Uint64 // transitions down -> up
+	metrics    atomic.Pointer[storeMetrics]
 	failOpen   atomic.Uint64 // decisions made without Redis under fail_open
 	failClosed atomic.Uint64 // ... under fail_closed
 	done       chan struct{}
@@ -67,7 +66,7 @@ func OpenStore(bc *filter.BuildContext) (*Store, error) {
 		return nil, err
 	}
 	s := c.(*Store)
-	bc.Collect("limits.redis.store", s)
+	s.metrics.Store(newStoreMetrics(bc))
 	return s, nil
 }
 
@@ -89,6 +88,7 @@ func NewStore(rc *stores.Redis, logger *slog.Logger) (*Store, error) {
 		logger:  logger,
 		done:    make(chan struct{}),
 	}
+	s.metrics.Store(&storeMetrics{down: new(filter.Counter), up: new(filter.Counter), admitted: new(filter.Counter), refused: new(filter.Counter)})
 	s.batcher = newBatcher(client, s.timeout)
 	return s, nil
 }
@@ -109,8 +109,10 @@ func (s *Store) Failovers() uint64 { return s.failOpen.Load() + s.failClosed.Loa
 func (s *Store) CountFailover(policy FailurePolicy) {
 	if policy == FailClosed {
 		s.failClosed.Add(1)
+		s.metrics.Load().refused.Inc()
 	} else {
 		s.failOpen.Add(1)
+		s.metrics.Load().admitted.Inc()
 	}
 }
 
@@ -198,7 +200,7 @@ func (s *Store) markDown(err error) {
 		return
 	default:
 	}
-	s.toDown.Add(1)
+	s.metrics.Load().down.Inc()
 	s.logger.Warn("redis store unreachable; limits follow their failure policy until it answers", "redis", s.where, "err", err)
 	s.probes.Add(1)
 	go s.probe()
@@ -223,7 +225,7 @@ func (s *Store) probe() {
 		cancel()
 		if err == nil {
 			s.down.Store(false)
-			s.toUp.Add(1)
+			s.metrics.Load().up.Inc()
 			s.logger.Info("redis store reachable again; limits are shared again", "redis", s.where, "failovers", s.Failovers())
 			return
 		}
@@ -246,22 +248,35 @@ func (s *Store) ping(ctx context.Context) error {
 	return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
 }
 
-// Collect reports the store's transitions and failover decisions:
-// wasmgate_redis_transitions_total{to} and
+// The store's metrics: wasmgate_redis_transitions_total{to} and
 // wasmgate_redis_failover_decisions_total{policy, outcome}.
-func (s *Store) Collect(dst []filter.Sample) []filter.Sample {
-	const (
-		transitions = "wasmgate_redis_transitions_total"
-		transHelp   = "Times the shared Redis store was found unreachable (to=down) and reachable again (to=up)."
-		decisions   = "wasmgate_redis_failover_decisions_total"
-		decHelp     = "Limit decisions made without Redis, by failure policy: fail_open admits, fail_closed refuses."
-	)
-	return append(dst,
-		filter.Sample{Name: transitions, Help: transHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "to", Value: "down"}}, Value: float64(s.toDown.Load())},
-		filter.Sample{Name: transitions, Help: transHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "to", Value: "up"}}, Value: float64(s.toUp.Load())},
-		filter.Sample{Name: decisions, Help: decHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "policy", Value: string(FailOpen)}, {Key: "outcome", Value: "admitted"}}, Value: float64(s.failOpen.Load())},
-		filter.Sample{Name: decisions, Help: decHelp, Kind: filter.SampleCounter, Labels: []filter.Label{{Key: "policy", Value: string(FailClosed)}, {Key: "outcome", Value: "refused"}}, Value: float64(s.failClosed.Load())},
-	)
+var (
+	transitionsMetric = filter.Metric{
+		Name: "wasmgate.redis.transitions",
+		Unit: "{transition}",
+		Help: "Times the shared Redis store was found unreachable (to=down) and reachable again (to=up).",
+	}
+	failoverMetric = filter.Metric{
+		Name: "wasmgate.redis.failover_decisions",
+		Unit: "{request}",
+		Help: "Limit decisions made without Redis, by failure policy: fail_open admits, fail_closed refuses.",
+	}
+)
+
+// storeMetrics are the store's counters, bound to the meter of the latest
+// build that opened it (the meter hands the same counter for the same
+// series, so a reload keeps counting where it was).
+type storeMetrics struct {
+	down, up, admitted, refused *filter.Counter
+}
+
+func newStoreMetrics(bc *filter.BuildContext) *storeMetrics {
+	return &storeMetrics{
+		down:     bc.Counter(transitionsMetric, filter.Label{Key: "to", Value: "down"}),
+		up:       bc.Counter(transitionsMetric, filter.Label{Key: "to", Value: "up"}),
+		admitted: bc.Counter(failoverMetric, filter.Label{Key: "policy", Value: string(FailOpen)}, filter.Label{Key: "outcome", Value: "admitted"}),
+		refused:  bc.Counter(failoverMetric, filter.Label{Key: "policy", Value: string(FailClosed)}, filter.Label{Key: "outcome", Value: "refused"}),
+	}
 }
 
 // Close stops the probe and closes the connections.
@@ -301,7 +316,4 @@ func StoreUnavailable(policy string) *filter.Response {
 	return Reject(503, fmt.Sprintf("limit %q cannot be checked right now", policy), policy, time.Second)
 }
 
-var (
-	_ io.Closer        = (*Store)(nil)
-	_ filter.Collector = (*Store)(nil)
-)
+var _ io.Closer = (*Store)(nil)
