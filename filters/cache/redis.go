@@ -24,6 +24,7 @@ import (
 // that cannot answer is a miss, never an error for the client.
 type redisStore struct {
 	client  redis.UniversalClient
+	refresh *stores.SlotRefresh
 	prefix  string // key_prefix + "cache:" + route + ":"
 	timeout time.Duration
 	logger  *slog.Logger
@@ -40,7 +41,7 @@ const downFor = time.Second
 func (s *redisStore) down() bool { return time.Now().UnixNano() < s.downUntil.Load() }
 
 func newRedisStore(rc *stores.Redis, client redis.UniversalClient, route string, logger *slog.Logger) *redisStore {
-	return &redisStore{client: client, prefix: rc.KeyPrefix + "cache:" + route + ":", timeout: rc.Timeout(), logger: logger}
+	return &redisStore{client: client, refresh: stores.NewSlotRefresh(client), prefix: rc.KeyPrefix + "cache:" + route + ":", timeout: rc.Timeout(), logger: logger}
 }
 
 func (s *redisStore) ctx(parent context.Context) (context.Context, context.CancelFunc) {
@@ -56,6 +57,7 @@ func (s *redisStore) fail(op string, err error) error {
 	if op != "decode" && !errors.As(err, &rerr) {
 		s.downUntil.Store(time.Now().Add(downFor).UnixNano())
 	}
+	s.refresh.After(err)
 	s.logger.Debug("cache store failed; treated as a miss", "op", op, "err", err)
 	return err
 }

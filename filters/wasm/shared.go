@@ -137,6 +137,7 @@ func (v memView) set(key string, value []byte, cas uint32) status {
 // atomic across gateways.
 type redisShared struct {
 	client  redis.UniversalClient
+	refresh *stores.SlotRefresh
 	prefix  string
 	limit   int64 // per value
 	timeout time.Duration
@@ -158,6 +159,7 @@ func newRedisShared(rc *stores.Redis, logger *slog.Logger, vmID string, limit in
 	}
 	return &redisShared{
 		client:  client,
+		refresh: stores.NewSlotRefresh(client),
 		timeout: rc.Timeout(),
 		prefix:  rc.KeyPrefix + "{wasm:shared:" + vmID + ":",
 		limit:   limit,
@@ -172,6 +174,7 @@ func (r *redisShared) get(key string) ([]byte, uint32, status) {
 	defer cancel()
 	vals, err := r.client.HMGet(ctx, r.key(key), "v", "c").Result()
 	if err != nil {
+		r.refresh.After(err)
 		return nil, 0, statusInternalFailure
 	}
 	v, ok1 := vals[0].(string)
@@ -193,6 +196,7 @@ func (r *redisShared) set(key string, value []byte, cas uint32) status {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	n, err := casScript.Run(ctx, r.client, []string{r.key(key)}, value, cas).Int64()
+	r.refresh.After(err)
 	switch {
 	case errors.Is(err, redis.Nil), err != nil:
 		return statusInternalFailure

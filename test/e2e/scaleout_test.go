@@ -353,3 +353,44 @@ func metrics(t *testing.T, g *gateway) map[string]float64 {
 	}
 	return m
 }
+
+const redisTLSConfig = head + `
+stores:
+  redis: {{.store}}
+upstreams:
+  echo: { targets: [{ url: "{{.echo}}" }] }
+routes:
+  - name: tls
+    match: { prefix: /tls }
+    filters: [{ rate_limit: { rate: 2/d, store: redis, on_store_failure: fail_closed } }]
+    upstream: echo
+`
+
+// A limit kept in a Redis that speaks only TLS and requires a client
+// certificate: with the CA, the certificate and the server name the
+// gateway decides in Redis (200, 200, then 429); without the client
+// certificate Redis refuses the handshake, and the fail_closed limit
+// answers 503.
+func TestRedisTLS(t *testing.T) {
+	needBinary(t)
+	s := redistopo.StartTLS(t)
+	echo := newEcho(t, "echo")
+	withCert := fmt.Sprintf(`{ address: "%s", key_prefix: "e2e-tls:", read_timeout: 1s, write_timeout: 1s, dial_timeout: 1s, tls: { ca: "%s", cert: "%s", key: "%s", server_name: %s } }`,
+		s.Addr, s.CA, s.ClientCert, s.ClientKey, s.ServerName)
+	g := startGateway(t, redisTLSConfig, vars{"store": withCert, "echo": echo.URL})
+	for i, want := range []int{200, 200, 429} {
+		if st, h, _ := getVia(g, "/tls", "RateLimit"); st != want {
+			t.Fatalf("request %d over TLS: %d (RateLimit %q), want %d", i+1, st, h, want)
+		}
+	}
+	if n, err := s.Client().Keys(context.Background(), "e2e-tls:*").Result(); err != nil || len(n) != 1 {
+		t.Errorf("keys in the TLS Redis: %v %v, want the limit's one", n, err)
+	}
+
+	noCert := fmt.Sprintf(`{ address: "%s", key_prefix: "e2e-tls2:", read_timeout: 1s, write_timeout: 1s, dial_timeout: 1s, tls: { ca: "%s", server_name: %s } }`,
+		s.Addr, s.CA, s.ServerName)
+	g2 := startGateway(t, redisTLSConfig, vars{"store": noCert, "echo": echo.URL})
+	if st, _, _ := getVia(g2, "/tls", ""); st != 503 {
+		t.Errorf("without a client certificate: %d, want 503 (Redis refuses the handshake; the limit fails closed)", st)
+	}
+}

@@ -150,27 +150,9 @@ func (s *Store) RunBatched(script *redis.Script, keys []string, args ...any) ([]
 // failed marks the store down unless err is Redis answering about the
 // command itself (a script error), which says Redis is there.
 func (s *Store) failed(err error) {
-	if Unreachable(err) {
+	if stores.Unreachable(err) {
 		s.markDown(err)
 	}
-}
-
-// Unreachable reports whether err means Redis could not decide: no answer
-// (network error, timeout, pool exhausted), or an answer that says the
-// data is unavailable for now (a cluster without a master for the slot, a
-// replica being promoted or loading).
-func Unreachable(err error) bool {
-	var rerr redis.Error
-	if !errors.As(err, &rerr) {
-		return true
-	}
-	msg := rerr.Error()
-	for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "MASTERDOWN"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Load puts scripts in Redis's script cache ahead of the first decision, so
