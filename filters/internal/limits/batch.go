@@ -28,6 +28,7 @@ type batcher struct {
 	client   redis.UniversalClient
 	timeout  time.Duration
 	inflight atomic.Int64
+	batched  atomic.Uint64 // calls that ran in a pipeline of more than one
 
 	mu       sync.Mutex
 	pending  []*call
@@ -119,6 +120,9 @@ func (b *batcher) exec(ctx context.Context, batch []*call) {
 		cmds[i] = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	_, _ = pipe.Exec(ctx)
+	if len(batch) > 1 {
+		b.batched.Add(uint64(len(batch)))
+	}
 	for i, c := range batch {
 		c.res, c.err = cmds[i].Int64Slice()
 		if c.err != nil && strings.HasPrefix(c.err.Error(), "NOSCRIPT") {

@@ -147,6 +147,9 @@ func (s *Store) RunBatched(script *redis.Script, keys []string, args ...any) ([]
 	return res, nil
 }
 
+// Batched counts the decisions that shared a pipeline with others.
+func (s *Store) Batched() uint64 { return s.batcher.batched.Load() }
+
 // failed marks the store down unless err is Redis answering about the
 // command itself (a script error), which says Redis is there.
 func (s *Store) failed(err error) {
