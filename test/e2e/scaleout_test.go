@@ -263,7 +263,7 @@ func (s *scaleOut) failover(kill func()) {
 	// Back on Redis: on every gateway, the exhausted limit refuses (429:
 	// decided by Redis, from the state replicated before the kill) and the
 	// fail_closed route admits.
-	err := poll(90*time.Second, func() error {
+	err := poll(30*time.Second, func() error {
 		for i, g := range s.gws {
 			if st, _, _ := getVia(g, "/limited", ""); st != 429 {
 				return fmt.Errorf("gateway %d: /limited answered %d, want 429 from Redis", i+1, st)

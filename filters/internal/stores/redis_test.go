@@ -3,9 +3,12 @@ package stores
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestAdapter(t *testing.T) {
@@ -23,3 +26,33 @@ func TestAdapter(t *testing.T) {
 		t.Errorf("logged %q at info level, want nothing", buf.String())
 	}
 }
+
+func TestUnreachable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{redis.Nil, false},
+		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), true},
+		{context.DeadlineExceeded, true},
+		{redisErr("CLUSTERDOWN The cluster is down"), true},
+		{redisErr("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{redisErr("LOADING Redis is loading the dataset in memory"), true},
+		{redisErr("READONLY You can't write against a read only replica."), true},
+		{redisErr("ERR Error running script (call to f_...): @user_script:3: bad argument"), false},
+		{redisErr("NOSCRIPT No matching script."), false},
+	} {
+		if got := Unreachable(tc.err); got != tc.want {
+			t.Errorf("Unreachable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// redisErr is an error reply from Redis, as go-redis types them.
+type redisErr string
+
+func (e redisErr) Error() string { return string(e) }
+func (redisErr) RedisError()     {}
+
+var _ redis.Error = redisErr("")
