@@ -12,10 +12,15 @@ import (
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 	"github.com/wasmgate/wasmgate/internal/gwtest"
+	"github.com/wasmgate/wasmgate/internal/redistopo"
 )
 
 func newTestRedisStore(t *testing.T, addr string) *redisStore {
-	rc := &stores.Redis{Address: addr, KeyPrefix: redistest.Prefix(t), ReadTimeout: 1e9, WriteTimeout: 1e9, DialTimeout: 1e9, PoolSize: 4}
+	return newTestStore(t, &stores.Redis{Address: addr, KeyPrefix: redistest.Prefix(t)})
+}
+
+func newTestStore(t *testing.T, rc *stores.Redis) *redisStore {
+	rc.ReadTimeout, rc.WriteTimeout, rc.DialTimeout, rc.PoolSize = 1e9, 1e9, 1e9, 4
 	client, err := rc.NewClient(slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +33,18 @@ func newTestRedisStore(t *testing.T, addr string) *redisStore {
 // Entries round-trip through Redis with their TTL; a purge finds a key's
 // variants and a prefix's keys, glob characters in them taken literally.
 func TestRedisStore(t *testing.T) {
-	s := newTestRedisStore(t, redistest.Addr(t))
+	testRedisStore(t, newTestRedisStore(t, redistest.Addr(t)))
+}
+
+// The same in a Redis Cluster: the keys spread over the masters, and a
+// purge scans each and unlinks key by key (one UNLINK of keys in several
+// slots would be refused with CROSSSLOT).
+func TestRedisStoreCluster(t *testing.T) {
+	c := redistopo.StartCluster(t)
+	testRedisStore(t, newTestStore(t, &stores.Redis{Mode: stores.ModeCluster, Addresses: c.Addrs(), KeyPrefix: "wgtest:"}))
+}
+
+func testRedisStore(t *testing.T, s *redisStore) {
 	ctx := context.Background()
 	e := &Entry{Status: 200, Header: http.Header{"Etag": {`"a"`}}, Body: []byte("hello"), ResponseTime: time.Unix(1, 0), Lifetime: time.Minute}
 	keys := []string{"GET h/a*", "GET h/a*\x00Accept=x", "GET h/a*\x00Accept=y", "GET h/ab", "GET h/b"}
