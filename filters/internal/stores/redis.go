@@ -40,6 +40,13 @@ func (rc *Redis) NewClient(logger *slog.Logger) (redis.UniversalClient, error) {
 	}
 	switch rc.Mode {
 	case ModeCluster:
+		// A cluster client retries a command after a network error or a
+		// timeout (MaxRetries does not reach that loop), and a script that
+		// ran but whose answer timed out would run twice. The retry first
+		// waits on the command's context, which every caller bounds by
+		// Timeout: with the socket deadlines no shorter, the context is what
+		// expires, and the retry gives up. (A connection reset after the
+		// script ran is the one retry left; docs/rationale.md.)
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 rc.Servers(),
 			Username:              rc.Username,
@@ -47,8 +54,8 @@ func (rc *Redis) NewClient(logger *slog.Logger) (redis.UniversalClient, error) {
 			TLSConfig:             tlsConfig,
 			ReadOnly:              rc.ReadFromReplicas,
 			DialTimeout:           rc.DialTimeout.D(),
-			ReadTimeout:           rc.ReadTimeout.D(),
-			WriteTimeout:          rc.WriteTimeout.D(),
+			ReadTimeout:           rc.Timeout(),
+			WriteTimeout:          rc.Timeout(),
 			PoolSize:              rc.PoolSize,
 			MinIdleConns:          rc.MinIdleConns,
 			PoolTimeout:           rc.PoolTimeout.D(),
