@@ -31,9 +31,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Need skips (or, under CI, fails) the test when a Redis tool is missing.
+// Need skips (or, under CI, fails) the test when a Redis tool is missing;
+// under -short it skips: a topology is several processes and seconds.
 func Need(t testing.TB, tools ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped under -short: starts a multi-process Redis deployment")
+	}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			why := tool + " is not installed (apt-get install redis-server redis-tools)"
