@@ -58,7 +58,7 @@ func quotaKey(name string) string { return "{quota:" + name + ":ip=127.0.0.1}" }
 
 // Three gateways behind a round-robin client share one limit kept in a
 // Redis Cluster: over 10,000 requests they admit the limit (5000), not
-// three times it, also when one of them restarts halfway. Then the master
+// three times it, also when one of them restarts under the load. Then the master
 // owning the limit's slot is killed under load: the fail_open route keeps
 // admitting, the fail_closed one refuses with 503 (never waiting past its
 // timeout), and once the replica is promoted every gateway decides in
