@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/acme"
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/upstream"
@@ -166,6 +167,8 @@ type Status struct {
 	Listeners map[string]string `json:"listeners"`
 	// Reloads are the last attempts to load the config, newest first.
 	Reloads []Reload `json:"reloads,omitempty"`
+	// Certificates are those tls.acme blocks manage.
+	Certificates []acme.Certificate `json:"certificates,omitempty"`
 }
 
 // Route is one route as the admin API shows it.

@@ -76,6 +76,9 @@ func applyDefaults(c *Config) {
 		if t := l.TLS; t != nil {
 			setBool(&t.HTTP2, true)
 			setString(&t.MinVersion, defaultTLSMinVersion)
+			if t.ACME != nil {
+				acmeDefaults(t.ACME, c.hasPlainListener())
+			}
 			if t.ClientCA != "" {
 				setString(&t.ClientAuth, "require")
 			} else {
@@ -156,4 +159,15 @@ func setSize(p *Size, v int64) {
 	if *p == 0 {
 		*p = Size(v)
 	}
+}
+
+// hasPlainListener reports whether a listener serves without TLS, where
+// ACME http-01 challenges are answered.
+func (c *Config) hasPlainListener() bool {
+	for _, l := range c.Listeners {
+		if l.TLS == nil {
+			return true
+		}
+	}
+	return false
 }

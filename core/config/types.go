@@ -179,6 +179,9 @@ type TLS struct {
 	MinVersion string `yaml:"min_version"` // "1.2" (default) or "1.3"
 	// HTTP2 offers h2 through ALPN (default true).
 	HTTP2 *bool `yaml:"http2"`
+	// ACME obtains and renews certificates from a CA (acme.go); with it,
+	// certificates may be empty.
+	ACME *ACME `yaml:"acme"`
 }
 
 // Certificate is a PEM certificate chain and its key. Which names it serves

@@ -124,8 +124,11 @@ func (v *Validator) listeners() {
 }
 
 func (v *Validator) tls(p string, t *TLS) {
-	if len(t.Certificates) == 0 {
-		v.Errorf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}]")
+	if t.ACME != nil {
+		v.acme(p+".acme", t.ACME, v.c.hasPlainListener()) // acme.go
+	}
+	if len(t.Certificates) == 0 && t.ACME == nil {
+		v.Errorf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}], or acme: {names: [api.example.com]}")
 	}
 	for i, c := range t.Certificates {
 		cp := JoinIndex(p+".certificates", i)

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmgate/wasmgate/core/acme"
 	"github.com/wasmgate/wasmgate/core/admin"
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
@@ -67,6 +68,7 @@ type Gateway struct {
 	logger *slog.Logger
 	local  *proxy.Proxy // writes responses made before a route applies
 	server *server.Server
+	acme   *acme.Manager // tls.acme certificates, across reloads
 	admin  *admin.Server
 	keep   *keeper
 
@@ -189,14 +191,21 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.server = server.New(g, logger, server.WithDrainTimeout(cfg.Server.DrainTimeout.D()))
+	g.acme = acme.New(logger)
 	s, err := g.build(cfg, data, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := g.server.Apply(cfg.Listeners); err != nil {
+	certs, err := g.acme.Prepare(cfg)
+	if err != nil {
 		s.retireFrom(nil)
 		return nil, cfg.Resolve("", err)
 	}
+	if err := g.server.Apply(cfg.Listeners, managedCerts(certs)); err != nil {
+		s.retireFrom(nil)
+		return nil, cfg.Resolve("", err)
+	}
+	certs.Commit()
 	g.server.SetOverload(cfg.Server.Overload)
 	g.current.Store(s)
 	s.configApplied(false)
@@ -241,6 +250,9 @@ func (g *Gateway) build(cfg *config.Config, data []byte, prev *Snapshot) (*Snaps
 	}
 	if so, ok := s.observer.(server.StatsObserver); ok {
 		so.ObserveServer(g.server)
+	}
+	if cm, ok := meterOf(s.observer).(filter.CollectorMeter); ok {
+		cm.Collect("tls.acme", g.acme)
 	}
 	return s, nil
 }
@@ -298,7 +310,11 @@ func (g *Gateway) reload() (err error) {
 		old.configRejected(err)
 		return err
 	}
-	if err := g.server.Apply(cfg.Listeners); err != nil {
+	certs, err := g.acme.Prepare(cfg)
+	if err == nil {
+		err = g.server.Apply(cfg.Listeners, managedCerts(certs))
+	}
+	if err != nil {
 		err := cfg.Resolve("", err)
 		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err.Error())
 		s.next.Store(old) // so closing s spares the upstreams it carried over from old
@@ -306,6 +322,7 @@ func (g *Gateway) reload() (err error) {
 		old.configRejected(err)
 		return err
 	}
+	certs.Commit()
 	g.server.SetOverload(cfg.Server.Overload)
 	g.current.Store(s)
 	if g.admin != nil && adminPolicy != nil {
@@ -363,6 +380,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ready.Store(false)
 	g.stopSampler()
 	err := g.server.Shutdown(ctx)
+	g.acme.Stop()
 	if g.admin != nil {
 		err = errors.Join(err, g.admin.Close(ctx))
 	}
@@ -424,6 +442,7 @@ func (g *Gateway) Status() admin.Status {
 		Version: version, StartedAt: g.started,
 		Generation: s.Generation, ConfigHash: hex.EncodeToString(sum[:]), File: s.Config.File, LoadedAt: s.LoadedAt,
 		Routes: len(s.routes), Upstreams: len(s.upstreams), Listeners: listeners, Reloads: reloads,
+		Certificates: g.acme.Certificates(),
 	}
 }
 
@@ -535,4 +554,14 @@ func (g *Gateway) Upstreams() []upstream.Status {
 		out = append(out, s.upstreams[name].Status())
 	}
 	return out
+}
+
+// managedCerts hands the server each listener's tls.acme block.
+func managedCerts(p *acme.Plan) server.ApplyOption {
+	return server.WithManagedCerts(func(i int) server.ManagedCerts {
+		if b := p.Listener(i); b != nil {
+			return b
+		}
+		return nil
+	})
 }

@@ -26,6 +26,11 @@ var exchanges = sync.Pool{New: func() any { return &filter.Exchange{Params: make
 // chain's request phase, the target, the chain's response phase, the
 // response, done.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The CA's HTTP-01 requests are answered before any route or filter:
+	// they are the gateway's own business.
+	if r.TLS == nil && g.acme != nil && g.acme.HandleHTTPChallenge(w, r) {
+		return
+	}
 	s := g.acquire()
 	defer s.release()
 

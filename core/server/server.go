@@ -112,14 +112,18 @@ type plan struct {
 // running listener is touched: on error the running set is left exactly as
 // it was. Errors are config FieldErrs with paths from the config root
 // ("listeners[1].tls.certificates[0].key"), joined with errors.Join.
-func (s *Server) Apply(cfgs []config.Listener) error {
+func (s *Server) Apply(cfgs []config.Listener, opts ...ApplyOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shut {
 		return errors.New("server: Apply after Shutdown")
 	}
+	var ao applyOptions
+	for _, o := range opts {
+		o(&ao)
+	}
 
-	plans, err := s.prepare(cfgs)
+	plans, err := s.prepare(cfgs, ao)
 	if err != nil {
 		return err
 	}
@@ -182,9 +186,22 @@ func (s *Server) Apply(cfgs []config.Listener) error {
 	return nil
 }
 
+// ApplyOption adds to what Apply gets from the listener configs.
+type ApplyOption func(*applyOptions)
+
+type applyOptions struct {
+	managed func(i int) ManagedCerts
+}
+
+// WithManagedCerts gives Apply the ACME certificates of each listener with
+// tls.acme, by index in the configs (nil for the others).
+func WithManagedCerts(f func(i int) ManagedCerts) ApplyOption {
+	return func(o *applyOptions) { o.managed = f }
+}
+
 // prepare validates cfgs and loads every file they name, without side
 // effects on running listeners.
-func (s *Server) prepare(cfgs []config.Listener) ([]plan, error) {
+func (s *Server) prepare(cfgs []config.Listener, ao applyOptions) ([]plan, error) {
 	var errs []error
 	plans := make([]plan, 0, len(cfgs))
 	ids := map[string]int{}
@@ -214,7 +231,11 @@ func (s *Server) prepare(cfgs []config.Listener) ([]plan, error) {
 			ids[p.id] = i
 		}
 		if c.TLS != nil {
-			conf, warnings, err := buildTLS(at, c.TLS, st.h2, time.Now())
+			var managed ManagedCerts
+			if ao.managed != nil && c.TLS.ACME != nil {
+				managed = ao.managed(i)
+			}
+			conf, warnings, err := buildTLS(at, c.TLS, st.h2, managed, time.Now())
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -454,6 +475,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // listeners short of a port being free.
 func Check(cfgs []config.Listener) error {
 	s := &Server{logger: slog.New(slog.DiscardHandler)}
-	_, err := s.prepare(cfgs)
+	_, err := s.prepare(cfgs, applyOptions{})
 	return err
 }

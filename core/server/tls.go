@@ -19,7 +19,22 @@ type certIndex struct {
 	exact    map[string]*tls.Certificate // "api.example.com"
 	wildcard map[string]*tls.Certificate // "example.com" for "*.example.com"
 	first    *tls.Certificate            // no SNI, or a name no certificate covers
+	managed  ManagedCerts                // tls.acme, or nil
 }
+
+// ManagedCerts are the certificates an ACME client obtains and renews for a
+// listener (core/acme).
+type ManagedCerts interface {
+	// Manages reports whether name is one of the configured names.
+	Manages(name string) bool
+	// GetCertificate answers TLS-ALPN-01 challenges, serves managed
+	// certificates and obtains on-demand ones where permitted; an error
+	// when it has none for the hello.
+	GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error)
+}
+
+// acmeTLS1 is the ALPN protocol of TLS-ALPN-01 challenges (RFC 8737).
+const acmeTLS1 = "acme-tls/1"
 
 // lookup prefers an exact name over a wildcard. A name nobody serves still
 // gets the first certificate: the client then reports a name mismatch, which
@@ -36,6 +51,38 @@ func (x *certIndex) lookup(serverName string) *tls.Certificate {
 		}
 	}
 	return x.first
+}
+
+// pick chooses with ACME in the picture: a challenge goes to the ACME
+// client; then a static exact name, a managed name, a static wildcard, and
+// last an on-demand certificate (which the ACME client refuses unless
+// on_demand permits the name); failing all, the first static certificate.
+func (x *certIndex) pick(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if x.managed == nil {
+		return x.lookup(hello.ServerName), nil
+	}
+	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
+		return x.managed.GetCertificate(hello)
+	}
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if c := x.exact[name]; c != nil {
+		return c, nil
+	}
+	if x.managed.Manages(name) {
+		if c, err := x.managed.GetCertificate(hello); err == nil {
+			return c, nil
+		}
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		if c := x.wildcard[name[i+1:]]; c != nil {
+			return c, nil
+		}
+	}
+	c, err := x.managed.GetCertificate(hello)
+	if err != nil && x.first != nil {
+		return x.first, nil
+	}
+	return c, err
 }
 
 // add indexes c under its DNS SANs. On a name served by two certificates the
@@ -60,15 +107,15 @@ func (x *certIndex) add(c *tls.Certificate) {
 // handshakes on the listener use until the next Apply. Files are read on
 // every call, so renewed certificates are picked up by a reload. Errors are
 // FieldErrs with paths under prefix ("listeners[2]").
-func buildTLS(prefix string, t *config.TLS, h2 bool, now time.Time) (*tls.Config, []string, error) {
+func buildTLS(prefix string, t *config.TLS, h2 bool, managed ManagedCerts, now time.Time) (*tls.Config, []string, error) {
 	var errs []error
 	var warnings []string
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, config.FieldErr(prefix+".tls"+field, format, args...))
 	}
 
-	idx := &certIndex{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
-	if len(t.Certificates) == 0 {
+	idx := &certIndex{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}, managed: managed}
+	if len(t.Certificates) == 0 && t.ACME == nil {
 		fail(".certificates", "at least one certificate is required to terminate TLS")
 	}
 	for i, c := range t.Certificates {
@@ -90,13 +137,16 @@ func buildTLS(prefix string, t *config.TLS, h2 bool, now time.Time) (*tls.Config
 	}
 
 	cfg := &tls.Config{
-		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return idx.lookup(hello.ServerName), nil
-		},
-		NextProtos: []string{"http/1.1"},
+		GetCertificate: idx.pick,
+		NextProtos:     []string{"http/1.1"},
 	}
 	if h2 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if t.ACME != nil {
+		// Offered only to make TLS-ALPN-01 handshakes possible; such a
+		// connection is closed once the handshake is done (tlsaccept.go).
+		cfg.NextProtos = append(cfg.NextProtos, acmeTLS1)
 	}
 
 	switch t.MinVersion {

@@ -65,7 +65,13 @@ func (l *handshakeListener) handshake(raw net.Conn) {
 		return
 	}
 	var c net.Conn = tc
-	if st := tc.ConnectionState(); st.NegotiatedProtocol != "h2" {
+	st := tc.ConnectionState()
+	if st.NegotiatedProtocol == acmeTLS1 {
+		// A CA validating TLS-ALPN-01: the handshake was the answer.
+		tc.Close()
+		return
+	}
+	if st.NegotiatedProtocol != "h2" {
 		c = &framingConn{Conn: tc, tls: &st}
 	}
 	select {
