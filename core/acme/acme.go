@@ -38,10 +38,11 @@ type Manager struct {
 	cacheOnce sync.Once
 	cache     *certmagic.Cache
 
-	mu     sync.Mutex
-	blocks map[string]*Block // committed, by key (the block's config)
-	ctx    context.Context   // ends at Stop: ends every Manage
-	stop   context.CancelFunc
+	mu       sync.Mutex
+	blocks   map[string]*Block // committed, by key (the block's config)
+	ctx      context.Context   // ends at Stop: ends every Manage
+	stop     context.CancelFunc
+	stopOnce sync.Once
 
 	failures counter // renewal failures, all blocks (metrics.go)
 }
@@ -93,10 +94,12 @@ func (m *Manager) Stop() {
 	if m == nil {
 		return
 	}
-	m.stop()
-	if m.cache != nil {
-		m.cache.Stop()
-	}
+	m.stopOnce.Do(func() {
+		m.stop()
+		if m.cache != nil {
+			m.cache.Stop()
+		}
+	})
 }
 
 // Block is one tls.acme block at work: what a listener's handshake asks for
