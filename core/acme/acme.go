@@ -265,7 +265,7 @@ func (m *Manager) Active() bool {
 }
 
 func (m *Manager) newBlock(cfg *config.Config, at string, spec config.ACME, address string, httpPort int) (*Block, error) {
-	storage, err := newStorage(cfg, at, spec)
+	storage, err := newStorage(cfg, at, spec, m.logger)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sync"
 
 	"github.com/caddyserver/certmagic"
@@ -17,7 +18,7 @@ import (
 // StorageFactory makes the certmagic storage of a store type from the
 // config (the redis store reads stores.redis). at is the block's field
 // path, for errors.
-type StorageFactory func(cfg *config.Config, at string) (certmagic.Storage, error)
+type StorageFactory func(cfg *config.Config, at string, logger *slog.Logger) (certmagic.Storage, error)
 
 var (
 	storagesMu sync.Mutex
@@ -33,7 +34,7 @@ func RegisterStorage(name string, f StorageFactory) {
 	storages[name] = f
 }
 
-func newStorage(cfg *config.Config, at string, spec config.ACME) (certmagic.Storage, error) {
+func newStorage(cfg *config.Config, at string, spec config.ACME, logger *slog.Logger) (certmagic.Storage, error) {
 	var s certmagic.Storage
 	switch spec.Store.Type {
 	case "", "file":
@@ -50,7 +51,7 @@ func newStorage(cfg *config.Config, at string, spec config.ACME) (certmagic.Stor
 			return nil, config.FieldErr(at+".store.type", "%q is not a store this build has; use file or redis", spec.Store.Type)
 		}
 		var err error
-		if s, err = f(cfg, at+".store"); err != nil {
+		if s, err = f(cfg, at+".store", logger); err != nil {
 			return nil, err
 		}
 	}
