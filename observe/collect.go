@@ -66,8 +66,21 @@ func (c *collected) Collect(ch chan<- prometheus.Metric) {
 	c.scrape.Lock()
 	defer c.scrape.Unlock()
 	samples := c.buf[:0]
+	var coreEnd []int // [start, end) ranges of samples from core collectors
 	for _, col := range cols {
+		start := len(samples)
 		samples = col.Collect(samples)
+		if _, ok := col.(filter.CoreCollector); ok {
+			coreEnd = append(coreEnd, start, len(samples))
+		}
+	}
+	fromCore := func(i int) bool {
+		for j := 0; j < len(coreEnd); j += 2 {
+			if i >= coreEnd[j] && i < coreEnd[j+1] {
+				return true
+			}
+		}
+		return false
 	}
 	families := map[string]*family{}
 	seen := map[string]bool{}
@@ -75,7 +88,7 @@ func (c *collected) Collect(ch chan<- prometheus.Metric) {
 		s := &samples[i]
 		fam := families[s.Name]
 		if fam == nil {
-			if !validMetricName(s.Name) || reservedName(s.Name) {
+			if !validMetricName(s.Name) || reservedName(s.Name) && !fromCore(i) {
 				continue
 			}
 			keys := make([]string, len(s.Labels))

@@ -100,6 +100,10 @@ func (m *Manager) Certificates() []Certificate {
 	return out
 }
 
+// CoreMetrics marks the Manager a filter.CoreCollector: its names are the
+// gateway's.
+func (*Manager) CoreMetrics() {}
+
 // Collect implements filter.Collector: expiry per managed name and the
 // renewal failures, read at scrape time.
 func (m *Manager) Collect(dst []filter.Sample) []filter.Sample {

@@ -39,6 +39,14 @@ type Collector interface {
 	Collect(dst []Sample) []Sample
 }
 
+// CoreCollector marks a Collector of the gateway's own (not a Wasm
+// guest's): it may export wasmgate_ names, which are otherwise refused so
+// that a guest cannot pass its numbers off as the gateway's.
+type CoreCollector interface {
+	Collector
+	CoreMetrics()
+}
+
 // CollectorMeter is a Meter that also exports collected metrics. Collect
 // registers c under key, replacing what an earlier build (a previous
 // snapshot) registered under it, so a reload does not add a second copy.

@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmgate/wasmgate/internal/pebbletest"
+	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
+)
+
+// acmeConfig: a plain listener (where pebble sends HTTP-01 requests) and a
+// TLS listener with tls.acme, both on the ports pebble validates against.
+const acmeConfig = `
+listeners:
+  - address: "127.0.0.1:{{.http_port}}"
+  - name: tls
+    address: "127.0.0.1:{{.tls_port}}"
+    tls:
+      acme:
+        directory: "{{.directory}}"
+        ca_root: "{{.ca_root}}"
+        email: ops@example.com
+        names: [{{.names}}]
+        challenges: [{{.challenges}}]
+        store: {{.store}}
+        {{.extra}}
+admin: { address: "{{.admin}}" }
+{{.stores}}
+observability:
+  metrics: { prometheus: true }
+routes:
+  - name: hello
+    respond: { status: 200, body: "hello over acme" }
+`
+
+type acmeRig struct {
+	pebble            *pebbletest.Pebble
+	httpPort, tlsPort int
+	v                 vars
+}
+
+func newACMERig(t *testing.T, o pebbletest.Options) *acmeRig {
+	needBinary(t)
+	r := &acmeRig{httpPort: pebbletest.FreePort(t, "tcp"), tlsPort: pebbletest.FreePort(t, "tcp")}
+	o.HTTPPort, o.TLSPort = r.httpPort, r.tlsPort
+	r.pebble = pebbletest.Start(t, o)
+	r.v = vars{
+		"http_port": strconv.Itoa(r.httpPort), "tls_port": strconv.Itoa(r.tlsPort),
+		"directory": r.pebble.Directory, "ca_root": r.pebble.CAFile,
+		"names": "www.example.test", "challenges": "http-01, tls-alpn-01",
+		"store": fmt.Sprintf("{dir: %q}", t.TempDir()), "extra": "", "stores": "",
+	}
+	return r
+}
+
+// handshake dials addr with sni, verifying against roots.
+func handshake(addr, sni string, roots *x509.CertPool) (*x509.Certificate, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{ServerName: sni, RootCAs: roots})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0], nil
+}
+
+// waitCert polls until addr serves sni a certificate that verifies against
+// roots (and passes ok, if given).
+func waitCert(t *testing.T, addr, sni string, roots *x509.CertPool, d time.Duration, ok func(*x509.Certificate) bool) *x509.Certificate {
+	t.Helper()
+	var leaf *x509.Certificate
+	err := poll(d, func() error {
+		var err error
+		if leaf, err = handshake(addr, sni, roots); err != nil {
+			return err
+		}
+		if ok != nil && !ok(leaf) {
+			return fmt.Errorf("served serial %s, not yet the one wanted", leaf.SerialNumber.Text(16))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s did not serve %s a certificate from pebble: %v", addr, sni, err)
+	}
+	return leaf
+}
+
+type acmeStatus struct {
+	Certificates []struct {
+		Names     []string  `json:"names"`
+		Issuer    string    `json:"issuer"`
+		NotAfter  time.Time `json:"not_after"`
+		Managed   bool      `json:"managed"`
+		LastError string    `json:"last_error"`
+	} `json:"certificates"`
+}
+
+// Issuance over HTTP-01 (answered by the plain listener before routing)
+// and over TLS-ALPN-01 (in the TLS listener's handshake), through the
+// binary; a request with the name then verifies against pebble's root and
+// reaches the route; /status and /metrics show the certificate.
+func TestACMEIssuance(t *testing.T) {
+	for _, ch := range []string{"http-01", "tls-alpn-01"} {
+		t.Run(ch, func(t *testing.T) {
+			r := newACMERig(t, pebbletest.Options{})
+			r.v["challenges"] = ch
+			g := startGateway(t, acmeConfig, r.v)
+			tlsAddr := g.ListenerAddr("tls")
+			roots := r.pebble.Root()
+			waitCert(t, tlsAddr, "www.example.test", roots, 60*time.Second, nil)
+			if n := r.pebble.Issued(); n != 1 {
+				t.Fatalf("pebble issued %d certificates, want 1", n)
+			}
+			httpValidated := strings.Contains(r.pebble.Log(), "validate w/ HTTP")
+			if httpValidated != (ch == "http-01") {
+				t.Fatalf("pebble validated over HTTP: %v, with challenges [%s]", httpValidated, ch)
+			}
+
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "www.example.test"}}}
+			resp, err := client.Get("https://" + tlsAddr + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "hello over acme" {
+				t.Fatalf("GET over TLS: %d %q", resp.StatusCode, body)
+			}
+
+			var st acmeStatus
+			g.AdminJSON("/status", &st)
+			if len(st.Certificates) != 1 || st.Certificates[0].Names[0] != "www.example.test" || !st.Certificates[0].Managed ||
+				!strings.Contains(st.Certificates[0].Issuer, "Pebble") || time.Until(st.Certificates[0].NotAfter) < time.Hour {
+				t.Fatalf("/status certificates: %+v", st.Certificates)
+			}
+			_, metrics := g.AdminDo(newRequest(t, http.MethodGet, g.AdminURL("/metrics"), nil))
+			for _, want := range []string{`wasmgate_tls_certificate_expiry_seconds{name="www.example.test",source="acme"}`, "wasmgate_tls_renewal_failures_total 0"} {
+				if !strings.Contains(string(metrics), want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			// A plain request for a challenge token nobody asked for is
+			// not answered as a challenge: it goes to routing.
+			resp2, body2 := g.Get("/.well-known/acme-challenge/nothing")
+			if resp2.StatusCode != 200 || string(body2) != "hello over acme" {
+				t.Fatalf("unknown challenge path: %d %q", resp2.StatusCode, body2)
+			}
+		})
+	}
+}
+
+// Renewal: pebble issues 40-second certificates, the renewal window is
+// half of that and the cache checks every second: a new serial is served
+// before the first certificate expires.
+func TestACMERenewal(t *testing.T) {
+	r := newACMERig(t, pebbletest.Options{Validity: 40 * time.Second})
+	r.v["extra"] = "renewal_window_ratio: 0.5"
+	g := startGateway(t, acmeConfig, r.v, startOptions{Env: []string{"WASMGATE_ACME_RENEW_CHECK=1s"}})
+	tlsAddr := g.ListenerAddr("tls")
+	roots := r.pebble.Root()
+	first := waitCert(t, tlsAddr, "www.example.test", roots, 60*time.Second, nil)
+	waitCert(t, tlsAddr, "www.example.test", roots, 60*time.Second, func(c *x509.Certificate) bool {
+		return c.SerialNumber.Cmp(first.SerialNumber) != 0
+	})
+}
+
+// Two gateway processes sharing a Redis store obtain the certificate once:
+// one holds the lock and orders, the other finds it in storage. Pebble
+// sends its validation to the first process only; if the second one
+// ordered, the first answers from the shared storage.
+func TestACMESharedRedisOrdersOnce(t *testing.T) {
+	r := newACMERig(t, pebbletest.Options{})
+	redis := gatewaytest.StartRedis(t)
+	r.v["store"] = "{type: redis}"
+	r.v["challenges"] = "http-01"
+	r.v["stores"] = fmt.Sprintf("stores:\n  redis: { address: %q, key_prefix: %q }", redis, "e2e-acme-"+strconv.FormatInt(time.Now().UnixNano(), 36)+":")
+	a := startGateway(t, acmeConfig, r.v)
+	v2 := vars{}
+	for k, v := range r.v {
+		v2[k] = v
+	}
+	v2["http_port"] = strconv.Itoa(pebbletest.FreePort(t, "tcp"))
+	v2["tls_port"] = strconv.Itoa(pebbletest.FreePort(t, "tcp"))
+	b := startGateway(t, acmeConfig, v2)
+	roots := r.pebble.Root()
+	ca := waitCert(t, a.ListenerAddr("tls"), "www.example.test", roots, 60*time.Second, nil)
+	cb := waitCert(t, b.ListenerAddr("tls"), "www.example.test", roots, 60*time.Second, nil)
+	if ca.SerialNumber.Cmp(cb.SerialNumber) != 0 {
+		t.Fatalf("the two instances serve different certificates: %s and %s", ca.SerialNumber.Text(16), cb.SerialNumber.Text(16))
+	}
+	if n := r.pebble.Issued(); n != 1 {
+		t.Fatalf("pebble issued %d certificates for two instances, want 1:\n%s", n, r.pebble.Log())
+	}
+}
+
+// On demand: a name the ask endpoint refuses gets no certificate (the
+// handshake fails) and no order reaches the CA; a name in allow is
+// obtained during its first handshake.
+func TestACMEOnDemandRefusal(t *testing.T) {
+	r := newACMERig(t, pebbletest.Options{})
+	ask := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) })}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ask.Serve(ln)
+	t.Cleanup(func() { ask.Close() })
+	r.v["names"] = ""
+	r.v["extra"] = fmt.Sprintf(`on_demand: { ask: "http://%s/ok", allow: [granted.example.test] }`, ln.Addr())
+	g := startGateway(t, acmeConfig, r.v)
+	tlsAddr := g.ListenerAddr("tls")
+	roots := r.pebble.Root()
+	if _, err := handshake(tlsAddr, "refused.example.test", roots); err == nil {
+		t.Fatal("a handshake for a refused name succeeded")
+	}
+	if n := r.pebble.Issued(); n != 0 {
+		t.Fatalf("a refused name reached the CA: %d issued", n)
+	}
+	waitCert(t, tlsAddr, "granted.example.test", roots, 60*time.Second, nil)
+	if n := r.pebble.Issued(); n != 1 {
+		t.Fatalf("pebble issued %d, want 1 (granted.example.test only)", n)
+	}
+}
+
+// CA down at start: a stored certificate is served; a name with none is
+// retried, and obtained once the CA is back. A reload keeps the managed
+// certificate (same serial, no new order).
+func TestACMECADownAndReload(t *testing.T) {
+	r := newACMERig(t, pebbletest.Options{})
+	first := startGateway(t, acmeConfig, r.v)
+	roots := r.pebble.Root()
+	stored := waitCert(t, first.ListenerAddr("tls"), "www.example.test", roots, 60*time.Second, nil)
+	first.Signal(syscall.SIGTERM)
+	first.Wait(30 * time.Second)
+
+	r.pebble.Stop()
+	r.v["names"] = "www.example.test, later.example.test"
+	g := startGateway(t, acmeConfig, r.v)
+	tlsAddr := g.ListenerAddr("tls")
+	got := waitCert(t, tlsAddr, "www.example.test", roots, 30*time.Second, nil)
+	if got.SerialNumber.Cmp(stored.SerialNumber) != 0 {
+		t.Fatalf("served serial %s with the CA down, want the stored %s", got.SerialNumber.Text(16), stored.SerialNumber.Text(16))
+	}
+	if err := poll(30*time.Second, func() error {
+		var st acmeStatus
+		g.AdminJSON("/status", &st)
+		for _, c := range st.Certificates {
+			if c.Names[0] == "later.example.test" && c.LastError != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no last_error for later.example.test in %+v", st.Certificates)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The reload changes the routes only: the block, and its
+	// certificate, stay as they are.
+	g.WriteConfig(strings.Replace(acmeConfig, "hello over acme", "hello after reload", 1), nil)
+	if code, body := g.Reload(); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if got, err := handshake(tlsAddr, "www.example.test", roots); err != nil || got.SerialNumber.Cmp(stored.SerialNumber) != 0 {
+		t.Fatalf("after the reload: %v, %v", got, err)
+	}
+
+	// The CA comes back (a new pebble: new root): certmagic's retry (a
+	// minute after the failure) obtains the missing name.
+	r.pebble.Restart()
+	waitCert(t, tlsAddr, "later.example.test", r.pebble.Root(), 150*time.Second, nil)
+}
