@@ -45,11 +45,16 @@ type Pebble struct {
 	CAFile string
 	dir    string
 	dns    string
-	mgmt   string
-	client *http.Client
-	cmd    *exec.Cmd
-	log    *buffer
-	t      testing.TB
+	// front is where clients reach pebble (back): a forwarder that Down
+	// and Up turn off and on, so the CA is unreachable while it keeps its
+	// accounts and root.
+	front, back string
+	fwd         *forwarder
+	mgmt        string
+	client      *http.Client
+	cmd         *exec.Cmd
+	log         *buffer
+	t           testing.TB
 }
 
 // Available reports whether pebble is installed; Require skips or fails.
@@ -86,6 +91,7 @@ func Start(t testing.TB, o Options) *Pebble {
 	write(t, filepath.Join(dir, "cert.pem"), certPEM)
 	write(t, filepath.Join(dir, "key.pem"), keyPEM)
 	listen := "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
+	p.front = "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
 	p.mgmt = "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
 	conf := map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": p.mgmt,
@@ -96,18 +102,43 @@ func Start(t testing.TB, o Options) *Pebble {
 	}}
 	b, _ := json.Marshal(conf)
 	write(t, filepath.Join(dir, "pebble.json"), b)
-	p.Directory = "https://" + listen + "/dir"
+	p.Directory = "https://" + p.front + "/dir"
+	p.back = listen
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	p.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	p.dns = dnsAddr
+	p.Up()
 	p.start()
 	t.Cleanup(p.Stop)
 	return p
 }
 
-// Restart starts a stopped pebble again (a new CA: new root, no accounts).
-func (p *Pebble) Restart() { p.start() }
+// Down makes the CA unreachable (connections refused) until Up.
+func (p *Pebble) Down() {
+	if p.fwd != nil {
+		p.fwd.close()
+		p.fwd = nil
+	}
+}
+
+// Up makes the CA reachable again, at the same address.
+func (p *Pebble) Up() {
+	p.t.Helper()
+	if p.fwd != nil {
+		return
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if p.fwd, err = forward(p.front, p.back); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("pebbletest: cannot listen on %s again: %v", p.front, err)
+	}
+}
 
 func (p *Pebble) start() {
 	t := p.t
@@ -136,8 +167,9 @@ func (p *Pebble) start() {
 	}
 }
 
-// Stop ends pebble: the CA is down.
+// Stop ends pebble.
 func (p *Pebble) Stop() {
+	p.Down()
 	if p.cmd != nil {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
@@ -235,3 +267,58 @@ func (b *buffer) String() string {
 	return b.b.String()
 }
 
+// forwarder relays TCP connections from a listener to pebble.
+type forwarder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func forward(front, back string) (*forwarder, error) {
+	ln, err := net.Listen("tcp", front)
+	if err != nil {
+		return nil, err
+	}
+	f := &forwarder{ln: ln, conns: map[net.Conn]bool{}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go f.relay(c, back)
+		}
+	}()
+	return f, nil
+}
+
+func (f *forwarder) relay(c net.Conn, back string) {
+	b, err := net.Dial("tcp", back)
+	if err != nil {
+		c.Close()
+		return
+	}
+	f.mu.Lock()
+	if f.conns == nil {
+		f.mu.Unlock()
+		c.Close()
+		b.Close()
+		return
+	}
+	f.conns[c], f.conns[b] = true, true
+	f.mu.Unlock()
+	go func() { io.Copy(b, c); b.Close() }()
+	io.Copy(c, b)
+	c.Close()
+}
+
+// close stops listening and cuts every relayed connection.
+func (f *forwarder) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
+	f.conns = nil
+}
