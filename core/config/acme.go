@@ -41,7 +41,7 @@ type ACME struct {
 
 // ACMEEAB is an External Account Binding (RFC 8555 7.3.4).
 type ACMEEAB struct {
-	KeyID  string `yaml:"key_id"`
+	KeyID  string `yaml:"key_id"`                  // the key identifier the CA gave
 	MACKey string `yaml:"mac_key" redact:"secret"` // base64url, as the CA gives it
 }
 
