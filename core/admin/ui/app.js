@@ -149,6 +149,16 @@ async function renderOverview() {
         h("td", {}, r.ok ? h("span", { class: "badge ok" }, "loaded") :
           [h("span", { class: "badge bad" }, "rejected"), h("pre", { class: "error" }, r.error)]),
         h("td", { class: "nowrap" }, "generation " + r.generation)))))));
+  const certs = st.certificates || [];
+  $("ov-certs-panel").hidden = certs.length === 0;
+  $("ov-certs").replaceChildren(h("div", { class: "table-wrap" }, h("table", { id: "certs-table" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Names"), h("th", {}, "Issuer"), h("th", {}, "Expires"), h("th", {}, "Source"), h("th", {}, "Last error"))),
+    h("tbody", {}, certs.map((c) => h("tr", {},
+      h("td", { class: "mono" }, (c.names || []).join(", ")),
+      h("td", {}, c.issuer || "–"),
+      h("td", { class: "mono nowrap" }, c.not_after && !c.not_after.startsWith("0001") ? fmtTime(c.not_after) : "not obtained yet"),
+      h("td", {}, c.managed ? "acme" : "file"),
+      h("td", {}, c.last_error ? h("pre", { class: "error" }, c.last_error) : "–")))))));
 }
 
 // ---- routes
