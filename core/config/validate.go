@@ -128,7 +128,7 @@ func (v *Validator) tls(p string, t *TLS) {
 		v.acme(p+".acme", t.ACME, v.c.hasPlainListener()) // acme.go
 	}
 	if len(t.Certificates) == 0 && t.ACME == nil {
-		v.Errorf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}], or acme: {names: [api.example.com]}")
+		v.Errorf(p+".certificates", "at least one certificate is required, e.g. certificates: [{cert: server.pem, key: server.key}]")
 	}
 	for i, c := range t.Certificates {
 		cp := JoinIndex(p+".certificates", i)
