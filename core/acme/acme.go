@@ -111,6 +111,10 @@ type Block struct {
 	cm     *certmagic.Config
 	issuer *certmagic.ACMEIssuer
 	m      *Manager
+	// ctx ends when a commit drops the block (or at Stop): its pending
+	// orders and retries stop with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	lastErr map[string]string // name -> last failure to obtain or renew
@@ -191,7 +195,11 @@ func (m *Manager) Prepare(cfg *config.Config) (*Plan, error) {
 		p.listeners[i] = b
 		p.fresh = append(p.fresh, b)
 	}
-	return p, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		p.Abort()
+		return nil, err
+	}
+	return p, nil
 }
 
 // Commit makes p's blocks the running ones: new blocks start obtaining
@@ -206,7 +214,7 @@ func (p *Plan) Commit() {
 	m.mu.Unlock()
 	for _, b := range p.fresh {
 		if len(b.spec.Names) > 0 {
-			if err := b.cm.ManageAsync(m.ctx, b.spec.Names); err != nil {
+			if err := b.cm.ManageAsync(b.ctx, b.spec.Names); err != nil {
 				m.logger.Error("acme: cannot manage certificates", "names", b.spec.Names, "err", err)
 			}
 		}
@@ -216,6 +224,7 @@ func (p *Plan) Commit() {
 		if p.blocks[key] != nil {
 			continue
 		}
+		b.cancel()
 		for _, n := range b.spec.Names {
 			if !p.managed(n) {
 				gone = append(gone, certmagic.SubjectIssuer{Subject: n})
@@ -224,6 +233,17 @@ func (p *Plan) Commit() {
 	}
 	if len(gone) > 0 && m.cache != nil {
 		m.cache.RemoveManaged(gone)
+	}
+}
+
+// Abort drops a plan that will not be committed (the reload failed
+// later): its new blocks never started anything.
+func (p *Plan) Abort() {
+	if p == nil {
+		return
+	}
+	for _, b := range p.fresh {
+		b.cancel()
 	}
 }
 
@@ -281,6 +301,7 @@ func (m *Manager) newBlock(cfg *config.Config, at string, spec config.ACME, addr
 		}
 	}
 	b := &Block{spec: spec, names: map[string]bool{}, m: m, lastErr: map[string]string{}}
+	b.ctx, b.cancel = context.WithCancel(m.ctx)
 	for _, n := range spec.Names {
 		b.names[strings.ToLower(n)] = true
 	}

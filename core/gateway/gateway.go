@@ -202,6 +202,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		return nil, cfg.Resolve("", err)
 	}
 	if err := g.server.Apply(cfg.Listeners, managedCerts(certs)); err != nil {
+		certs.Abort()
 		s.retireFrom(nil)
 		return nil, cfg.Resolve("", err)
 	}
@@ -218,6 +219,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		if err != nil {
 			stop()
 			_ = g.server.Shutdown(context.Background())
+			g.acme.Stop()
 			return nil, cfg.Scrub(fmt.Errorf("admin listener %s: %w", cfg.Admin.Address, err))
 		}
 		g.admin = a
@@ -315,6 +317,7 @@ func (g *Gateway) reload() (err error) {
 		err = g.server.Apply(cfg.Listeners, managedCerts(certs))
 	}
 	if err != nil {
+		certs.Abort()
 		err := cfg.Resolve("", err)
 		g.logger.Error("reload rejected: listeners could not be applied; still serving the previous config", "err", err.Error())
 		s.next.Store(old) // so closing s spares the upstreams it carried over from old
