@@ -148,6 +148,11 @@ func Check(src Source, logger *slog.Logger) (*Report, error) {
 			return fail(err)
 		}
 	}
+	if err := checkACME(cfg); err != nil {
+		if err = withoutPlaceholders(cfg, cfg.Resolve("", err)); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.Admin.Address != "off" {
 		if _, err := admin.NewPolicy(&cfg.Admin); err != nil {
 			if err = withoutPlaceholders(cfg, cfg.Resolve("", err)); err != nil {
@@ -567,4 +572,14 @@ func managedCerts(p *acme.Plan) server.ApplyOption {
 		}
 		return nil
 	})
+}
+
+// checkACME builds the tls.acme blocks (CA roots read, stores found)
+// without starting them.
+func checkACME(cfg *config.Config) error {
+	m := acme.New(nil)
+	defer m.Stop()
+	p, err := m.Prepare(cfg)
+	p.Abort()
+	return err
 }
