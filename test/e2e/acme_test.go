@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wasmgate/wasmgate/internal/pebbletest"
 	"github.com/wasmgate/wasmgate/test/internal/gatewaytest"
 )
@@ -174,16 +176,26 @@ func TestACMERenewal(t *testing.T) {
 	})
 }
 
-// Two gateway processes sharing a Redis store obtain the certificate once:
-// one holds the lock and orders, the other finds it in storage. Pebble
-// sends its validation to the first process only; if the second one
-// ordered, the first answers from the shared storage.
+// Two gateway processes sharing a Redis store obtain the certificate once.
+// The test holds certmagic's issue lock for the name in Redis while both
+// start, so both are waiting on it together (and nothing is ordered while
+// it is held); when it is released they race for it: one orders, the other
+// finds the certificate in the store. Pebble sends its HTTP-01 requests to
+// the first process only; if the second one orders, the first answers from
+// the shared storage.
 func TestACMESharedRedisOrdersOnce(t *testing.T) {
 	r := newACMERig(t, pebbletest.Options{})
-	redis := gatewaytest.StartRedis(t)
+	addr := gatewaytest.StartRedis(t)
+	prefix := "e2e-acme-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	lock := prefix + "acme-lock:issue_cert_www.example.test"
+	if err := rdb.Set(t.Context(), lock, "held by the test", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
 	r.v["store"] = "{type: redis}"
 	r.v["challenges"] = "http-01"
-	r.v["stores"] = fmt.Sprintf("stores:\n  redis: { address: %q, key_prefix: %q }", redis, "e2e-acme-"+strconv.FormatInt(time.Now().UnixNano(), 36)+":")
+	r.v["stores"] = fmt.Sprintf("stores:\n  redis: { address: %q, key_prefix: %q }", addr, prefix)
 	a := startGateway(t, acmeConfig, r.v)
 	v2 := vars{}
 	for k, v := range r.v {
@@ -193,6 +205,26 @@ func TestACMESharedRedisOrdersOnce(t *testing.T) {
 	v2["tls_port"] = strconv.Itoa(pebbletest.FreePort(t, "tcp"))
 	b := startGateway(t, acmeConfig, v2)
 	roots := r.pebble.Root()
+	// Both wait for the lock: no order, no certificate.
+	if err := poll(30*time.Second, func() error {
+		for _, g := range []*gateway{a, b} {
+			if !strings.Contains(g.Stderr.String(), `"msg":"acquiring lock","component":"acme"`) {
+				return fmt.Errorf("%s has not asked for the lock yet", g.Listen)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handshake(a.ListenerAddr("tls"), "www.example.test", roots); err == nil {
+		t.Fatal("a certificate was served while the issue lock was held")
+	}
+	if n := r.pebble.Issued(); n != 0 {
+		t.Fatalf("pebble issued %d certificates while the lock was held", n)
+	}
+	if err := rdb.Del(t.Context(), lock).Err(); err != nil {
+		t.Fatal(err)
+	}
 	ca := waitCert(t, a.ListenerAddr("tls"), "www.example.test", roots, 60*time.Second, nil)
 	cb := waitCert(t, b.ListenerAddr("tls"), "www.example.test", roots, 60*time.Second, nil)
 	if ca.SerialNumber.Cmp(cb.SerialNumber) != 0 {
