@@ -450,7 +450,7 @@ func (g *Gateway) Status() admin.Status {
 		Version: version, StartedAt: g.started,
 		Generation: s.Generation, ConfigHash: hex.EncodeToString(sum[:]), File: s.Config.File, LoadedAt: s.LoadedAt,
 		Routes: len(s.routes), Upstreams: len(s.upstreams), Listeners: listeners, Reloads: reloads,
-		Certificates: g.acme.Certificates(),
+		Certificates: g.certificates(),
 	}
 }
 
@@ -582,4 +582,23 @@ func checkACME(cfg *config.Config) error {
 	p, err := m.Prepare(cfg)
 	p.Abort()
 	return err
+}
+
+// certificates are the managed certificates and the static ones (each
+// once, however many listeners serve it), for /status.
+func (g *Gateway) certificates() []acme.Certificate {
+	out := g.acme.Certificates()
+	seen := map[string]bool{}
+	for _, sc := range g.server.StaticCertificates() {
+		key := sc.Leaf.Issuer.String() + "/" + sc.Leaf.SerialNumber.String()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, acme.Certificate{
+			Names: sc.Leaf.DNSNames, Issuer: sc.Leaf.Issuer.String(),
+			Serial: sc.Leaf.SerialNumber.Text(16), NotAfter: sc.Leaf.NotAfter,
+		})
+	}
+	return out
 }

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,7 @@ type listener struct {
 	sock     *socket
 	info     atomic.Pointer[Info]
 	tlsConf  atomic.Pointer[tls.Config]
+	static   atomic.Pointer[[]*x509.Certificate] // the static certificates' leaves
 	settings settings
 	gen      *generation
 	h3       *h3Endpoint // HTTP/3's UDP socket, or nil (http3.go)
@@ -93,6 +95,7 @@ type plan struct {
 	id, bindAddr string
 	info         *Info
 	tlsConf      *tls.Config
+	static       []*x509.Certificate
 	settings     settings
 	at           string // "listeners[i]", for errors
 }
@@ -168,6 +171,7 @@ func (s *Server) Apply(cfgs []config.Listener, opts ...ApplyOption) error {
 		if p.tlsConf != nil {
 			l.tlsConf.Store(p.tlsConf)
 		}
+		l.static.Store(&p.static)
 		l.attachH3(h3bound[p.id])
 		l.gen = s.serve(l)
 		s.listeners[p.id] = l
@@ -235,7 +239,8 @@ func (s *Server) prepare(cfgs []config.Listener, ao applyOptions) ([]plan, error
 			if ao.managed != nil && c.TLS.ACME != nil {
 				managed = ao.managed(i)
 			}
-			conf, warnings, err := buildTLS(at, c.TLS, st.h2, managed, time.Now())
+			conf, leaves, warnings, err := buildTLSCerts(at, c.TLS, st.h2, managed, time.Now())
+			p.static = leaves
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -282,6 +287,7 @@ func (s *Server) update(l *listener, p plan, h3 *h3Endpoint) {
 	if p.tlsConf != nil {
 		l.tlsConf.Store(p.tlsConf)
 	}
+	l.static.Store(&p.static)
 	if p.settings == l.settings {
 		return
 	}
@@ -477,4 +483,26 @@ func Check(cfgs []config.Listener) error {
 	s := &Server{logger: slog.New(slog.DiscardHandler)}
 	_, err := s.prepare(cfgs, applyOptions{})
 	return err
+}
+
+// StaticCertificate is a certificate a listener serves from files.
+type StaticCertificate struct {
+	Listener string
+	Leaf     *x509.Certificate
+}
+
+// StaticCertificates lists the certificates the listeners serve from files
+// (tls.certificates), as of the last Apply.
+func (s *Server) StaticCertificates() []StaticCertificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []StaticCertificate
+	for _, l := range s.listeners {
+		if p := l.static.Load(); p != nil {
+			for _, leaf := range *p {
+				out = append(out, StaticCertificate{Listener: l.info.Load().Name, Leaf: leaf})
+			}
+		}
+	}
+	return out
 }

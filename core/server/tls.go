@@ -108,6 +108,14 @@ func (x *certIndex) add(c *tls.Certificate) {
 // every call, so renewed certificates are picked up by a reload. Errors are
 // FieldErrs with paths under prefix ("listeners[2]").
 func buildTLS(prefix string, t *config.TLS, h2 bool, managed ManagedCerts, now time.Time) (*tls.Config, []string, error) {
+	conf, _, warnings, err := buildTLSCerts(prefix, t, h2, managed, now)
+	return conf, warnings, err
+}
+
+// buildTLSCerts is buildTLS that also returns the static certificates'
+// leaves, for the admin API.
+func buildTLSCerts(prefix string, t *config.TLS, h2 bool, managed ManagedCerts, now time.Time) (*tls.Config, []*x509.Certificate, []string, error) {
+	var leaves []*x509.Certificate
 	var errs []error
 	var warnings []string
 	fail := func(field, format string, args ...any) {
@@ -134,6 +142,7 @@ func buildTLS(prefix string, t *config.TLS, h2 bool, managed ManagedCerts, now t
 			warnings = append(warnings, fmt.Sprintf("%s.tls%s.cert: %s expired on %s", prefix, field, c.Cert, cert.Leaf.NotAfter.Format(time.DateOnly)))
 		}
 		idx.add(cert)
+		leaves = append(leaves, cert.Leaf)
 	}
 
 	cfg := &tls.Config{
@@ -187,7 +196,7 @@ func buildTLS(prefix string, t *config.TLS, h2 bool, managed ManagedCerts, now t
 	if cfg.ClientAuth != tls.NoClientCert && t.ClientCA == "" {
 		fail(".client_auth", "%q needs tls.client_ca to verify client certificates against", t.ClientAuth)
 	}
-	return cfg, warnings, errors.Join(errs...)
+	return cfg, leaves, warnings, errors.Join(errs...)
 }
 
 // pairErr says which of the two files of a Certificate is at fault.

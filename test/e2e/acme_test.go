@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -319,4 +320,29 @@ func TestACMECADownAndReload(t *testing.T) {
 		}
 	}()
 	waitCert(t, tlsAddr, "later.example.test", roots, 150*time.Second, nil)
+}
+
+// /status lists the certificates served from files too, each once, as not
+// managed.
+func TestStatusListsStaticCertificates(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	a := newCert(t, dir, "a.test", nil, false, false)
+	b := newCert(t, dir, "b.test", nil, false, false)
+	clientCA := newCert(t, dir, "clients-ca", nil, true, false)
+	g := startGateway(t, tlsConfig, vars{"a_cert": a.CertFile, "a_key": a.KeyFile, "b_cert": b.CertFile, "b_key": b.KeyFile, "client_ca": clientCA.CertFile})
+	var st acmeStatus
+	g.AdminJSON("/status", &st)
+	var names []string
+	for _, c := range st.Certificates {
+		if c.Managed || c.NotAfter.IsZero() {
+			t.Errorf("static certificate shown as %+v", c)
+		}
+		names = append(names, strings.Join(c.Names, ","))
+	}
+	// a.test is served by two listeners: listed once.
+	slices.Sort(names)
+	if strings.Join(names, " ") != "a.test b.test" {
+		t.Fatalf("/status certificates: %v, want a.test and b.test once each", names)
+	}
 }
