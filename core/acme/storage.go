@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sync"
 
@@ -109,7 +108,3 @@ func (s *sealed) Load(ctx context.Context, key string) ([]byte, error) {
 	}
 	return plain, nil
 }
-
-// ErrNotExist is what a storage returns for a key it does not hold;
-// certmagic tests with errors.Is(err, fs.ErrNotExist).
-var ErrNotExist = fs.ErrNotExist
