@@ -28,27 +28,36 @@ func init() {
 		if rc == nil {
 			return nil, config.FieldErr(at+".type", "redis needs a stores.redis block, e.g. stores: {redis: {address: \"127.0.0.1:6379\"}}")
 		}
-		return certStorageFor(rc, logger), nil
+		return certStorageFor(rc, logger)
 	})
 }
 
 var (
 	certClientsMu sync.Mutex
-	certClients   = map[Redis]*CertStorage{}
+	certClients   = map[string]*CertStorage{}
 )
 
 // certStorageFor shares one storage (one client) per distinct stores.redis
 // block for the life of the process: certmagic keeps using a storage for
 // renewals after the config that named it is gone.
-func certStorageFor(rc *Redis, logger *slog.Logger) *CertStorage {
+func certStorageFor(rc *Redis, logger *slog.Logger) (*CertStorage, error) {
+	block := *rc
+	block.TLS = nil
+	key := fmt.Sprintf("%+v", block)
+	if rc.TLS != nil {
+		key += fmt.Sprintf(" tls:%+v", *rc.TLS)
+	}
 	certClientsMu.Lock()
 	defer certClientsMu.Unlock()
-	if s := certClients[*rc]; s != nil {
-		return s
+	if s := certClients[key]; s != nil {
+		return s, nil
 	}
-	s := NewCertStorage(rc, logger)
-	certClients[*rc] = s
-	return s
+	s, err := NewCertStorage(rc, logger)
+	if err != nil {
+		return nil, err
+	}
+	certClients[key] = s
+	return s, nil
 }
 
 // Certificate operations are rare and not on the request path: an order
@@ -65,7 +74,7 @@ const (
 // Each certmagic key is a hash {v: value, m: modified unix nanos} at
 // prefix+"acme:"+key; a lock is a string at prefix+"acme-lock:"+name.
 type CertStorage struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 	logger *slog.Logger
 	ttl    time.Duration
@@ -81,13 +90,19 @@ type heldLock struct {
 }
 
 // NewCertStorage makes a storage on the server of rc, with its own client.
-func NewCertStorage(rc *Redis, logger *slog.Logger) *CertStorage {
-	c := redis.NewClient(&redis.Options{
-		Addr: rc.Address, Username: rc.Username, Password: rc.Password, DB: rc.DB,
-		DialTimeout: certTimeout, ReadTimeout: certTimeout, WriteTimeout: certTimeout,
-		PoolSize: 4, ContextTimeoutEnabled: true, DisableIdentity: true,
-	})
-	return &CertStorage{client: c, prefix: rc.KeyPrefix, logger: logger, ttl: LockTTL, locks: map[string]*heldLock{}}
+// It speaks to whatever rc declares (standalone, cluster or sentinel, TLS),
+// through the same constructor as every other Redis user, with its own
+// timeouts and a small pool.
+func NewCertStorage(rc *Redis, logger *slog.Logger) (*CertStorage, error) {
+	opts := *rc
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = config.Duration(certTimeout), config.Duration(certTimeout), config.Duration(certTimeout)
+	opts.PoolTimeout = config.Duration(certTimeout)
+	opts.PoolSize, opts.MinIdleConns = 4, 0
+	c, err := opts.NewClient(logger)
+	if err != nil {
+		return nil, err
+	}
+	return &CertStorage{client: c, prefix: rc.KeyPrefix, logger: logger, ttl: LockTTL, locks: map[string]*heldLock{}}, nil
 }
 
 func (s *CertStorage) dataKey(key string) string  { return s.prefix + "acme:" + key }
@@ -122,7 +137,15 @@ func (s *CertStorage) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	keys = append(keys, s.dataKey(key))
-	return s.client.Del(ctx, keys...).Err()
+	// One DEL per key: in a cluster the keys are in different slots, and a
+	// DEL of several would be refused (CROSSSLOT).
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, k)
+		}
+		return nil
+	})
+	return err
 }
 
 func (s *CertStorage) Exists(ctx context.Context, key string) bool {
@@ -191,12 +214,23 @@ func (s *CertStorage) Stat(ctx context.Context, key string) (certmagic.KeyInfo, 
 // escaped).
 func (s *CertStorage) scan(ctx context.Context, prefix string) ([]string, error) {
 	pattern := globEscape(s.dataKey(prefix)) + "*"
+	var mu sync.Mutex
 	var out []string
-	iter := s.client.Scan(ctx, 0, pattern, 200).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, iter.Val())
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, pattern, 200).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	return out, iter.Err()
+	// A cluster spreads the keys over its masters: each is scanned.
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+		return out, err
+	}
+	return out, scan(ctx, s.client)
 }
 
 func globEscape(s string) string {
