@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -61,6 +62,9 @@ func FuzzBody(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
+		if !isJSON && refJSON && refusedOnPurpose(ps.summary()) {
+			return // JSON encoding/json takes and this checker refuses (strict_test.go)
+		}
 		if isJSON != refJSON {
 			t.Fatalf("%q: JSON %v, encoding/json says %v (%s)", body, isJSON, refJSON, ps.summary())
 		}
@@ -72,6 +76,12 @@ func FuzzBody(f *testing.F) {
 			t.Fatalf("%q: valid %v (%s), jsonschema says %v: %v", body, ps.empty(), ps.summary(), refValid, ref.Validate(v))
 		}
 	})
+}
+
+// refusedOnPurpose reports whether the checker's problems name JSON it
+// refuses on purpose though encoding/json reads it: a lone surrogate.
+func refusedOnPurpose(summary string) bool {
+	return strings.Contains(summary, "surrogate")
 }
 
 // hasDuplicateKeys: a repeated key is checked once per occurrence here and

@@ -129,8 +129,8 @@ func checkParam(p *param, vals []string, ps *problems) {
 	c.start(buf, loc, true, ps)
 	c.value(p.schema, 0)
 	switch {
-	case c.limit != "":
-		ps.add(loc, c.limit)
+	case c.reason != "":
+		ps.add(loc, c.reason)
 	case c.syntax:
 		ps.add(loc, "not valid UTF-8")
 	}

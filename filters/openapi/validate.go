@@ -34,7 +34,10 @@ type checker struct {
 	// depth, and values visited (anyOf/oneOf branches re-read theirs;
 	// recursive schemas with branches could otherwise multiply that).
 	depth, work, budget int
-	limit               string // which limit stopped the check, or ""
+	// reason says why the check stopped, when it is not a plain syntax
+	// error: a limit, or JSON this checker refuses though a parser might
+	// take it (a lone surrogate, a duplicate key). at is where, or "".
+	reason, at string
 	// direction: readOnly properties must not be sent in a request,
 	// writeOnly ones not in a response.
 	request bool
@@ -63,9 +66,12 @@ func validateJSON(s *schema, data []byte, prefix string, request bool, ps *probl
 	if c.syntax {
 		// What was found before the error says little: only the error.
 		ps.list, ps.dropped = ps.list[:before], dropped
-		if c.limit != "" {
-			ps.add(prefix, c.limit)
-		} else {
+		switch {
+		case c.reason != "" && c.at != "":
+			ps.add(c.at, c.reason)
+		case c.reason != "":
+			ps.add(prefix, c.reason)
+		default:
 			ps.add(prefix, "not valid JSON")
 		}
 	}
@@ -79,7 +85,7 @@ const maxDepth = 512
 func (c *checker) start(data []byte, prefix string, request bool, ps *problems) {
 	c.data, c.problems, c.prefix, c.request = data, ps, prefix, request
 	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
-	c.depth, c.work, c.budget, c.limit = 0, 0, 64*len(data)+1024, ""
+	c.depth, c.work, c.budget, c.reason, c.at = 0, 0, 64*len(data)+1024, "", ""
 }
 
 // prefix is kept beside the checker's fields for location strings.
@@ -108,7 +114,7 @@ func (c *checker) value(s *schema, i int) int {
 		return len(d)
 	}
 	if c.work++; c.work > c.budget {
-		c.limit = "too complex to validate: its schema's branches re-read it too often"
+		c.reason = "too complex to validate: its schema's branches re-read it too often"
 		c.syntax = true
 		return len(d)
 	}
@@ -132,7 +138,7 @@ func (c *checker) value(s *schema, i int) int {
 			return c.skip(i)
 		}
 		if c.depth++; c.depth > maxDepth {
-			c.limit = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			c.reason = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
 			c.syntax = true
 			return len(d)
 		}
@@ -145,7 +151,7 @@ func (c *checker) value(s *schema, i int) int {
 			return c.skip(i)
 		}
 		if c.depth++; c.depth > maxDepth {
-			c.limit = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			c.reason = "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
 			c.syntax = true
 			return len(d)
 		}
@@ -417,19 +423,24 @@ func (c *checker) array(s *schema, i int) int {
 
 // str scans the string at i (d[i] == '"'); it returns the index after
 // the closing quote, the contents when they hold no escape (aliasing data,
-// valid only while it is checked), and whether there were escapes.
+// valid only while it is checked), and whether there were escapes. Its
+// bytes must be UTF-8 and its \u escapes must not leave a surrogate
+// alone: encoding/json would read one as U+FFFD where another parser keeps
+// it, so the value checked could differ from the one the upstream reads
+// (I-JSON, RFC 7493, refuses them too).
 func (c *checker) str(i int) (int, string, bool) {
 	d := c.data
 	esc := false
 	for j := i + 1; j < len(d); j++ {
 		switch b := d[j]; {
 		case b == '"':
-			if esc {
-				return j + 1, "", true
-			}
+			// Escapes are ASCII: the raw bytes are UTF-8 if the text is.
 			if !utf8.Valid(d[i+1 : j]) {
 				c.syntax = true
 				return len(d), "", false
+			}
+			if esc {
+				return j + 1, "", true
 			}
 			return j + 1, unsafe.String(unsafe.SliceData(d[i+1:j]), j-i-1), false
 		case b == '\\':
@@ -441,11 +452,26 @@ func (c *checker) str(i int) (int, string, bool) {
 			switch d[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if j+4 >= len(d) || !isHex4(d[j+1:j+5]) {
+				r, ok := hex4(d, j+1)
+				if !ok {
 					c.syntax = true
 					return len(d), "", false
 				}
 				j += 4
+				switch {
+				case 0xDC00 <= r && r <= 0xDFFF:
+					return c.loneSurrogate()
+				case 0xD800 <= r && r <= 0xDBFF:
+					// The low half must follow at once.
+					if j+2 >= len(d) || d[j+1] != '\\' || d[j+2] != 'u' {
+						return c.loneSurrogate()
+					}
+					lo, ok := hex4(d, j+3)
+					if !ok || lo < 0xDC00 || lo > 0xDFFF {
+						return c.loneSurrogate()
+					}
+					j += 6
+				}
 			default:
 				c.syntax = true
 				return len(d), "", false
@@ -459,13 +485,31 @@ func (c *checker) str(i int) (int, string, bool) {
 	return len(d), "", false
 }
 
-func isHex4(b []byte) bool {
-	for _, x := range b {
-		if !('0' <= x && x <= '9' || 'a' <= x && x <= 'f' || 'A' <= x && x <= 'F') {
-			return false
+func (c *checker) loneSurrogate() (int, string, bool) {
+	c.syntax = true
+	c.reason = "not valid JSON: a \\u escape leaves a UTF-16 surrogate without its pair"
+	return len(c.data), "", false
+}
+
+// hex4 reads the four hex digits at d[i:i+4].
+func hex4(d []byte, i int) (rune, bool) {
+	if i+4 > len(d) {
+		return 0, false
+	}
+	var r rune
+	for _, x := range d[i : i+4] {
+		switch {
+		case '0' <= x && x <= '9':
+			r = r<<4 | rune(x-'0')
+		case 'a' <= x && x <= 'f':
+			r = r<<4 | rune(x-'a'+10)
+		case 'A' <= x && x <= 'F':
+			r = r<<4 | rune(x-'A'+10)
+		default:
+			return 0, false
 		}
 	}
-	return true
+	return r, true
 }
 
 // unescape decodes a JSON string literal (quotes included) that str has

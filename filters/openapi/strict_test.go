@@ -1,0 +1,77 @@
+package openapi
+
+import (
+	"strings"
+	"testing"
+)
+
+const strictDoc = `
+openapi: 3.1.0
+info: { title: Strict, version: "1" }
+paths:
+  /s:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/S" }
+      responses:
+        "200": { description: OK. }
+components:
+  schemas:
+    S:
+      type: object
+      properties:
+        s: { type: string, pattern: "^[a-z\u00e9]*$" }
+        n: { type: integer, format: int64 }
+        m: { type: number, maximum: 100 }
+        k: { type: number, multipleOf: 0.1 }
+        q: { type: integer, multipleOf: 7 }
+        any: {}
+`
+
+func strictSchema(t *testing.T) *schema {
+	t.Helper()
+	sp, err := compileSpec("strict.yaml", []byte(strictDoc), compileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp.ops[0].body.content[0].schema
+}
+
+// check returns "" for a valid body, else its problems in one line.
+func check(s *schema, body string) string {
+	var ps problems
+	ps.reset(100)
+	validateJSON(s, []byte(body), "/body", true, &ps)
+	return ps.summary()
+}
+
+func TestBodyStrings(t *testing.T) {
+	s := strictSchema(t)
+	for _, tc := range []struct {
+		body, want string // want: "" valid, else a substring of the problems
+	}{
+		{`{"s":"abc"}`, ""},
+		{`{"s":"\u00e9a"}`, ""},
+		{`{"any":"\ud83d\ude00"}`, ""},
+		// Invalid UTF-8 is refused whether or not the string has escapes.
+		{"{\"s\":\"a\xff\"}", "not valid JSON"},
+		{"{\"s\":\"\\u0041\xff\"}", "not valid JSON"},
+		{"{\"any\":\"\\n\xc3\"}", "not valid JSON"},
+		{"{\"\\u0061\xff\":1}", "not valid JSON"},
+		// Lone surrogates: encoding/json turns them into U+FFFD, other
+		// parsers keep or drop them; I-JSON (RFC 7493) refuses them.
+		{`{"s":"\ud800"}`, "surrogate"},
+		{`{"s":"\udc00"}`, "surrogate"},
+		{`{"any":"\ud800\u0041"}`, "surrogate"},
+		{`{"any":"\ud800\n"}`, "surrogate"},
+		{`{"\udfff":1}`, "surrogate"},
+		{`{"any":"x\uDBFF"}`, "surrogate"},
+	} {
+		got := check(s, tc.body)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
