@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -47,6 +48,12 @@ func (ps *problems) addAt(c *checker, msg string, extra ...string) {
 		ps.dropped++
 		return
 	}
+	ps.list = append(ps.list, Problem{Location: c.location(extra...), Message: msg})
+}
+
+// location is the checker's current location as a JSON pointer under its
+// prefix, extended by extra tokens.
+func (c *checker) location(extra ...string) string {
 	var b strings.Builder
 	b.WriteString(c.prefix)
 	for _, s := range c.path {
@@ -69,7 +76,19 @@ func (ps *problems) addAt(c *checker, msg string, extra ...string) {
 	if loc == "" {
 		loc = "/"
 	}
-	ps.list = append(ps.list, Problem{Location: loc, Message: msg})
+	return loc
+}
+
+// quoteCapped quotes s for a message, cut to n bytes (at a rune
+// boundary): a problem may name what the request sent, never all of it.
+func quoteCapped(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "..."
 }
 
 // problemBody is the JSON of a 400: every problem with its location.

@@ -134,8 +134,7 @@ func checkParam(p *param, vals []string, ps *problems) {
 	case c.syntax:
 		ps.add(loc, "not valid UTF-8")
 	}
-	c.data, c.problems = nil, nil
-	checkers.Put(c)
+	c.release()
 }
 
 // appendScalar writes v as the JSON scalar the schema s wants: a number

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,37 @@ func TestBodyStrings(t *testing.T) {
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
 			t.Errorf("%q: problems %q, want %q", tc.body, got, tc.want)
 		}
+	}
+}
+
+// TestBodyDuplicateKeys: encoding/json (and so JSON Schema validators on
+// top of it) keeps a repeated key's last value, many parsers the first: a
+// body with one is refused, so no value can pass unchecked.
+func TestBodyDuplicateKeys(t *testing.T) {
+	s := strictSchema(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"s":"a","n":1}`, ""},
+		{`{"any":[{"x":1},{"x":2}]}`, ""},
+		{`{"any":{"a":{"x":1},"b":{"x":1}}}`, ""},
+		{`{"s":"a","s":"B"}`, `/body: property "s" appears more than once`},
+		{`{"s":"a","\u0073":"a"}`, `/body: property "s" appears more than once`},
+		{`{"any":{"x":1,"y":2,"x":3}}`, `/body/any: property "x" appears more than once`},
+		{`{"any":[0,{"x":1,"x":1}]}`, `/body/any/1: property "x" appears more than once`},
+		{`{"zz":1,"zz":2}`, `property "zz" appears more than once`},
+	} {
+		got := check(s, tc.body)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+	// A large object takes the map path.
+	var b strings.Builder
+	b.WriteString(`{"any":{`)
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	b.WriteString(`"k57":0}}`)
+	if got := check(s, b.String()); !strings.Contains(got, `/body/any: property "k57" appears more than once`) {
+		t.Errorf("100 keys and a repeat: %q", got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 type checker struct {
 	data     []byte
 	path     []seg
+	keys     []string // the keys of the objects being read, for duplicates
 	problems *problems
 	quiet    int // > 0 inside an anyOf/oneOf/not branch: count, do not record
 	failed   int // problems found, recorded or not
@@ -75,8 +76,7 @@ func validateJSON(s *schema, data []byte, prefix string, request bool, ps *probl
 			ps.add(prefix, "not valid JSON")
 		}
 	}
-	c.data, c.problems = nil, nil
-	checkers.Put(c)
+	c.release()
 	return ok
 }
 
@@ -84,8 +84,16 @@ const maxDepth = 512
 
 func (c *checker) start(data []byte, prefix string, request bool, ps *problems) {
 	c.data, c.problems, c.prefix, c.request = data, ps, prefix, request
-	c.path, c.quiet, c.failed, c.syntax = c.path[:0], 0, 0, false
+	c.path, c.keys, c.quiet, c.failed, c.syntax = c.path[:0], c.keys[:0], 0, 0, false
 	c.depth, c.work, c.budget, c.reason, c.at = 0, 0, 64*len(data)+1024, "", ""
+}
+
+// release returns the checker to its pool, keeping no reference to the
+// data (keys alias it).
+func (c *checker) release() {
+	clear(c.keys[:cap(c.keys)])
+	c.data, c.problems = nil, nil
+	checkers.Put(c)
 }
 
 // prefix is kept beside the checker's fields for location strings.
@@ -296,6 +304,9 @@ func (c *checker) object(s *schema, i int) int {
 		seenMore = make([]bool, len(s.required))
 	}
 	n := 0
+	base := len(c.keys)
+	defer func() { c.keys = c.keys[:base] }()
+	var set map[string]struct{}
 	if i < len(d) && d[i] == '}' {
 		i++
 	} else {
@@ -320,6 +331,12 @@ func (c *checker) object(s *schema, i int) int {
 			}
 			i = ws(d, i+1)
 			n++
+			if c.repeated(base, &set, key) {
+				c.syntax = true
+				c.reason = "property " + quoteCapped(key, 64) + " appears more than once"
+				c.at = c.location()
+				return len(d)
+			}
 			if ri, ok := s.requiredIndex[key]; ok {
 				if seenMore != nil {
 					seenMore[ri] = true
@@ -378,6 +395,38 @@ func (c *checker) object(s *schema, i int) int {
 		c.fail("must have at most " + strconv.Itoa(s.maxProps) + " properties")
 	}
 	return i
+}
+
+// repeated records key among the keys of the object whose keys start at
+// c.keys[base] and reports whether it was there already: a linear scan
+// for small objects, a map past 32 keys. A repeated key is refused, not
+// checked: encoding/json (and JSON Schema validators on it) keeps the last
+// value, many parsers the first, so the value checked need not be the
+// value the upstream reads.
+func (c *checker) repeated(base int, set *map[string]struct{}, key string) bool {
+	if *set != nil {
+		if _, ok := (*set)[key]; ok {
+			return true
+		}
+		(*set)[key] = struct{}{}
+		return false
+	}
+	keys := c.keys[base:]
+	for _, k := range keys {
+		if k == key {
+			return true
+		}
+	}
+	if len(keys) == 32 {
+		*set = make(map[string]struct{}, 64)
+		for _, k := range keys {
+			(*set)[k] = struct{}{}
+		}
+		(*set)[key] = struct{}{}
+		return false
+	}
+	c.keys = append(c.keys, key)
+	return false
 }
 
 func (c *checker) array(s *schema, i int) int {
