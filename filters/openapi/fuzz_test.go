@@ -68,11 +68,11 @@ func FuzzBody(f *testing.F) {
 		if isJSON != refJSON {
 			t.Fatalf("%q: JSON %v, encoding/json says %v (%s)", body, isJSON, refJSON, ps.summary())
 		}
-		if hasDuplicateKeys(body) {
-			t.Fatalf("%q: a repeated key passed", body)
-		}
 		if !isJSON {
 			return
+		}
+		if hasDuplicateKeys(body) {
+			t.Fatalf("%q: a repeated key passed", body)
 		}
 		refValid := ref.Validate(v) == nil
 		if ps.empty() != refValid {
@@ -83,9 +83,14 @@ func FuzzBody(f *testing.F) {
 
 // refusedOnPurpose reports whether the checker's problems name JSON it
 // refuses on purpose though encoding/json reads it: a lone surrogate, a
-// repeated key.
+// repeated key, a number beyond float64 or longer than maxNumberLen.
 func refusedOnPurpose(summary string) bool {
-	return strings.Contains(summary, "surrogate") || strings.Contains(summary, "appears more than once")
+	for _, s := range []string{"surrogate", "appears more than once", "out of range", "longer than"} {
+		if strings.Contains(summary, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasDuplicateKeys reports whether an object of body repeats a key: the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"net/url"
 	"regexp"
 	"sort"
@@ -59,27 +60,30 @@ type schema struct {
 	format               string
 	formatCheck          func(string) bool
 
-	minimum, maximum       float64
-	hasMin, hasMax         bool
-	exMinimum, exMaximum   float64
-	hasExMin, hasExMax     bool
-	multipleOf             float64
-	minProps, maxProps     int // -1: none
-	props                  map[string]*schema
-	required               []string
-	requiredIndex          map[string]int
-	additional             *schema // nil: anything
-	noAdditional           bool
-	items                  *schema
-	prefixItems            []*schema
-	minItems, maxItems     int // -1: none
-	allOf, anyOf, oneOf    []*schema
-	not                    *schema
-	falseSchema            bool // the schema false: nothing is valid
-	fallback               *jsonschema.Schema
-	fallbackKeyword        string
-	readOnly, writeOnly    bool
-	needString, needNumber bool // any string / number constraint at all
+	minimum, maximum     float64
+	hasMin, hasMax       bool
+	exMinimum, exMaximum float64
+	hasExMin, hasExMax   bool
+	multipleOf           float64
+	// The bounds and multipleOf exactly (a float64 rounds MaxInt64 up),
+	// for a value whose float64 ties with one (numbers.go).
+	minR, maxR, exMinR, exMaxR, multR *big.Rat
+	minProps, maxProps                int // -1: none
+	props                             map[string]*schema
+	required                          []string
+	requiredIndex                     map[string]int
+	additional                        *schema // nil: anything
+	noAdditional                      bool
+	items                             *schema
+	prefixItems                       []*schema
+	minItems, maxItems                int // -1: none
+	allOf, anyOf, oneOf               []*schema
+	not                               *schema
+	falseSchema                       bool // the schema false: nothing is valid
+	fallback                          *jsonschema.Schema
+	fallbackKeyword                   string
+	readOnly, writeOnly               bool
+	needString, needNumber            bool // any string / number constraint at all
 }
 
 // keywords this compiler handles itself; annotations are ignored.
@@ -252,6 +256,9 @@ func (c *compiler) object(m map[string]any, ptr string) (*schema, error) {
 	s.exMinimum, s.hasExMin = num(m["exclusiveMinimum"])
 	s.exMaximum, s.hasExMax = num(m["exclusiveMaximum"])
 	s.multipleOf, _ = num(m["multipleOf"])
+	s.minR, s.maxR = ratOf(s.minimum, s.hasMin), ratOf(s.maximum, s.hasMax)
+	s.exMinR, s.exMaxR = ratOf(s.exMinimum, s.hasExMin), ratOf(s.exMaximum, s.hasExMax)
+	s.multR = ratOf(s.multipleOf, s.multipleOf > 0)
 	switch s.format {
 	case "int32":
 		s.bound(math.MinInt32, math.MaxInt32)
@@ -320,12 +327,13 @@ func (c *compiler) object(m map[string]any, ptr string) (*schema, error) {
 }
 
 // bound narrows minimum and maximum to [lo, hi] (an integer format's range).
-func (s *schema) bound(lo, hi float64) {
-	if !s.hasMin || s.minimum < lo {
-		s.minimum, s.hasMin = lo, true
+func (s *schema) bound(lo, hi int64) {
+	l, h := new(big.Rat).SetInt64(lo), new(big.Rat).SetInt64(hi)
+	if !s.hasMin || s.minR.Cmp(l) < 0 {
+		s.minimum, s.minR, s.hasMin = float64(lo), l, true
 	}
-	if !s.hasMax || s.maximum > hi {
-		s.maximum, s.hasMax = hi, true
+	if !s.hasMax || s.maxR.Cmp(h) > 0 {
+		s.maximum, s.maxR, s.hasMax = float64(hi), h, true
 	}
 }
 

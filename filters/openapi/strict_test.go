@@ -108,3 +108,60 @@ func TestBodyDuplicateKeys(t *testing.T) {
 		t.Errorf("100 keys and a repeat: %q", got)
 	}
 }
+
+// TestBodyNumbers: bounds and multipleOf hold exactly, as JSON Schema says
+// (jsonschema compares big.Rats), not up to float64 rounding; a number
+// float64 cannot hold is refused.
+func TestBodyNumbers(t *testing.T) {
+	s := strictSchema(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"n":9223372036854775807}`, ""},
+		{`{"n":-9223372036854775808}`, ""},
+		{`{"n":9223372036854775808}`, "must be <= 9223372036854775807"},
+		{`{"n":-9223372036854775809}`, "must be >= -9223372036854775808"},
+		{`{"n":9223372036854775807.5}`, "must be integer"},
+		{`{"n":1.0}`, ""},
+		{`{"n":-0}`, ""},
+		{`{"n":1e2}`, ""},
+		{`{"m":100}`, ""},
+		{`{"m":100.0}`, ""},
+		{`{"m":100.00000000000000001}`, "must be <= 100"},
+		{`{"m":1e400}`, "out of range"},
+		{`{"any":-1e400}`, "out of range"},
+		{`{"any":1e-400}`, ""},
+		{`{"k":0.3}`, ""},
+		{`{"k":12.7}`, ""},
+		{`{"k":0.30000000001}`, "must be a multiple of 0.1"},
+		{`{"q":700000000000000000000}`, ""},
+		{`{"q":1e300}`, "must be a multiple of 7"},
+		{`{"q":9007199254740993}`, "must be a multiple of 7"},
+		{`{"n":01}`, "not valid JSON"},
+		{`{"n":+1}`, "not valid JSON"},
+		{`{"n":1.}`, "not valid JSON"},
+		{`{"n":.5}`, "not valid JSON"},
+		{`{"n":0x10}`, "not valid JSON"},
+		{`{"n":NaN}`, "not valid JSON"},
+		{`{"n":Infinity}`, "not valid JSON"},
+	} {
+		got := check(s, tc.body)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestBodyNumberExponents(t *testing.T) {
+	s := strictSchema(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"m":0.` + strings.Repeat("0", 990) + `1e1001}`, "must be <= 100"},
+		{`{"m":0.` + strings.Repeat("0", 990) + `1e992}`, ""},
+		{`{"k":1e-99999}`, "must be a multiple of 0.1"},
+		{`{"k":0e99999}`, ""},
+		{`{"any":1` + strings.Repeat("0", 1000) + `}`, "longer than 1000"},
+	} {
+		got := check(s, tc.body)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%.40q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}

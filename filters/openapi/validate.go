@@ -203,6 +203,7 @@ func (c *checker) value(s *schema, i int) int {
 		var f float64
 		var isInt bool
 		end, f, isInt = c.number(i)
+		lit := d[i:end]
 		if c.syntax {
 			return end
 		}
@@ -215,7 +216,7 @@ func (c *checker) value(s *schema, i int) int {
 			return end
 		}
 		if s.needNumber {
-			c.checkNumber(s, f)
+			c.checkNumber(s, f, lit)
 		}
 	}
 	if c.syntax {
@@ -618,6 +619,11 @@ func (c *checker) number(i int) (int, float64, bool) {
 		}
 	}
 	lit := d[i:j]
+	if len(lit) > maxNumberLen {
+		c.syntax = true
+		c.reason = "a number longer than " + strconv.Itoa(maxNumberLen) + " characters"
+		return len(d), 0, false
+	}
 	var f float64
 	if !frac && len(lit) < 16 {
 		// Small integers, the common case, without ParseFloat.
@@ -633,11 +639,25 @@ func (c *checker) number(i int) (int, float64, bool) {
 		return j, float64(n), true
 	}
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(lit), len(lit)), 64)
+	if math.IsInf(f, 0) {
+		// Beyond float64: most upstreams cannot read it (encoding/json
+		// fails to decode it into a float64), and I-JSON excludes it.
+		c.syntax = true
+		c.reason = "a number out of range: beyond what a 64-bit float holds"
+		return len(d), 0, false
+	}
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		c.syntax = true
 		return len(d), 0, false
 	}
-	return j, f, f == math.Trunc(f) && !math.IsInf(f, 0)
+	isInt := f == math.Trunc(f)
+	if frac && isInt && math.Abs(f) >= 1<<53 {
+		// Past 2^53 every float64 is whole, not every literal.
+		if r, ok := exactRat(lit); ok {
+			isInt = r.IsInt()
+		}
+	}
+	return j, f, isInt
 }
 
 // skip scans a value nothing constrains, checking only its syntax.
@@ -674,24 +694,21 @@ func (c *checker) checkString(s *schema, str string) {
 	}
 }
 
-func (c *checker) checkNumber(s *schema, f float64) {
-	if s.hasMin && f < s.minimum {
-		c.fail("must be >= " + fmtNum(s.minimum))
+func (c *checker) checkNumber(s *schema, f float64, lit []byte) {
+	if s.hasMin && (f < s.minimum || f == s.minimum && cmpExact(lit, s.minR) < 0) {
+		c.fail("must be >= " + fmtRat(s.minR))
 	}
-	if s.hasMax && f > s.maximum {
-		c.fail("must be <= " + fmtNum(s.maximum))
+	if s.hasMax && (f > s.maximum || f == s.maximum && cmpExact(lit, s.maxR) > 0) {
+		c.fail("must be <= " + fmtRat(s.maxR))
 	}
-	if s.hasExMin && f <= s.exMinimum {
-		c.fail("must be > " + fmtNum(s.exMinimum))
+	if s.hasExMin && (f < s.exMinimum || f == s.exMinimum && cmpExact(lit, s.exMinR) <= 0) {
+		c.fail("must be > " + fmtRat(s.exMinR))
 	}
-	if s.hasExMax && f >= s.exMaximum {
-		c.fail("must be < " + fmtNum(s.exMaximum))
+	if s.hasExMax && (f > s.exMaximum || f == s.exMaximum && cmpExact(lit, s.exMaxR) >= 0) {
+		c.fail("must be < " + fmtRat(s.exMaxR))
 	}
-	if s.multipleOf > 0 {
-		q := f / s.multipleOf
-		if math.Abs(q-math.Round(q)) > 1e-9 {
-			c.fail("must be a multiple of " + fmtNum(s.multipleOf))
-		}
+	if s.multipleOf > 0 && !multipleOf(f, lit, s) {
+		c.fail("must be a multiple of " + fmtRat(s.multR))
 	}
 }
 
