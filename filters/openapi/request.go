@@ -37,14 +37,18 @@ func checkParams(op *operation, r *http.Request, cap *captures, w what, ps *prob
 			}
 		case "cookie":
 			if w.cookies {
-				c, err := r.Cookie(p.name)
-				if err != nil {
+				cs := r.CookiesNamed(p.name)
+				if len(cs) == 0 {
 					if p.required {
 						ps.add(p.loc, "required cookie is missing")
 					}
 					continue
 				}
-				checkParam(p, []string{c.Value}, ps)
+				vals := make([]string, len(cs))
+				for i, c := range cs {
+					vals[i] = c.Value
+				}
+				checkParam(p, vals, ps)
 			}
 		}
 	}
@@ -71,13 +75,22 @@ func checkQuery(p *param, raw string, ps *problems) {
 				continue
 			}
 		}
-		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
-			uv, err := url.QueryUnescape(v)
-			if err != nil {
-				ps.add(p.loc, "not a valid percent-encoded value")
-				return
+		if p.array && !p.explode {
+			// A comma separates items; an encoded one (%2C) is data.
+			for _, part := range strings.Split(v, ",") {
+				part, ok := queryUnescape(part)
+				if !ok {
+					ps.add(p.loc, "not a valid percent-encoded value")
+					return
+				}
+				vals = append(vals, part)
 			}
-			v = uv
+			continue
+		}
+		v, ok := queryUnescape(v)
+		if !ok {
+			ps.add(p.loc, "not a valid percent-encoded value")
+			return
 		}
 		vals = append(vals, v)
 	}
@@ -88,6 +101,14 @@ func checkQuery(p *param, raw string, ps *problems) {
 		return
 	}
 	checkParam(p, vals, ps)
+}
+
+func queryUnescape(v string) (string, bool) {
+	if strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0 {
+		return v, true
+	}
+	uv, err := url.QueryUnescape(v)
+	return uv, err == nil
 }
 
 // checkParam checks a parameter's string values against its schema by
@@ -107,12 +128,18 @@ func checkParam(p *param, vals []string, ps *problems) {
 		n := 0
 		for _, v := range vals {
 			parts := []string{v}
-			if !p.explode || p.in != "query" && p.in != "cookie" {
+			// Query values come split already (checkQuery).
+			if p.in != "query" && (!p.explode || p.in != "cookie") {
 				parts = strings.Split(v, ",")
 			}
 			for _, part := range parts {
 				if n > 0 {
 					buf = append(buf, ',')
+				}
+				if !utf8.ValidString(part) {
+					ps.add(loc, "not valid UTF-8")
+					c.release()
+					return
 				}
 				buf = appendScalar(buf, items, part)
 				n++
@@ -120,8 +147,14 @@ func checkParam(p *param, vals []string, ps *problems) {
 		}
 		buf = append(buf, ']')
 	} else {
-		if len(vals) > 1 && p.in == "query" {
+		if len(vals) > 1 {
+			// The upstream may read any one of them.
 			ps.add(loc, "given more than once; the API takes one value")
+		}
+		if !utf8.ValidString(vals[0]) {
+			ps.add(loc, "not valid UTF-8")
+			c.release()
+			return
 		}
 		buf = appendScalar(buf, p.schema, vals[0])
 	}
