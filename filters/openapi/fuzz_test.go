@@ -24,61 +24,81 @@ func FuzzBody(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	mine, ref := fuzzOracle(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		compareWithOracle(t, mine, ref, body)
+	})
+}
+
+// fuzzOracle compiles testdata/fuzz.yaml's Doc twice: for the checker and
+// for jsonschema.
+func fuzzOracle(t testing.TB) (*schema, *jsonschema.Schema) {
+	t.Helper()
 	data, err := os.ReadFile("testdata/fuzz.yaml")
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
 	sp, err := compileSpec("fuzz.yaml", data, compileOptions{})
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
 	mine := sp.ops[0].body.content[0].schema
 	var root any
 	if err := json.Unmarshal(sp.json, &root); err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	if err := c.AddResource(docURL, root); err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
 	ref, err := c.Compile(docURL + "#/components/schemas/Doc")
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var ps problems
-		ps.reset(1000)
-		isJSON := validateJSON(mine, body, "/body", true, &ps)
-		if !utf8.Valid(body) {
-			return // encoding/json replaces bad UTF-8; the validator refuses it
+	return mine, ref
+}
+
+// compareWithOracle: for any input the checker must agree with
+// encoding/json on whether it is JSON (but for what it refuses on
+// purpose), refuse every repeated key, agree with jsonschema on whether
+// it matches, and never panic.
+func compareWithOracle(t *testing.T, mine *schema, ref *jsonschema.Schema, body []byte) {
+	t.Helper()
+	var ps problems
+	ps.reset(1000)
+	isJSON := validateJSON(mine, body, "/body", true, &ps)
+	if !utf8.Valid(body) {
+		if isJSON {
+			t.Fatalf("%q: not UTF-8, taken as JSON", body)
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		var v any
-		refJSON := json.Valid(body)
-		if refJSON {
-			if err := dec.Decode(&v); err != nil {
-				t.Fatal(err)
-			}
+		return // encoding/json replaces bad UTF-8; the validator refuses it
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	refJSON := json.Valid(body)
+	if refJSON {
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
 		}
-		if !isJSON && refJSON && refusedOnPurpose(ps.summary()) {
-			return // JSON encoding/json takes and this checker refuses (strict_test.go)
-		}
-		if isJSON != refJSON {
-			t.Fatalf("%q: JSON %v, encoding/json says %v (%s)", body, isJSON, refJSON, ps.summary())
-		}
-		if !isJSON {
-			return
-		}
-		if hasDuplicateKeys(body) {
-			t.Fatalf("%q: a repeated key passed", body)
-		}
-		refValid := ref.Validate(v) == nil
-		if ps.empty() != refValid {
-			t.Fatalf("%q: valid %v (%s), jsonschema says %v: %v", body, ps.empty(), ps.summary(), refValid, ref.Validate(v))
-		}
-	})
+	}
+	if !isJSON && refJSON && refusedOnPurpose(ps.summary()) {
+		return // JSON encoding/json takes and this checker refuses (strict_test.go)
+	}
+	if isJSON != refJSON {
+		t.Fatalf("%q: JSON %v, encoding/json says %v (%s)", body, isJSON, refJSON, ps.summary())
+	}
+	if !isJSON {
+		return
+	}
+	if hasDuplicateKeys(body) {
+		t.Fatalf("%q: a repeated key passed", body)
+	}
+	refValid := ref.Validate(v) == nil
+	if ps.empty() != refValid {
+		t.Fatalf("%q: valid %v (%s), jsonschema says %v: %v", body, ps.empty(), ps.summary(), refValid, ref.Validate(v))
+	}
 }
 
 // refusedOnPurpose reports whether the checker's problems name JSON it

@@ -105,3 +105,33 @@ func fmtRat(r *big.Rat) string {
 	f, _ := r.Float64()
 	return fmtNum(f)
 }
+
+// wholeLit reports whether a literal with a fraction or an exponent is a
+// whole number: its fraction digits all zeros, or, with an exponent,
+// exactly.
+func wholeLit(lit []byte) bool {
+	dot := -1
+	for i, x := range lit {
+		switch x {
+		case '.':
+			dot = i
+		case 'e', 'E':
+			r, ok := exactRat(lit)
+			if !ok {
+				// Past the exponent bound: a whole number only if zero
+				// (a larger one is beyond float64, refused before).
+				return isZeroLit(lit)
+			}
+			return r.IsInt()
+		}
+	}
+	if dot < 0 {
+		return true
+	}
+	for _, x := range lit[dot+1:] {
+		if x != '0' {
+			return false
+		}
+	}
+	return true
+}

@@ -651,11 +651,10 @@ func (c *checker) number(i int) (int, float64, bool) {
 		return len(d), 0, false
 	}
 	isInt := f == math.Trunc(f)
-	if frac && isInt && math.Abs(f) >= 1<<53 {
-		// Past 2^53 every float64 is whole, not every literal.
-		if r, ok := exactRat(lit); ok {
-			isInt = r.IsInt()
-		}
+	if frac && isInt {
+		// 2.0000000000000000001 and 2^53+0.5 are whole float64s, not
+		// whole numbers.
+		isInt = wholeLit(lit)
 	}
 	return j, f, isInt
 }
