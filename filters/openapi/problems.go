@@ -38,7 +38,26 @@ func (ps *problems) add(location, msg string) {
 		ps.dropped++
 		return
 	}
-	ps.list = append(ps.list, Problem{Location: location, Message: msg})
+	ps.list = append(ps.list, Problem{Location: capText(location, maxLocation), Message: capText(msg, maxMessage)})
+}
+
+// A problem's location and message can quote the request (a property
+// name, a fallback's message quoting a value): each is cut to these many
+// bytes, so the answer stays small whatever was sent.
+const (
+	maxLocation = 256
+	maxMessage  = 512
+)
+
+// capText cuts s to at most n bytes at a rune boundary, marking the cut.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // addAt adds a problem at the checker's current location, extended by
@@ -48,7 +67,7 @@ func (ps *problems) addAt(c *checker, msg string, extra ...string) {
 		ps.dropped++
 		return
 	}
-	ps.list = append(ps.list, Problem{Location: c.location(extra...), Message: msg})
+	ps.list = append(ps.list, Problem{Location: capText(c.location(extra...), maxLocation), Message: capText(msg, maxMessage)})
 }
 
 // location is the checker's current location as a JSON pointer under its
@@ -85,10 +104,7 @@ func quoteCapped(s string, n int) string {
 	if len(s) <= n {
 		return strconv.Quote(s)
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strconv.Quote(s[:n]) + "..."
+	return strconv.Quote(capText(s, n))
 }
 
 // problemBody is the JSON of a 400: every problem with its location.

@@ -29,6 +29,8 @@ components:
         k: { type: number, multipleOf: 0.1 }
         q: { type: integer, multipleOf: 7 }
         any: {}
+        u: { type: string, pattern: "^a+$", uniqueItems: true }
+        closed: { type: object, additionalProperties: false }
 `
 
 func strictSchema(t *testing.T) *schema {
@@ -166,6 +168,59 @@ func TestBodyNumberExponents(t *testing.T) {
 		got := check(s, tc.body)
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
 			t.Errorf("%.40q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestBodySyntax: what RFC 8259 refuses, the checker refuses (a BOM too,
+// as encoding/json does), whatever else follows.
+func TestBodySyntax(t *testing.T) {
+	s := strictSchema(t)
+	for _, tc := range []struct{ body, want string }{
+		{" \t\r\n{\"s\":\"a\"}\r\n\t ", ""},
+		{"\xef\xbb\xbf{}", "not valid JSON"},
+		{"{}\f", "not valid JSON"},
+		{"{}\u00a0", "not valid JSON"},
+		{"{\v}", "not valid JSON"},
+		{"{} {}", "not valid JSON"},
+		{"{}x", "not valid JSON"},
+		{"{}\x00", "not valid JSON"},
+		{"{,}", "not valid JSON"},
+		{`{"s":"a",}`, "not valid JSON"},
+		{`{"any":[1,]}`, "not valid JSON"},
+		{`{'s':"a"}`, "not valid JSON"},
+		{`{"s":"a\x"}`, "not valid JSON"},
+		{"{\"s\":\"a\tb\"}", "not valid JSON"},
+		{`{"any":tru}`, "not valid JSON"},
+		{`{"any":nul}`, "not valid JSON"},
+		{"", "not valid JSON"},
+		{" ", "not valid JSON"},
+	} {
+		got := check(s, tc.body)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%q: problems %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestProblemsCapped: a problem's location and message may quote the
+// request (a property name, a value in a fallback's message); each is cut
+// short, so a large body cannot make a large answer.
+func TestProblemsCapped(t *testing.T) {
+	s := strictSchema(t)
+	long := strings.Repeat("b", 100000)
+	for _, body := range []string{
+		`{"closed":{"` + long + `":1}}`,
+		`{"u":"` + long + `"}`,
+	} {
+		var ps problems
+		ps.reset(20)
+		validateJSON(s, []byte(body), "/body", true, &ps)
+		if ps.empty() {
+			t.Fatalf("%.30q: valid", body)
+		}
+		if out := ps.body(400, "op"); len(out) > 2048 {
+			t.Errorf("%.30q: a %d-byte answer: %.300s", body, len(out), out)
 		}
 	}
 }
