@@ -20,6 +20,7 @@ paths:
         - { name: tags, in: query, explode: false, schema: { type: array, items: { type: string, enum: [a, b] } } }
         - { name: X-API-KEY, in: header, required: true, schema: { type: string, minLength: 3 } }
         - { name: X-Limit, in: header, schema: { type: integer, maximum: 10 } }
+        - { name: X-Ids, in: header, schema: { type: array, items: { type: integer } } }
         - { name: session, in: cookie, schema: { type: string, pattern: "^[0-9]+$" } }
       responses:
         "200": { description: OK. }
@@ -58,6 +59,9 @@ func TestParameters(t *testing.T) {
 		{"invalid UTF-8 in query", "/items/abc?q=%ff", hk, "query.q"},
 		{"invalid UTF-8 in path", "/items/a%ff", hk, "path.name"},
 		{"header twice", "/items/abc", append([]string{"X-Limit", "1", "X-Limit", "99"}, hk...), "header.X-Limit"},
+		{"header list with spaces", "/items/abc", append([]string{"X-Ids", "1, 2,3 ", "X-Ids", " 4"}, hk...), ""},
+		{"header list item", "/items/abc", append([]string{"X-Ids", "1, x"}, hk...), "header.X-Ids/1"},
+		{"header value spaces", "/items/abc", append([]string{"X-Limit", " 3 "}, hk...), ""},
 		{"cookie", "/items/abc", append([]string{"Cookie", "session=123"}, hk...), ""},
 		{"cookie bad", "/items/abc", append([]string{"Cookie", "session=abc"}, hk...), "cookie.session"},
 		{"cookie twice", "/items/abc", append([]string{"Cookie", "session=1; session=x"}, hk...), "cookie.session"},

@@ -103,6 +103,12 @@ func checkQuery(p *param, raw string, ps *problems) {
 	checkParam(p, vals, ps)
 }
 
+// trimOWS trims the optional whitespace (spaces and tabs) around a header
+// value or a list item in one.
+func trimOWS(s string) string {
+	return strings.Trim(s, " \t")
+}
+
 func queryUnescape(v string) (string, bool) {
 	if strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0 {
 		return v, true
@@ -133,6 +139,9 @@ func checkParam(p *param, vals []string, ps *problems) {
 				parts = strings.Split(v, ",")
 			}
 			for _, part := range parts {
+				if p.in == "header" {
+					part = trimOWS(part) // "1, 2": RFC 9110's list syntax
+				}
 				if n > 0 {
 					buf = append(buf, ',')
 				}
@@ -151,12 +160,16 @@ func checkParam(p *param, vals []string, ps *problems) {
 			// The upstream may read any one of them.
 			ps.add(loc, "given more than once; the API takes one value")
 		}
-		if !utf8.ValidString(vals[0]) {
+		v := vals[0] // vals may be the request's own header slice
+		if p.in == "header" {
+			v = trimOWS(v)
+		}
+		if !utf8.ValidString(v) {
 			ps.add(loc, "not valid UTF-8")
 			c.release()
 			return
 		}
-		buf = appendScalar(buf, p.schema, vals[0])
+		buf = appendScalar(buf, p.schema, v)
 	}
 	c.scratch = buf
 	c.start(buf, loc, true, ps)
