@@ -118,3 +118,26 @@ func TestRefusalsEchoCapped(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptQuality: a media range with q=0 (however spelled) is "not
+// acceptable"; any other q admits it.
+func TestAcceptQuality(t *testing.T) {
+	op := &operation{produces: []string{"application/json"}}
+	for accept, want := range map[string]bool{
+		"application/json":                   true,
+		"application/json;q=0":               false,
+		"application/json; q=0.0":            false,
+		"application/json;q=0.000":           false,
+		"application/json;Q=0":               false,
+		"application/json;q=0.001":           true,
+		"application/json;q=0, */*;q=0.1":    true,
+		"text/html, application/json;q=0.5":  true,
+		"text/html":                          false,
+		"application/json;charset=utf-8;q=0": false,
+		"*/*;q=0":                            false,
+	} {
+		if got := acceptable(op, accept); got != want {
+			t.Errorf("Accept %q: acceptable %v, want %v", accept, got, want)
+		}
+	}
+}

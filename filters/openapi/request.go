@@ -288,7 +288,7 @@ func acceptable(op *operation, accept string) bool {
 			rng, params = rng[:i], rng[i:]
 		}
 		rng = strings.ToLower(strings.TrimSpace(rng))
-		if strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") && !strings.Contains(params, "q=0.") {
+		if zeroQuality(params) {
 			continue // q=0: "not acceptable"
 		}
 		if rng == "*/*" || rng == "" {
@@ -300,6 +300,25 @@ func acceptable(op *operation, accept string) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// zeroQuality reports whether a media range's parameters (";q=0.5;...")
+// give it the weight 0: q=0, 0., 0.0, 0.00 or 0.000 (RFC 9110 §12.4.2).
+func zeroQuality(params string) bool {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(strings.TrimPrefix(params, ";"), ";")
+		name, val, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if val == "" || val[0] != '0' {
+			return false
+		}
+		return strings.Trim(val[1:], ".0") == "" && len(val) <= 5
 	}
 	return false
 }
