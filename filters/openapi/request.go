@@ -203,12 +203,8 @@ func appendScalar(buf []byte, s *schema, v string) []byte {
 }
 
 func isJSONNumber(v string) bool {
-	c := checker{data: []byte(v)}
-	if v == "" {
-		return false
-	}
-	end, _, _ := c.number(0)
-	return !c.syntax && end == len(v)
+	end, _, ok := scanNumber([]byte(v), 0)
+	return ok && end == len(v)
 }
 
 const hexDigits = "0123456789abcdef"

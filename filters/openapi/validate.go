@@ -572,9 +572,10 @@ func unescape(lit []byte) string {
 	return s
 }
 
-// number scans the number at i per RFC 8259's grammar.
-func (c *checker) number(i int) (int, float64, bool) {
-	d := c.data
+// scanNumber returns the end of the number at d[i:] per RFC 8259's
+// grammar, whether it has a fraction or an exponent, and whether it is
+// well formed.
+func scanNumber(d []byte, i int) (int, bool, bool) {
 	j := i
 	if j < len(d) && d[j] == '-' {
 		j++
@@ -587,8 +588,7 @@ func (c *checker) number(i int) (int, float64, bool) {
 			j++
 		}
 	default:
-		c.syntax = true
-		return len(d), 0, false
+		return j, false, false
 	}
 	frac := false
 	if j < len(d) && d[j] == '.' {
@@ -599,8 +599,7 @@ func (c *checker) number(i int) (int, float64, bool) {
 			j++
 		}
 		if j == k {
-			c.syntax = true
-			return len(d), 0, false
+			return j, false, false
 		}
 	}
 	if j < len(d) && (d[j] == 'e' || d[j] == 'E') {
@@ -614,9 +613,19 @@ func (c *checker) number(i int) (int, float64, bool) {
 			j++
 		}
 		if j == k {
-			c.syntax = true
-			return len(d), 0, false
+			return j, false, false
 		}
+	}
+	return j, frac, true
+}
+
+// number scans the number at i and reads its value.
+func (c *checker) number(i int) (int, float64, bool) {
+	d := c.data
+	j, frac, ok := scanNumber(d, i)
+	if !ok {
+		c.syntax = true
+		return len(d), 0, false
 	}
 	lit := d[i:j]
 	if len(lit) > maxNumberLen {
