@@ -22,6 +22,17 @@ paths:
             schema: { type: object, required: [n], properties: { n: { type: integer } } }
       responses:
         "200": { description: OK. }
+  /charset:
+    post:
+      requestBody:
+        content:
+          "application/json; charset=utf-8":
+            schema: { type: object, required: [n] }
+      responses:
+        "200":
+          description: OK.
+          content:
+            "Application/JSON; charset=utf-8": {}
   /wild:
     post:
       requestBody:
@@ -61,6 +72,8 @@ func TestMediaTypes(t *testing.T) {
 		{"other types take */*", "/things", `anything`, []string{"Content-Type", "text/plain"}, 0, ""},
 		{"empty required body", "/things", ``, []string{"Content-Type", "application/json"}, 400, "a request body is required"},
 		{"problem+json under application/*", "/wild", `{}`, []string{"Content-Type", "application/problem+json"}, 400, `"n\" is missing`},
+		{"documented with parameters", "/charset", `{"n":1}`, []string{"Content-Type", "application/json"}, 0, ""},
+		{"documented with parameters, checked", "/charset", `{}`, []string{"Content-Type", "application/json;charset=utf-8"}, 400, `"n\" is missing`},
 		{"gzip", "/things", "\x1f\x8b\x08\x00garbage", []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, 415, "Content-Encoding"},
 		{"gzip under */*", "/things", "\x1f\x8b\x08\x00garbage", []string{"Content-Type", "text/plain", "Content-Encoding", "gzip"}, 415, "Content-Encoding"},
 		{"identity", "/things", `{"n":1}`, []string{"Content-Type", "application/json", "Content-Encoding", "identity"}, 0, ""},
@@ -122,6 +135,10 @@ func TestRefusalsEchoCapped(t *testing.T) {
 // TestAcceptQuality: a media range with q=0 (however spelled) is "not
 // acceptable"; any other q admits it.
 func TestAcceptQuality(t *testing.T) {
+	f := mediaFilter(t)
+	if resp := f.OnRequest(exchange("POST", "/charset", `{"n":1}`, "Content-Type", "application/json", "Accept", "application/json")); resp != nil {
+		t.Errorf("a response type documented with parameters: %d %s", resp.Status, resp.Body)
+	}
 	op := &operation{produces: []string{"application/json"}}
 	for accept, want := range map[string]bool{
 		"application/json":                   true,

@@ -64,6 +64,10 @@ func TestParameters(t *testing.T) {
 		{"header value spaces", "/items/abc", append([]string{"X-Limit", " 3 "}, hk...), ""},
 		{"cookie", "/items/abc", append([]string{"Cookie", "session=123"}, hk...), ""},
 		{"cookie bad", "/items/abc", append([]string{"Cookie", "session=abc"}, hk...), "cookie.session"},
+		{"cookie with spaces", "/items/abc", append([]string{"Cookie", "session=12 OR 1=1"}, hk...), "cookie.session"},
+		{"cookie with a comma", "/items/abc", append([]string{"Cookie", "session=1,2"}, hk...), "cookie.session"},
+		{"cookie quoted", "/items/abc", append([]string{"Cookie", `session="123"`}, hk...), ""},
+		{"cookie in two headers", "/items/abc", append([]string{"Cookie", "a=1", "Cookie", "session=x"}, hk...), "cookie.session"},
 		{"cookie twice", "/items/abc", append([]string{"Cookie", "session=1; session=x"}, hk...), "cookie.session"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -362,7 +362,8 @@ func compileContent(c *compiler, v any, at string) ([]media, error) {
 	var out []media
 	for _, mt := range sortedKeys(content) {
 		m, _ := content[mt].(map[string]any)
-		md := media{typ: strings.ToLower(mt), json: isJSON(mt)}
+		// A documented type's parameters ("; charset=utf-8") do not narrow it.
+		md := media{typ: mediaType(mt), json: isJSON(mt)}
 		if sv, ok := m["schema"]; ok {
 			s, err := c.compile(sv, at+"/"+escapePtr(mt)+"/schema")
 			if err != nil {
