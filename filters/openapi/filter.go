@@ -250,7 +250,17 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 				}
 				return resp
 			}
+			// One Content-Type, one media type: with two, or a list, the
+			// upstream may read a type other than the one checked.
+			if cts := r.Header["Content-Type"]; len(cts) > 1 {
+				oc.unsupported.Inc()
+				return f.refuse(http.StatusUnsupportedMediaType, "the request has more than one Content-Type", op.id, nil)
+			}
 			mt := mediaType(r.Header.Get("Content-Type"))
+			if mt != "" && !validMediaType(mt) {
+				oc.unsupported.Inc()
+				return f.refuse(http.StatusUnsupportedMediaType, "the Content-Type "+quoteCapped(mt, 128)+" is not a media type", op.id, nil)
+			}
 			m := pick(op.body.content, mt)
 			if m == nil {
 				oc.unsupported.Inc()

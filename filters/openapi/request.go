@@ -251,6 +251,26 @@ func mediaType(ct string) string {
 	return ct
 }
 
+// validMediaType reports whether mt is type/subtype, each a token
+// (RFC 9110 §8.3.1).
+func validMediaType(mt string) bool {
+	t, sub, ok := strings.Cut(mt, "/")
+	return ok && isToken(t) && isToken(sub)
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // pick finds the documented media type for mt: exact, then type/*, then */*.
 func pick(content []media, mt string) *media {
 	for i := range content {
