@@ -271,12 +271,16 @@ func TestResponses(t *testing.T) {
 	if !f.Needs().ResponseBody {
 		t.Fatal("responses: true must ask for the response body")
 	}
-	send := func(status int, body string) {
+	send := func(status int, body string, hdr ...string) {
 		x := exchange("GET", "/v1/orders/5", "")
 		if resp := f.OnRequest(x); resp != nil {
 			t.Fatalf("refused: %d", resp.Status)
 		}
-		x.Response = &filter.Response{Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
+		h := http.Header{"Content-Type": {"application/json"}}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			h.Add(hdr[i], hdr[i+1])
+		}
+		x.Response = &filter.Response{Status: status, Header: h, Body: []byte(body)}
 		if resp := f.OnResponse(x); resp != nil {
 			t.Fatalf("a response was replaced: %d", resp.Status)
 		}
@@ -284,8 +288,10 @@ func TestResponses(t *testing.T) {
 	send(200, `{"id":5,"customer":{"name":"a","email":"a@b.c","address":{"street":"s","city":"c","country":"DE"}},"items":[{"sku":"ABC-1234","qty":1}],"payment":{"method":"invoice","po":"7"}}`)
 	send(200, `{"id":"five"}`)
 	send(500, `{}`)
-	if v, i := m.get("api/getOrder/response_valid"), m.get("api/getOrder/response_invalid"); v != 1 || i != 2 {
-		t.Errorf("response_valid %d, response_invalid %d; want 1 and 2", v, i)
+	// A compressed body is not JSON to check: only its status is.
+	send(200, "\x1f\x8b\x08\x00compressed", "Content-Encoding", "gzip")
+	if v, i := m.get("api/getOrder/response_valid"), m.get("api/getOrder/response_invalid"); v != 2 || i != 2 {
+		t.Errorf("response_valid %d, response_invalid %d; want 2 and 2", v, i)
 	}
 }
 
