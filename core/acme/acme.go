@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -45,6 +46,9 @@ type Manager struct {
 	stopOnce sync.Once
 
 	failures counter // renewal failures, all blocks (metrics.go)
+
+	revokeMu    sync.Mutex                   // one revocation at a time (revoke.go)
+	revocations [revokeResults]atomic.Uint64 // by outcome
 }
 
 // RenewCheckInterval is how often the cache looks for certificates to

@@ -119,9 +119,18 @@ func (m *Manager) Collect(dst []filter.Sample) []filter.Sample {
 			Value:  c.NotAfter.Sub(now).Seconds(),
 		})
 	}
-	return append(dst, filter.Sample{
+	dst = append(dst, filter.Sample{
 		Name: "wasmgate_tls_renewal_failures_total", Kind: filter.SampleCounter,
 		Help:  "Failed attempts to renew an ACME certificate.",
 		Value: float64(m.failures.n.Load()),
 	})
+	for i, result := range revokeResultNames {
+		dst = append(dst, filter.Sample{
+			Name: "wasmgate_tls_revocations_total", Kind: filter.SampleCounter,
+			Help:   "Certificate revocations asked through the admin API, by outcome (ok, ca_refused, replacement_failed, error).",
+			Labels: []filter.Label{{Key: "result", Value: result}},
+			Value:  float64(m.revocations[i].Load()),
+		})
+	}
+	return dst
 }

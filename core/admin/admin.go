@@ -68,8 +68,14 @@ type ReadinessBackend interface {
 	Unready() []string
 }
 
+// RevokeBackend is implemented by backends that manage ACME certificates:
+// POST /certificates/revoke revokes one and has it replaced at once.
+type RevokeBackend interface {
+	RevokeCertificate(ctx context.Context, name, reason string) (acme.Revocation, error)
+}
+
 // Endpoints are the admin endpoints as metrics label them: a fixed set.
-var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "traffic", "plugins", "refusals", "reload", "metrics", "pprof", "ui", "index", "other"}
+var Endpoints = []string{"healthz", "readyz", "status", "config", "routes", "upstreams", "traffic", "plugins", "refusals", "reload", "certificates_revoke", "metrics", "pprof", "ui", "index", "other"}
 
 // TrafficBackend is implemented by backends that keep a short in-memory
 // history of each route's traffic, which the console charts. route "" asks
@@ -328,6 +334,14 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
 	})
+	mux.HandleFunc("POST /certificates/revoke", func(w http.ResponseWriter, r *http.Request) {
+		rb, ok := b.(RevokeBackend)
+		if !ok {
+			writeError(w, http.StatusNotFound, "this gateway manages no certificates")
+			return
+		}
+		revoke(w, r, rb)
+	})
 	mux.Handle("/debug/pprof/", profiles(b))
 	for _, e := range registered() {
 		mux.Handle(e.Pattern, e.Handler)
@@ -374,6 +388,9 @@ func index(b Backend) []string {
 	}
 	for _, e := range registered() {
 		eps = append(eps, e.Pattern)
+	}
+	if _, ok := b.(RevokeBackend); ok {
+		eps = append(eps, "POST /certificates/revoke")
 	}
 	return append(eps, "POST /reload")
 }
@@ -441,6 +458,8 @@ func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
 		return "index"
 	case "/reload":
 		return "reload"
+	case "POST /certificates/revoke":
+		return "certificates_revoke"
 	case "/debug/pprof/":
 		return "pprof"
 	}

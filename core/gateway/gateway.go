@@ -602,3 +602,19 @@ func (g *Gateway) certificates() []acme.Certificate {
 	}
 	return out
 }
+
+// RevokeCertificate revokes the managed certificate of name and serves a
+// new one (POST /certificates/revoke). A name served only from a
+// certificate file is acme.ErrStatic.
+func (g *Gateway) RevokeCertificate(ctx context.Context, name, reason string) (acme.Revocation, error) {
+	rev, err := g.acme.Revoke(ctx, name, reason)
+	if errors.Is(err, acme.ErrNotManaged) {
+		host := strings.TrimSuffix(name, ".")
+		for _, sc := range g.server.StaticCertificates() {
+			if sc.Leaf.VerifyHostname(host) == nil {
+				return rev, fmt.Errorf("%s: %w", name, acme.ErrStatic)
+			}
+		}
+	}
+	return rev, err
+}

@@ -14,6 +14,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -191,6 +192,33 @@ func (p *Pebble) Root() *x509.CertPool {
 		p.t.Fatalf("pebble root: no PEM in %q", b)
 	}
 	return pool
+}
+
+// CertStatus is pebble's record of the certificate with serial (hex), from
+// its management API: Status is "Valid" or "Revoked"; Reason is the RFC
+// 5280 reason code of a revocation.
+type CertStatus struct {
+	Status string `json:"Status"`
+	Serial string `json:"Serial"`
+	Reason *int   `json:"Reason"`
+}
+
+// CertStatus asks pebble about the certificate with serial (hex).
+func (p *Pebble) CertStatus(serial string) (CertStatus, error) {
+	var st CertStatus
+	resp, err := p.client.Get("https://" + p.mgmt + "/cert-status-by-serial/" + serial)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("pebble cert-status-by-serial/%s: %d %s", serial, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("pebble cert-status-by-serial/%s: %v in %s", serial, err, b)
+	}
+	return st, nil
 }
 
 // Issued is how many certificates pebble has issued (from its log).

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -101,6 +102,7 @@ type acmeStatus struct {
 	Certificates []struct {
 		Names     []string  `json:"names"`
 		Issuer    string    `json:"issuer"`
+		Serial    string    `json:"serial"`
 		NotAfter  time.Time `json:"not_after"`
 		Managed   bool      `json:"managed"`
 		LastError string    `json:"last_error"`
@@ -344,5 +346,110 @@ func TestStatusListsStaticCertificates(t *testing.T) {
 	slices.Sort(names)
 	if strings.Join(names, " ") != "a.test b.test" {
 		t.Fatalf("/status certificates: %v, want a.test and b.test once each", names)
+	}
+}
+
+type revokeAnswer struct {
+	Name          string `json:"name"`
+	RevokedSerial string `json:"revoked_serial"`
+	NewSerial     string `json:"new_serial"`
+	Error         string `json:"error"`
+	Status        int    `json:"status"`
+}
+
+func revokeCert(t *testing.T, g *gateway, body string) (int, revokeAnswer, []byte) {
+	t.Helper()
+	req := newRequest(t, http.MethodPost, g.AdminURL("/certificates/revoke"), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, out := g.AdminDo(req)
+	var a revokeAnswer
+	if err := json.Unmarshal(out, &a); err != nil {
+		t.Fatalf("POST /certificates/revoke %s: %d, not JSON: %q", body, resp.StatusCode, out)
+	}
+	return resp.StatusCode, a, out
+}
+
+// Revocation (key compromise): POST /certificates/revoke revokes the
+// served certificate at pebble (whose management API then reports the old
+// serial revoked, reason 1) and answers once a new one is obtained; every
+// handshake after it gets the new serial. An unknown name is a 404, a name
+// served from a certificate file a 409, a bad reason a 400, all JSON;
+// /metrics counts the revocation.
+func TestACMERevocation(t *testing.T) {
+	r := newACMERig(t, pebbletest.Options{})
+	dir := t.TempDir()
+	static := newCert(t, dir, "static.test", nil, false, false)
+	r.v["static_cert"], r.v["static_key"] = static.CertFile, static.KeyFile
+	cfg := strings.Replace(acmeConfig, "      acme:\n",
+		"      certificates: [{ cert: \"{{.static_cert}}\", key: \"{{.static_key}}\" }]\n      acme:\n", 1)
+	g := startGateway(t, cfg, r.v)
+	tlsAddr := g.ListenerAddr("tls")
+	roots := r.pebble.Root()
+	old := waitCert(t, tlsAddr, "www.example.test", roots, 60*time.Second, nil)
+	oldSerial := old.SerialNumber.Text(16)
+	if st, err := r.pebble.CertStatus(oldSerial); err != nil || st.Status != "Valid" {
+		t.Fatalf("pebble on the served certificate before revocation: %+v, %v", st, err)
+	}
+
+	code, a, out := revokeCert(t, g, `{"name": "www.example.test", "reason": "keyCompromise"}`)
+	if code != http.StatusOK || a.Name != "www.example.test" || a.RevokedSerial != oldSerial || a.NewSerial == "" || a.NewSerial == oldSerial {
+		t.Fatalf("revoke: %d %s; want 200 with revoked_serial %s and a new serial", code, out, oldSerial)
+	}
+	st, err := r.pebble.CertStatus(oldSerial)
+	if err != nil || st.Status != "Revoked" || st.Reason == nil || *st.Reason != 1 {
+		t.Fatalf("pebble on the old certificate: %+v, %v; want Revoked, reason 1 (keyCompromise)", st, err)
+	}
+	if st, err := r.pebble.CertStatus(a.NewSerial); err != nil || st.Status != "Valid" {
+		t.Fatalf("pebble on the new certificate: %+v, %v", st, err)
+	}
+	// No waiting: the answer came once the new certificate was served.
+	for i := 0; i < 5; i++ {
+		got, err := handshake(tlsAddr, "www.example.test", roots)
+		if err != nil {
+			t.Fatalf("handshake %d after revocation: %v", i, err)
+		}
+		if s := got.SerialNumber.Text(16); s != a.NewSerial {
+			t.Fatalf("handshake %d after revocation got serial %s, want the new %s (revoked: %s)", i, s, a.NewSerial, oldSerial)
+		}
+	}
+	if n := r.pebble.Issued(); n != 2 {
+		t.Fatalf("pebble issued %d certificates, want 2 (the first and its replacement)", n)
+	}
+	var status acmeStatus
+	g.AdminJSON("/status", &status)
+	for _, c := range status.Certificates {
+		if c.Managed && c.Serial != a.NewSerial {
+			t.Fatalf("/status shows serial %s for %v, want %s", c.Serial, c.Names, a.NewSerial)
+		}
+	}
+
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{`{"name": "unknown.example.test"}`, http.StatusNotFound},
+		{`{"name": "static.test", "reason": "superseded"}`, http.StatusConflict},
+		{`{"name": "www.example.test", "reason": "certificateHold"}`, http.StatusBadRequest},
+		{`{"name": `, http.StatusBadRequest},
+	} {
+		code, a, out := revokeCert(t, g, tc.body)
+		if code != tc.code || a.Status != tc.code || a.Error == "" {
+			t.Errorf("revoke %s: %d %s, want %d with a JSON error", tc.body, code, out, tc.code)
+		}
+	}
+	if got, err := handshake(tlsAddr, "www.example.test", roots); err != nil || got.SerialNumber.Text(16) != a.NewSerial {
+		t.Fatalf("after the refused calls: %v, %v; want serial %s still", got, err, a.NewSerial)
+	}
+	if n := r.pebble.Issued(); n != 2 {
+		t.Fatalf("the refused calls reached the CA: %d issued", n)
+	}
+	_, metrics := g.AdminDo(newRequest(t, http.MethodGet, g.AdminURL("/metrics"), nil))
+	for _, want := range []string{`wasmgate_tls_revocations_total{result="ok"} 1`, `wasmgate_tls_revocations_total{result="ca_refused"} 0`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if n := strings.Count(g.Stderr.String(), "acme: certificate revoked and replaced"); n != 1 {
+		t.Errorf("the revocation was logged %d times, want once", n)
 	}
 }
