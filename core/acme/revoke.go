@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3/acme"
 )
 
 // Reasons are the revocation reasons an operator may give, with their RFC
@@ -119,7 +120,14 @@ func (m *Manager) Revoke(ctx context.Context, name, reason string) (Revocation, 
 	// Revoke, then the site's assets deleted) but flattens the CA's error
 	// into text: called one by one, a CA refusal (502) stays apart from a
 	// storage failure (500).
-	if err := b.issuer.Revoke(ctx, certmagic.CertificateResource{SANs: []string{subject}, CertificatePEM: certPEM}, code); err != nil {
+	// A certificate already revoked (elsewhere, with its key) is what was
+	// asked for: it is replaced all the same.
+	err = b.issuer.Revoke(ctx, certmagic.CertificateResource{SANs: []string{subject}, CertificatePEM: certPEM}, code)
+	if prob := (acme.Problem{}); errors.As(err, &prob) && prob.Type == acme.ProblemTypeAlreadyRevoked {
+		m.logger.Info("acme: the certificate was already revoked; replacing it", "name", subject, "serial", rev.RevokedSerial)
+		err = nil
+	}
+	if err != nil {
 		return rev, m.revoked(rev, revokedCARefused, &CAError{Err: err})
 	}
 	// From here the certificate is revoked: whatever fails, it leaves

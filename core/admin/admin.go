@@ -334,7 +334,12 @@ func handler(b Backend, policy func() *Policy, logger *slog.Logger) http.Handler
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "status": b.Status()})
 	})
-	mux.HandleFunc("POST /certificates/revoke", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/certificates/revoke", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "certificates/revoke is POST only")
+			return
+		}
 		rb, ok := b.(RevokeBackend)
 		if !ok {
 			writeError(w, http.StatusNotFound, "this gateway manages no certificates")
@@ -458,7 +463,7 @@ func endpointOf(r *http.Request, mux *http.ServeMux, b Backend) string {
 		return "index"
 	case "/reload":
 		return "reload"
-	case "POST /certificates/revoke":
+	case "/certificates/revoke":
 		return "certificates_revoke"
 	case "/debug/pprof/":
 		return "pprof"
