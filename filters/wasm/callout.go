@@ -14,6 +14,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // HTTP callouts (proxy_http_call). The filter contract is synchronous, so a
@@ -144,7 +146,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 			authority, hasAuthority = p.v, true
 		case ":scheme":
 		default:
-			if strings.HasPrefix(p.k, ":") || !validHeader(p.k, p.v) {
+			if strings.HasPrefix(p.k, ":") || !wasmrt.ValidHeader(p.k, p.v) {
 				return nil, statusBadArgument
 			}
 			h.Add(p.k, p.v)

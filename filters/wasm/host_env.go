@@ -14,6 +14,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // hostFunc is one host function: its Wasm signature and implementation.
@@ -372,7 +374,7 @@ func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64
 		return statusBadArgument
 	}
 	for _, p := range pairs {
-		if !strings.HasPrefix(p.k, ":") && !validHeader(p.k, p.v) {
+		if !strings.HasPrefix(p.k, ":") && !wasmrt.ValidHeader(p.k, p.v) {
 			return statusBadArgument
 		}
 	}
@@ -422,7 +424,7 @@ func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string,
 		return m, "", "", statusBadArgument
 	}
 	k, v = string(kb), string(vb)
-	if !strings.HasPrefix(k, ":") && !validHeader(k, v) {
+	if !strings.HasPrefix(k, ":") && !wasmrt.ValidHeader(k, v) {
 		return m, "", "", statusBadArgument
 	}
 	return m, k, v, statusOK
@@ -620,7 +622,7 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 		if strings.HasPrefix(p.k, ":") {
 			continue
 		}
-		if !validHeader(p.k, p.v) {
+		if !wasmrt.ValidHeader(p.k, p.v) {
 			return statusBadArgument
 		}
 		h.Add(p.k, p.v)

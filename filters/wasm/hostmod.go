@@ -40,7 +40,7 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 			var fn api.GoModuleFunc
 			if mod == hwModule {
 				fn = hwModuleFunc(name, params, results)
-			} else if h, ok := impls[name]; ok && sigMatches(params, h.params) && sigMatches(results, h.results) {
+			} else if h, ok := impls[name]; ok && wasmrt.SigMatches(params, h.params) && wasmrt.SigMatches(results, h.results) {
 				fn = wrapHost(h)
 			} else {
 				fn = stubHost(stub, len(results))
@@ -52,19 +52,6 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// sigMatches reports whether types spell want ('i' i32, 'I' i64).
-func sigMatches(types []api.ValueType, want string) bool {
-	if len(types) != len(want) {
-		return false
-	}
-	for i, t := range types {
-		if (want[i] == 'i' && t != api.ValueTypeI32) || (want[i] == 'I' && t != api.ValueTypeI64) {
-			return false
-		}
-	}
-	return true
 }
 
 // wrapHost adapts a hostFunc to wazero. A host function called outside a

@@ -74,7 +74,7 @@ func validateHTTPWasm(m wazero.CompiledModule) error {
 	if len(hr.ParamTypes()) != 0 || len(hr.ResultTypes()) != 1 || hr.ResultTypes()[0] != api.ValueTypeI64 {
 		return errors.New("http-wasm handle_request must take nothing and return an i64 (ctx<<32 | next)")
 	}
-	if hs, ok := exports["handle_response"]; ok && (!sigMatches(hs.ParamTypes(), "ii") || len(hs.ResultTypes()) != 0) {
+	if hs, ok := exports["handle_response"]; ok && (!wasmrt.SigMatches(hs.ParamTypes(), "ii") || len(hs.ResultTypes()) != 0) {
 		return errors.New("http-wasm handle_response must take (i32 ctx, i32 is_error) and return nothing")
 	}
 	if _, ok := m.ExportedMemories()["memory"]; !ok {
@@ -227,7 +227,7 @@ var hwFuncs = map[string]hwFunc{
 // signature matches, else one that traps when called.
 func hwModuleFunc(name string, params, results []api.ValueType) api.GoModuleFunc {
 	h, ok := hwFuncs[name]
-	if !ok || !sigMatches(params, h.params) || !sigMatches(results, h.results) {
+	if !ok || !wasmrt.SigMatches(params, h.params) || !wasmrt.SigMatches(results, h.results) {
 		return func(context.Context, api.Module, []uint64) {
 			hwTrap("%s is not implemented with this signature", name)
 		}
@@ -440,7 +440,7 @@ func hwHeaderKV(mem api.Memory, s *stream, a []uint64, withValue bool) (http.Hea
 	if withValue {
 		v = string(hwRead(mem, arg(a, 3), arg(a, 4)))
 	}
-	if !validHeader(k, v) {
+	if !wasmrt.ValidHeader(k, v) {
 		hwTrap("invalid header %q", k)
 	}
 	if kind == hwRequest && s.host.hw.inResponse {

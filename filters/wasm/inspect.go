@@ -57,7 +57,7 @@ func Inspect(ctx context.Context, code []byte) (*ModuleInfo, error) {
 		h, ok := impls[name]
 		info.Imports = append(info.Imports, Import{
 			Module: mod, Name: name, Signature: signature(f),
-			Provided: ok && allowedImports[mod] && sigMatches(f.ParamTypes(), h.params) && sigMatches(f.ResultTypes(), h.results),
+			Provided: ok && allowedImports[mod] && wasmrt.SigMatches(f.ParamTypes(), h.params) && wasmrt.SigMatches(f.ResultTypes(), h.results),
 		})
 	}
 	for _, mem := range m.ExportedMemories() {
