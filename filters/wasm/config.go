@@ -16,6 +16,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -148,7 +149,7 @@ func newPoolKey(name string, code []byte, o Options) poolKey {
 	h := sha256.New()
 	h.Write(code)
 	o.Logger = nil
-	if hw, _ := wasmrt.ImportsModule(code, hwModule); !hw {
+	if hw, _ := wasmrt.ImportsModule(code, httpwasm.Module); !hw {
 		o.Config = nil // a new root context per configuration (roots.go)
 	}
 	meta, _ := json.Marshal(o)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -38,8 +39,8 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 			seen[name] = true
 			params, results := f.ParamTypes(), f.ResultTypes()
 			var fn api.GoModuleFunc
-			if mod == hwModule {
-				fn = hwModuleFunc(name, params, results)
+			if mod == httpwasm.Module {
+				fn = httpwasm.Func(name, params, results, hwHostOf)
 			} else if h, ok := impls[name]; ok && wasmrt.SigMatches(params, h.params) && wasmrt.SigMatches(results, h.results) {
 				fn = wrapHost(h)
 			} else {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -204,12 +205,12 @@ type instHost struct {
 
 // streamHost is an exchange's state for the features above.
 type streamHost struct {
-	pending []*callout    // dispatched, not yet delivered
-	ready   chan *callout // completed callouts, in completion order
-	resumed bool          // proxy_continue_stream (or request/response) called
-	failed  error         // a callout failed (timeout, refused, cap)
-	policy  bool          // ... while paused, and the guest did not recover: the failure policy applies
-	hw      hwStream      // http-wasm exchanges
+	pending []*callout      // dispatched, not yet delivered
+	ready   chan *callout   // completed callouts, in completion order
+	resumed bool            // proxy_continue_stream (or request/response) called
+	failed  error           // a callout failed (timeout, refused, cap)
+	policy  bool            // ... while paused, and the guest did not recover: the failure policy applies
+	hw      httpwasm.Stream // http-wasm exchanges
 }
 
 // cancel stops the callouts the exchange no longer waits for.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -178,7 +179,7 @@ func LoadBytes(ctx context.Context, code []byte, opts Options) (*Plugin, error) 
 		"took", time.Since(t0).Round(time.Millisecond), "cache", wasmrt.CacheDirName(opts.CacheDir))
 	guest := wasmrt.GuestModule(p.compiled, p.instrumented) // without the instrumentation's import
 	if p.abi = detectABI(guest); p.abi == abiHTTPWasm {
-		err = validateHTTPWasm(guest)
+		err = httpwasm.Validate(guest)
 	} else {
 		err = validateModule(guest)
 	}
@@ -267,7 +268,7 @@ func validateModule(m wazero.CompiledModule) error {
 	}
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod == "http_handler" {
+		if mod == httpwasm.Module {
 			return errors.New("this is an http-wasm module (imports http_handler); only the Proxy-Wasm ABI is supported so far")
 		}
 		if !allowedImports[mod] {
