@@ -43,7 +43,7 @@ type instance struct {
 
 	// Host state of the last callback, as proxy_get_status reports it.
 	lastErr error
-	host    instHost    // callouts, effective context, http-wasm state (callout.go, httpwasm.go)
+	host    instHost    // callouts, effective context (callout.go, hoststate.go)
 	held    heldStreams // streams paused until a context resumes them (body.go)
 
 	// memBytes is the linear memory's size after the last callback, for

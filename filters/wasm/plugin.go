@@ -6,10 +6,13 @@
 // module outside a route (the plugin test command, the SDK's test helper).
 //
 // Rooms: internal/wasmrt holds what no ABI owns (compile and cache, the
-// instance pool, deadlines, linear memory); internal/instrument rewrites
-// modules for deadlines; guestmetric names guest metrics; this package
-// holds the API, the route filter and the two ABI hosts (README.md,
-// "Layout").
+// instance pool, deadlines, linear memory, the WASI subset, signature and
+// header checks); internal/instrument rewrites modules for deadlines;
+// internal/httpwasm is the http-wasm ABI host (its http_handler functions
+// reach an instance through httpwasm.Host, implemented in httpwasm.go
+// here); guestmetric names guest metrics; this package holds the API, the
+// route filter, the http-wasm glue and (still) the Proxy-Wasm host
+// (README.md, "Layout").
 package wasm
 
 import (

@@ -1,7 +1,8 @@
 // Package wasmrt is the ABI-independent part of the Wasm host: the wazero
 // runtime and its compilation cache, guest linear memory, the callback
-// context and deadlines, and how wazero's exit errors read. The Proxy-Wasm
-// and http-wasm hosts in filters/wasm build on it; it knows neither ABI.
+// context and deadlines, how wazero's exit errors read, and the signature
+// and header checks both ABIs make. The Proxy-Wasm host (filters/wasm) and
+// the http-wasm host (internal/httpwasm) build on it; it knows neither ABI.
 package wasmrt
 
 import (
