@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/internal/pebbletest"
+	"github.com/wasmgate/wasmgate/internal/testsync"
 )
 
 // rig is what a gateway does with a Manager, in process: a plain listener
@@ -296,19 +296,5 @@ func TestOCSPStaplingFailureStillServes(t *testing.T) {
 	}
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects what runs beside the test writes (testsync.Buffer).
+type logBuffer = testsync.Buffer

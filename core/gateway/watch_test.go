@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,12 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/config"
+	"github.com/wasmgate/wasmgate/internal/testsync"
 )
 
 // writeCert writes a self-signed certificate for name with the given serial.
@@ -311,23 +310,8 @@ routes:
 	}
 }
 
-// syncBuffer is a bytes.Buffer the gateway's goroutines may log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects what runs beside the test writes (testsync.Buffer).
+type syncBuffer = testsync.Buffer
 
 // When POST /reload (or SIGHUP) loaded the changed file while the watcher
 // waited for the reload lock, the watcher does not load it a second time;

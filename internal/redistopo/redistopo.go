@@ -13,7 +13,6 @@
 package redistopo
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wasmgate/wasmgate/internal/testsync"
 )
 
 // Need skips (or, under CI, fails) the test when a Redis tool is missing;
@@ -398,49 +399,12 @@ func sentinelMaster(sn *Node, name string) (map[string]string, error) {
 	return c.Master(context.Background(), name).Result()
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// stopErr ends a Poll early.
-type stopErr struct{ error }
+// syncBuffer collects what runs beside the test writes (testsync.Buffer).
+type syncBuffer = testsync.Buffer
 
 // Stop wraps err so that Poll returns it at once instead of retrying.
-func Stop(err error) error { return stopErr{err} }
+func Stop(err error) error { return testsync.Stop(err) }
 
-// Poll calls f every 50ms until it returns nil, returns Stop(err), or d
-// passes: the interval is the asking rate, the deadline an upper bound.
-func Poll(d time.Duration, f func() error) error {
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		var stop stopErr
-		if errors.As(err, &stop) {
-			return stop.error
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", d, err)
-		}
-		<-tick.C
-	}
-}
+// Poll calls f until it returns nil, returns Stop(err), or d passes
+// (testsync.Poll).
+func Poll(d time.Duration, f func() error) error { return testsync.Poll(d, f) }

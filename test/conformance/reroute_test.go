@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/gateway"
+	"github.com/wasmgate/wasmgate/internal/testsync"
 	_ "github.com/wasmgate/wasmgate/observe"
 )
 
@@ -55,22 +56,7 @@ func (rec *recorder) last() recorded {
 }
 
 // logBuffer collects the gateway's log lines (the guest's among them).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = testsync.Buffer
 
 type rerouteCase struct {
 	name, rule string

@@ -30,6 +30,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/wasmgate/wasmgate/internal/testsync"
 )
 
 // Race reports that the binary is built with the race detector, which
@@ -498,34 +500,12 @@ func (g *Gateway) WaitGeneration(after uint64) uint64 {
 	return gen
 }
 
-// stopErr ends a Poll early.
-type stopErr struct{ error }
-
 // Stop wraps err so that Poll returns it at once instead of retrying.
-func Stop(err error) error { return stopErr{err} }
+func Stop(err error) error { return testsync.Stop(err) }
 
-// Poll calls f every 20ms until it returns nil, returns Stop(err), or d
-// passes. It is for conditions only observable by asking (an HTTP endpoint,
-// a socket); the interval is the asking rate, not a guess at timing.
-func Poll(d time.Duration, f func() error) error {
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		var stop stopErr
-		if errors.As(err, &stop) {
-			return stop.error
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", d, err)
-		}
-		<-tick.C
-	}
-}
+// Poll calls f until it returns nil, returns Stop(err), or d passes
+// (testsync.Poll).
+func Poll(d time.Duration, f func() error) error { return testsync.Poll(d, f) }
 
 // Tail is the last n bytes of s.
 func Tail(s string, n int) string {
