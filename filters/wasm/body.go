@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Streaming bodies and held streams, as Envoy's Proxy-Wasm host runs them
@@ -108,9 +110,9 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 	if f.p.abi == abiHTTPWasm {
 		return f.hwOnResponseBody(s, b) // http-wasm streams only responses
 	}
-	cb, name := cbRequestBody, "request body"
+	cb, name := callback(proxywasm.OnRequestBody), "request body"
 	if dir == phaseResponse {
-		cb, name = cbResponseBody, "response body"
+		cb, name = proxywasm.OnResponseBody, "response body"
 	}
 	in := s.in
 	in.mu.Lock()
@@ -118,7 +120,7 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 	s.body.cur, s.body.dir = b, dir
 	act, err := in.callAwait(s, cb, uint64(s.id), uint64(len(b.Buf)), b2u(b.End))
 	if err == nil && s.local == nil && !s.host.policy && !s.host.resumed &&
-		(act == dataStopNoBuffer || (act != actionContinue && b.End)) {
+		(act == dataStopNoBuffer || (act != proxywasm.ActionContinue && b.End)) {
 		err = in.hold(s)
 	}
 	s.body.cur = nil
@@ -135,7 +137,7 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 		f.p.stats.localResponses.Add(1)
 		return filter.BodyContinue, s.local
 	}
-	if act != actionContinue && !b.End && !s.host.resumed {
+	if act != proxywasm.ActionContinue && !b.End && !s.host.resumed {
 		return filter.BodyBuffer, nil
 	}
 	return filter.BodyContinue, nil
@@ -145,7 +147,7 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 // nothing resumed or answered it meanwhile. Callers hold in.mu with
 // in.cur == s.
 func (in *instance) pausedAfter(s *stream, act uint64, err error) error {
-	if err != nil || act == actionContinue || s.local != nil || s.host.policy || s.host.resumed {
+	if err != nil || act == proxywasm.ActionContinue || s.local != nil || s.host.policy || s.host.resumed {
 		return err
 	}
 	return in.hold(s)

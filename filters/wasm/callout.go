@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -66,25 +67,25 @@ type callout struct {
 
 var errCalloutCap = errors.New("the exchange has too many callouts in flight")
 
-func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	name, ok1 := read(mem, arg(a, 0), arg(a, 1))
 	hb, ok2 := read(mem, arg(a, 2), arg(a, 3))
 	body, ok3 := read(mem, arg(a, 4), arg(a, 5))
 	tb, ok4 := read(mem, arg(a, 6), arg(a, 7))
 	if !ok1 || !ok2 || !ok3 || !ok4 || mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if _, ok := mem.Read(arg(a, 9), 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	p := in.p
 	caller := p.opts.Callouts[string(name)]
 	if caller == nil {
 		p.logger.Warn("proxy_http_call to an upstream the plugin does not declare under callouts", "upstream", string(name))
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	req, st := calloutRequest(hb, body, tb)
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	d := time.Duration(arg(a, 8)) * time.Millisecond
@@ -96,7 +97,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) s
 	c := &callout{owner: s, root: in.curRoot()}
 	if s != nil {
 		if len(s.host.pending) >= p.opts.CalloutLimit {
-			return statusInternalFailure
+			return proxywasm.StatusInternalFailure
 		}
 		if s.host.ready == nil {
 			s.host.ready = make(chan *callout, p.opts.CalloutLimit)
@@ -104,7 +105,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) s
 		c.ready = s.host.ready
 		parent = s.x.Request.Context()
 	} else if !p.host.enter() { // root callouts are background work
-		return statusInternalFailure
+		return proxywasm.StatusInternalFailure
 	}
 	if in.host.nextCallout++; in.host.nextCallout == 0 {
 		in.host.nextCallout = 1
@@ -116,22 +117,22 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) s
 	if s != nil {
 		s.host.pending = append(s.host.pending, c)
 		go c.run(ctx, p, caller, req)
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	go func() {
 		defer p.host.exit()
 		c.run(ctx, p, caller, req)
 		p.onRoot(in, func() error { return in.deliver(c) })
 	}()
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // calloutRequest builds the request from the guest's serialized headers
 // (which must hold :method, :path and :authority), body and trailers.
-func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
+func calloutRequest(hb, body, tb []byte) (*http.Request, proxywasm.Status) {
 	pairs, ok := parseMap(hb)
 	if !ok {
-		return nil, statusBadArgument
+		return nil, proxywasm.StatusBadArgument
 	}
 	var method, path, authority string
 	hasAuthority := false
@@ -147,7 +148,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 		case ":scheme":
 		default:
 			if strings.HasPrefix(p.k, ":") || !wasmrt.ValidHeader(p.k, p.v) {
-				return nil, statusBadArgument
+				return nil, proxywasm.StatusBadArgument
 			}
 			h.Add(p.k, p.v)
 		}
@@ -157,7 +158,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 	// (the Caller fills it in, Host being "").
 	if method == "" || !hasAuthority || !strings.HasPrefix(path, "/") || strings.ContainsAny(method, " \t\r\n") ||
 		strings.ContainsAny(authority, "/?#@ \t\r\n") {
-		return nil, statusBadArgument
+		return nil, proxywasm.StatusBadArgument
 	}
 	var rb io.Reader
 	if len(body) > 0 {
@@ -165,7 +166,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 	}
 	req, err := http.NewRequest(method, "http://"+calloutHost(authority)+path, rb)
 	if err != nil {
-		return nil, statusBadArgument
+		return nil, proxywasm.StatusBadArgument
 	}
 	req.Header, req.Host = h, authority
 	if tp, ok := parseMap(tb); ok && len(tp) > 0 {
@@ -174,7 +175,7 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, status) {
 			req.Trailer.Add(p.k, p.v)
 		}
 	}
-	return req, statusOK
+	return req, proxywasm.StatusOK
 }
 
 // calloutHost is the URL host of a callout before its Caller points it at
@@ -235,14 +236,14 @@ func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, e
 	in.cur = s
 	act, err := in.call(cb, args...)
 	in.cur = s // the guest may have left another context effective
-	if err == nil && len(s.host.pending) > 0 && act != actionContinue {
+	if err == nil && len(s.host.pending) > 0 && act != proxywasm.ActionContinue {
 		err = in.awaitCallouts(s)
 		if err == nil && !s.host.resumed && s.local == nil && s.host.failed != nil {
 			s.host.policy = true
 		}
 	}
 	if c := s.capture; c != nil && err == nil {
-		c.notePause(cb, act != actionContinue && !s.host.resumed && s.local == nil)
+		c.notePause(cb, act != proxywasm.ActionContinue && !s.host.resumed && s.local == nil)
 	}
 	return act, err
 }
@@ -309,7 +310,7 @@ func (in *instance) deliverReady(s *stream) error {
 // deliver calls proxy_on_http_call_response on the root context, with c's
 // response readable as map types 6/7 and buffer type 4. Callers hold in.mu.
 func (in *instance) deliver(c *callout) error {
-	if in.fns[cbCallResponse] == nil {
+	if in.fns[proxywasm.OnHTTPCallResponse] == nil {
 		return nil
 	}
 	var nh, nb, nt int
@@ -321,7 +322,7 @@ func (in *instance) deliver(c *callout) error {
 	}
 	prev, prevRoot := in.cur, in.root
 	in.cur, in.root, in.host.delivering = nil, c.root, c
-	_, err := in.call(cbCallResponse, uint64(c.root.id), uint64(c.id), uint64(nh), uint64(nb), uint64(nt))
+	_, err := in.call(proxywasm.OnHTTPCallResponse, uint64(c.root.id), uint64(c.id), uint64(nh), uint64(nb), uint64(nt))
 	in.cur, in.root, in.host.delivering = prev, prevRoot, nil
 	return err
 }
@@ -357,25 +358,25 @@ func (f *Filter) calloutFailure(s *stream) (*filter.Response, bool) {
 }
 
 // calloutMap is the callout response being delivered, as a header map.
-func (in *instance) calloutMap(mapType uint32) (headerMap, status) {
+func (in *instance) calloutMap(mapType uint32) (headerMap, proxywasm.Status) {
 	c := in.host.delivering
 	if c == nil || c.err != nil {
-		return headerMap{}, statusNotFound
+		return headerMap{}, proxywasm.StatusNotFound
 	}
-	if mapType == mapCallTrailers {
+	if mapType == proxywasm.MapCallTrailers {
 		if c.trailer == nil {
 			c.trailer = http.Header{}
 		}
-		return headerMap{h: c.trailer, call: c, trailers: true}, statusOK
+		return headerMap{h: c.trailer, call: c, trailers: true}, proxywasm.StatusOK
 	}
-	return headerMap{h: c.header, call: c}, statusOK
+	return headerMap{h: c.header, call: c}, proxywasm.StatusOK
 }
 
-func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
+func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
 	if s := in.cur; s != nil {
 		s.resume()
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 func callStatus(c *callout) string { return strconv.Itoa(c.status) }

@@ -12,6 +12,8 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/core/router"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Run is one exchange to put through a plugin outside a route.
@@ -126,7 +128,7 @@ type capture struct {
 // pause of the same direction, as a body callback returning Continue does).
 func (c *capture) notePause(cb callback, paused bool) {
 	dir := 1
-	if cb == cbRequestHeaders || cb == cbRequestBody {
+	if cb == proxywasm.OnRequestHeaders || cb == proxywasm.OnRequestBody {
 		dir = 0
 	}
 	c.paused[dir] = ""

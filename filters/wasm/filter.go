@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -76,12 +77,12 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	}
 	err = in.ensureRoot(f.root) // an instance that joined during a reload (roots.go)
 	if err == nil {
-		_, err = in.call(cbContextCreate, uint64(s.id), uint64(f.root.id))
+		_, err = in.call(proxywasm.OnContextCreate, uint64(s.id), uint64(f.root.id))
 	}
 	if err == nil {
 		s.started = true
 		var act uint64
-		act, err = in.callAwait(s, cbRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
+		act, err = in.callAwait(s, proxywasm.OnRequestHeaders, uint64(s.id), uint64(countHeaders(x.Request.Header)+4), b2u(eos))
 		if eos { // with a body to come, the body callbacks decide (body.go)
 			err = in.pausedAfter(s, act, err)
 		}
@@ -89,7 +90,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
 		var act uint64
 		s.body.cur, s.body.dir = &filter.Body{Buf: body, End: true}, phaseRequest
-		act, err = in.callAwait(s, cbRequestBody, uint64(s.id), uint64(len(body)), 1)
+		act, err = in.callAwait(s, proxywasm.OnRequestBody, uint64(s.id), uint64(len(body)), 1)
 		err = in.pausedAfter(s, act, err)
 		x.RequestBody, s.body.cur = s.body.cur.Buf, nil
 	}
@@ -131,13 +132,13 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 
 	in.mu.Lock()
 	in.cur = s
-	act, err := in.callAwait(s, cbResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
+	act, err := in.callAwait(s, proxywasm.OnResponseHeaders, uint64(s.id), uint64(countHeaders(resp.Header)+1), b2u(eos))
 	if eos { // with a body to come, the body callbacks decide (body.go)
 		err = in.pausedAfter(s, act, err)
 	}
 	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
 		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, phaseResponse
-		act, err = in.callAwait(s, cbResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
+		act, err = in.callAwait(s, proxywasm.OnResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
 		err = in.pausedAfter(s, act, err)
 		resp.Body, s.body.cur = s.body.cur.Buf, nil
 	}
@@ -179,13 +180,13 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 			id := uint64(s.id)
 			err := in.deliverReady(s) // callouts of a callback that continued (callout.go)
 			if err == nil {
-				_, err = in.call(cbDone, id)
+				_, err = in.call(proxywasm.OnDone, id)
 			}
 			if err == nil {
-				_, err = in.call(cbLog, id)
+				_, err = in.call(proxywasm.OnLog, id)
 			}
 			if err == nil {
-				_, err = in.call(cbDelete, id)
+				_, err = in.call(proxywasm.OnDelete, id)
 			}
 			in.cur = nil
 			in.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // The Go SDK guest (testdata/goguest): DispatchHttpCall, the callback
@@ -22,7 +24,7 @@ func TestGoGuestHostFeatures(t *testing.T) {
 	// Shared data lives per VM ID for the whole process, as in Envoy, so a
 	// run under -count=N starts from what the previous run left.
 	var before uint64
-	if v, _, st := p.host.shared.get("n"); st == statusOK && len(v) == 8 {
+	if v, _, st := p.host.shared.get("n"); st == proxywasm.StatusOK && len(v) == 8 {
 		before = binary.LittleEndian.Uint64(v)
 	}
 	for i := range 3 {
@@ -36,7 +38,7 @@ func TestGoGuestHostFeatures(t *testing.T) {
 		t.Errorf("go_requests %+v", m)
 	}
 	v, _, st := p.host.shared.get("n")
-	if st != statusOK || len(v) != 8 || binary.LittleEndian.Uint64(v) != before+3 {
+	if st != proxywasm.StatusOK || len(v) != 8 || binary.LittleEndian.Uint64(v) != before+3 {
 		t.Errorf("shared counter %v %d, want %d", v, st, before+3)
 	}
 	waitFor(t, "ticks", func() bool { m, _ := metricValue(p, "go_ticks"); return m.Value >= 2 })

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/core/filter"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -24,7 +25,7 @@ import (
 type hostFunc struct {
 	params  string // one letter per parameter: i for i32, I for i64
 	results string // "" or "i"
-	fn      func(ctx context.Context, in *instance, mem api.Memory, a []uint64) status
+	fn      func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status
 }
 
 // envFuncs are the Proxy-Wasm host functions we implement (module env).
@@ -73,10 +74,12 @@ var envFuncs = map[string]hostFunc{
 	"proxy_call_foreign_function": {"iiiiii", "i", hostUnimplemented},
 }
 
-func hostOK(context.Context, *instance, api.Memory, []uint64) status { return statusOK }
+func hostOK(context.Context, *instance, api.Memory, []uint64) proxywasm.Status {
+	return proxywasm.StatusOK
+}
 
-func hostUnimplemented(context.Context, *instance, api.Memory, []uint64) status {
-	return statusUnimplemented
+func hostUnimplemented(context.Context, *instance, api.Memory, []uint64) proxywasm.Status {
+	return proxywasm.StatusUnimplemented
 }
 
 func arg(a []uint64, i int) uint32 { return uint32(a[i]) }
@@ -95,52 +98,52 @@ func read(mem api.Memory, ptr, size uint32) ([]byte, bool) {
 
 // give copies data into memory the guest allocates and writes its address
 // and size to the guest's return pointers.
-func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) status {
+func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) proxywasm.Status {
 	if mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	// Check the return slots before allocating, so a bad pointer costs nothing.
 	if _, ok := mem.Read(retPtr, 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if _, ok := mem.Read(retSize, 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	var ptr uint32
 	if len(data) > 0 {
 		p, ok := in.allocate(ctx, uint32(len(data)))
 		if !ok {
-			return statusInvalidMemoryAccess
+			return proxywasm.StatusInvalidMemoryAccess
 		}
 		if !mem.Write(p, data) {
-			return statusInvalidMemoryAccess
+			return proxywasm.StatusInvalidMemoryAccess
 		}
 		ptr = p
 	}
 	if !mem.WriteUint32Le(retPtr, ptr) || !mem.WriteUint32Le(retSize, uint32(len(data))) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 var slogLevels = [...]slog.Level{
-	logTrace: slog.LevelDebug - 4, logDebug: slog.LevelDebug, logInfo: slog.LevelInfo,
-	logWarn: slog.LevelWarn, logError: slog.LevelError, logCritical: slog.LevelError + 4,
+	proxywasm.LogTrace: slog.LevelDebug - 4, proxywasm.LogDebug: slog.LevelDebug, proxywasm.LogInfo: slog.LevelInfo,
+	proxywasm.LogWarn: slog.LevelWarn, proxywasm.LogError: slog.LevelError, proxywasm.LogCritical: slog.LevelError + 4,
 }
 
 var levelNames = [...]string{"trace", "debug", "info", "warn", "error", "critical"}
 
-func hostLog(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostLog(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	level := arg(a, 0)
-	if level > logCritical {
-		return statusBadArgument
+	if level > proxywasm.LogCritical {
+		return proxywasm.StatusBadArgument
 	}
 	msg, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	in.guestLog(ctx, levelNames[level], slogLevels[level], msg)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // guestLog sends a guest's line to the gateway log and, when the exchange
@@ -159,38 +162,38 @@ func (in *instance) guestLog(ctx context.Context, level string, sl slog.Level, m
 	}
 }
 
-func hostGetLogLevel(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
-	level := uint32(logCritical)
-	for l := logTrace; l <= logCritical; l++ {
+func hostGetLogLevel(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
+	level := uint32(proxywasm.LogCritical)
+	for l := proxywasm.LogTrace; l <= proxywasm.LogCritical; l++ {
 		if in.p.logger.Enabled(ctx, slogLevels[l]) {
 			level = uint32(l)
 			break
 		}
 	}
 	if mem == nil || !mem.WriteUint32Le(arg(a, 0), level) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	if mem == nil || !mem.WriteUint64Le(arg(a, 0), uint64(time.Now().UnixNano())) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
 	id := arg(a, 0)
 	// A held stream of this instance may be resumed from any of its
 	// contexts (body.go); and left again for the root context.
 	if t := in.heldStream(id); t != nil {
 		in.cur = t
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	if r := in.rootByID(id); r != nil && in.cur != nil && in.cur.body.held {
 		in.cur, in.root = nil, r
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	if c := in.host.delivering; c != nil {
 		// A callout response runs in the root context; the guest may switch
@@ -198,23 +201,23 @@ func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []
 		switch {
 		case id == c.root.id:
 			in.cur = nil
-			return statusOK
+			return proxywasm.StatusOK
 		case c.owner != nil && c.owner.id == id:
 			in.cur = c.owner
-			return statusOK
+			return proxywasm.StatusOK
 		}
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	if in.cur != nil && in.cur.id == id {
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	if r := in.rootByID(id); r != nil {
 		if in.cur == nil {
 			in.root = r
 		}
-		return statusOK
+		return proxywasm.StatusOK
 	}
-	return statusBadArgument
+	return proxywasm.StatusBadArgument
 }
 
 // headerMap is the map a map type names for the current callback, or nil.
@@ -227,30 +230,30 @@ type headerMap struct {
 	trailers bool
 }
 
-func (in *instance) headerMap(mapType uint32) (headerMap, status) {
-	if mapType == mapCallHeaders || mapType == mapCallTrailers {
+func (in *instance) headerMap(mapType uint32) (headerMap, proxywasm.Status) {
+	if mapType == proxywasm.MapCallHeaders || mapType == proxywasm.MapCallTrailers {
 		return in.calloutMap(mapType)
 	}
 	s := in.cur
 	if s == nil {
-		return headerMap{}, statusNotFound // the root context has no stream
+		return headerMap{}, proxywasm.StatusNotFound // the root context has no stream
 	}
 	switch mapType {
-	case mapRequestHeaders:
-		return headerMap{s: s, request: true, h: s.request().Header, writable: s.phase == phaseRequest}, statusOK
-	case mapResponseHeaders:
+	case proxywasm.MapRequestHeaders:
+		return headerMap{s: s, request: true, h: s.request().Header, writable: s.phase == phaseRequest}, proxywasm.StatusOK
+	case proxywasm.MapResponseHeaders:
 		resp := s.response()
 		if resp == nil {
-			return headerMap{}, statusNotFound
+			return headerMap{}, proxywasm.StatusNotFound
 		}
 		if resp.Header == nil {
 			resp.Header = http.Header{}
 		}
-		return headerMap{s: s, h: resp.Header, writable: s.phase == phaseResponse}, statusOK
-	case mapRequestTrailers, mapResponseTrailers:
-		return headerMap{}, statusNotFound
+		return headerMap{s: s, h: resp.Header, writable: s.phase == phaseResponse}, proxywasm.StatusOK
+	case proxywasm.MapRequestTrailers, proxywasm.MapResponseTrailers:
+		return headerMap{}, proxywasm.StatusNotFound
 	default:
-		return headerMap{}, statusBadArgument
+		return headerMap{}, proxywasm.StatusBadArgument
 	}
 }
 
@@ -294,13 +297,13 @@ func (m headerMap) get(key string) (string, bool) {
 
 // setPseudo replaces a pseudo-header: :path, :method, :authority on
 // requests, :status on responses.
-func (m headerMap) setPseudo(key, value string) status {
+func (m headerMap) setPseudo(key, value string) proxywasm.Status {
 	if m.request {
 		r := m.s.request()
 		switch key {
 		case ":path":
 			if !strings.HasPrefix(value, "/") {
-				return statusBadArgument
+				return proxywasm.StatusBadArgument
 			}
 			path, query, _ := strings.Cut(value, "?")
 			r.URL.Path, r.URL.RawPath, r.URL.RawQuery = path, "", query
@@ -309,130 +312,130 @@ func (m headerMap) setPseudo(key, value string) status {
 			}
 		case ":method":
 			if value == "" || strings.ContainsAny(value, " \t\r\n") {
-				return statusBadArgument
+				return proxywasm.StatusBadArgument
 			}
 			r.Method = value
 		case ":authority":
 			r.Host = value
 		default:
-			return statusBadArgument
+			return proxywasm.StatusBadArgument
 		}
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	if key != ":status" {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	code := 0
 	for _, c := range []byte(value) {
 		if c < '0' || c > '9' || code > 999 {
-			return statusBadArgument
+			return proxywasm.StatusBadArgument
 		}
 		code = code*10 + int(c-'0')
 	}
 	if code < 100 || code > 599 {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	m.s.response().Status = code
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, st := in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	in.scr = appendMap(in.scr[:0], m.pairs(nil))
 	return in.give(ctx, mem, in.scr, arg(a, 1), arg(a, 2))
 }
 
-func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, st := in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	in.scr = appendMap(in.scr[:0], m.pairs(nil))
 	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(in.scr))) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, st := in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	if !m.writable {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	b, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	pairs, ok := parseMap(b)
 	if !ok {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	for _, p := range pairs {
 		if !strings.HasPrefix(p.k, ":") && !wasmrt.ValidHeader(p.k, p.v) {
-			return statusBadArgument
+			return proxywasm.StatusBadArgument
 		}
 	}
 	clear(m.h)
 	m.edited(":") // every header may have changed
 	for _, p := range pairs {
 		if strings.HasPrefix(p.k, ":") {
-			if st := m.setPseudo(p.k, p.v); st != statusOK && p.k != ":scheme" {
+			if st := m.setPseudo(p.k, p.v); st != proxywasm.StatusOK && p.k != ":scheme" {
 				return st
 			}
 			continue
 		}
 		m.h.Add(p.k, p.v)
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, st := in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	key, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	v, found := m.get(string(key))
 	if !found {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	in.scr = append(in.scr[:0], v...)
 	return in.give(ctx, mem, in.scr, arg(a, 3), arg(a, 4))
 }
 
 // mapKV reads the key and value arguments of add and replace.
-func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string, st status) {
+func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string, st proxywasm.Status) {
 	m, st = in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return
 	}
 	kb, ok1 := read(mem, arg(a, 1), arg(a, 2))
 	vb, ok2 := read(mem, arg(a, 3), arg(a, 4))
 	if !ok1 || !ok2 {
-		return m, "", "", statusInvalidMemoryAccess
+		return m, "", "", proxywasm.StatusInvalidMemoryAccess
 	}
 	if !m.writable {
-		return m, "", "", statusBadArgument
+		return m, "", "", proxywasm.StatusBadArgument
 	}
 	k, v = string(kb), string(vb)
 	if !strings.HasPrefix(k, ":") && !wasmrt.ValidHeader(k, v) {
-		return m, "", "", statusBadArgument
+		return m, "", "", proxywasm.StatusBadArgument
 	}
-	return m, k, v, statusOK
+	return m, k, v, proxywasm.StatusOK
 }
 
-func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, k, v, st := in.mapKV(mem, a)
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	m.edited(k)
@@ -441,12 +444,12 @@ func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64
 	}
 	ck := http.CanonicalHeaderKey(k)
 	m.h[ck] = append(m.h[ck], v)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, k, v, st := in.mapKV(mem, a)
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	m.edited(k)
@@ -454,37 +457,37 @@ func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []ui
 		return m.setPseudo(k, v)
 	}
 	m.h[http.CanonicalHeaderKey(k)] = []string{v}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	m, st := in.headerMap(arg(a, 0))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	key, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if !m.writable || bytes.HasPrefix(key, []byte(":")) {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	m.edited(string(key))
 	delete(m.h, http.CanonicalHeaderKey(string(key)))
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // buffer returns the bytes of a buffer type, and whether it exists now.
 func (in *instance) buffer(t uint32) ([]byte, bool) {
 	switch t {
-	case bufferPluginConfig:
+	case proxywasm.BufferPluginConfig:
 		if r := in.curRoot(); r != nil {
 			return r.config, true
 		}
 		return in.p.opts.Config, true
-	case bufferVMConfig:
+	case proxywasm.BufferVMConfig:
 		return in.p.opts.VMConfig, true
-	case bufferCallResponse:
+	case proxywasm.BufferCallResponse:
 		if c := in.host.delivering; c != nil && c.err == nil {
 			return c.body, true
 		}
@@ -496,16 +499,16 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 	}
 	// The body a body callback is being given, or the held stream's
 	// (body.go); with `bodies:`, the whole body through its phase.
-	if b := s.body.cur; b != nil && (t == bufferRequestBody) == (s.body.dir == phaseRequest) && t <= bufferResponseBody {
+	if b := s.body.cur; b != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == phaseRequest) && t <= proxywasm.BufferResponseBody {
 		return b.Buf, true
 	}
 	switch t {
-	case bufferRequestBody:
+	case proxywasm.BufferRequestBody:
 		if !in.p.opts.RequestBody || s.phase != phaseRequest {
 			return nil, false
 		}
 		return s.x.RequestBody, true
-	case bufferResponseBody:
+	case proxywasm.BufferResponseBody:
 		if !in.p.opts.ResponseBody || s.response() == nil {
 			return nil, false
 		}
@@ -514,56 +517,56 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 	return nil, false
 }
 
-func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	b, ok := in.buffer(arg(a, 0))
 	if !ok {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	start, max := uint64(arg(a, 1)), uint64(arg(a, 2))
 	if start > uint64(len(b)) {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	end := min(start+max, uint64(len(b)))
 	if end == start {
 		// Nothing to hand over: OK, and the return slots left as they are,
 		// as the reference host does. The AssemblyScript SDK reads its
 		// (empty) plugin config this way and traps on a zeroed pointer.
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	return in.give(ctx, mem, b[start:end], arg(a, 3), arg(a, 4))
 }
 
-func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	b, ok := in.buffer(arg(a, 0))
 	if !ok {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	eos := uint32(1) // a body given whole
-	if s := in.cur; s != nil && s.body.cur != nil && !s.body.cur.End && arg(a, 0) <= bufferResponseBody {
+	if s := in.cur; s != nil && s.body.cur != nil && !s.body.cur.End && arg(a, 0) <= proxywasm.BufferResponseBody {
 		eos = 0
 	}
 	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(arg(a, 2), eos) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // hostSetBufferBytes edits a body as Envoy's Buffer::copyFrom does
 // (envoy source/extensions/common/wasm/context.cc): start 0 and size 0
 // prepends; start 0 and size ≥ length replaces the whole body; start ≥
 // length appends; any other range is BAD_ARGUMENT.
-func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	t := arg(a, 0)
-	if t != bufferRequestBody && t != bufferResponseBody {
-		return statusBadArgument
+	if t != proxywasm.BufferRequestBody && t != proxywasm.BufferResponseBody {
+		return proxywasm.StatusBadArgument
 	}
 	b, ok := in.buffer(t)
 	if !ok {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	data, ok := read(mem, arg(a, 3), arg(a, 4))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	start, size, n := uint64(arg(a, 1)), uint64(arg(a, 2)), uint64(len(b))
 	var out []byte
@@ -575,17 +578,17 @@ func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uin
 	case start >= n && start > 0: // append
 		out = append(append(make([]byte, 0, n+uint64(len(data))), b...), data...)
 	default:
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	if uint64(len(out)) > uint64(in.p.opts.MaxBody) {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	s := in.cur
-	if bc := s.body.cur; bc != nil && (t == bufferRequestBody) == (s.body.dir == phaseRequest) {
+	if bc := s.body.cur; bc != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == phaseRequest) {
 		bc.Buf = out // the chain forwards it (core/filter/stream.go)
-		return statusOK
+		return proxywasm.StatusOK
 	}
-	if t == bufferRequestBody {
+	if t == proxywasm.BufferRequestBody {
 		s.x.RequestBody = out
 		r := s.request()
 		r.Body = io.NopCloser(bytes.NewReader(out))
@@ -595,27 +598,27 @@ func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uin
 		s.response().Body = out
 		s.response().Header.Del("Content-Length")
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	s := in.cur
 	if s == nil {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	code := int(arg(a, 0))
 	if code < 200 || code > 599 {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	_, ok1 := read(mem, arg(a, 1), arg(a, 2)) // details: not sent to the client
 	body, ok2 := read(mem, arg(a, 3), arg(a, 4))
 	hb, ok3 := read(mem, arg(a, 5), arg(a, 6))
 	if !ok1 || !ok2 || !ok3 {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	pairs, ok := parseMap(hb)
 	if !ok {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	h := make(http.Header, len(pairs))
 	for _, p := range pairs {
@@ -623,7 +626,7 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 			continue
 		}
 		if !wasmrt.ValidHeader(p.k, p.v) {
-			return statusBadArgument
+			return proxywasm.StatusBadArgument
 		}
 		h.Add(p.k, p.v)
 	}
@@ -635,12 +638,12 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 	}
 	s.local = &filter.Response{Status: code, Header: h, Body: append([]byte{}, body...), Local: true}
 	s.wakeUp() // a held stream answered from another context
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostGetStatus(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetStatus(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	if mem == nil || !mem.WriteUint32Le(arg(a, 0), 0) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	return in.give(ctx, mem, nil, arg(a, 1), arg(a, 2))
 }

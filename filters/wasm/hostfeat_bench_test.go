@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // The two ABIs side by side: a guest adding one request header, per
@@ -100,19 +102,19 @@ func BenchmarkCallout(b *testing.B) {
 func BenchmarkSharedData(b *testing.B) {
 	val := []byte("0123456789abcdef")
 	run := func(b *testing.B, s sharedStore) {
-		if s.set("k", val, 0) != statusOK {
+		if s.set("k", val, 0) != proxywasm.StatusOK {
 			b.Fatal("set")
 		}
 		b.Run("get", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if _, _, st := s.get("k"); st != statusOK {
+				if _, _, st := s.get("k"); st != proxywasm.StatusOK {
 					b.Fatal(st)
 				}
 			}
 		})
 		b.Run("set", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if st := s.set("k", val, 0); st != statusOK {
+				if st := s.set("k", val, 0); st != proxywasm.StatusOK {
 					b.Fatal(st)
 				}
 			}
@@ -120,7 +122,7 @@ func BenchmarkSharedData(b *testing.B) {
 		b.Run("get_then_cas_set", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				_, cas, _ := s.get("k")
-				if st := s.set("k", val, cas); st != statusOK {
+				if st := s.set("k", val, cas); st != proxywasm.StatusOK {
 					b.Fatal(st)
 				}
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/wasmgate/wasmgate/filters/internal/redistest"
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 func metricValue(p *Plugin, name string) (guestmetric.Metric, bool) {
@@ -100,18 +102,18 @@ func TestTickOnOneInstance(t *testing.T) {
 // and safe under -race.
 func TestSharedDataMemory(t *testing.T) {
 	s := memShared("vm-"+t.Name(), 64)
-	if st := s.set("k", []byte("v"), 0); st != statusOK {
+	if st := s.set("k", []byte("v"), 0); st != proxywasm.StatusOK {
 		t.Fatalf("set: %d", st)
 	}
 	_, cas, _ := s.get("k")
-	if st := s.set("k", []byte("w"), cas+1); st != statusCasMismatch {
+	if st := s.set("k", []byte("w"), cas+1); st != proxywasm.StatusCasMismatch {
 		t.Errorf("stale CAS: %d, want CAS_MISMATCH", st)
 	}
-	if st := s.set("big", make([]byte, 100), 0); st != statusInternalFailure {
+	if st := s.set("big", make([]byte, 100), 0); st != proxywasm.StatusInternalFailure {
 		t.Errorf("over the bound: %d, want INTERNAL_FAILURE", st)
 	}
 	other := memShared("vm-"+t.Name(), 64)
-	if v, _, st := other.get("k"); st != statusOK || string(v) != "v" {
+	if v, _, st := other.get("k"); st != proxywasm.StatusOK || string(v) != "v" {
 		t.Errorf("same vm id: %q %d", v, st)
 	}
 	done := make(chan struct{})
@@ -125,7 +127,7 @@ func TestSharedDataMemory(t *testing.T) {
 					if len(nv) > 20 {
 						nv = nv[:1]
 					}
-					if s.set("n", nv, cas) == statusOK {
+					if s.set("n", nv, cas) == proxywasm.StatusOK {
 						break
 					}
 				}
@@ -149,23 +151,23 @@ func TestSharedDataRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.close()
-	if _, _, st := r.get("k"); st != statusNotFound {
+	if _, _, st := r.get("k"); st != proxywasm.StatusNotFound {
 		t.Fatalf("missing key: %d", st)
 	}
-	if st := r.set("k", []byte("v1"), 0); st != statusOK {
+	if st := r.set("k", []byte("v1"), 0); st != proxywasm.StatusOK {
 		t.Fatalf("set: %d", st)
 	}
 	v, cas, st := r.get("k")
-	if st != statusOK || string(v) != "v1" || cas == 0 {
+	if st != proxywasm.StatusOK || string(v) != "v1" || cas == 0 {
 		t.Fatalf("get: %q %d %d", v, cas, st)
 	}
-	if st := r.set("k", []byte("v2"), cas+1); st != statusCasMismatch {
+	if st := r.set("k", []byte("v2"), cas+1); st != proxywasm.StatusCasMismatch {
 		t.Errorf("stale CAS: %d", st)
 	}
-	if st := r.set("k", []byte("v2"), cas); st != statusOK {
+	if st := r.set("k", []byte("v2"), cas); st != proxywasm.StatusOK {
 		t.Errorf("current CAS: %d", st)
 	}
-	if st := r.set("k", make([]byte, 2000), 0); st != statusInternalFailure {
+	if st := r.set("k", make([]byte, 2000), 0); st != proxywasm.StatusInternalFailure {
 		t.Errorf("over the bound: %d", st)
 	}
 	// The guest sees the same through the host functions.

@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -25,7 +26,7 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 		if mod == wasmrt.InterruptModule { // the deadline check: wasmrt.InstantiateInterrupt
 			continue
 		}
-		impls, stub := envFuncs, uint64(statusUnimplemented)
+		impls, stub := envFuncs, uint64(proxywasm.StatusUnimplemented)
 		if mod != "env" {
 			impls, stub = wasiFuncs, errnoNosys
 		}
@@ -60,7 +61,7 @@ func (p *Plugin) instantiateHostModules(ctx context.Context) error {
 func wrapHost(h hostFunc) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		in := instanceOf(ctx)
-		st := statusInternalFailure
+		st := proxywasm.StatusInternalFailure
 		if in != nil {
 			st = h.fn(ctx, in, mod.Memory(), stack)
 		}

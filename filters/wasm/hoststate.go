@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -118,14 +119,14 @@ func (p *Plugin) drainRoots() {
 	live := p.pool.Live()
 	var waiting []chan struct{}
 	for _, in := range live {
-		if in.fns[cbDone] == nil {
+		if in.fns[proxywasm.OnDone] == nil {
 			continue
 		}
 		p.onRoot(in, func() error {
 			var ch chan struct{}
 			for _, rt := range slices.Clone(in.roots) {
 				in.root = rt
-				r, err := in.call(cbDone, uint64(rt.id))
+				r, err := in.call(proxywasm.OnDone, uint64(rt.id))
 				if err != nil {
 					return err
 				}

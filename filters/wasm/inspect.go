@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -39,7 +40,7 @@ func Inspect(ctx context.Context, code []byte) (*ModuleInfo, error) {
 	}
 	info := &ModuleInfo{Problem: validateModule(m)}
 	exports := m.ExportedFunctions()
-	for _, name := range abiMarkers {
+	for _, name := range proxywasm.ABIMarkers {
 		if _, ok := exports[name]; ok {
 			info.ABI = strings.ReplaceAll(strings.TrimPrefix(name, "proxy_abi_version_"), "_", ".")
 		}
@@ -57,7 +58,7 @@ func Inspect(ctx context.Context, code []byte) (*ModuleInfo, error) {
 		h, ok := impls[name]
 		info.Imports = append(info.Imports, Import{
 			Module: mod, Name: name, Signature: signature(f),
-			Provided: ok && allowedImports[mod] && wasmrt.SigMatches(f.ParamTypes(), h.params) && wasmrt.SigMatches(f.ResultTypes(), h.results),
+			Provided: ok && proxywasm.AllowedImports[mod] && wasmrt.SigMatches(f.ParamTypes(), h.params) && wasmrt.SigMatches(f.ResultTypes(), h.results),
 		})
 	}
 	for _, mem := range m.ExportedMemories() {

@@ -12,8 +12,28 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
+
+// callback indexes callbackNames, the exports an instance caches: the
+// Proxy-Wasm callbacks, then the http-wasm ones. The indexes are disjoint:
+// the route filter calls the Proxy-Wasm callbacks on an instance of either
+// ABI, and a callback the module does not export is a no-op.
+type callback int
+
+const (
+	cbHandleRequest  = proxywasm.NumCallbacks + httpwasm.HandleRequest
+	cbHandleResponse = proxywasm.NumCallbacks + httpwasm.HandleResponse
+	numCallbacks     = proxywasm.NumCallbacks + httpwasm.NumCallbacks
+)
+
+var callbackNames = func() (names [numCallbacks]string) {
+	copy(names[:], proxywasm.Callbacks[:])
+	copy(names[proxywasm.NumCallbacks:], httpwasm.Callbacks[:])
+	return names
+}()
 
 // rootID is the first root context's id; stream contexts count up from
 // it (roots.go: the ids of later roots).

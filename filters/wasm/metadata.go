@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/wasmgate/wasmgate/core/config"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Route metadata as Envoy's route_metadata property shows it. The property
@@ -17,9 +19,9 @@ import (
 // as Envoy's serializeValue does: the message itself in protobuf wire form,
 // maps and lists as serialized pairs, scalars as their bytes.
 
-func metadataProperty(md *config.Metadata, rest []string) ([]byte, status) {
+func metadataProperty(md *config.Metadata, rest []string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 {
-		return appendMetadata(nil, md), statusOK
+		return appendMetadata(nil, md), proxywasm.StatusOK
 	}
 	switch rest[0] {
 	case "filter_metadata":
@@ -29,55 +31,55 @@ func metadataProperty(md *config.Metadata, rest []string) ([]byte, status) {
 			for _, ns := range sortedKeys(md.FilterMetadata) {
 				v, ok := serializeMeta(md.FilterMetadata[ns])
 				if !ok {
-					return nil, statusSerializationFail
+					return nil, proxywasm.StatusSerializationFail
 				}
 				pairs = append(pairs, pair{ns, string(v)})
 			}
-			return appendMap(nil, pairs), statusOK
+			return appendMap(nil, pairs), proxywasm.StatusOK
 		}
 		obj, ok := md.FilterMetadata[rest[0]]
 		if !ok {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		v, st := walkMeta(obj, rest[1:])
-		if st != statusOK {
+		if st != proxywasm.StatusOK {
 			return nil, st
 		}
 		out, ok := serializeMeta(v)
 		if !ok {
-			return nil, statusSerializationFail
+			return nil, proxywasm.StatusSerializationFail
 		}
-		return out, statusOK
+		return out, proxywasm.StatusOK
 	case "typed_filter_metadata":
 		// Never set here (config refuses it): an empty map, as Envoy has.
 		if len(rest) == 1 {
-			return appendMap(nil, nil), statusOK
+			return appendMap(nil, nil), proxywasm.StatusOK
 		}
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
 // walkMeta follows path into a Struct value: keys into maps, indices into lists.
-func walkMeta(v any, path []string) (any, status) {
+func walkMeta(v any, path []string) (any, proxywasm.Status) {
 	for _, seg := range path {
 		switch t := v.(type) {
 		case map[string]any:
 			next, ok := t[seg]
 			if !ok {
-				return nil, statusNotFound
+				return nil, proxywasm.StatusNotFound
 			}
 			v = next
 		case []any:
 			i, err := strconv.Atoi(seg)
 			if err != nil || i < 0 || i >= len(t) {
-				return nil, statusNotFound
+				return nil, proxywasm.StatusNotFound
 			}
 			v = t[i]
 		default:
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 	}
-	return v, statusOK
+	return v, proxywasm.StatusOK
 }
 
 // serializeMeta encodes a Struct value as Envoy's serializeValue encodes

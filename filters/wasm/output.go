@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -19,7 +20,7 @@ var wasiFuncs = func() map[string]hostFunc {
 	m := make(map[string]hostFunc, len(wasmrt.WASI))
 	for name, f := range wasmrt.WASI {
 		fn := f.Fn
-		m[name] = hostFunc{f.Params, f.Results, func(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+		m[name] = hostFunc{f.Params, f.Results, func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 			return fn(ctx, in, mem, a)
 		}}
 	}

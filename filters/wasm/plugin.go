@@ -33,6 +33,7 @@ import (
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
@@ -250,13 +251,13 @@ func OpenPlugins() int64 { return openPlugins.Load() }
 func validateModule(m wazero.CompiledModule) error {
 	exports := m.ExportedFunctions()
 	abi := false
-	for _, name := range abiMarkers {
+	for _, name := range proxywasm.ABIMarkers {
 		if _, ok := exports[name]; ok {
 			abi = true
 		}
 	}
 	if !abi {
-		return fmt.Errorf("not a Proxy-Wasm 0.2 module: it exports neither %s; build it with a Proxy-Wasm SDK", joinOr(abiMarkers))
+		return fmt.Errorf("not a Proxy-Wasm 0.2 module: it exports neither %s; build it with a Proxy-Wasm SDK", joinOr(proxywasm.ABIMarkers))
 	}
 	if _, ok := m.ExportedMemories()["memory"]; !ok {
 		return errors.New(`the module exports no memory named "memory"`)
@@ -274,7 +275,7 @@ func validateModule(m wazero.CompiledModule) error {
 		if mod == httpwasm.Module {
 			return errors.New("this is an http-wasm module (imports http_handler); only the Proxy-Wasm ABI is supported so far")
 		}
-		if !allowedImports[mod] {
+		if !proxywasm.AllowedImports[mod] {
 			return fmt.Errorf("the module imports %s.%s; imports are only allowed from env, wasi_snapshot_preview1 and wasi_unstable", mod, name)
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/core/proxy"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Properties (proxy_get_property) follow Envoy's attributes
@@ -34,40 +36,40 @@ import (
 // this exchange yet, is NOT_FOUND; a null in metadata is
 // SERIALIZATION_FAILURE, as in Envoy. Our own live under wasmgate.*.
 
-func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	raw, ok := read(mem, arg(a, 0), arg(a, 1))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	var buf [8]string
 	path := splitPath(buf[:0], raw)
 	if len(path) == 0 {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	v, st := in.property(path)
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
 	return in.give(ctx, mem, v, arg(a, 2), arg(a, 3))
 }
 
-func hostSetProperty(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostSetProperty(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	raw, ok1 := read(mem, arg(a, 0), arg(a, 1))
 	val, ok2 := read(mem, arg(a, 2), arg(a, 3))
 	if !ok1 || !ok2 {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	s := in.cur
 	var buf [8]string
 	path := splitPath(buf[:0], raw)
 	if s == nil || len(path) < 2 || path[0] != "wasmgate" {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	if s.props == nil {
 		s.props = map[string][]byte{}
 	}
 	s.props[propKey(raw)] = bytes.Clone(val)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // splitPath splits a NUL-separated path into its segments (one trailing NUL
@@ -101,15 +103,15 @@ func boolValue(b bool) []byte {
 }
 
 // leaf answers a scalar: found only if the path ends here.
-func leaf(rest []string, v []byte) ([]byte, status) {
+func leaf(rest []string, v []byte) ([]byte, proxywasm.Status) {
 	if len(rest) > 0 {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
-	return v, statusOK
+	return v, proxywasm.StatusOK
 }
 
 // property resolves a path; plugin-wide properties work in the root context too.
-func (in *instance) property(path []string) ([]byte, status) {
+func (in *instance) property(path []string) ([]byte, proxywasm.Status) {
 	head, rest := path[0], path[1:]
 	switch head {
 	case "plugin_name":
@@ -125,10 +127,10 @@ func (in *instance) property(path []string) ([]byte, status) {
 	}
 	s := in.cur
 	if s == nil || s.x == nil {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	if v, ok := s.props[strings.Join(path, "\x00")]; ok {
-		return v, statusOK
+		return v, proxywasm.StatusOK
 	}
 	switch head {
 	case "request":
@@ -151,7 +153,7 @@ func (in *instance) property(path []string) ([]byte, status) {
 		return s.clusterName(rest)
 	case "xds":
 		if len(rest) == 0 {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		switch rest[0] {
 		case "route_name":
@@ -163,16 +165,16 @@ func (in *instance) property(path []string) ([]byte, status) {
 		case "listener_direction":
 			return leaf(rest[1:], int64Value(0))
 		}
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	case "wasmgate":
 		return s.wasmgateProperty(rest)
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
-func (s *stream) requestProperty(rest []string) ([]byte, status) {
+func (s *stream) requestProperty(rest []string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 {
-		return nil, statusNotFound // a wrapper, not a value Envoy serializes
+		return nil, proxywasm.StatusNotFound // a wrapper, not a value Envoy serializes
 	}
 	r := s.request()
 	key, rest := rest[0], rest[1:]
@@ -204,7 +206,7 @@ func (s *stream) requestProperty(rest []string) ([]byte, status) {
 	case "duration":
 		// Envoy: known once the request is complete; here, from the done phase.
 		if s.phase < phaseDone || s.x.Start.IsZero() {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return leaf(rest, int64Value(int64(time.Since(s.x.Start))))
 	case "size":
@@ -216,13 +218,13 @@ func (s *stream) requestProperty(rest []string) ([]byte, status) {
 	case "total_size":
 		return leaf(rest, int64Value(s.x.BytesIn+headerBytes(s.requestPseudo(nil), r.Header)))
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
-func (s *stream) responseProperty(rest []string) ([]byte, status) {
+func (s *stream) responseProperty(rest []string) ([]byte, proxywasm.Status) {
 	resp := s.response()
 	if len(rest) == 0 || resp == nil {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	key, rest := rest[0], rest[1:]
 	status := []pair{{":status", strconv.Itoa(resp.Status)}}
@@ -233,7 +235,7 @@ func (s *stream) responseProperty(rest []string) ([]byte, status) {
 		if d := s.codeDetails(resp.Local); d != "" {
 			return leaf(rest, []byte(d))
 		}
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	case "flags":
 		return leaf(rest, int64Value(responseFlags(s.x.Route, resp.Status, s.x.Err)))
 	case "grpc_status":
@@ -246,7 +248,7 @@ func (s *stream) responseProperty(rest []string) ([]byte, status) {
 		return leaf(rest, int64Value(s.x.BytesOut+headerBytes(status, resp.Header)))
 	}
 	// response.trailers: trailers are not carried to filters (README).
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
 // codeDetails is Envoy's response code details where ours has the same
@@ -322,9 +324,9 @@ func grpcStatus(code int, h http.Header) int64 {
 	return 2 // Unknown
 }
 
-func peerProperty(rest []string, addr string) ([]byte, status) {
+func peerProperty(rest []string, addr string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 || addr == "" {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	switch rest[0] {
 	case "address":
@@ -333,11 +335,11 @@ func peerProperty(rest []string, addr string) ([]byte, status) {
 		_, port, err := net.SplitHostPort(addr)
 		n, err2 := strconv.ParseUint(port, 10, 16)
 		if err != nil || err2 != nil {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return leaf(rest[1:], int64Value(int64(n)))
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
 // localAddress is the listener's side of the client connection (Envoy's
@@ -349,9 +351,9 @@ func (s *stream) localAddress() string {
 	return ""
 }
 
-func (s *stream) connectionProperty(rest []string) ([]byte, status) {
+func (s *stream) connectionProperty(rest []string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	cs := s.request().TLS
 	key, rest := rest[0], rest[1:]
@@ -365,7 +367,7 @@ func (s *stream) connectionProperty(rest []string) ([]byte, status) {
 		return leaf(rest, []byte(cs.ServerName))
 	}
 	if cs == nil {
-		return nil, statusNotFound // Envoy reads the rest from the TLS session
+		return nil, proxywasm.StatusNotFound // Envoy reads the rest from the TLS session
 	}
 	var peer []byte
 	switch key {
@@ -392,7 +394,7 @@ func (s *stream) connectionProperty(rest []string) ([]byte, status) {
 	}
 	// The local certificate (subject_local_certificate, *_san_local_*) is
 	// not in the TLS connection state Go hands a handler (README).
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
 // tlsVersion names a version as Envoy (BoringSSL's SSL_get_version) does.
@@ -410,9 +412,9 @@ func tlsVersion(v uint16) string {
 	return "unknown"
 }
 
-func (s *stream) upstreamProperty(rest []string) ([]byte, status) {
+func (s *stream) upstreamProperty(rest []string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	key, rest := rest[0], rest[1:]
 	switch key {
@@ -420,45 +422,45 @@ func (s *stream) upstreamProperty(rest []string) ([]byte, status) {
 		return leaf(rest, uint64Value(uint64(s.x.Attempts)))
 	case "address":
 		if s.x.Target == "" {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return leaf(rest, []byte(s.x.Target))
 	case "port":
 		_, port, err := net.SplitHostPort(s.x.Target)
 		n, err2 := strconv.ParseUint(port, 10, 16)
 		if s.x.Target == "" || err != nil || err2 != nil {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return leaf(rest, int64Value(int64(n)))
 	}
 	// upstream TLS details and local address are not reported by the
 	// proxy (README).
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
-func (s *stream) routeName(rest []string) ([]byte, status) {
+func (s *stream) routeName(rest []string) ([]byte, proxywasm.Status) {
 	if s.x.Route == "" {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	return leaf(rest, []byte(s.x.Route))
 }
 
 // clusterName is the route's upstream: the one an attempt went to, else the
 // one the route names (Envoy: the upstream host's cluster, else the route's).
-func (s *stream) clusterName(rest []string) ([]byte, status) {
+func (s *stream) clusterName(rest []string) ([]byte, proxywasm.Status) {
 	if s.x.Upstream != "" {
 		return leaf(rest, []byte(s.x.Upstream))
 	}
 	if rc := s.x.RouteConfig(); rc != nil && rc.Upstream != "" {
 		return leaf(rest, []byte(rc.Upstream))
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
-func (s *stream) routeMetadata(rest []string) ([]byte, status) {
+func (s *stream) routeMetadata(rest []string) ([]byte, proxywasm.Status) {
 	rc := s.x.RouteConfig()
 	if rc == nil {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	return metadataProperty(&rc.Metadata, rest)
 }
@@ -478,7 +480,7 @@ func protocolString(r *http.Request) string {
 // response.headers): the whole map, or one name's values joined with ","
 // (Envoy's HeadersWrapper). The map lists each name once, pseudo-headers
 // first, then the others sorted.
-func headersProperty(rest []string, pseudo []pair, h http.Header) ([]byte, status) {
+func headersProperty(rest []string, pseudo []pair, h http.Header) ([]byte, proxywasm.Status) {
 	switch len(rest) {
 	case 0:
 		pairs := pseudo
@@ -490,26 +492,26 @@ func headersProperty(rest []string, pseudo []pair, h http.Header) ([]byte, statu
 		for _, k := range names {
 			pairs = append(pairs, pair{lower(k), strings.Join(h[k], ",")})
 		}
-		return appendMap(nil, pairs), statusOK
+		return appendMap(nil, pairs), proxywasm.StatusOK
 	case 1:
 		name := rest[0]
 		if strings.HasPrefix(name, ":") {
 			for _, p := range pseudo {
 				if p.k == strings.ToLower(name) {
-					return []byte(p.v), statusOK
+					return []byte(p.v), proxywasm.StatusOK
 				}
 			}
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return headerLeaf(nil, h, name)
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
-func headerLeaf(rest []string, h http.Header, name string) ([]byte, status) {
+func headerLeaf(rest []string, h http.Header, name string) ([]byte, proxywasm.Status) {
 	vv := h.Values(name)
 	if len(vv) == 0 {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	return leaf(rest, []byte(strings.Join(vv, ",")))
 }
@@ -528,9 +530,9 @@ func headerBytes(pseudo []pair, h http.Header) int64 {
 	return n
 }
 
-func (s *stream) wasmgateProperty(rest []string) ([]byte, status) {
+func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
 	if len(rest) == 0 {
-		return nil, statusNotFound
+		return nil, proxywasm.StatusNotFound
 	}
 	key, rest := rest[0], rest[1:]
 	switch key {
@@ -539,9 +541,9 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, status) {
 	case "route_params":
 		if len(rest) == 1 {
 			if v, found := s.x.Params.Get(rest[0]); found {
-				return []byte(v), statusOK
+				return []byte(v), proxywasm.StatusOK
 			}
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		pairs := make([]pair, 0, len(s.x.Params))
 		for _, p := range s.x.Params {
@@ -551,17 +553,17 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, status) {
 	case "consumer":
 		c := s.x.Consumer
 		if c == nil {
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		if len(rest) == 2 && rest[0] == "metadata" {
 			if v, found := c.Metadata[rest[1]]; found {
-				return []byte(v), statusOK
+				return []byte(v), proxywasm.StatusOK
 			}
-			return nil, statusNotFound
+			return nil, proxywasm.StatusNotFound
 		}
 		return leaf(rest, []byte(c.Name))
 	}
-	return nil, statusNotFound
+	return nil, proxywasm.StatusNotFound
 }
 
 // sourceAddress is the client as ip:port: the exchange's client IP (which

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Shared queues (proxy_register/resolve/enqueue/dequeue_shared_queue,
@@ -42,13 +44,13 @@ func queueByID(id uint32) *sharedQueue {
 	return queues.byID[id]
 }
 
-func hostRegisterQueue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostRegisterQueue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	name, ok := read(mem, arg(a, 0), arg(a, 1))
 	if !ok || mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if _, ok := mem.Read(arg(a, 2), 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	k := queueKey{in.p.opts.VMID, string(name)}
 	queues.Lock()
@@ -75,14 +77,14 @@ func hostRegisterQueue(_ context.Context, in *instance, mem api.Memory, a []uint
 	}
 	q.mu.Unlock()
 	mem.WriteUint32Le(arg(a, 2), q.id)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostResolveQueue(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostResolveQueue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	vm, ok1 := read(mem, arg(a, 0), arg(a, 1))
 	name, ok2 := read(mem, arg(a, 2), arg(a, 3))
 	if !ok1 || !ok2 || mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	k := queueKey{string(vm), string(name)}
 	if k.vm == "" {
@@ -92,27 +94,27 @@ func hostResolveQueue(_ context.Context, in *instance, mem api.Memory, a []uint6
 	q := queues.byKey[k]
 	queues.Unlock()
 	if q == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	if !mem.WriteUint32Le(arg(a, 4), q.id) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostEnqueue(_ context.Context, _ *instance, mem api.Memory, a []uint64) status {
+func hostEnqueue(_ context.Context, _ *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	q := queueByID(arg(a, 0))
 	if q == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	v, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.items) >= maxQueueItems {
-		return statusInternalFailure
+		return proxywasm.StatusInternalFailure
 	}
 	q.items = append(q.items, append([]byte(nil), v...))
 	q.pending++
@@ -120,18 +122,18 @@ func hostEnqueue(_ context.Context, _ *instance, mem api.Memory, a []uint64) sta
 		q.draining = true
 		go q.drain()
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostDequeue(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostDequeue(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	q := queueByID(arg(a, 0))
 	if q == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	q.mu.Lock()
 	if len(q.items) == 0 {
 		q.mu.Unlock()
-		return statusEmpty
+		return proxywasm.StatusEmpty
 	}
 	v := q.items[0]
 	q.items[0] = nil
@@ -171,7 +173,7 @@ func (q *sharedQueue) drain() {
 				return nil
 			}
 			owner.root = r
-			_, err := owner.call(cbQueueReady, uint64(r.id), uint64(q.id))
+			_, err := owner.call(proxywasm.OnQueueReady, uint64(r.id), uint64(q.id))
 			return err
 		})
 		p.host.exit()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Root contexts, one per plugin configuration.
@@ -132,13 +134,13 @@ func (p *Plugin) retire(r *root) {
 				return nil
 			}
 			defer in.dropRoot(r)
-			if in.fns[cbDone] == nil {
+			if in.fns[proxywasm.OnDone] == nil {
 				return nil
 			}
 			in.root = r
-			ok, err := in.call(cbDone, uint64(r.id))
+			ok, err := in.call(proxywasm.OnDone, uint64(r.id))
 			if err == nil && uint32(ok) != 0 {
-				_, err = in.call(cbDelete, uint64(r.id))
+				_, err = in.call(proxywasm.OnDelete, uint64(r.id))
 			}
 			return err
 		})
@@ -219,11 +221,11 @@ func (in *instance) startRoot(ctx context.Context, r *root, vmStart bool, logs *
 		}
 	}()
 	id := uint64(r.id)
-	if _, err := call(cbContextCreate, id, 0); err != nil {
+	if _, err := call(proxywasm.OnContextCreate, id, 0); err != nil {
 		return fmt.Errorf("proxy_on_context_create (root): %w", err)
 	}
-	if vmStart && in.fns[cbVMStart] != nil {
-		res, err := call(cbVMStart, id, uint64(len(in.p.opts.VMConfig)))
+	if vmStart && in.fns[proxywasm.OnVMStart] != nil {
+		res, err := call(proxywasm.OnVMStart, id, uint64(len(in.p.opts.VMConfig)))
 		if err != nil {
 			return fmt.Errorf("proxy_on_vm_start: %w", err)
 		}
@@ -231,8 +233,8 @@ func (in *instance) startRoot(ctx context.Context, r *root, vmStart bool, logs *
 			return errors.New("proxy_on_vm_start returned false: the plugin rejected its vm_config" + logs.reason())
 		}
 	}
-	if in.fns[cbConfigure] != nil {
-		res, err := call(cbConfigure, id, uint64(len(r.config)))
+	if in.fns[proxywasm.OnConfigure] != nil {
+		res, err := call(proxywasm.OnConfigure, id, uint64(len(r.config)))
 		if err != nil {
 			return fmt.Errorf("proxy_on_configure: %w", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Route re-selection. Envoy clears its route cache whenever a Wasm filter
@@ -42,9 +44,9 @@ func (m headerMap) edited(key string) {
 // hostClearRouteCache is proxy_clear_route_cache: the current stream's
 // route is chosen again before forwarding. Outside a stream (the root
 // context) there is no route, and Envoy answers OK there too.
-func hostClearRouteCache(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
+func hostClearRouteCache(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
 	if s := in.cur; s != nil && s.x != nil && s.phase == phaseRequest {
 		s.x.ClearRouteCache()
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }

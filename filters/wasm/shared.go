@@ -12,6 +12,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Shared data (proxy_get_shared_data, proxy_set_shared_data): key/value
@@ -21,40 +23,40 @@ import (
 // the reference host (a set with a CAS on a missing key succeeds).
 
 type sharedStore interface {
-	get(key string) (value []byte, cas uint32, st status)
-	set(key string, value []byte, cas uint32) status
+	get(key string) (value []byte, cas uint32, st proxywasm.Status)
+	set(key string, value []byte, cas uint32) proxywasm.Status
 }
 
-func hostGetSharedData(ctx context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetSharedData(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	key, ok := read(mem, arg(a, 0), arg(a, 1))
 	if !ok || mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if _, ok := mem.Read(arg(a, 4), 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	v, cas, st := in.p.host.shared.get(string(key))
-	if st != statusOK {
+	if st != proxywasm.StatusOK {
 		return st
 	}
-	if st := in.give(ctx, mem, v, arg(a, 2), arg(a, 3)); st != statusOK {
+	if st := in.give(ctx, mem, v, arg(a, 2), arg(a, 3)); st != proxywasm.StatusOK {
 		return st
 	}
 	mem.WriteUint32Le(arg(a, 4), cas)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostSetSharedData(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostSetSharedData(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	key, ok1 := read(mem, arg(a, 0), arg(a, 1))
 	val, ok2 := read(mem, arg(a, 2), arg(a, 3))
 	if !ok1 || !ok2 {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if len(key) == 0 {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	st := in.p.host.shared.set(string(key), val, arg(a, 4))
-	if st == statusInternalFailure {
+	if st == proxywasm.StatusInternalFailure {
 		in.p.logger.Warn("proxy_set_shared_data failed: over limits.shared_data, or the store is unreachable", "key", string(key))
 	}
 	return st
@@ -95,23 +97,23 @@ func memShared(vmID string, limit int64) sharedStore {
 	return memView{s: s, limit: limit}
 }
 
-func (v memView) get(key string) ([]byte, uint32, status) {
+func (v memView) get(key string) ([]byte, uint32, proxywasm.Status) {
 	v.s.mu.Lock()
 	e, ok := v.s.m[key]
 	v.s.mu.Unlock()
 	if !ok {
-		return nil, 0, statusNotFound
+		return nil, 0, proxywasm.StatusNotFound
 	}
-	return e.v, e.cas, statusOK // e.v is never written again: a set stores a new slice
+	return e.v, e.cas, proxywasm.StatusOK // e.v is never written again: a set stores a new slice
 }
 
-func (v memView) set(key string, value []byte, cas uint32) status {
+func (v memView) set(key string, value []byte, cas uint32) proxywasm.Status {
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, exists := s.m[key]
 	if exists && cas != 0 && cas != old.cas {
-		return statusCasMismatch
+		return proxywasm.StatusCasMismatch
 	}
 	size := s.size + int64(len(value))
 	if exists {
@@ -120,14 +122,14 @@ func (v memView) set(key string, value []byte, cas uint32) status {
 		size += int64(len(key))
 	}
 	if size > v.limit {
-		return statusInternalFailure
+		return proxywasm.StatusInternalFailure
 	}
 	if s.cas++; s.cas == 0 {
 		s.cas = 1
 	}
 	s.m[key] = sharedEntry{v: append([]byte(nil), value...), cas: s.cas}
 	s.size = size
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 // redisShared keeps shared data in Redis: one hash per key (v: the value,
@@ -169,29 +171,29 @@ func newRedisShared(rc *stores.Redis, logger *slog.Logger, vmID string, limit in
 // key is the Redis key of a shared-data key.
 func (r *redisShared) key(k string) string { return r.prefix + k + "}" }
 
-func (r *redisShared) get(key string) ([]byte, uint32, status) {
+func (r *redisShared) get(key string) ([]byte, uint32, proxywasm.Status) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	vals, err := r.client.HMGet(ctx, r.key(key), "v", "c").Result()
 	if err != nil {
 		r.refresh.After(err)
-		return nil, 0, statusInternalFailure
+		return nil, 0, proxywasm.StatusInternalFailure
 	}
 	v, ok1 := vals[0].(string)
 	c, ok2 := vals[1].(string)
 	if !ok1 || !ok2 {
-		return nil, 0, statusNotFound
+		return nil, 0, proxywasm.StatusNotFound
 	}
 	cas, err := strconv.ParseUint(c, 10, 32)
 	if err != nil {
-		return nil, 0, statusInternalFailure
+		return nil, 0, proxywasm.StatusInternalFailure
 	}
-	return []byte(v), uint32(cas), statusOK
+	return []byte(v), uint32(cas), proxywasm.StatusOK
 }
 
-func (r *redisShared) set(key string, value []byte, cas uint32) status {
+func (r *redisShared) set(key string, value []byte, cas uint32) proxywasm.Status {
 	if int64(len(value)) > r.limit {
-		return statusInternalFailure
+		return proxywasm.StatusInternalFailure
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
@@ -199,11 +201,11 @@ func (r *redisShared) set(key string, value []byte, cas uint32) status {
 	r.refresh.After(err)
 	switch {
 	case errors.Is(err, redis.Nil), err != nil:
-		return statusInternalFailure
+		return proxywasm.StatusInternalFailure
 	case n < 0:
-		return statusCasMismatch
+		return proxywasm.StatusCasMismatch
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 func (r *redisShared) close() { _ = r.client.Close() }

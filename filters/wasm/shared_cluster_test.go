@@ -10,6 +10,8 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 	"github.com/wasmgate/wasmgate/internal/redistopo"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Shared data in a Redis Cluster keeps its values and CAS numbers across
@@ -29,7 +31,7 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	keys := []string{"a", "b", "c", "d", "e", "f"}
 	cas := map[string]uint32{}
 	for _, k := range keys {
-		if st := r.set(k, []byte("v-"+k), 0); st != statusOK {
+		if st := r.set(k, []byte("v-"+k), 0); st != proxywasm.StatusOK {
 			t.Fatalf("set %s: %d", k, st)
 		}
 		_, cas[k], _ = r.get(k)
@@ -50,7 +52,7 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	err = redistopo.Poll(20*time.Second, func() error {
 		for _, k := range keys {
 			v, got, st := r.get(k)
-			if st != statusOK {
+			if st != proxywasm.StatusOK {
 				return fmt.Errorf("get %s: status %d", k, st)
 			}
 			if string(v) != "v-"+k || got != cas[k] {
@@ -64,10 +66,10 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	}
 	t.Logf("values read back %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	// The CAS check still holds on the promoted master.
-	if st := r.set("a", []byte("x"), cas["a"]+1); st != statusCasMismatch {
+	if st := r.set("a", []byte("x"), cas["a"]+1); st != proxywasm.StatusCasMismatch {
 		t.Errorf("stale CAS after the failover: %d, want a mismatch", st)
 	}
-	if st := r.set("a", []byte("x"), cas["a"]); st != statusOK {
+	if st := r.set("a", []byte("x"), cas["a"]); st != proxywasm.StatusOK {
 		t.Errorf("current CAS after the failover: %d", st)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Ticks (proxy_set_tick_period_milliseconds, proxy_on_tick). Every instance
@@ -22,18 +24,18 @@ type ticker struct {
 	stopc  chan struct{} // closes the running loop
 }
 
-func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
 	p := in.p
 	t := &p.host.tick
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.owner != nil && t.owner != in && !t.owner.Broken() {
-		return statusOK // another instance ticks for the plugin
+		return proxywasm.StatusOK // another instance ticks for the plugin
 	}
 	t.owner = in
 	period := time.Duration(arg(a, 0)) * time.Millisecond
 	if period == t.period && t.stopc != nil {
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	t.period = period
 	if t.stopc != nil {
@@ -46,7 +48,7 @@ func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64
 			t.stopc = stop
 		}
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }
 
 func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
@@ -76,7 +78,7 @@ func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
 func (in *instance) tickRoots() error {
 	for _, r := range slices.Clone(in.roots) {
 		in.root = r
-		if _, err := in.call(cbTick, uint64(r.id)); err != nil {
+		if _, err := in.call(proxywasm.OnTick, uint64(r.id)); err != nil {
 			return err
 		}
 	}
@@ -113,14 +115,14 @@ func (t *ticker) stop() {
 
 // hostDone is proxy_done: a root context that answered false to
 // proxy_on_done says it has finished.
-func hostDone(_ context.Context, in *instance, _ api.Memory, _ []uint64) status {
+func hostDone(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
 	if in.cur == nil && in.host.draining != nil {
 		close(in.host.draining)
 		in.host.draining = nil
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	if in.cur != nil {
-		return statusOK // streams are always done at once
+		return proxywasm.StatusOK // streams are always done at once
 	}
-	return statusNotFound // nothing is waiting for this root context
+	return proxywasm.StatusNotFound // nothing is waiting for this root context
 }

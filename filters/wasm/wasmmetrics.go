@@ -6,6 +6,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Plugin-defined metrics (proxy_define_metric and friends). They live in
@@ -33,68 +35,68 @@ func (p *Plugin) Metrics() []guestmetric.Metric {
 	return out
 }
 
-func hostDefineMetric(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostDefineMetric(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	kind := guestmetric.Kind(arg(a, 0))
 	if kind > guestmetric.Histogram {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	name, ok := read(mem, arg(a, 1), arg(a, 2))
 	if !ok || mem == nil {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	if len(name) == 0 {
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	if _, ok := mem.Read(arg(a, 3), 4); !ok {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
 	id := in.p.host.metrics.Define(kind, string(name))
 	if id == 0 {
-		return statusBadArgument // another kind under this name, or too many metrics
+		return proxywasm.StatusBadArgument // another kind under this name, or too many metrics
 	}
 	mem.WriteUint32Le(arg(a, 3), id)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostIncrementMetric(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+func hostIncrementMetric(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
 	e := in.p.host.metrics.Get(arg(a, 0))
 	if e == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	d := int64(a[1])
 	switch {
 	case e.Kind == guestmetric.Histogram:
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	case e.Kind == guestmetric.Counter && d < 0:
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	e.Add(d)
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostRecordMetric(_ context.Context, in *instance, _ api.Memory, a []uint64) status {
+func hostRecordMetric(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
 	e := in.p.host.metrics.Get(arg(a, 0))
 	if e == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	if e.Kind == guestmetric.Counter { // as Envoy: recording a counter adds to it
 		e.Add(int64(a[1] & (1<<63 - 1)))
-		return statusOK
+		return proxywasm.StatusOK
 	}
 	e.Record(int64(a[1]))
-	return statusOK
+	return proxywasm.StatusOK
 }
 
-func hostGetMetric(_ context.Context, in *instance, mem api.Memory, a []uint64) status {
+func hostGetMetric(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	e := in.p.host.metrics.Get(arg(a, 0))
 	if e == nil {
-		return statusNotFound
+		return proxywasm.StatusNotFound
 	}
 	if e.Kind == guestmetric.Histogram { // as Envoy: a histogram has no single value
-		return statusBadArgument
+		return proxywasm.StatusBadArgument
 	}
 	if mem == nil || !mem.WriteUint64Le(arg(a, 1), uint64(e.Value())) {
-		return statusInvalidMemoryAccess
+		return proxywasm.StatusInvalidMemoryAccess
 	}
-	return statusOK
+	return proxywasm.StatusOK
 }

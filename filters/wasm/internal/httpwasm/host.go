@@ -46,6 +46,20 @@ const (
 	Trailers       = 4 // not supported: trailer getters answer empty, setters trap
 )
 
+// Callbacks: the guest exports the route filter calls, by their index
+// in Callbacks.
+const (
+	HandleRequest = iota
+	HandleResponse
+	NumCallbacks
+)
+
+// Callbacks are the exports' names.
+var Callbacks = [NumCallbacks]string{
+	HandleRequest:  "handle_request",
+	HandleResponse: "handle_response",
+}
+
 // Header kinds and body kinds.
 const (
 	kindRequest          = 0
@@ -67,14 +81,14 @@ func Imports(m wazero.CompiledModule) bool {
 // Validate checks what an http-wasm guest must export and may import.
 func Validate(m wazero.CompiledModule) error {
 	exports := m.ExportedFunctions()
-	hr, ok := exports["handle_request"]
+	hr, ok := exports[Callbacks[HandleRequest]]
 	if !ok {
 		return errors.New("http-wasm module (imports http_handler) does not export handle_request")
 	}
 	if len(hr.ParamTypes()) != 0 || len(hr.ResultTypes()) != 1 || hr.ResultTypes()[0] != api.ValueTypeI64 {
 		return errors.New("http-wasm handle_request must take nothing and return an i64 (ctx<<32 | next)")
 	}
-	if hs, ok := exports["handle_response"]; ok && (!wasmrt.SigMatches(hs.ParamTypes(), "ii") || len(hs.ResultTypes()) != 0) {
+	if hs, ok := exports[Callbacks[HandleResponse]]; ok && (!wasmrt.SigMatches(hs.ParamTypes(), "ii") || len(hs.ResultTypes()) != 0) {
 		return errors.New("http-wasm handle_response must take (i32 ctx, i32 is_error) and return nothing")
 	}
 	if _, ok := m.ExportedMemories()["memory"]; !ok {
