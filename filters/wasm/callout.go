@@ -130,7 +130,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) p
 // calloutRequest builds the request from the guest's serialized headers
 // (which must hold :method, :path and :authority), body and trailers.
 func calloutRequest(hb, body, tb []byte) (*http.Request, proxywasm.Status) {
-	pairs, ok := parseMap(hb)
+	pairs, ok := proxywasm.ParseMap(hb)
 	if !ok {
 		return nil, proxywasm.StatusBadArgument
 	}
@@ -138,19 +138,19 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, proxywasm.Status) {
 	hasAuthority := false
 	h := make(http.Header, len(pairs))
 	for _, p := range pairs {
-		switch p.k {
+		switch p.K {
 		case ":method":
-			method = p.v
+			method = p.V
 		case ":path":
-			path = p.v
+			path = p.V
 		case ":authority":
-			authority, hasAuthority = p.v, true
+			authority, hasAuthority = p.V, true
 		case ":scheme":
 		default:
-			if strings.HasPrefix(p.k, ":") || !wasmrt.ValidHeader(p.k, p.v) {
+			if strings.HasPrefix(p.K, ":") || !wasmrt.ValidHeader(p.K, p.V) {
 				return nil, proxywasm.StatusBadArgument
 			}
-			h.Add(p.k, p.v)
+			h.Add(p.K, p.V)
 		}
 	}
 	// Envoy refuses a call without :method, :path or :authority, but takes
@@ -169,10 +169,10 @@ func calloutRequest(hb, body, tb []byte) (*http.Request, proxywasm.Status) {
 		return nil, proxywasm.StatusBadArgument
 	}
 	req.Header, req.Host = h, authority
-	if tp, ok := parseMap(tb); ok && len(tp) > 0 {
+	if tp, ok := proxywasm.ParseMap(tb); ok && len(tp) > 0 {
 		req.Trailer = make(http.Header, len(tp))
 		for _, p := range tp {
-			req.Trailer.Add(p.k, p.v)
+			req.Trailer.Add(p.K, p.V)
 		}
 	}
 	return req, proxywasm.StatusOK

@@ -257,29 +257,29 @@ func (in *instance) headerMap(mapType uint32) (headerMap, proxywasm.Status) {
 	}
 }
 
-func (m headerMap) pairs(dst []pair) []pair {
-	return headerPairs(m.pseudo(dst), m.h)
+func (m headerMap) pairs(dst []proxywasm.Pair) []proxywasm.Pair {
+	return proxywasm.HeaderPairs(m.pseudo(dst), m.h)
 }
 
-func (m headerMap) pseudo(dst []pair) []pair {
+func (m headerMap) pseudo(dst []proxywasm.Pair) []proxywasm.Pair {
 	if m.trailers {
 		return dst
 	}
 	if m.call != nil {
-		return append(dst, pair{":status", callStatus(m.call)})
+		return append(dst, proxywasm.Pair{K: ":status", V: callStatus(m.call)})
 	}
 	if m.request {
-		return m.s.requestPseudo(dst)
+		return proxywasm.RequestPseudo(dst, m.s.request())
 	}
-	return append(dst, pair{":status", strconv.Itoa(m.s.response().Status)})
+	return append(dst, proxywasm.Pair{K: ":status", V: strconv.Itoa(m.s.response().Status)})
 }
 
 func (m headerMap) get(key string) (string, bool) {
 	if strings.HasPrefix(key, ":") {
-		var buf [4]pair
+		var buf [4]proxywasm.Pair
 		for _, p := range m.pseudo(buf[:0]) {
-			if p.k == key {
-				return p.v, true
+			if p.K == key {
+				return p.V, true
 			}
 		}
 		return "", false
@@ -344,7 +344,7 @@ func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	in.scr = appendMap(in.scr[:0], m.pairs(nil))
+	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
 	return in.give(ctx, mem, in.scr, arg(a, 1), arg(a, 2))
 }
 
@@ -353,7 +353,7 @@ func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64)
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	in.scr = appendMap(in.scr[:0], m.pairs(nil))
+	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
 	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(in.scr))) {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -372,25 +372,25 @@ func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
-	pairs, ok := parseMap(b)
+	pairs, ok := proxywasm.ParseMap(b)
 	if !ok {
 		return proxywasm.StatusBadArgument
 	}
 	for _, p := range pairs {
-		if !strings.HasPrefix(p.k, ":") && !wasmrt.ValidHeader(p.k, p.v) {
+		if !strings.HasPrefix(p.K, ":") && !wasmrt.ValidHeader(p.K, p.V) {
 			return proxywasm.StatusBadArgument
 		}
 	}
 	clear(m.h)
 	m.edited(":") // every header may have changed
 	for _, p := range pairs {
-		if strings.HasPrefix(p.k, ":") {
-			if st := m.setPseudo(p.k, p.v); st != proxywasm.StatusOK && p.k != ":scheme" {
+		if strings.HasPrefix(p.K, ":") {
+			if st := m.setPseudo(p.K, p.V); st != proxywasm.StatusOK && p.K != ":scheme" {
 				return st
 			}
 			continue
 		}
-		m.h.Add(p.k, p.v)
+		m.h.Add(p.K, p.V)
 	}
 	return proxywasm.StatusOK
 }
@@ -616,19 +616,19 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 	if !ok1 || !ok2 || !ok3 {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
-	pairs, ok := parseMap(hb)
+	pairs, ok := proxywasm.ParseMap(hb)
 	if !ok {
 		return proxywasm.StatusBadArgument
 	}
 	h := make(http.Header, len(pairs))
 	for _, p := range pairs {
-		if strings.HasPrefix(p.k, ":") {
+		if strings.HasPrefix(p.K, ":") {
 			continue
 		}
-		if !wasmrt.ValidHeader(p.k, p.v) {
+		if !wasmrt.ValidHeader(p.K, p.V) {
 			return proxywasm.StatusBadArgument
 		}
-		h.Add(p.k, p.v)
+		h.Add(p.K, p.V)
 	}
 	if len(body) > 0 && len(h["Content-Type"]) == 0 {
 		// Envoy's local reply (source/common/http/utility.cc,

@@ -27,15 +27,15 @@ func metadataProperty(md *config.Metadata, rest []string) ([]byte, proxywasm.Sta
 	case "filter_metadata":
 		rest = rest[1:]
 		if len(rest) == 0 {
-			pairs := make([]pair, 0, len(md.FilterMetadata))
+			pairs := make([]proxywasm.Pair, 0, len(md.FilterMetadata))
 			for _, ns := range sortedKeys(md.FilterMetadata) {
 				v, ok := serializeMeta(md.FilterMetadata[ns])
 				if !ok {
 					return nil, proxywasm.StatusSerializationFail
 				}
-				pairs = append(pairs, pair{ns, string(v)})
+				pairs = append(pairs, proxywasm.Pair{K: ns, V: string(v)})
 			}
-			return appendMap(nil, pairs), proxywasm.StatusOK
+			return proxywasm.AppendMap(nil, pairs), proxywasm.StatusOK
 		}
 		obj, ok := md.FilterMetadata[rest[0]]
 		if !ok {
@@ -53,7 +53,7 @@ func metadataProperty(md *config.Metadata, rest []string) ([]byte, proxywasm.Sta
 	case "typed_filter_metadata":
 		// Never set here (config refuses it): an empty map, as Envoy has.
 		if len(rest) == 1 {
-			return appendMap(nil, nil), proxywasm.StatusOK
+			return proxywasm.AppendMap(nil, nil), proxywasm.StatusOK
 		}
 	}
 	return nil, proxywasm.StatusNotFound
@@ -93,25 +93,25 @@ func serializeMeta(v any) (out []byte, ok bool) {
 	case bool:
 		return boolValue(t), true
 	case map[string]any:
-		pairs := make([]pair, 0, len(t))
+		pairs := make([]proxywasm.Pair, 0, len(t))
 		for _, k := range sortedKeys(t) {
 			b, ok := serializeMeta(t[k])
 			if !ok {
 				return nil, false
 			}
-			pairs = append(pairs, pair{k, string(b)})
+			pairs = append(pairs, proxywasm.Pair{K: k, V: string(b)})
 		}
-		return appendMap(nil, pairs), true
+		return proxywasm.AppendMap(nil, pairs), true
 	case []any:
-		pairs := make([]pair, 0, len(t))
+		pairs := make([]proxywasm.Pair, 0, len(t))
 		for _, e := range t {
 			b, ok := serializeMeta(e)
 			if !ok {
 				return nil, false
 			}
-			pairs = append(pairs, pair{string(b), ""})
+			pairs = append(pairs, proxywasm.Pair{K: string(b), V: ""})
 		}
-		return appendMap(nil, pairs), true
+		return proxywasm.AppendMap(nil, pairs), true
 	}
 	return nil, false
 }

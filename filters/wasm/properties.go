@@ -186,11 +186,11 @@ func (s *stream) requestProperty(rest []string) ([]byte, proxywasm.Status) {
 	case "host":
 		return leaf(rest, []byte(r.Host))
 	case "scheme":
-		return leaf(rest, []byte(scheme(r)))
+		return leaf(rest, []byte(proxywasm.Scheme(r)))
 	case "method":
 		return leaf(rest, []byte(r.Method))
 	case "headers":
-		return headersProperty(rest, s.requestPseudo(nil), r.Header)
+		return headersProperty(rest, proxywasm.RequestPseudo(nil, s.request()), r.Header)
 	case "referer":
 		return headerLeaf(rest, r.Header, "Referer")
 	case "useragent":
@@ -216,7 +216,7 @@ func (s *stream) requestProperty(rest []string) ([]byte, proxywasm.Status) {
 		}
 		return leaf(rest, int64Value(s.x.BytesIn))
 	case "total_size":
-		return leaf(rest, int64Value(s.x.BytesIn+headerBytes(s.requestPseudo(nil), r.Header)))
+		return leaf(rest, int64Value(s.x.BytesIn+headerBytes(proxywasm.RequestPseudo(nil, s.request()), r.Header)))
 	}
 	return nil, proxywasm.StatusNotFound
 }
@@ -227,7 +227,7 @@ func (s *stream) responseProperty(rest []string) ([]byte, proxywasm.Status) {
 		return nil, proxywasm.StatusNotFound
 	}
 	key, rest := rest[0], rest[1:]
-	status := []pair{{":status", strconv.Itoa(resp.Status)}}
+	status := []proxywasm.Pair{{K: ":status", V: strconv.Itoa(resp.Status)}}
 	switch key {
 	case "code":
 		return leaf(rest, int64Value(int64(resp.Status)))
@@ -480,7 +480,7 @@ func protocolString(r *http.Request) string {
 // response.headers): the whole map, or one name's values joined with ","
 // (Envoy's HeadersWrapper). The map lists each name once, pseudo-headers
 // first, then the others sorted.
-func headersProperty(rest []string, pseudo []pair, h http.Header) ([]byte, proxywasm.Status) {
+func headersProperty(rest []string, pseudo []proxywasm.Pair, h http.Header) ([]byte, proxywasm.Status) {
 	switch len(rest) {
 	case 0:
 		pairs := pseudo
@@ -490,15 +490,15 @@ func headersProperty(rest []string, pseudo []pair, h http.Header) ([]byte, proxy
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			pairs = append(pairs, pair{lower(k), strings.Join(h[k], ",")})
+			pairs = append(pairs, proxywasm.Pair{K: proxywasm.Lower(k), V: strings.Join(h[k], ",")})
 		}
-		return appendMap(nil, pairs), proxywasm.StatusOK
+		return proxywasm.AppendMap(nil, pairs), proxywasm.StatusOK
 	case 1:
 		name := rest[0]
 		if strings.HasPrefix(name, ":") {
 			for _, p := range pseudo {
-				if p.k == strings.ToLower(name) {
-					return []byte(p.v), proxywasm.StatusOK
+				if p.K == strings.ToLower(name) {
+					return []byte(p.V), proxywasm.StatusOK
 				}
 			}
 			return nil, proxywasm.StatusNotFound
@@ -517,10 +517,10 @@ func headerLeaf(rest []string, h http.Header, name string) ([]byte, proxywasm.St
 }
 
 // headerBytes is Envoy's HeaderMap::byteSize: the lengths of every name and value.
-func headerBytes(pseudo []pair, h http.Header) int64 {
+func headerBytes(pseudo []proxywasm.Pair, h http.Header) int64 {
 	var n int64
 	for _, p := range pseudo {
-		n += int64(len(p.k) + len(p.v))
+		n += int64(len(p.K) + len(p.V))
 	}
 	for k, vv := range h {
 		for _, v := range vv {
@@ -545,11 +545,11 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
 			}
 			return nil, proxywasm.StatusNotFound
 		}
-		pairs := make([]pair, 0, len(s.x.Params))
+		pairs := make([]proxywasm.Pair, 0, len(s.x.Params))
 		for _, p := range s.x.Params {
-			pairs = append(pairs, pair{p.Name, p.Value})
+			pairs = append(pairs, proxywasm.Pair{K: p.Name, V: p.Value})
 		}
-		return leaf(rest, appendMap(nil, pairs))
+		return leaf(rest, proxywasm.AppendMap(nil, pairs))
 	case "consumer":
 		c := s.x.Consumer
 		if c == nil {
