@@ -24,7 +24,7 @@ func TestGoGuestHostFeatures(t *testing.T) {
 	// Shared data lives per VM ID for the whole process, as in Envoy, so a
 	// run under -count=N starts from what the previous run left.
 	var before uint64
-	if v, _, st := p.host.shared.get("n"); st == proxywasm.StatusOK && len(v) == 8 {
+	if v, _, st := p.host.shared.Get("n"); st == proxywasm.StatusOK && len(v) == 8 {
 		before = binary.LittleEndian.Uint64(v)
 	}
 	for i := range 3 {
@@ -37,7 +37,7 @@ func TestGoGuestHostFeatures(t *testing.T) {
 	if m, _ := metricValue(p, "go_requests"); m.Value != 3 {
 		t.Errorf("go_requests %+v", m)
 	}
-	v, _, st := p.host.shared.get("n")
+	v, _, st := p.host.shared.Get("n")
 	if st != proxywasm.StatusOK || len(v) != 8 || binary.LittleEndian.Uint64(v) != before+3 {
 		t.Errorf("shared counter %v %d, want %d", v, st, before+3)
 	}

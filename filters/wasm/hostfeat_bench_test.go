@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/core/filter"
-
-	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // The two ABIs side by side: a guest adding one request header, per
@@ -96,45 +93,5 @@ func BenchmarkCallout(b *testing.B) {
 			f.OnResponse(x)
 			f.OnDone(x)
 		}
-	})
-}
-
-func BenchmarkSharedData(b *testing.B) {
-	val := []byte("0123456789abcdef")
-	run := func(b *testing.B, s sharedStore) {
-		if s.set("k", val, 0) != proxywasm.StatusOK {
-			b.Fatal("set")
-		}
-		b.Run("get", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if _, _, st := s.get("k"); st != proxywasm.StatusOK {
-					b.Fatal(st)
-				}
-			}
-		})
-		b.Run("set", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if st := s.set("k", val, 0); st != proxywasm.StatusOK {
-					b.Fatal(st)
-				}
-			}
-		})
-		b.Run("get_then_cas_set", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				_, cas, _ := s.get("k")
-				if st := s.set("k", val, cas); st != proxywasm.StatusOK {
-					b.Fatal(st)
-				}
-			}
-		})
-	}
-	b.Run("memory", func(b *testing.B) { run(b, memShared("bench-"+b.Name(), 1<<20)) })
-	b.Run("redis", func(b *testing.B) {
-		r, err := newRedisShared(redisStore(b), slog.New(slog.DiscardHandler), "bench", 1<<20)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.close()
-		run(b, r)
 	})
 }

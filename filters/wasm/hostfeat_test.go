@@ -98,47 +98,6 @@ func TestTickOnOneInstance(t *testing.T) {
 	}
 }
 
-// The in-process store is shared by plugins with the same vm id, bounded,
-// and safe under -race.
-func TestSharedDataMemory(t *testing.T) {
-	s := memShared("vm-"+t.Name(), 64)
-	if st := s.set("k", []byte("v"), 0); st != proxywasm.StatusOK {
-		t.Fatalf("set: %d", st)
-	}
-	_, cas, _ := s.get("k")
-	if st := s.set("k", []byte("w"), cas+1); st != proxywasm.StatusCasMismatch {
-		t.Errorf("stale CAS: %d, want CAS_MISMATCH", st)
-	}
-	if st := s.set("big", make([]byte, 100), 0); st != proxywasm.StatusInternalFailure {
-		t.Errorf("over the bound: %d, want INTERNAL_FAILURE", st)
-	}
-	other := memShared("vm-"+t.Name(), 64)
-	if v, _, st := other.get("k"); st != proxywasm.StatusOK || string(v) != "v" {
-		t.Errorf("same vm id: %q %d", v, st)
-	}
-	done := make(chan struct{})
-	for g := range 4 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for range 200 {
-				for {
-					v, cas, _ := s.get("n")
-					nv := append(append([]byte(nil), v...), byte('a'+g))
-					if len(nv) > 20 {
-						nv = nv[:1]
-					}
-					if s.set("n", nv, cas) == proxywasm.StatusOK {
-						break
-					}
-				}
-			}
-		}()
-	}
-	for range 4 {
-		<-done
-	}
-}
-
 func redisStore(t testing.TB) *stores.Redis {
 	addr := redistest.Addr(t)
 	return &stores.Redis{Address: addr, KeyPrefix: redistest.Prefix(t),
@@ -146,28 +105,28 @@ func redisStore(t testing.TB) *stores.Redis {
 }
 
 func TestSharedDataRedis(t *testing.T) {
-	r, err := newRedisShared(redisStore(t), slog.New(slog.DiscardHandler), "vm", 1024)
+	r, err := proxywasm.NewRedisShared(redisStore(t), slog.New(slog.DiscardHandler), "vm", 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.close()
-	if _, _, st := r.get("k"); st != proxywasm.StatusNotFound {
+	defer r.Close()
+	if _, _, st := r.Get("k"); st != proxywasm.StatusNotFound {
 		t.Fatalf("missing key: %d", st)
 	}
-	if st := r.set("k", []byte("v1"), 0); st != proxywasm.StatusOK {
+	if st := r.Set("k", []byte("v1"), 0); st != proxywasm.StatusOK {
 		t.Fatalf("set: %d", st)
 	}
-	v, cas, st := r.get("k")
+	v, cas, st := r.Get("k")
 	if st != proxywasm.StatusOK || string(v) != "v1" || cas == 0 {
 		t.Fatalf("get: %q %d %d", v, cas, st)
 	}
-	if st := r.set("k", []byte("v2"), cas+1); st != proxywasm.StatusCasMismatch {
+	if st := r.Set("k", []byte("v2"), cas+1); st != proxywasm.StatusCasMismatch {
 		t.Errorf("stale CAS: %d", st)
 	}
-	if st := r.set("k", []byte("v2"), cas); st != proxywasm.StatusOK {
+	if st := r.Set("k", []byte("v2"), cas); st != proxywasm.StatusOK {
 		t.Errorf("current CAS: %d", st)
 	}
-	if st := r.set("k", make([]byte, 2000), 0); st != proxywasm.StatusInternalFailure {
+	if st := r.Set("k", make([]byte, 2000), 0); st != proxywasm.StatusInternalFailure {
 		t.Errorf("over the bound: %d", st)
 	}
 	// The guest sees the same through the host functions.

@@ -52,7 +52,7 @@ type pluginHost struct {
 	wg     sync.WaitGroup
 
 	slots   chan struct{} // the callout concurrency cap
-	shared  sharedStore
+	shared  proxywasm.SharedStore
 	metrics *metricSet
 	tick    ticker
 	hwInit  atomic.Uint32   // http-wasm features enabled at initialization
@@ -62,13 +62,13 @@ type pluginHost struct {
 
 func (h *pluginHost) open(p *Plugin) error {
 	if p.opts.SharedRedis != nil {
-		r, err := newRedisShared(p.opts.SharedRedis, p.logger, p.opts.VMID, p.opts.SharedDataLimit)
+		r, err := proxywasm.NewRedisShared(p.opts.SharedRedis, p.logger, p.opts.VMID, p.opts.SharedDataLimit)
 		if err != nil {
 			return err
 		}
 		h.shared = r
 	} else {
-		h.shared = memShared(p.opts.VMID, p.opts.SharedDataLimit)
+		h.shared = proxywasm.MemShared(p.opts.VMID, p.opts.SharedDataLimit)
 	}
 	h.slots = make(chan struct{}, p.opts.CalloutLimit)
 	h.bgCtx, h.cancel = context.WithCancel(context.Background())
@@ -105,8 +105,8 @@ func (h *pluginHost) close(p *Plugin) {
 	h.tick.stop()
 	h.cancel()
 	h.wg.Wait()
-	if c, ok := h.shared.(interface{ close() }); ok {
-		c.close()
+	if c, ok := h.shared.(interface{ Close() }); ok {
+		c.Close()
 	}
 	unregisterQueues(p)
 	h.metrics.Release()

@@ -1,4 +1,4 @@
-package wasm
+package proxywasm
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"github.com/wasmgate/wasmgate/core/config"
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 	"github.com/wasmgate/wasmgate/internal/redistopo"
-
-	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Shared data in a Redis Cluster keeps its values and CAS numbers across
@@ -23,18 +21,18 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	c := redistopo.StartCluster(t)
 	rc := &stores.Redis{Mode: stores.ModeCluster, Addresses: c.Addrs(), KeyPrefix: "wgtest:",
 		DialTimeout: config.Duration(time.Second), ReadTimeout: config.Duration(time.Second), WriteTimeout: config.Duration(time.Second), PoolSize: 8}
-	r, err := newRedisShared(rc, slog.New(slog.DiscardHandler), "vm", 1024)
+	r, err := NewRedisShared(rc, slog.New(slog.DiscardHandler), "vm", 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.close()
+	defer r.Close()
 	keys := []string{"a", "b", "c", "d", "e", "f"}
 	cas := map[string]uint32{}
 	for _, k := range keys {
-		if st := r.set(k, []byte("v-"+k), 0); st != proxywasm.StatusOK {
+		if st := r.Set(k, []byte("v-"+k), 0); st != StatusOK {
 			t.Fatalf("set %s: %d", k, st)
 		}
-		_, cas[k], _ = r.get(k)
+		_, cas[k], _ = r.Get(k)
 	}
 	master := c.MasterOf(r.key("a"))
 	fence := master.Client()
@@ -51,8 +49,8 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	// (a minute), which is all a client without SlotRefresh would get.
 	err = redistopo.Poll(20*time.Second, func() error {
 		for _, k := range keys {
-			v, got, st := r.get(k)
-			if st != proxywasm.StatusOK {
+			v, got, st := r.Get(k)
+			if st != StatusOK {
 				return fmt.Errorf("get %s: status %d", k, st)
 			}
 			if string(v) != "v-"+k || got != cas[k] {
@@ -66,10 +64,10 @@ func TestSharedDataRedisClusterFailover(t *testing.T) {
 	}
 	t.Logf("values read back %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	// The CAS check still holds on the promoted master.
-	if st := r.set("a", []byte("x"), cas["a"]+1); st != proxywasm.StatusCasMismatch {
+	if st := r.Set("a", []byte("x"), cas["a"]+1); st != StatusCasMismatch {
 		t.Errorf("stale CAS after the failover: %d, want a mismatch", st)
 	}
-	if st := r.set("a", []byte("x"), cas["a"]); st != proxywasm.StatusOK {
+	if st := r.Set("a", []byte("x"), cas["a"]); st != StatusOK {
 		t.Errorf("current CAS after the failover: %d", st)
 	}
 }
