@@ -4,37 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmgate/wasmgate/core/proxy"
-
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
-// Properties (proxy_get_property) follow Envoy's attributes
-// (envoyproxy.io, "Attributes"; context.cc getProperty and
-// filters/common/expr/context.cc). A path is a list of segments, each
-// followed by NUL ("request\0path\0"), so a segment may hold dots
-// (route_metadata\0filter_metadata\0envoy.filters.http.wasm). Values are
-// encoded as Envoy's serializeValue does: strings and bytes as they are;
-// int64, uint64 and double as 8 bytes little-endian; bool as one byte;
-// durations and timestamps as int64 nanoseconds; maps as a serialized
-// header map of their serialized keys and values; lists as such a map of
-// (element, ""); protobuf messages in their wire form. A property that
-// Envoy documents but that has no meaning here, or that has no value for
-// this exchange yet, is NOT_FOUND; a null in metadata is
-// SERIALIZATION_FAILURE, as in Envoy. Our own live under wasmgate.*.
+// The property host functions and the resolution of a path against the
+// running exchange; the values' encoding is internal/proxywasm's
+// (properties.go there).
 
 func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 	raw, ok := read(mem, arg(a, 0), arg(a, 1))
@@ -42,7 +26,7 @@ func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint
 		return proxywasm.StatusInvalidMemoryAccess
 	}
 	var buf [8]string
-	path := splitPath(buf[:0], raw)
+	path := proxywasm.SplitPath(buf[:0], raw)
 	if len(path) == 0 {
 		return proxywasm.StatusNotFound
 	}
@@ -61,53 +45,15 @@ func hostSetProperty(_ context.Context, in *instance, mem api.Memory, a []uint64
 	}
 	s := in.cur
 	var buf [8]string
-	path := splitPath(buf[:0], raw)
+	path := proxywasm.SplitPath(buf[:0], raw)
 	if s == nil || len(path) < 2 || path[0] != "wasmgate" {
 		return proxywasm.StatusNotFound
 	}
 	if s.props == nil {
 		s.props = map[string][]byte{}
 	}
-	s.props[propKey(raw)] = bytes.Clone(val)
+	s.props[proxywasm.PropKey(raw)] = bytes.Clone(val)
 	return proxywasm.StatusOK
-}
-
-// splitPath splits a NUL-separated path into its segments (one trailing NUL
-// accepted, as Envoy does).
-func splitPath(dst []string, raw []byte) []string {
-	raw = bytes.TrimSuffix(raw, []byte{0})
-	if len(raw) == 0 {
-		return dst
-	}
-	for {
-		i := bytes.IndexByte(raw, 0)
-		if i < 0 {
-			return append(dst, string(raw))
-		}
-		dst = append(dst, string(raw[:i]))
-		raw = raw[i+1:]
-	}
-}
-
-// propKey is the key a set property is stored under: its segments, NUL-separated.
-func propKey(raw []byte) string { return string(bytes.TrimSuffix(raw, []byte{0})) }
-
-// Value encodings (serializeValue).
-func int64Value(v int64) []byte   { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
-func uint64Value(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
-func boolValue(b bool) []byte {
-	if b {
-		return []byte{1}
-	}
-	return []byte{0}
-}
-
-// leaf answers a scalar: found only if the path ends here.
-func leaf(rest []string, v []byte) ([]byte, proxywasm.Status) {
-	if len(rest) > 0 {
-		return nil, proxywasm.StatusNotFound
-	}
-	return v, proxywasm.StatusOK
 }
 
 // property resolves a path; plugin-wide properties work in the root context too.
@@ -115,15 +61,15 @@ func (in *instance) property(path []string) ([]byte, proxywasm.Status) {
 	head, rest := path[0], path[1:]
 	switch head {
 	case "plugin_name":
-		return leaf(rest, []byte(in.p.name))
+		return proxywasm.Leaf(rest, []byte(in.p.name))
 	case "plugin_root_id":
-		return leaf(rest, []byte(in.p.opts.RootID))
+		return proxywasm.Leaf(rest, []byte(in.p.opts.RootID))
 	case "plugin_vm_id":
-		return leaf(rest, []byte(in.p.opts.VMID))
+		return proxywasm.Leaf(rest, []byte(in.p.opts.VMID))
 	case "listener_direction":
 		// envoy.config.core.v3.TrafficDirection: UNSPECIFIED (0); a gateway
 		// listener is configured with no direction.
-		return leaf(rest, int64Value(0))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(0))
 	}
 	s := in.cur
 	if s == nil || s.x == nil {
@@ -138,9 +84,9 @@ func (in *instance) property(path []string) ([]byte, proxywasm.Status) {
 	case "response":
 		return s.responseProperty(rest)
 	case "source":
-		return peerProperty(rest, s.sourceAddress())
+		return proxywasm.PeerProperty(rest, s.sourceAddress())
 	case "destination":
-		return peerProperty(rest, s.localAddress())
+		return proxywasm.PeerProperty(rest, s.localAddress())
 	case "connection":
 		return s.connectionProperty(rest)
 	case "upstream":
@@ -163,7 +109,7 @@ func (in *instance) property(path []string) ([]byte, proxywasm.Status) {
 		case "cluster_name":
 			return s.clusterName(rest[1:])
 		case "listener_direction":
-			return leaf(rest[1:], int64Value(0))
+			return proxywasm.Leaf(rest[1:], proxywasm.Int64Value(0))
 		}
 		return nil, proxywasm.StatusNotFound
 	case "wasmgate":
@@ -180,43 +126,43 @@ func (s *stream) requestProperty(rest []string) ([]byte, proxywasm.Status) {
 	key, rest := rest[0], rest[1:]
 	switch key {
 	case "path":
-		return leaf(rest, []byte(r.URL.RequestURI()))
+		return proxywasm.Leaf(rest, []byte(r.URL.RequestURI()))
 	case "url_path":
-		return leaf(rest, []byte(r.URL.EscapedPath()))
+		return proxywasm.Leaf(rest, []byte(r.URL.EscapedPath()))
 	case "host":
-		return leaf(rest, []byte(r.Host))
+		return proxywasm.Leaf(rest, []byte(r.Host))
 	case "scheme":
-		return leaf(rest, []byte(proxywasm.Scheme(r)))
+		return proxywasm.Leaf(rest, []byte(proxywasm.Scheme(r)))
 	case "method":
-		return leaf(rest, []byte(r.Method))
+		return proxywasm.Leaf(rest, []byte(r.Method))
 	case "headers":
-		return headersProperty(rest, proxywasm.RequestPseudo(nil, s.request()), r.Header)
+		return proxywasm.HeadersProperty(rest, proxywasm.RequestPseudo(nil, s.request()), r.Header)
 	case "referer":
-		return headerLeaf(rest, r.Header, "Referer")
+		return proxywasm.HeaderLeaf(rest, r.Header, "Referer")
 	case "useragent":
-		return headerLeaf(rest, r.Header, "User-Agent")
+		return proxywasm.HeaderLeaf(rest, r.Header, "User-Agent")
 	case "id":
-		return headerLeaf(rest, r.Header, "X-Request-Id")
+		return proxywasm.HeaderLeaf(rest, r.Header, "X-Request-Id")
 	case "query":
-		return leaf(rest, []byte(r.URL.RawQuery))
+		return proxywasm.Leaf(rest, []byte(r.URL.RawQuery))
 	case "protocol":
-		return leaf(rest, []byte(protocolString(r)))
+		return proxywasm.Leaf(rest, []byte(proxywasm.ProtocolString(r)))
 	case "time":
-		return leaf(rest, int64Value(s.x.Start.UnixNano()))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(s.x.Start.UnixNano()))
 	case "duration":
 		// Envoy: known once the request is complete; here, from the done phase.
 		if s.phase < phaseDone || s.x.Start.IsZero() {
 			return nil, proxywasm.StatusNotFound
 		}
-		return leaf(rest, int64Value(int64(time.Since(s.x.Start))))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(int64(time.Since(s.x.Start))))
 	case "size":
 		// The Content-Length if the client sent one, else the body bytes read.
 		if r.ContentLength >= 0 {
-			return leaf(rest, int64Value(r.ContentLength))
+			return proxywasm.Leaf(rest, proxywasm.Int64Value(r.ContentLength))
 		}
-		return leaf(rest, int64Value(s.x.BytesIn))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(s.x.BytesIn))
 	case "total_size":
-		return leaf(rest, int64Value(s.x.BytesIn+headerBytes(proxywasm.RequestPseudo(nil, s.request()), r.Header)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(s.x.BytesIn+proxywasm.HeaderBytes(proxywasm.RequestPseudo(nil, s.request()), r.Header)))
 	}
 	return nil, proxywasm.StatusNotFound
 }
@@ -230,22 +176,22 @@ func (s *stream) responseProperty(rest []string) ([]byte, proxywasm.Status) {
 	status := []proxywasm.Pair{{K: ":status", V: strconv.Itoa(resp.Status)}}
 	switch key {
 	case "code":
-		return leaf(rest, int64Value(int64(resp.Status)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(int64(resp.Status)))
 	case "code_details":
 		if d := s.codeDetails(resp.Local); d != "" {
-			return leaf(rest, []byte(d))
+			return proxywasm.Leaf(rest, []byte(d))
 		}
 		return nil, proxywasm.StatusNotFound
 	case "flags":
-		return leaf(rest, int64Value(responseFlags(s.x.Route, resp.Status, s.x.Err)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(proxywasm.ResponseFlags(s.x.Route, resp.Status, s.x.Err)))
 	case "grpc_status":
-		return leaf(rest, int64Value(grpcStatus(resp.Status, resp.Header)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(proxywasm.GRPCStatus(resp.Status, resp.Header)))
 	case "headers":
-		return headersProperty(rest, status, resp.Header)
+		return proxywasm.HeadersProperty(rest, status, resp.Header)
 	case "size":
-		return leaf(rest, int64Value(s.x.BytesOut))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(s.x.BytesOut))
 	case "total_size":
-		return leaf(rest, int64Value(s.x.BytesOut+headerBytes(status, resp.Header)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(s.x.BytesOut+proxywasm.HeaderBytes(status, resp.Header)))
 	}
 	// response.trailers: trailers are not carried to filters (README).
 	return nil, proxywasm.StatusNotFound
@@ -266,82 +212,6 @@ func (s *stream) codeDetails(local bool) string {
 	return ""
 }
 
-// Envoy's response flags (stream_info.h ResponseFlag) for the failures we
-// tell apart.
-const (
-	flagUpstreamRequestTimeout          = 0x4
-	flagUpstreamRemoteReset             = 0x10
-	flagUpstreamConnectionFailure       = 0x20
-	flagUpstreamOverflow                = 0x80
-	flagNoRouteFound                    = 0x100
-	flagDownstreamConnectionTermination = 0x4000
-)
-
-func responseFlags(route string, status int, err error) int64 {
-	var flags int64
-	if route == "" && status == http.StatusNotFound {
-		flags |= flagNoRouteFound
-	}
-	var perr *proxy.Error
-	if errors.As(err, &perr) {
-		switch perr.Kind {
-		case proxy.KindConnect:
-			flags |= flagUpstreamConnectionFailure
-		case proxy.KindTimeout:
-			flags |= flagUpstreamRequestTimeout
-		case proxy.KindBadResponse:
-			flags |= flagUpstreamRemoteReset
-		case proxy.KindUnavailable:
-			flags |= flagUpstreamOverflow
-		case proxy.KindClientGone:
-			flags |= flagDownstreamConnectionTermination
-		}
-	}
-	return flags
-}
-
-// grpcStatus is Envoy's: the grpc-status the response carries, else the one
-// its HTTP status maps to (grpc/utility.cc httpToGrpcStatus). Trailers are
-// not carried to filters, so a status sent only in trailers is not seen.
-func grpcStatus(code int, h http.Header) int64 {
-	if v := h.Get("Grpc-Status"); v != "" {
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			return int64(n)
-		}
-	}
-	switch code {
-	case 400:
-		return 13 // Internal
-	case 401:
-		return 16 // Unauthenticated
-	case 403:
-		return 7 // PermissionDenied
-	case 404:
-		return 12 // Unimplemented
-	case 429, 502, 503, 504:
-		return 14 // Unavailable
-	}
-	return 2 // Unknown
-}
-
-func peerProperty(rest []string, addr string) ([]byte, proxywasm.Status) {
-	if len(rest) == 0 || addr == "" {
-		return nil, proxywasm.StatusNotFound
-	}
-	switch rest[0] {
-	case "address":
-		return leaf(rest[1:], []byte(addr))
-	case "port":
-		_, port, err := net.SplitHostPort(addr)
-		n, err2 := strconv.ParseUint(port, 10, 16)
-		if err != nil || err2 != nil {
-			return nil, proxywasm.StatusNotFound
-		}
-		return leaf(rest[1:], int64Value(int64(n)))
-	}
-	return nil, proxywasm.StatusNotFound
-}
-
 // localAddress is the listener's side of the client connection (Envoy's
 // destination), as ip:port.
 func (s *stream) localAddress() string {
@@ -359,12 +229,12 @@ func (s *stream) connectionProperty(rest []string) ([]byte, proxywasm.Status) {
 	key, rest := rest[0], rest[1:]
 	switch key {
 	case "mtls":
-		return leaf(rest, boolValue(cs != nil && len(cs.PeerCertificates) > 0))
+		return proxywasm.Leaf(rest, proxywasm.BoolValue(cs != nil && len(cs.PeerCertificates) > 0))
 	case "requested_server_name":
 		if cs == nil {
-			return leaf(rest, nil)
+			return proxywasm.Leaf(rest, nil)
 		}
-		return leaf(rest, []byte(cs.ServerName))
+		return proxywasm.Leaf(rest, []byte(cs.ServerName))
 	}
 	if cs == nil {
 		return nil, proxywasm.StatusNotFound // Envoy reads the rest from the TLS session
@@ -372,44 +242,29 @@ func (s *stream) connectionProperty(rest []string) ([]byte, proxywasm.Status) {
 	var peer []byte
 	switch key {
 	case "tls_version":
-		return leaf(rest, []byte(tlsVersion(cs.Version)))
+		return proxywasm.Leaf(rest, []byte(proxywasm.TLSVersion(cs.Version)))
 	case "subject_peer_certificate":
 		if len(cs.PeerCertificates) > 0 {
 			peer = []byte(cs.PeerCertificates[0].Subject.String())
 		}
-		return leaf(rest, peer)
+		return proxywasm.Leaf(rest, peer)
 	case "dns_san_peer_certificate":
 		if len(cs.PeerCertificates) > 0 && len(cs.PeerCertificates[0].DNSNames) > 0 {
-			return leaf(rest, []byte(cs.PeerCertificates[0].DNSNames[0]))
+			return proxywasm.Leaf(rest, []byte(cs.PeerCertificates[0].DNSNames[0]))
 		}
 	case "uri_san_peer_certificate":
 		if len(cs.PeerCertificates) > 0 && len(cs.PeerCertificates[0].URIs) > 0 {
-			return leaf(rest, []byte(cs.PeerCertificates[0].URIs[0].String()))
+			return proxywasm.Leaf(rest, []byte(cs.PeerCertificates[0].URIs[0].String()))
 		}
 	case "sha256_peer_certificate_digest":
 		if len(cs.PeerCertificates) > 0 {
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			return leaf(rest, []byte(hex.EncodeToString(sum[:])))
+			return proxywasm.Leaf(rest, []byte(hex.EncodeToString(sum[:])))
 		}
 	}
 	// The local certificate (subject_local_certificate, *_san_local_*) is
 	// not in the TLS connection state Go hands a handler (README).
 	return nil, proxywasm.StatusNotFound
-}
-
-// tlsVersion names a version as Envoy (BoringSSL's SSL_get_version) does.
-func tlsVersion(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return "unknown"
 }
 
 func (s *stream) upstreamProperty(rest []string) ([]byte, proxywasm.Status) {
@@ -419,19 +274,19 @@ func (s *stream) upstreamProperty(rest []string) ([]byte, proxywasm.Status) {
 	key, rest := rest[0], rest[1:]
 	switch key {
 	case "request_attempt_count":
-		return leaf(rest, uint64Value(uint64(s.x.Attempts)))
+		return proxywasm.Leaf(rest, proxywasm.Uint64Value(uint64(s.x.Attempts)))
 	case "address":
 		if s.x.Target == "" {
 			return nil, proxywasm.StatusNotFound
 		}
-		return leaf(rest, []byte(s.x.Target))
+		return proxywasm.Leaf(rest, []byte(s.x.Target))
 	case "port":
 		_, port, err := net.SplitHostPort(s.x.Target)
 		n, err2 := strconv.ParseUint(port, 10, 16)
 		if s.x.Target == "" || err != nil || err2 != nil {
 			return nil, proxywasm.StatusNotFound
 		}
-		return leaf(rest, int64Value(int64(n)))
+		return proxywasm.Leaf(rest, proxywasm.Int64Value(int64(n)))
 	}
 	// upstream TLS details and local address are not reported by the
 	// proxy (README).
@@ -442,17 +297,17 @@ func (s *stream) routeName(rest []string) ([]byte, proxywasm.Status) {
 	if s.x.Route == "" {
 		return nil, proxywasm.StatusNotFound
 	}
-	return leaf(rest, []byte(s.x.Route))
+	return proxywasm.Leaf(rest, []byte(s.x.Route))
 }
 
 // clusterName is the route's upstream: the one an attempt went to, else the
 // one the route names (Envoy: the upstream host's cluster, else the route's).
 func (s *stream) clusterName(rest []string) ([]byte, proxywasm.Status) {
 	if s.x.Upstream != "" {
-		return leaf(rest, []byte(s.x.Upstream))
+		return proxywasm.Leaf(rest, []byte(s.x.Upstream))
 	}
 	if rc := s.x.RouteConfig(); rc != nil && rc.Upstream != "" {
-		return leaf(rest, []byte(rc.Upstream))
+		return proxywasm.Leaf(rest, []byte(rc.Upstream))
 	}
 	return nil, proxywasm.StatusNotFound
 }
@@ -462,72 +317,7 @@ func (s *stream) routeMetadata(rest []string) ([]byte, proxywasm.Status) {
 	if rc == nil {
 		return nil, proxywasm.StatusNotFound
 	}
-	return metadataProperty(&rc.Metadata, rest)
-}
-
-// protocolString is Envoy's name for the request's protocol.
-func protocolString(r *http.Request) string {
-	switch r.ProtoMajor {
-	case 2:
-		return "HTTP/2"
-	case 3:
-		return "HTTP/3"
-	}
-	return r.Proto
-}
-
-// headersProperty is a header map property (request.headers,
-// response.headers): the whole map, or one name's values joined with ","
-// (Envoy's HeadersWrapper). The map lists each name once, pseudo-headers
-// first, then the others sorted.
-func headersProperty(rest []string, pseudo []proxywasm.Pair, h http.Header) ([]byte, proxywasm.Status) {
-	switch len(rest) {
-	case 0:
-		pairs := pseudo
-		names := make([]string, 0, len(h))
-		for k := range h {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			pairs = append(pairs, proxywasm.Pair{K: proxywasm.Lower(k), V: strings.Join(h[k], ",")})
-		}
-		return proxywasm.AppendMap(nil, pairs), proxywasm.StatusOK
-	case 1:
-		name := rest[0]
-		if strings.HasPrefix(name, ":") {
-			for _, p := range pseudo {
-				if p.K == strings.ToLower(name) {
-					return []byte(p.V), proxywasm.StatusOK
-				}
-			}
-			return nil, proxywasm.StatusNotFound
-		}
-		return headerLeaf(nil, h, name)
-	}
-	return nil, proxywasm.StatusNotFound
-}
-
-func headerLeaf(rest []string, h http.Header, name string) ([]byte, proxywasm.Status) {
-	vv := h.Values(name)
-	if len(vv) == 0 {
-		return nil, proxywasm.StatusNotFound
-	}
-	return leaf(rest, []byte(strings.Join(vv, ",")))
-}
-
-// headerBytes is Envoy's HeaderMap::byteSize: the lengths of every name and value.
-func headerBytes(pseudo []proxywasm.Pair, h http.Header) int64 {
-	var n int64
-	for _, p := range pseudo {
-		n += int64(len(p.K) + len(p.V))
-	}
-	for k, vv := range h {
-		for _, v := range vv {
-			n += int64(len(k) + len(v))
-		}
-	}
-	return n
+	return proxywasm.MetadataProperty(&rc.Metadata, rest)
 }
 
 func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
@@ -537,7 +327,7 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
 	key, rest := rest[0], rest[1:]
 	switch key {
 	case "route":
-		return leaf(rest, []byte(s.x.Route))
+		return proxywasm.Leaf(rest, []byte(s.x.Route))
 	case "route_params":
 		if len(rest) == 1 {
 			if v, found := s.x.Params.Get(rest[0]); found {
@@ -549,7 +339,7 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
 		for _, p := range s.x.Params {
 			pairs = append(pairs, proxywasm.Pair{K: p.Name, V: p.Value})
 		}
-		return leaf(rest, proxywasm.AppendMap(nil, pairs))
+		return proxywasm.Leaf(rest, proxywasm.AppendMap(nil, pairs))
 	case "consumer":
 		c := s.x.Consumer
 		if c == nil {
@@ -561,7 +351,7 @@ func (s *stream) wasmgateProperty(rest []string) ([]byte, proxywasm.Status) {
 			}
 			return nil, proxywasm.StatusNotFound
 		}
-		return leaf(rest, []byte(c.Name))
+		return proxywasm.Leaf(rest, []byte(c.Name))
 	}
 	return nil, proxywasm.StatusNotFound
 }

@@ -1,4 +1,4 @@
-package wasm
+package proxywasm
 
 import (
 	"encoding/binary"
@@ -7,8 +7,6 @@ import (
 	"strconv"
 
 	"github.com/wasmgate/wasmgate/core/config"
-
-	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // Route metadata as Envoy's route_metadata property shows it. The property
@@ -19,67 +17,68 @@ import (
 // as Envoy's serializeValue does: the message itself in protobuf wire form,
 // maps and lists as serialized pairs, scalars as their bytes.
 
-func metadataProperty(md *config.Metadata, rest []string) ([]byte, proxywasm.Status) {
+// MetadataProperty resolves rest against route metadata md.
+func MetadataProperty(md *config.Metadata, rest []string) ([]byte, Status) {
 	if len(rest) == 0 {
-		return appendMetadata(nil, md), proxywasm.StatusOK
+		return appendMetadata(nil, md), StatusOK
 	}
 	switch rest[0] {
 	case "filter_metadata":
 		rest = rest[1:]
 		if len(rest) == 0 {
-			pairs := make([]proxywasm.Pair, 0, len(md.FilterMetadata))
+			pairs := make([]Pair, 0, len(md.FilterMetadata))
 			for _, ns := range sortedKeys(md.FilterMetadata) {
 				v, ok := serializeMeta(md.FilterMetadata[ns])
 				if !ok {
-					return nil, proxywasm.StatusSerializationFail
+					return nil, StatusSerializationFail
 				}
-				pairs = append(pairs, proxywasm.Pair{K: ns, V: string(v)})
+				pairs = append(pairs, Pair{K: ns, V: string(v)})
 			}
-			return proxywasm.AppendMap(nil, pairs), proxywasm.StatusOK
+			return AppendMap(nil, pairs), StatusOK
 		}
 		obj, ok := md.FilterMetadata[rest[0]]
 		if !ok {
-			return nil, proxywasm.StatusNotFound
+			return nil, StatusNotFound
 		}
 		v, st := walkMeta(obj, rest[1:])
-		if st != proxywasm.StatusOK {
+		if st != StatusOK {
 			return nil, st
 		}
 		out, ok := serializeMeta(v)
 		if !ok {
-			return nil, proxywasm.StatusSerializationFail
+			return nil, StatusSerializationFail
 		}
-		return out, proxywasm.StatusOK
+		return out, StatusOK
 	case "typed_filter_metadata":
 		// Never set here (config refuses it): an empty map, as Envoy has.
 		if len(rest) == 1 {
-			return proxywasm.AppendMap(nil, nil), proxywasm.StatusOK
+			return AppendMap(nil, nil), StatusOK
 		}
 	}
-	return nil, proxywasm.StatusNotFound
+	return nil, StatusNotFound
 }
 
 // walkMeta follows path into a Struct value: keys into maps, indices into lists.
-func walkMeta(v any, path []string) (any, proxywasm.Status) {
+func walkMeta(v any, path []string) (any, Status) {
 	for _, seg := range path {
 		switch t := v.(type) {
 		case map[string]any:
 			next, ok := t[seg]
 			if !ok {
-				return nil, proxywasm.StatusNotFound
+				return nil, StatusNotFound
 			}
 			v = next
 		case []any:
 			i, err := strconv.Atoi(seg)
 			if err != nil || i < 0 || i >= len(t) {
-				return nil, proxywasm.StatusNotFound
+				return nil, StatusNotFound
 			}
 			v = t[i]
 		default:
-			return nil, proxywasm.StatusNotFound
+			return nil, StatusNotFound
 		}
 	}
-	return v, proxywasm.StatusOK
+	return v, StatusOK
 }
 
 // serializeMeta encodes a Struct value as Envoy's serializeValue encodes
@@ -91,27 +90,27 @@ func serializeMeta(v any) (out []byte, ok bool) {
 	case float64:
 		return binary.LittleEndian.AppendUint64(nil, math.Float64bits(t)), true
 	case bool:
-		return boolValue(t), true
+		return BoolValue(t), true
 	case map[string]any:
-		pairs := make([]proxywasm.Pair, 0, len(t))
+		pairs := make([]Pair, 0, len(t))
 		for _, k := range sortedKeys(t) {
 			b, ok := serializeMeta(t[k])
 			if !ok {
 				return nil, false
 			}
-			pairs = append(pairs, proxywasm.Pair{K: k, V: string(b)})
+			pairs = append(pairs, Pair{K: k, V: string(b)})
 		}
-		return proxywasm.AppendMap(nil, pairs), true
+		return AppendMap(nil, pairs), true
 	case []any:
-		pairs := make([]proxywasm.Pair, 0, len(t))
+		pairs := make([]Pair, 0, len(t))
 		for _, e := range t {
 			b, ok := serializeMeta(e)
 			if !ok {
 				return nil, false
 			}
-			pairs = append(pairs, proxywasm.Pair{K: string(b), V: ""})
+			pairs = append(pairs, Pair{K: string(b), V: ""})
 		}
-		return proxywasm.AppendMap(nil, pairs), true
+		return AppendMap(nil, pairs), true
 	}
 	return nil, false
 }
