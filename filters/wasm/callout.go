@@ -68,14 +68,14 @@ type callout struct {
 var errCalloutCap = errors.New("the exchange has too many callouts in flight")
 
 func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	name, ok1 := read(mem, arg(a, 0), arg(a, 1))
-	hb, ok2 := read(mem, arg(a, 2), arg(a, 3))
-	body, ok3 := read(mem, arg(a, 4), arg(a, 5))
-	tb, ok4 := read(mem, arg(a, 6), arg(a, 7))
+	name, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 0), proxywasm.Arg(a, 1))
+	hb, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 2), proxywasm.Arg(a, 3))
+	body, ok3 := proxywasm.Read(mem, proxywasm.Arg(a, 4), proxywasm.Arg(a, 5))
+	tb, ok4 := proxywasm.Read(mem, proxywasm.Arg(a, 6), proxywasm.Arg(a, 7))
 	if !ok1 || !ok2 || !ok3 || !ok4 || mem == nil {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
-	if _, ok := mem.Read(arg(a, 9), 4); !ok {
+	if _, ok := mem.Read(proxywasm.Arg(a, 9), 4); !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
 	p := in.p
@@ -88,7 +88,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) p
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	d := time.Duration(arg(a, 8)) * time.Millisecond
+	d := time.Duration(proxywasm.Arg(a, 8)) * time.Millisecond
 	if d <= 0 || d > p.opts.CalloutTimeout {
 		d = p.opts.CalloutTimeout
 	}
@@ -113,7 +113,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) p
 	c.id = in.host.nextCallout
 	ctx, cancel := context.WithTimeout(parent, d)
 	c.cancel = cancel
-	mem.WriteUint32Le(arg(a, 9), c.id)
+	mem.WriteUint32Le(proxywasm.Arg(a, 9), c.id)
 	if s != nil {
 		s.host.pending = append(s.host.pending, c)
 		go c.run(ctx, p, caller, req)

@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -28,163 +26,43 @@ type hostFunc struct {
 	fn      func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status
 }
 
-// envFuncs are the Proxy-Wasm host functions we implement (module env).
-// Imports from env not listed here, or with another signature, answer
-// UNIMPLEMENTED.
-var envFuncs = map[string]hostFunc{
-	"proxy_log":                          {"iii", "i", hostLog},
-	"proxy_get_log_level":                {"i", "i", hostGetLogLevel},
-	"proxy_get_current_time_nanoseconds": {"i", "i", hostCurrentTime},
-	"proxy_get_header_map_pairs":         {"iii", "i", hostGetMapPairs},
-	"proxy_set_header_map_pairs":         {"iii", "i", hostSetMapPairs},
-	"proxy_get_header_map_value":         {"iiiii", "i", hostGetMapValue},
-	"proxy_add_header_map_value":         {"iiiii", "i", hostAddMapValue},
-	"proxy_replace_header_map_value":     {"iiiii", "i", hostReplaceMapValue},
-	"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
-	"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
-	"proxy_get_buffer_bytes":             {"iiiii", "i", hostGetBufferBytes},
-	"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
-	"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
-	"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
-	"proxy_continue_stream":              {"i", "i", hostContinueStream},
-	"proxy_close_stream":                 {"i", "i", hostOK},
-	"proxy_continue_request":             {"", "i", hostContinueStream},
-	"proxy_continue_response":            {"", "i", hostContinueStream},
-	"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
-	"proxy_done":                         {"", "i", hostDone},
-	"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
-	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
-	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
-	"proxy_get_status":                   {"iii", "i", hostGetStatus},
-	"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
-	"proxy_http_call":                    {"iiiiiiiiii", "i", hostHTTPCall},
-	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
-	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},
-	"proxy_register_shared_queue":        {"iii", "i", hostRegisterQueue},
-	"proxy_resolve_shared_queue":         {"iiiii", "i", hostResolveQueue},
-	"proxy_enqueue_shared_queue":         {"iii", "i", hostEnqueue},
-	"proxy_dequeue_shared_queue":         {"iii", "i", hostDequeue},
-	"proxy_define_metric":                {"iiii", "i", hostDefineMetric},
-	"proxy_increment_metric":             {"iI", "i", hostIncrementMetric},
-	"proxy_record_metric":                {"iI", "i", hostRecordMetric},
-	"proxy_get_metric":                   {"ii", "i", hostGetMetric},
-	// Left UNIMPLEMENTED (README): gRPC callouts and streams, L4 stream
-	// callbacks' buffers, foreign functions.
-	"proxy_grpc_call":             {"iiiiiiiiiiii", "i", hostUnimplemented},
-	"proxy_call_foreign_function": {"iiiiii", "i", hostUnimplemented},
-}
-
-func hostOK(context.Context, *instance, api.Memory, []uint64) proxywasm.Status {
-	return proxywasm.StatusOK
-}
-
-func hostUnimplemented(context.Context, *instance, api.Memory, []uint64) proxywasm.Status {
-	return proxywasm.StatusUnimplemented
-}
-
-func arg(a []uint64, i int) uint32 { return uint32(a[i]) }
-
-// read returns guest memory [ptr, ptr+size), or false if out of range.
-// The slice aliases guest memory: copy what must outlive the call.
-func read(mem api.Memory, ptr, size uint32) ([]byte, bool) {
-	if mem == nil {
-		return nil, false
+// envFuncs are the Proxy-Wasm host functions we implement (module env):
+// internal/proxywasm's (proxywasm.Funcs, on the instance's
+// proxywasm.Host) and those still here, which reach the instance
+// directly. Imports from env not listed, or with another signature,
+// answer UNIMPLEMENTED.
+var envFuncs = func() map[string]hostFunc {
+	m := map[string]hostFunc{
+		"proxy_get_header_map_pairs":         {"iii", "i", hostGetMapPairs},
+		"proxy_set_header_map_pairs":         {"iii", "i", hostSetMapPairs},
+		"proxy_get_header_map_value":         {"iiiii", "i", hostGetMapValue},
+		"proxy_add_header_map_value":         {"iiiii", "i", hostAddMapValue},
+		"proxy_replace_header_map_value":     {"iiiii", "i", hostReplaceMapValue},
+		"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
+		"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
+		"proxy_get_buffer_bytes":             {"iiiii", "i", hostGetBufferBytes},
+		"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
+		"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
+		"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
+		"proxy_continue_stream":              {"i", "i", hostContinueStream},
+		"proxy_continue_request":             {"", "i", hostContinueStream},
+		"proxy_continue_response":            {"", "i", hostContinueStream},
+		"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
+		"proxy_done":                         {"", "i", hostDone},
+		"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
+		"proxy_get_property":                 {"iiii", "i", hostGetProperty},
+		"proxy_set_property":                 {"iiii", "i", hostSetProperty},
+		"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
+		"proxy_http_call":                    {"iiiiiiiiii", "i", hostHTTPCall},
 	}
-	if size == 0 {
-		return nil, true
+	for name, f := range proxywasm.Funcs {
+		m[name] = abiFunc(f)
 	}
-	return mem.Read(ptr, size)
-}
-
-// give copies data into memory the guest allocates and writes its address
-// and size to the guest's return pointers.
-func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) proxywasm.Status {
-	if mem == nil {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	// Check the return slots before allocating, so a bad pointer costs nothing.
-	if _, ok := mem.Read(retPtr, 4); !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	if _, ok := mem.Read(retSize, 4); !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	var ptr uint32
-	if len(data) > 0 {
-		p, ok := in.allocate(ctx, uint32(len(data)))
-		if !ok {
-			return proxywasm.StatusInvalidMemoryAccess
-		}
-		if !mem.Write(p, data) {
-			return proxywasm.StatusInvalidMemoryAccess
-		}
-		ptr = p
-	}
-	if !mem.WriteUint32Le(retPtr, ptr) || !mem.WriteUint32Le(retSize, uint32(len(data))) {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	return proxywasm.StatusOK
-}
-
-var slogLevels = [...]slog.Level{
-	proxywasm.LogTrace: slog.LevelDebug - 4, proxywasm.LogDebug: slog.LevelDebug, proxywasm.LogInfo: slog.LevelInfo,
-	proxywasm.LogWarn: slog.LevelWarn, proxywasm.LogError: slog.LevelError, proxywasm.LogCritical: slog.LevelError + 4,
-}
-
-var levelNames = [...]string{"trace", "debug", "info", "warn", "error", "critical"}
-
-func hostLog(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	level := arg(a, 0)
-	if level > proxywasm.LogCritical {
-		return proxywasm.StatusBadArgument
-	}
-	msg, ok := read(mem, arg(a, 1), arg(a, 2))
-	if !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	in.guestLog(ctx, levelNames[level], slogLevels[level], msg)
-	return proxywasm.StatusOK
-}
-
-// guestLog sends a guest's line to the gateway log and, when the exchange
-// captures logs, to the exchange.
-func (in *instance) guestLog(ctx context.Context, level string, sl slog.Level, msg []byte) {
-	s := in.cur
-	if s != nil && s.capture != nil {
-		s.capture.logs = append(s.capture.logs, LogEntry{Level: level, Message: string(msg)})
-	}
-	if in.p.logger.Enabled(ctx, sl) {
-		if s != nil && s.x != nil {
-			in.p.logger.Log(ctx, sl, string(msg), "route", s.x.Route)
-		} else {
-			in.p.logger.Log(ctx, sl, string(msg))
-		}
-	}
-}
-
-func hostGetLogLevel(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	level := uint32(proxywasm.LogCritical)
-	for l := proxywasm.LogTrace; l <= proxywasm.LogCritical; l++ {
-		if in.p.logger.Enabled(ctx, slogLevels[l]) {
-			level = uint32(l)
-			break
-		}
-	}
-	if mem == nil || !mem.WriteUint32Le(arg(a, 0), level) {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	return proxywasm.StatusOK
-}
-
-func hostCurrentTime(_ context.Context, _ *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	if mem == nil || !mem.WriteUint64Le(arg(a, 0), uint64(time.Now().UnixNano())) {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	return proxywasm.StatusOK
-}
+	return m
+}()
 
 func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
-	id := arg(a, 0)
+	id := proxywasm.Arg(a, 0)
 	// A held stream of this instance may be resumed from any of its
 	// contexts (body.go); and left again for the root context.
 	if t := in.heldStream(id); t != nil {
@@ -340,35 +218,35 @@ func (m headerMap) setPseudo(key, value string) proxywasm.Status {
 }
 
 func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(arg(a, 0))
+	m, st := in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return st
 	}
 	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
-	return in.give(ctx, mem, in.scr, arg(a, 1), arg(a, 2))
+	return in.give(ctx, mem, in.scr, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
 }
 
 func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(arg(a, 0))
+	m, st := in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return st
 	}
 	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
-	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(in.scr))) {
+	if mem == nil || !mem.WriteUint32Le(proxywasm.Arg(a, 1), uint32(len(in.scr))) {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
 	return proxywasm.StatusOK
 }
 
 func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(arg(a, 0))
+	m, st := in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return st
 	}
 	if !m.writable {
 		return proxywasm.StatusBadArgument
 	}
-	b, ok := read(mem, arg(a, 1), arg(a, 2))
+	b, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -396,11 +274,11 @@ func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64
 }
 
 func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(arg(a, 0))
+	m, st := in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	key, ok := read(mem, arg(a, 1), arg(a, 2))
+	key, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -409,17 +287,17 @@ func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint
 		return proxywasm.StatusNotFound
 	}
 	in.scr = append(in.scr[:0], v...)
-	return in.give(ctx, mem, in.scr, arg(a, 3), arg(a, 4))
+	return in.give(ctx, mem, in.scr, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
 }
 
 // mapKV reads the key and value arguments of add and replace.
 func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string, st proxywasm.Status) {
-	m, st = in.headerMap(arg(a, 0))
+	m, st = in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return
 	}
-	kb, ok1 := read(mem, arg(a, 1), arg(a, 2))
-	vb, ok2 := read(mem, arg(a, 3), arg(a, 4))
+	kb, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
+	vb, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
 	if !ok1 || !ok2 {
 		return m, "", "", proxywasm.StatusInvalidMemoryAccess
 	}
@@ -461,11 +339,11 @@ func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []ui
 }
 
 func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(arg(a, 0))
+	m, st := in.headerMap(proxywasm.Arg(a, 0))
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	key, ok := read(mem, arg(a, 1), arg(a, 2))
+	key, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -518,11 +396,11 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 }
 
 func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	b, ok := in.buffer(arg(a, 0))
+	b, ok := in.buffer(proxywasm.Arg(a, 0))
 	if !ok {
 		return proxywasm.StatusNotFound
 	}
-	start, max := uint64(arg(a, 1)), uint64(arg(a, 2))
+	start, max := uint64(proxywasm.Arg(a, 1)), uint64(proxywasm.Arg(a, 2))
 	if start > uint64(len(b)) {
 		return proxywasm.StatusBadArgument
 	}
@@ -533,19 +411,19 @@ func hostGetBufferBytes(ctx context.Context, in *instance, mem api.Memory, a []u
 		// (empty) plugin config this way and traps on a zeroed pointer.
 		return proxywasm.StatusOK
 	}
-	return in.give(ctx, mem, b[start:end], arg(a, 3), arg(a, 4))
+	return in.give(ctx, mem, b[start:end], proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
 }
 
 func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	b, ok := in.buffer(arg(a, 0))
+	b, ok := in.buffer(proxywasm.Arg(a, 0))
 	if !ok {
 		return proxywasm.StatusNotFound
 	}
 	eos := uint32(1) // a body given whole
-	if s := in.cur; s != nil && s.body.cur != nil && !s.body.cur.End && arg(a, 0) <= proxywasm.BufferResponseBody {
+	if s := in.cur; s != nil && s.body.cur != nil && !s.body.cur.End && proxywasm.Arg(a, 0) <= proxywasm.BufferResponseBody {
 		eos = 0
 	}
-	if mem == nil || !mem.WriteUint32Le(arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(arg(a, 2), eos) {
+	if mem == nil || !mem.WriteUint32Le(proxywasm.Arg(a, 1), uint32(len(b))) || !mem.WriteUint32Le(proxywasm.Arg(a, 2), eos) {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
 	return proxywasm.StatusOK
@@ -556,7 +434,7 @@ func hostGetBufferStatus(_ context.Context, in *instance, mem api.Memory, a []ui
 // prepends; start 0 and size ≥ length replaces the whole body; start ≥
 // length appends; any other range is BAD_ARGUMENT.
 func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	t := arg(a, 0)
+	t := proxywasm.Arg(a, 0)
 	if t != proxywasm.BufferRequestBody && t != proxywasm.BufferResponseBody {
 		return proxywasm.StatusBadArgument
 	}
@@ -564,11 +442,11 @@ func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uin
 	if !ok {
 		return proxywasm.StatusNotFound
 	}
-	data, ok := read(mem, arg(a, 3), arg(a, 4))
+	data, ok := proxywasm.Read(mem, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
-	start, size, n := uint64(arg(a, 1)), uint64(arg(a, 2)), uint64(len(b))
+	start, size, n := uint64(proxywasm.Arg(a, 1)), uint64(proxywasm.Arg(a, 2)), uint64(len(b))
 	var out []byte
 	switch {
 	case start == 0 && size == 0: // prepend
@@ -606,13 +484,13 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 	if s == nil {
 		return proxywasm.StatusBadArgument
 	}
-	code := int(arg(a, 0))
+	code := int(proxywasm.Arg(a, 0))
 	if code < 200 || code > 599 {
 		return proxywasm.StatusBadArgument
 	}
-	_, ok1 := read(mem, arg(a, 1), arg(a, 2)) // details: not sent to the client
-	body, ok2 := read(mem, arg(a, 3), arg(a, 4))
-	hb, ok3 := read(mem, arg(a, 5), arg(a, 6))
+	_, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2)) // details: not sent to the client
+	body, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
+	hb, ok3 := proxywasm.Read(mem, proxywasm.Arg(a, 5), proxywasm.Arg(a, 6))
 	if !ok1 || !ok2 || !ok3 {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -639,13 +517,6 @@ func hostSendLocalResponse(_ context.Context, in *instance, mem api.Memory, a []
 	s.local = &filter.Response{Status: code, Header: h, Body: append([]byte{}, body...), Local: true}
 	s.wakeUp() // a held stream answered from another context
 	return proxywasm.StatusOK
-}
-
-func hostGetStatus(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	if mem == nil || !mem.WriteUint32Le(arg(a, 0), 0) {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	return in.give(ctx, mem, nil, arg(a, 1), arg(a, 2))
 }
 
 // putU64 is a little-endian u64, as numeric properties are returned.

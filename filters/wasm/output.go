@@ -63,3 +63,19 @@ func (in *instance) flushOutput(ctx context.Context) {
 		}
 	}
 }
+
+// guestLog sends a guest's line to the gateway log and, when the exchange
+// captures logs, to the exchange.
+func (in *instance) guestLog(ctx context.Context, level string, sl slog.Level, msg []byte) {
+	s := in.cur
+	if s != nil && s.capture != nil {
+		s.capture.logs = append(s.capture.logs, LogEntry{Level: level, Message: string(msg)})
+	}
+	if in.p.logger.Enabled(ctx, sl) {
+		if s != nil && s.x != nil {
+			in.p.logger.Log(ctx, sl, string(msg), "route", s.x.Route)
+		} else {
+			in.p.logger.Log(ctx, sl, string(msg))
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 // (properties.go there).
 
 func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	raw, ok := read(mem, arg(a, 0), arg(a, 1))
+	raw, ok := proxywasm.Read(mem, proxywasm.Arg(a, 0), proxywasm.Arg(a, 1))
 	if !ok {
 		return proxywasm.StatusInvalidMemoryAccess
 	}
@@ -34,12 +34,12 @@ func hostGetProperty(ctx context.Context, in *instance, mem api.Memory, a []uint
 	if st != proxywasm.StatusOK {
 		return st
 	}
-	return in.give(ctx, mem, v, arg(a, 2), arg(a, 3))
+	return in.give(ctx, mem, v, proxywasm.Arg(a, 2), proxywasm.Arg(a, 3))
 }
 
 func hostSetProperty(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	raw, ok1 := read(mem, arg(a, 0), arg(a, 1))
-	val, ok2 := read(mem, arg(a, 2), arg(a, 3))
+	raw, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 0), proxywasm.Arg(a, 1))
+	val, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 2), proxywasm.Arg(a, 3))
 	if !ok1 || !ok2 {
 		return proxywasm.StatusInvalidMemoryAccess
 	}

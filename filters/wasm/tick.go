@@ -33,7 +33,7 @@ func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64
 		return proxywasm.StatusOK // another instance ticks for the plugin
 	}
 	t.owner = in
-	period := time.Duration(arg(a, 0)) * time.Millisecond
+	period := time.Duration(proxywasm.Arg(a, 0)) * time.Millisecond
 	if period == t.period && t.stopc != nil {
 		return proxywasm.StatusOK
 	}

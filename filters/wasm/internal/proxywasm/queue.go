@@ -1,7 +1,10 @@
 package proxywasm
 
 import (
+	"context"
 	"sync"
+
+	"github.com/tetratelabs/wazero/api"
 )
 
 // Shared queues (proxy_register/resolve/enqueue/dequeue_shared_queue,
@@ -128,6 +131,71 @@ func (q *Queue[O]) Dequeue() ([]byte, Status) {
 	q.items = q.items[1:]
 	q.mu.Unlock()
 	return v, StatusOK
+}
+
+// queues are the process's queues, owned by the Host of the instance
+// whose root context registered them.
+var queues = NewQueues(func(h Host, id uint32) bool { return h.QueueReady(id) })
+
+// ForgetQueueOwners drops the owners gone tells (a closing plugin's
+// instances) from every queue.
+func ForgetQueueOwners(gone func(Host) bool) { queues.Forget(gone) }
+
+func hostRegisterQueue(_ context.Context, h Host, mem api.Memory, a []uint64) Status {
+	name, ok := Read(mem, Arg(a, 0), Arg(a, 1))
+	if !ok || mem == nil {
+		return StatusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(Arg(a, 2), 4); !ok {
+		return StatusInvalidMemoryAccess
+	}
+	id := queues.Register(h.VMID(), string(name), h)
+	mem.WriteUint32Le(Arg(a, 2), id)
+	return StatusOK
+}
+
+func hostResolveQueue(_ context.Context, h Host, mem api.Memory, a []uint64) Status {
+	vm, ok1 := Read(mem, Arg(a, 0), Arg(a, 1))
+	name, ok2 := Read(mem, Arg(a, 2), Arg(a, 3))
+	if !ok1 || !ok2 || mem == nil {
+		return StatusInvalidMemoryAccess
+	}
+	v := string(vm)
+	if v == "" {
+		v = h.VMID()
+	}
+	id, found := queues.Resolve(v, string(name))
+	if !found {
+		return StatusNotFound
+	}
+	if !mem.WriteUint32Le(Arg(a, 4), id) {
+		return StatusInvalidMemoryAccess
+	}
+	return StatusOK
+}
+
+func hostEnqueue(_ context.Context, _ Host, mem api.Memory, a []uint64) Status {
+	q := queues.ByID(Arg(a, 0))
+	if q == nil {
+		return StatusNotFound
+	}
+	v, ok := Read(mem, Arg(a, 1), Arg(a, 2))
+	if !ok {
+		return StatusInvalidMemoryAccess
+	}
+	return q.Enqueue(v)
+}
+
+func hostDequeue(ctx context.Context, h Host, mem api.Memory, a []uint64) Status {
+	q := queues.ByID(Arg(a, 0))
+	if q == nil {
+		return StatusNotFound
+	}
+	v, st := q.Dequeue()
+	if st != StatusOK {
+		return st
+	}
+	return Give(ctx, h, mem, v, Arg(a, 1), Arg(a, 2))
 }
 
 // drain makes the owed proxy_on_queue_ready calls, one at a time, each on

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/internal/stores"
 )
@@ -24,6 +25,41 @@ import (
 type SharedStore interface {
 	Get(key string) (value []byte, cas uint32, st Status)
 	Set(key string, value []byte, cas uint32) Status
+}
+
+func hostGetSharedData(ctx context.Context, h Host, mem api.Memory, a []uint64) Status {
+	key, ok := Read(mem, Arg(a, 0), Arg(a, 1))
+	if !ok || mem == nil {
+		return StatusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(Arg(a, 4), 4); !ok {
+		return StatusInvalidMemoryAccess
+	}
+	v, cas, st := h.Shared().Get(string(key))
+	if st != StatusOK {
+		return st
+	}
+	if st := Give(ctx, h, mem, v, Arg(a, 2), Arg(a, 3)); st != StatusOK {
+		return st
+	}
+	mem.WriteUint32Le(Arg(a, 4), cas)
+	return StatusOK
+}
+
+func hostSetSharedData(_ context.Context, h Host, mem api.Memory, a []uint64) Status {
+	key, ok1 := Read(mem, Arg(a, 0), Arg(a, 1))
+	val, ok2 := Read(mem, Arg(a, 2), Arg(a, 3))
+	if !ok1 || !ok2 {
+		return StatusInvalidMemoryAccess
+	}
+	if len(key) == 0 {
+		return StatusBadArgument
+	}
+	st := h.Shared().Set(string(key), val, Arg(a, 4))
+	if st == StatusInternalFailure {
+		h.Logger().Warn("proxy_set_shared_data failed: over limits.shared_data, or the store is unreachable", "key", string(key))
+	}
+	return st
 }
 
 // memStore is one vm id's in-process shared data.

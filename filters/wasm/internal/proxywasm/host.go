@@ -1,0 +1,165 @@
+package proxywasm
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
+)
+
+// Host is what the host functions here need from the gateway, for the
+// instance whose guest calls them. filters/wasm implements it on its
+// instance (a conversion: no allocation per call).
+type Host interface {
+	// Allocate asks the guest for size bytes (its malloc, else
+	// proxy_on_memory_allocate) from inside a host function.
+	Allocate(ctx context.Context, size uint32) (uint32, bool)
+	// Log sends a guest's line to the gateway log (and the running
+	// exchange's capture); Logger is the plugin's log.
+	Log(ctx context.Context, level string, l slog.Level, msg []byte)
+	Logger() *slog.Logger
+	VMID() string              // the plugin's vm id: shared data and queues are per vm id
+	Shared() SharedStore       // the vm id's shared data, as this plugin sees it
+	Metrics() *guestmetric.Set // the plugin's own metrics
+	// Broken reports an instance that failed: its queues never wake it
+	// again. QueueReady runs proxy_on_queue_ready(id) on the root context
+	// of the configuration in force, in the background; false if the
+	// plugin is closing.
+	Broken() bool
+	QueueReady(id uint32) bool
+}
+
+// Func is one host function: its Wasm signature and implementation.
+// Implementations read their i32 arguments from a and return the status;
+// every guest pointer is checked before use.
+type Func struct {
+	Params  string // one letter per parameter: i for i32, I for i64
+	Results string // "" or "i"
+	Fn      func(ctx context.Context, h Host, mem api.Memory, a []uint64) Status
+}
+
+// Funcs are the host functions (module env) implemented here, on Host;
+// filters/wasm adds those that still reach its instance directly.
+var Funcs = map[string]Func{
+	"proxy_log":                          {"iii", "i", hostLog},
+	"proxy_get_log_level":                {"i", "i", hostGetLogLevel},
+	"proxy_get_current_time_nanoseconds": {"i", "i", hostCurrentTime},
+	"proxy_close_stream":                 {"i", "i", hostOK},
+	"proxy_get_status":                   {"iii", "i", hostGetStatus},
+	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
+	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},
+	"proxy_register_shared_queue":        {"iii", "i", hostRegisterQueue},
+	"proxy_resolve_shared_queue":         {"iiiii", "i", hostResolveQueue},
+	"proxy_enqueue_shared_queue":         {"iii", "i", hostEnqueue},
+	"proxy_dequeue_shared_queue":         {"iii", "i", hostDequeue},
+	"proxy_define_metric":                {"iiii", "i", hostDefineMetric},
+	"proxy_increment_metric":             {"iI", "i", hostIncrementMetric},
+	"proxy_record_metric":                {"iI", "i", hostRecordMetric},
+	"proxy_get_metric":                   {"ii", "i", hostGetMetric},
+	// Left UNIMPLEMENTED (README): gRPC callouts and streams, L4 stream
+	// callbacks' buffers, foreign functions.
+	"proxy_grpc_call":             {"iiiiiiiiiiii", "i", hostUnimplemented},
+	"proxy_call_foreign_function": {"iiiiii", "i", hostUnimplemented},
+}
+
+func hostOK(context.Context, Host, api.Memory, []uint64) Status { return StatusOK }
+
+func hostUnimplemented(context.Context, Host, api.Memory, []uint64) Status {
+	return StatusUnimplemented
+}
+
+// Arg is the i32 argument i.
+func Arg(a []uint64, i int) uint32 { return uint32(a[i]) }
+
+// Read returns guest memory [ptr, ptr+size), or false if out of range.
+// The slice aliases guest memory: copy what must outlive the call.
+func Read(mem api.Memory, ptr, size uint32) ([]byte, bool) {
+	if mem == nil {
+		return nil, false
+	}
+	if size == 0 {
+		return nil, true
+	}
+	return mem.Read(ptr, size)
+}
+
+// Give copies data into memory the guest allocates and writes its address
+// and size to the guest's return pointers.
+func Give(ctx context.Context, h Host, mem api.Memory, data []byte, retPtr, retSize uint32) Status {
+	if mem == nil {
+		return StatusInvalidMemoryAccess
+	}
+	// Check the return slots before allocating, so a bad pointer costs nothing.
+	if _, ok := mem.Read(retPtr, 4); !ok {
+		return StatusInvalidMemoryAccess
+	}
+	if _, ok := mem.Read(retSize, 4); !ok {
+		return StatusInvalidMemoryAccess
+	}
+	var ptr uint32
+	if len(data) > 0 {
+		p, ok := h.Allocate(ctx, uint32(len(data)))
+		if !ok {
+			return StatusInvalidMemoryAccess
+		}
+		if !mem.Write(p, data) {
+			return StatusInvalidMemoryAccess
+		}
+		ptr = p
+	}
+	if !mem.WriteUint32Le(retPtr, ptr) || !mem.WriteUint32Le(retSize, uint32(len(data))) {
+		return StatusInvalidMemoryAccess
+	}
+	return StatusOK
+}
+
+var slogLevels = [...]slog.Level{
+	LogTrace: slog.LevelDebug - 4, LogDebug: slog.LevelDebug, LogInfo: slog.LevelInfo,
+	LogWarn: slog.LevelWarn, LogError: slog.LevelError, LogCritical: slog.LevelError + 4,
+}
+
+var levelNames = [...]string{"trace", "debug", "info", "warn", "error", "critical"}
+
+func hostLog(ctx context.Context, h Host, mem api.Memory, a []uint64) Status {
+	level := Arg(a, 0)
+	if level > LogCritical {
+		return StatusBadArgument
+	}
+	msg, ok := Read(mem, Arg(a, 1), Arg(a, 2))
+	if !ok {
+		return StatusInvalidMemoryAccess
+	}
+	h.Log(ctx, levelNames[level], slogLevels[level], msg)
+	return StatusOK
+}
+
+func hostGetLogLevel(ctx context.Context, h Host, mem api.Memory, a []uint64) Status {
+	level := uint32(LogCritical)
+	for l := LogTrace; l <= LogCritical; l++ {
+		if h.Logger().Enabled(ctx, slogLevels[l]) {
+			level = uint32(l)
+			break
+		}
+	}
+	if mem == nil || !mem.WriteUint32Le(Arg(a, 0), level) {
+		return StatusInvalidMemoryAccess
+	}
+	return StatusOK
+}
+
+func hostCurrentTime(_ context.Context, _ Host, mem api.Memory, a []uint64) Status {
+	if mem == nil || !mem.WriteUint64Le(Arg(a, 0), uint64(time.Now().UnixNano())) {
+		return StatusInvalidMemoryAccess
+	}
+	return StatusOK
+}
+
+func hostGetStatus(ctx context.Context, h Host, mem api.Memory, a []uint64) Status {
+	if mem == nil || !mem.WriteUint32Le(Arg(a, 0), 0) {
+		return StatusInvalidMemoryAccess
+	}
+	return Give(ctx, h, mem, nil, Arg(a, 1), Arg(a, 2))
+}

@@ -1,0 +1,73 @@
+package wasm
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
+)
+
+// The glue of the Proxy-Wasm ABI (internal/proxywasm): proxywasm.Host on
+// an instance, and the host functions of internal/proxywasm in this
+// package's host-function form.
+
+// pwHost is an instance as internal/proxywasm's host functions see it
+// (proxywasm.Host): a conversion, so finding it costs no allocation.
+type pwHost instance
+
+// abiFunc adapts a host function of internal/proxywasm to the instance.
+func abiFunc(f proxywasm.Func) hostFunc {
+	fn := f.Fn
+	return hostFunc{f.Params, f.Results, func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
+		return fn(ctx, (*pwHost)(in), mem, a)
+	}}
+}
+
+// give copies data into memory the guest allocates (proxywasm.Give).
+func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) proxywasm.Status {
+	return proxywasm.Give(ctx, (*pwHost)(in), mem, data, retPtr, retSize)
+}
+
+func (h *pwHost) Allocate(ctx context.Context, size uint32) (uint32, bool) {
+	return (*instance)(h).allocate(ctx, size)
+}
+
+func (h *pwHost) Log(ctx context.Context, level string, l slog.Level, msg []byte) {
+	(*instance)(h).guestLog(ctx, level, l, msg)
+}
+
+func (h *pwHost) Logger() *slog.Logger          { return h.p.logger }
+func (h *pwHost) VMID() string                  { return h.p.opts.VMID }
+func (h *pwHost) Shared() proxywasm.SharedStore { return h.p.host.shared }
+func (h *pwHost) Metrics() *guestmetric.Set     { return h.p.host.metrics }
+
+// QueueReady implements proxywasm.Host: proxy_on_queue_ready on the
+// instance's newest root context (the configuration in force); false if
+// the plugin is closing.
+func (h *pwHost) QueueReady(id uint32) bool {
+	owner := (*instance)(h)
+	p := owner.p
+	if !p.host.enter() {
+		return false
+	}
+	p.onRoot(owner, func() error {
+		r := owner.newestRoot() // the configuration in force
+		if r == nil {
+			return nil
+		}
+		owner.root = r
+		_, err := owner.call(proxywasm.OnQueueReady, uint64(r.id), uint64(id))
+		return err
+	})
+	p.host.exit()
+	return true
+}
+
+// unregisterQueues forgets a closing plugin's instances as queue owners.
+func unregisterQueues(p *Plugin) {
+	proxywasm.ForgetQueueOwners(func(h proxywasm.Host) bool { return (*instance)(h.(*pwHost)).p == p })
+}
