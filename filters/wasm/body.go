@@ -66,8 +66,8 @@ var holdTimeoutsMetric = filter.Metric{Name: "wasmgate.wasm.hold_timeouts", Unit
 
 // bodyState is a stream's body callback in progress, and its hold.
 type bodyState struct {
-	cur   *filter.Body // the body being delivered (buffer 0 or 1), nil outside its callback
-	dir   phase        // which body cur is
+	cur   *filter.Body    // the body being delivered (buffer 0 or 1), nil outside its callback
+	dir   proxywasm.Phase // which body cur is
 	wake  chan struct{}
 	held  bool
 	edits bool // cur was edited by proxy_set_buffer_bytes in this callback
@@ -94,15 +94,15 @@ func (p *Plugin) streamsBody() (request, response bool) {
 
 // OnRequestBody passes one chunk of the request body to the guest.
 func (f *Filter) OnRequestBody(x *filter.Exchange, b *filter.Body) (filter.BodyAction, *filter.Response) {
-	return f.onBody(x, b, phaseRequest)
+	return f.onBody(x, b, proxywasm.PhaseRequest)
 }
 
 // OnResponseBody passes one chunk of the response body to the guest.
 func (f *Filter) OnResponseBody(x *filter.Exchange, b *filter.Body) (filter.BodyAction, *filter.Response) {
-	return f.onBody(x, b, phaseResponse)
+	return f.onBody(x, b, proxywasm.PhaseResponse)
 }
 
-func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.BodyAction, *filter.Response) {
+func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir proxywasm.Phase) (filter.BodyAction, *filter.Response) {
 	s, _ := x.Value(f).(*stream)
 	if s == nil || s.failed || !s.started || s.local != nil {
 		return filter.BodyContinue, nil // failed open, or answered already
@@ -111,7 +111,7 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir phase) (filter.B
 		return f.hwOnResponseBody(s, b) // http-wasm streams only responses
 	}
 	cb, name := callback(proxywasm.OnRequestBody), "request body"
-	if dir == phaseResponse {
+	if dir == proxywasm.PhaseResponse {
 		cb, name = proxywasm.OnResponseBody, "response body"
 	}
 	in := s.in
@@ -201,7 +201,7 @@ func (in *instance) hold(s *stream) error {
 			return err
 		}
 		if c := s.capture; c != nil && (s.host.resumed || s.local != nil) {
-			c.paused[min(int(s.phase), 1)] = "" // resumed after all
+			c.paused[min(int(s.pw.Phase), 1)] = "" // resumed after all
 		}
 		if c != nil {
 			for i, pc := range s.host.pending {

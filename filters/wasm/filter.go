@@ -89,7 +89,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 	}
 	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
 		var act uint64
-		s.body.cur, s.body.dir = &filter.Body{Buf: body, End: true}, phaseRequest
+		s.body.cur, s.body.dir = &filter.Body{Buf: body, End: true}, proxywasm.PhaseRequest
 		act, err = in.callAwait(s, proxywasm.OnRequestBody, uint64(s.id), uint64(len(body)), 1)
 		err = in.pausedAfter(s, act, err)
 		x.RequestBody, s.body.cur = s.body.cur.Buf, nil
@@ -126,7 +126,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	}
 	in := s.in
 	resp := x.Response
-	s.phase = phaseResponse
+	s.pw.Phase = proxywasm.PhaseResponse
 	eos := len(resp.Body) == 0 && (resp.Local || f.p.opts.ResponseBody || !bodyAllowed(x.Request, resp))
 	before := s.local
 
@@ -137,7 +137,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 		err = in.pausedAfter(s, act, err)
 	}
 	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
-		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, phaseResponse
+		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, proxywasm.PhaseResponse
 		act, err = in.callAwait(s, proxywasm.OnResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
 		err = in.pausedAfter(s, act, err)
 		resp.Body, s.body.cur = s.body.cur.Buf, nil
@@ -174,7 +174,7 @@ func (f *Filter) OnDone(x *filter.Exchange) {
 			if f.metrics != nil {
 				t0 = time.Now()
 			}
-			s.phase = phaseDone
+			s.pw.Phase = proxywasm.PhaseDone
 			in.mu.Lock()
 			in.cur = s
 			id := uint64(s.id)

@@ -50,8 +50,6 @@ var envFuncs = func() map[string]hostFunc {
 		"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
 		"proxy_done":                         {"", "i", hostDone},
 		"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
-		"proxy_get_property":                 {"iiii", "i", hostGetProperty},
-		"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 		"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
 		"proxy_http_call":                    {"iiiiiiiiii", "i", hostHTTPCall},
 	}
@@ -118,7 +116,7 @@ func (in *instance) headerMap(mapType uint32) (headerMap, proxywasm.Status) {
 	}
 	switch mapType {
 	case proxywasm.MapRequestHeaders:
-		return headerMap{s: s, request: true, h: s.request().Header, writable: s.phase == phaseRequest}, proxywasm.StatusOK
+		return headerMap{s: s, request: true, h: s.request().Header, writable: s.pw.Phase == proxywasm.PhaseRequest}, proxywasm.StatusOK
 	case proxywasm.MapResponseHeaders:
 		resp := s.response()
 		if resp == nil {
@@ -127,7 +125,7 @@ func (in *instance) headerMap(mapType uint32) (headerMap, proxywasm.Status) {
 		if resp.Header == nil {
 			resp.Header = http.Header{}
 		}
-		return headerMap{s: s, h: resp.Header, writable: s.phase == phaseResponse}, proxywasm.StatusOK
+		return headerMap{s: s, h: resp.Header, writable: s.pw.Phase == proxywasm.PhaseResponse}, proxywasm.StatusOK
 	case proxywasm.MapRequestTrailers, proxywasm.MapResponseTrailers:
 		return headerMap{}, proxywasm.StatusNotFound
 	default:
@@ -377,12 +375,12 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 	}
 	// The body a body callback is being given, or the held stream's
 	// (body.go); with `bodies:`, the whole body through its phase.
-	if b := s.body.cur; b != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == phaseRequest) && t <= proxywasm.BufferResponseBody {
+	if b := s.body.cur; b != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == proxywasm.PhaseRequest) && t <= proxywasm.BufferResponseBody {
 		return b.Buf, true
 	}
 	switch t {
 	case proxywasm.BufferRequestBody:
-		if !in.p.opts.RequestBody || s.phase != phaseRequest {
+		if !in.p.opts.RequestBody || s.pw.Phase != proxywasm.PhaseRequest {
 			return nil, false
 		}
 		return s.x.RequestBody, true
@@ -462,7 +460,7 @@ func hostSetBufferBytes(_ context.Context, in *instance, mem api.Memory, a []uin
 		return proxywasm.StatusBadArgument
 	}
 	s := in.cur
-	if bc := s.body.cur; bc != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == phaseRequest) {
+	if bc := s.body.cur; bc != nil && (t == proxywasm.BufferRequestBody) == (s.body.dir == proxywasm.PhaseRequest) {
 		bc.Buf = out // the chain forwards it (core/filter/stream.go)
 		return proxywasm.StatusOK
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
@@ -40,6 +41,15 @@ func (h *pwHost) Log(ctx context.Context, level string, l slog.Level, msg []byte
 	(*instance)(h).guestLog(ctx, level, l, msg)
 }
 
+func (h *pwHost) Current() (*filter.Exchange, *proxywasm.Stream) {
+	if s := h.cur; s != nil {
+		return s.x, &s.pw
+	}
+	return nil, nil
+}
+
+func (h *pwHost) PluginName() string            { return h.p.name }
+func (h *pwHost) RootID() string                { return h.p.opts.RootID }
 func (h *pwHost) Logger() *slog.Logger          { return h.p.logger }
 func (h *pwHost) VMID() string                  { return h.p.opts.VMID }
 func (h *pwHost) Shared() proxywasm.SharedStore { return h.p.host.shared }

@@ -45,7 +45,7 @@ func (m headerMap) edited(key string) {
 // route is chosen again before forwarding. Outside a stream (the root
 // context) there is no route, and Envoy answers OK there too.
 func hostClearRouteCache(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
-	if s := in.cur; s != nil && s.x != nil && s.phase == phaseRequest {
+	if s := in.cur; s != nil && s.x != nil && s.pw.Phase == proxywasm.PhaseRequest {
 		s.x.ClearRouteCache()
 	}
 	return proxywasm.StatusOK

@@ -5,34 +5,27 @@ import (
 	"sync"
 
 	"github.com/wasmgate/wasmgate/core/filter"
+
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // stream is one exchange as the plugin sees it: a Proxy-Wasm stream context
 // pinned to one instance for its whole life.
 type stream struct {
-	f     *Filter
-	in    *instance
-	id    uint32
-	x     *filter.Exchange
-	phase phase
+	f  *Filter
+	in *instance
+	id uint32
+	x  *filter.Exchange
+	pw proxywasm.Stream // the phase, set properties (internal/proxywasm)
 
 	local   *filter.Response // set by proxy_send_local_response
 	failed  bool             // the plugin failed; no more callbacks
 	kind    string           // why it failed, as metrics label it (fail)
 	started bool             // proxy_on_context_create ran
-	props   map[string][]byte
-	capture *capture   // Plugin.Exchange only: logs and failure
-	host    streamHost // callouts, http-wasm state (hoststate.go)
-	body    bodyState  // the body being streamed, the hold (body.go)
+	capture *capture         // Plugin.Exchange only: logs and failure
+	host    streamHost       // callouts, http-wasm state (hoststate.go)
+	body    bodyState        // the body being streamed, the hold (body.go)
 }
-
-type phase uint8
-
-const (
-	phaseRequest phase = iota
-	phaseResponse
-	phaseDone
-)
 
 // LogEntry is one line a guest logged during an exchange.
 type LogEntry struct {
@@ -44,9 +37,9 @@ var streams = sync.Pool{New: func() any { return new(stream) }}
 
 func (s *stream) reset() {
 	s.host.cancel() // callouts dispatched from done/log, or left by a failure
-	clear(s.props)
-	props := s.props
-	*s = stream{props: props}
+	pw := s.pw
+	pw.Reset()
+	*s = stream{pw: pw}
 }
 
 // request returns the exchange's request.
@@ -54,7 +47,7 @@ func (s *stream) request() *http.Request { return s.x.Request }
 
 // response returns the response of the response phase, or nil.
 func (s *stream) response() *filter.Response {
-	if s.phase < phaseResponse {
+	if s.pw.Phase < proxywasm.PhaseResponse {
 		return nil
 	}
 	return s.x.Response

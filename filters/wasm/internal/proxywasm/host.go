@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
 )
 
@@ -14,6 +15,11 @@ import (
 // instance whose guest calls them. filters/wasm implements it on its
 // instance (a conversion: no allocation per call).
 type Host interface {
+	// Current returns the exchange whose callback runs and its Proxy-Wasm
+	// state; nil, nil in a root context.
+	Current() (*filter.Exchange, *Stream)
+	PluginName() string // the plugin's name (plugin_name)
+	RootID() string     // the root id the config gives (plugin_root_id)
 	// Allocate asks the guest for size bytes (its malloc, else
 	// proxy_on_memory_allocate) from inside a host function.
 	Allocate(ctx context.Context, size uint32) (uint32, bool)
@@ -49,6 +55,8 @@ var Funcs = map[string]Func{
 	"proxy_get_current_time_nanoseconds": {"i", "i", hostCurrentTime},
 	"proxy_close_stream":                 {"i", "i", hostOK},
 	"proxy_get_status":                   {"iii", "i", hostGetStatus},
+	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
+	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
 	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},
 	"proxy_register_shared_queue":        {"iii", "i", hostRegisterQueue},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmgate/wasmgate/core/filter"
 	"github.com/wasmgate/wasmgate/filters/wasm/guestmetric"
 )
 
@@ -33,12 +34,15 @@ func (h *fakeHost) Log(_ context.Context, level string, _ slog.Level, msg []byte
 	h.logs = append(h.logs, level+":"+string(msg))
 }
 
-func (h *fakeHost) Logger() *slog.Logger      { return slog.New(slog.DiscardHandler) }
-func (h *fakeHost) VMID() string              { return h.vm }
-func (h *fakeHost) Shared() SharedStore       { return h.shared }
-func (h *fakeHost) Metrics() *guestmetric.Set { return h.metrics }
-func (h *fakeHost) Broken() bool              { return false }
-func (h *fakeHost) QueueReady(id uint32) bool { h.ready <- id; return true }
+func (h *fakeHost) Current() (*filter.Exchange, *Stream) { return nil, nil }
+func (h *fakeHost) PluginName() string                   { return "plugin" }
+func (h *fakeHost) RootID() string                       { return "" }
+func (h *fakeHost) Logger() *slog.Logger                 { return slog.New(slog.DiscardHandler) }
+func (h *fakeHost) VMID() string                         { return h.vm }
+func (h *fakeHost) Shared() SharedStore                  { return h.shared }
+func (h *fakeHost) Metrics() *guestmetric.Set            { return h.metrics }
+func (h *fakeHost) Broken() bool                         { return false }
+func (h *fakeHost) QueueReady(id uint32) bool            { h.ready <- id; return true }
 
 // fakeMem is a guest memory of 512 bytes.
 type fakeMem struct {
