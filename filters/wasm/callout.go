@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +57,8 @@ type callout struct {
 	ready  chan *callout // the owner's ready channel (not read through owner: streams are reused)
 	cancel context.CancelFunc
 
-	status  int
-	header  http.Header
-	body    []byte
-	trailer http.Header
-	err     error // timeout, refused, transport error: delivered as 0 headers
+	resp proxywasm.CallResponse
+	err  error // timeout, refused, transport error: delivered as 0 headers
 }
 
 var errCalloutCap = errors.New("the exchange has too many callouts in flight")
@@ -216,7 +212,7 @@ func (c *callout) run(ctx context.Context, p *Plugin, caller Caller, req *http.R
 	case int64(len(body)) > p.opts.MaxBody:
 		c.err = fmt.Errorf("callout response body over limits.max_body (%d bytes)", p.opts.MaxBody)
 	default:
-		c.status, c.header, c.body, c.trailer = resp.StatusCode, resp.Header, body, resp.Trailer
+		c.resp = proxywasm.CallResponse{Status: resp.StatusCode, Header: resp.Header, Body: body, Trailer: resp.Trailer}
 	}
 }
 
@@ -315,7 +311,7 @@ func (in *instance) deliver(c *callout) error {
 	}
 	var nh, nb, nt int
 	if c.err == nil {
-		nh, nb, nt = countHeaders(c.header)+1, len(c.body), countHeaders(c.trailer)
+		nh, nb, nt = countHeaders(c.resp.Header)+1, len(c.resp.Body), countHeaders(c.resp.Trailer)
 	}
 	if !in.hasRoot(c.root) {
 		return nil // its configuration was retired meanwhile (roots.go)
@@ -357,26 +353,9 @@ func (f *Filter) calloutFailure(s *stream) (*filter.Response, bool) {
 	return &r, true
 }
 
-// calloutMap is the callout response being delivered, as a header map.
-func (in *instance) calloutMap(mapType uint32) (headerMap, proxywasm.Status) {
-	c := in.host.delivering
-	if c == nil || c.err != nil {
-		return headerMap{}, proxywasm.StatusNotFound
-	}
-	if mapType == proxywasm.MapCallTrailers {
-		if c.trailer == nil {
-			c.trailer = http.Header{}
-		}
-		return headerMap{h: c.trailer, call: c, trailers: true}, proxywasm.StatusOK
-	}
-	return headerMap{h: c.header, call: c}, proxywasm.StatusOK
-}
-
 func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
 	if s := in.cur; s != nil {
 		s.resume()
 	}
 	return proxywasm.StatusOK
 }
-
-func callStatus(c *callout) string { return strconv.Itoa(c.status) }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
@@ -33,13 +32,6 @@ type hostFunc struct {
 // answer UNIMPLEMENTED.
 var envFuncs = func() map[string]hostFunc {
 	m := map[string]hostFunc{
-		"proxy_get_header_map_pairs":         {"iii", "i", hostGetMapPairs},
-		"proxy_set_header_map_pairs":         {"iii", "i", hostSetMapPairs},
-		"proxy_get_header_map_value":         {"iiiii", "i", hostGetMapValue},
-		"proxy_add_header_map_value":         {"iiiii", "i", hostAddMapValue},
-		"proxy_replace_header_map_value":     {"iiiii", "i", hostReplaceMapValue},
-		"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
-		"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
 		"proxy_get_buffer_bytes":             {"iiiii", "i", hostGetBufferBytes},
 		"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
 		"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
@@ -47,7 +39,6 @@ var envFuncs = func() map[string]hostFunc {
 		"proxy_continue_stream":              {"i", "i", hostContinueStream},
 		"proxy_continue_request":             {"", "i", hostContinueStream},
 		"proxy_continue_response":            {"", "i", hostContinueStream},
-		"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
 		"proxy_done":                         {"", "i", hostDone},
 		"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
 		"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
@@ -96,263 +87,6 @@ func hostSetEffectiveContext(_ context.Context, in *instance, _ api.Memory, a []
 	return proxywasm.StatusBadArgument
 }
 
-// headerMap is the map a map type names for the current callback, or nil.
-type headerMap struct {
-	s        *stream
-	request  bool
-	h        http.Header
-	writable bool
-	call     *callout // a callout response (map types 6 and 7), read-only
-	trailers bool
-}
-
-func (in *instance) headerMap(mapType uint32) (headerMap, proxywasm.Status) {
-	if mapType == proxywasm.MapCallHeaders || mapType == proxywasm.MapCallTrailers {
-		return in.calloutMap(mapType)
-	}
-	s := in.cur
-	if s == nil {
-		return headerMap{}, proxywasm.StatusNotFound // the root context has no stream
-	}
-	switch mapType {
-	case proxywasm.MapRequestHeaders:
-		return headerMap{s: s, request: true, h: s.request().Header, writable: s.pw.Phase == proxywasm.PhaseRequest}, proxywasm.StatusOK
-	case proxywasm.MapResponseHeaders:
-		resp := s.response()
-		if resp == nil {
-			return headerMap{}, proxywasm.StatusNotFound
-		}
-		if resp.Header == nil {
-			resp.Header = http.Header{}
-		}
-		return headerMap{s: s, h: resp.Header, writable: s.pw.Phase == proxywasm.PhaseResponse}, proxywasm.StatusOK
-	case proxywasm.MapRequestTrailers, proxywasm.MapResponseTrailers:
-		return headerMap{}, proxywasm.StatusNotFound
-	default:
-		return headerMap{}, proxywasm.StatusBadArgument
-	}
-}
-
-func (m headerMap) pairs(dst []proxywasm.Pair) []proxywasm.Pair {
-	return proxywasm.HeaderPairs(m.pseudo(dst), m.h)
-}
-
-func (m headerMap) pseudo(dst []proxywasm.Pair) []proxywasm.Pair {
-	if m.trailers {
-		return dst
-	}
-	if m.call != nil {
-		return append(dst, proxywasm.Pair{K: ":status", V: callStatus(m.call)})
-	}
-	if m.request {
-		return proxywasm.RequestPseudo(dst, m.s.request())
-	}
-	return append(dst, proxywasm.Pair{K: ":status", V: strconv.Itoa(m.s.response().Status)})
-}
-
-func (m headerMap) get(key string) (string, bool) {
-	if strings.HasPrefix(key, ":") {
-		var buf [4]proxywasm.Pair
-		for _, p := range m.pseudo(buf[:0]) {
-			if p.K == key {
-				return p.V, true
-			}
-		}
-		return "", false
-	}
-	vv := m.h[http.CanonicalHeaderKey(key)]
-	switch len(vv) {
-	case 0:
-		return "", false
-	case 1:
-		return vv[0], true
-	default:
-		return strings.Join(vv, ","), true
-	}
-}
-
-// setPseudo replaces a pseudo-header: :path, :method, :authority on
-// requests, :status on responses.
-func (m headerMap) setPseudo(key, value string) proxywasm.Status {
-	if m.request {
-		r := m.s.request()
-		switch key {
-		case ":path":
-			if !strings.HasPrefix(value, "/") {
-				return proxywasm.StatusBadArgument
-			}
-			path, query, _ := strings.Cut(value, "?")
-			r.URL.Path, r.URL.RawPath, r.URL.RawQuery = path, "", query
-			if u, err := r.URL.Parse(value); err == nil {
-				r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
-			}
-		case ":method":
-			if value == "" || strings.ContainsAny(value, " \t\r\n") {
-				return proxywasm.StatusBadArgument
-			}
-			r.Method = value
-		case ":authority":
-			r.Host = value
-		default:
-			return proxywasm.StatusBadArgument
-		}
-		return proxywasm.StatusOK
-	}
-	if key != ":status" {
-		return proxywasm.StatusBadArgument
-	}
-	code := 0
-	for _, c := range []byte(value) {
-		if c < '0' || c > '9' || code > 999 {
-			return proxywasm.StatusBadArgument
-		}
-		code = code*10 + int(c-'0')
-	}
-	if code < 100 || code > 599 {
-		return proxywasm.StatusBadArgument
-	}
-	m.s.response().Status = code
-	return proxywasm.StatusOK
-}
-
-func hostGetMapPairs(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
-	return in.give(ctx, mem, in.scr, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
-}
-
-func hostGetMapSize(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	in.scr = proxywasm.AppendMap(in.scr[:0], m.pairs(nil))
-	if mem == nil || !mem.WriteUint32Le(proxywasm.Arg(a, 1), uint32(len(in.scr))) {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	return proxywasm.StatusOK
-}
-
-func hostSetMapPairs(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	if !m.writable {
-		return proxywasm.StatusBadArgument
-	}
-	b, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
-	if !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	pairs, ok := proxywasm.ParseMap(b)
-	if !ok {
-		return proxywasm.StatusBadArgument
-	}
-	for _, p := range pairs {
-		if !strings.HasPrefix(p.K, ":") && !wasmrt.ValidHeader(p.K, p.V) {
-			return proxywasm.StatusBadArgument
-		}
-	}
-	clear(m.h)
-	m.edited(":") // every header may have changed
-	for _, p := range pairs {
-		if strings.HasPrefix(p.K, ":") {
-			if st := m.setPseudo(p.K, p.V); st != proxywasm.StatusOK && p.K != ":scheme" {
-				return st
-			}
-			continue
-		}
-		m.h.Add(p.K, p.V)
-	}
-	return proxywasm.StatusOK
-}
-
-func hostGetMapValue(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	key, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
-	if !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	v, found := m.get(string(key))
-	if !found {
-		return proxywasm.StatusNotFound
-	}
-	in.scr = append(in.scr[:0], v...)
-	return in.give(ctx, mem, in.scr, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
-}
-
-// mapKV reads the key and value arguments of add and replace.
-func (in *instance) mapKV(mem api.Memory, a []uint64) (m headerMap, k, v string, st proxywasm.Status) {
-	m, st = in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return
-	}
-	kb, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
-	vb, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 3), proxywasm.Arg(a, 4))
-	if !ok1 || !ok2 {
-		return m, "", "", proxywasm.StatusInvalidMemoryAccess
-	}
-	if !m.writable {
-		return m, "", "", proxywasm.StatusBadArgument
-	}
-	k, v = string(kb), string(vb)
-	if !strings.HasPrefix(k, ":") && !wasmrt.ValidHeader(k, v) {
-		return m, "", "", proxywasm.StatusBadArgument
-	}
-	return m, k, v, proxywasm.StatusOK
-}
-
-func hostAddMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, k, v, st := in.mapKV(mem, a)
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	m.edited(k)
-	if strings.HasPrefix(k, ":") {
-		return m.setPseudo(k, v)
-	}
-	ck := http.CanonicalHeaderKey(k)
-	m.h[ck] = append(m.h[ck], v)
-	return proxywasm.StatusOK
-}
-
-func hostReplaceMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, k, v, st := in.mapKV(mem, a)
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	m.edited(k)
-	if strings.HasPrefix(k, ":") {
-		return m.setPseudo(k, v)
-	}
-	m.h[http.CanonicalHeaderKey(k)] = []string{v}
-	return proxywasm.StatusOK
-}
-
-func hostRemoveMapValue(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	m, st := in.headerMap(proxywasm.Arg(a, 0))
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	key, ok := proxywasm.Read(mem, proxywasm.Arg(a, 1), proxywasm.Arg(a, 2))
-	if !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	if !m.writable || bytes.HasPrefix(key, []byte(":")) {
-		return proxywasm.StatusBadArgument
-	}
-	m.edited(string(key))
-	delete(m.h, http.CanonicalHeaderKey(string(key)))
-	return proxywasm.StatusOK
-}
-
 // buffer returns the bytes of a buffer type, and whether it exists now.
 func (in *instance) buffer(t uint32) ([]byte, bool) {
 	switch t {
@@ -365,7 +99,7 @@ func (in *instance) buffer(t uint32) ([]byte, bool) {
 		return in.p.opts.VMConfig, true
 	case proxywasm.BufferCallResponse:
 		if c := in.host.delivering; c != nil && c.err == nil {
-			return c.body, true
+			return c.resp.Body, true
 		}
 		return nil, false
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/wasmgate/wasmgate/core/filter"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/httpwasm"
+	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
 // The glue of the http-wasm ABI (internal/httpwasm): which ABI a module
@@ -154,8 +155,13 @@ func (h *hwHost) Current() (*filter.Exchange, *httpwasm.Stream) {
 	return nil, nil
 }
 
-func (h *hwHost) Supported() uint32            { return h.cur.f.hwSupported() }
-func (h *hwHost) RequestEdited(key string)     { requestEdited(h.cur, key) }
+func (h *hwHost) Supported() uint32 { return h.cur.f.hwSupported() }
+func (h *hwHost) RequestEdited(key string) {
+	if s := h.cur; s != nil {
+		proxywasm.RequestEdited(s.x, key)
+	}
+}
+
 func (h *hwHost) InitFeatures() *atomic.Uint32 { return h.p.hwInit() }
 func (h *hwHost) Config() []byte               { return h.p.opts.Config }
 func (h *hwHost) MaxBody() int64               { return h.p.opts.MaxBody }

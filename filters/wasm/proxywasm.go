@@ -48,6 +48,16 @@ func (h *pwHost) Current() (*filter.Exchange, *proxywasm.Stream) {
 	return nil, nil
 }
 
+// Delivering is the callout response being delivered, unless it failed.
+func (h *pwHost) Delivering() *proxywasm.CallResponse {
+	if c := h.host.delivering; c != nil && c.err == nil {
+		return &c.resp
+	}
+	return nil
+}
+
+func (h *pwHost) Scratch() *[]byte { return &h.scr }
+
 func (h *pwHost) PluginName() string            { return h.p.name }
 func (h *pwHost) RootID() string                { return h.p.opts.RootID }
 func (h *pwHost) Logger() *slog.Logger          { return h.p.logger }

@@ -3,6 +3,7 @@ package proxywasm
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -18,6 +19,11 @@ type Host interface {
 	// Current returns the exchange whose callback runs and its Proxy-Wasm
 	// state; nil, nil in a root context.
 	Current() (*filter.Exchange, *Stream)
+	// Delivering is the callout response proxy_on_http_call_response is
+	// reading (map types 6 and 7); nil outside it, or if the callout failed.
+	Delivering() *CallResponse
+	// Scratch is the instance's buffer for serializing maps and values.
+	Scratch() *[]byte
 	PluginName() string // the plugin's name (plugin_name)
 	RootID() string     // the root id the config gives (plugin_root_id)
 	// Allocate asks the guest for size bytes (its malloc, else
@@ -38,6 +44,13 @@ type Host interface {
 	QueueReady(id uint32) bool
 }
 
+// CallResponse is a callout's response (proxy_http_call).
+type CallResponse struct {
+	Status          int
+	Header, Trailer http.Header
+	Body            []byte
+}
+
 // Func is one host function: its Wasm signature and implementation.
 // Implementations read their i32 arguments from a and return the status;
 // every guest pointer is checked before use.
@@ -56,6 +69,14 @@ var Funcs = map[string]Func{
 	"proxy_close_stream":                 {"i", "i", hostOK},
 	"proxy_get_status":                   {"iii", "i", hostGetStatus},
 	"proxy_get_property":                 {"iiii", "i", hostGetProperty},
+	"proxy_get_header_map_pairs":         {"iii", "i", hostGetMapPairs},
+	"proxy_set_header_map_pairs":         {"iii", "i", hostSetMapPairs},
+	"proxy_get_header_map_value":         {"iiiii", "i", hostGetMapValue},
+	"proxy_add_header_map_value":         {"iiiii", "i", hostAddMapValue},
+	"proxy_replace_header_map_value":     {"iiiii", "i", hostReplaceMapValue},
+	"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
+	"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
+	"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
 	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
 	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},

@@ -35,6 +35,8 @@ func (h *fakeHost) Log(_ context.Context, level string, _ slog.Level, msg []byte
 }
 
 func (h *fakeHost) Current() (*filter.Exchange, *Stream) { return nil, nil }
+func (h *fakeHost) Delivering() *CallResponse            { return nil }
+func (h *fakeHost) Scratch() *[]byte                     { return new([]byte) }
 func (h *fakeHost) PluginName() string                   { return "plugin" }
 func (h *fakeHost) RootID() string                       { return "" }
 func (h *fakeHost) Logger() *slog.Logger                 { return slog.New(slog.DiscardHandler) }

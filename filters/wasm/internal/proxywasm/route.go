@@ -1,4 +1,4 @@
-package wasm
+package proxywasm
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
+	"github.com/wasmgate/wasmgate/core/filter"
 )
 
 // Route re-selection. Envoy clears its route cache whenever a Wasm filter
@@ -20,33 +20,34 @@ import (
 // unchanged inputs picks the same route, and keeps a filter that sets
 // other headers at the cost of a flag check.
 
-// requestEdited records that the guest edited request header key (any
-// case; ":"-prefixed for a pseudo-header).
-func requestEdited(s *stream, key string) {
-	if s == nil || s.x == nil {
+// RequestEdited records that the guest edited request header key (any
+// case; ":"-prefixed for a pseudo-header) of x. http-wasm's host follows
+// the same rule.
+func RequestEdited(x *filter.Exchange, key string) {
+	if x == nil {
 		return
 	}
 	if strings.HasPrefix(key, ":") {
-		s.x.ClearRouteCache()
+		x.ClearRouteCache()
 		return
 	}
-	s.x.RequestHeaderEdited(key)
+	x.RequestHeaderEdited(key)
 }
 
-// edited is requestEdited for a map of the Proxy-Wasm host: only request
+// edited is RequestEdited for a map of the Proxy-Wasm host: only request
 // headers route.
 func (m headerMap) edited(key string) {
 	if m.request {
-		requestEdited(m.s, key)
+		RequestEdited(m.e.x, key)
 	}
 }
 
 // hostClearRouteCache is proxy_clear_route_cache: the current stream's
 // route is chosen again before forwarding. Outside a stream (the root
 // context) there is no route, and Envoy answers OK there too.
-func hostClearRouteCache(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
-	if s := in.cur; s != nil && s.x != nil && s.pw.Phase == proxywasm.PhaseRequest {
-		s.x.ClearRouteCache()
+func hostClearRouteCache(_ context.Context, h Host, _ api.Memory, _ []uint64) Status {
+	if x, st := h.Current(); st != nil && x != nil && st.Phase == PhaseRequest {
+		x.ClearRouteCache()
 	}
-	return proxywasm.StatusOK
+	return StatusOK
 }
