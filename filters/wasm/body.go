@@ -64,13 +64,12 @@ var errHoldTimeout = errors.New("the stream was paused and not resumed within li
 var holdTimeoutsMetric = filter.Metric{Name: "wasmgate.wasm.hold_timeouts", Unit: "{stream}",
 	Help: "Streams a Wasm plugin paused and did not resume within limits.hold, by plugin."}
 
-// bodyState is a stream's body callback in progress, and its hold.
+// bodyState is a stream's hold (the body being delivered is its
+// proxywasm.Stream's).
 type bodyState struct {
-	cur   *filter.Body    // the body being delivered (buffer 0 or 1), nil outside its callback
-	dir   proxywasm.Phase // which body cur is
 	wake  chan struct{}
 	held  bool
-	edits bool // cur was edited by proxy_set_buffer_bytes in this callback
+	edits bool // the body was edited by proxy_set_buffer_bytes in this callback
 }
 
 // heldStreams are an instance's held streams by context id, so that any
@@ -104,7 +103,7 @@ func (f *Filter) OnResponseBody(x *filter.Exchange, b *filter.Body) (filter.Body
 
 func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir proxywasm.Phase) (filter.BodyAction, *filter.Response) {
 	s, _ := x.Value(f).(*stream)
-	if s == nil || s.failed || !s.started || s.local != nil {
+	if s == nil || s.failed || !s.started || s.pw.Local != nil {
 		return filter.BodyContinue, nil // failed open, or answered already
 	}
 	if f.p.abi == abiHTTPWasm {
@@ -117,13 +116,13 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir proxywasm.Phase)
 	in := s.in
 	in.mu.Lock()
 	in.cur = s
-	s.body.cur, s.body.dir = b, dir
+	s.pw.Body, s.pw.BodyDir = b, dir
 	act, err := in.callAwait(s, cb, uint64(s.id), uint64(len(b.Buf)), b2u(b.End))
-	if err == nil && s.local == nil && !s.host.policy && !s.host.resumed &&
+	if err == nil && s.pw.Local == nil && !s.host.policy && !s.host.resumed &&
 		(act == dataStopNoBuffer || (act != proxywasm.ActionContinue && b.End)) {
 		err = in.hold(s)
 	}
-	s.body.cur = nil
+	s.pw.Body = nil
 	in.cur = nil
 	in.mu.Unlock()
 
@@ -133,9 +132,9 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir proxywasm.Phase)
 	if r, ok := f.calloutFailure(s); ok {
 		return filter.BodyContinue, r
 	}
-	if s.local != nil {
+	if s.pw.Local != nil {
 		f.p.stats.localResponses.Add(1)
-		return filter.BodyContinue, s.local
+		return filter.BodyContinue, s.pw.Local
 	}
 	if act != proxywasm.ActionContinue && !b.End && !s.host.resumed {
 		return filter.BodyBuffer, nil
@@ -147,7 +146,7 @@ func (f *Filter) onBody(x *filter.Exchange, b *filter.Body, dir proxywasm.Phase)
 // nothing resumed or answered it meanwhile. Callers hold in.mu with
 // in.cur == s.
 func (in *instance) pausedAfter(s *stream, act uint64, err error) error {
-	if err != nil || act == proxywasm.ActionContinue || s.local != nil || s.host.policy || s.host.resumed {
+	if err != nil || act == proxywasm.ActionContinue || s.pw.Local != nil || s.host.policy || s.host.resumed {
 		return err
 	}
 	return in.hold(s)
@@ -182,7 +181,7 @@ func (in *instance) hold(s *stream) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	gone := s.x.Request.Context().Done()
-	for !s.host.resumed && s.local == nil {
+	for !s.host.resumed && s.pw.Local == nil {
 		in.cur = nil
 		in.mu.Unlock()
 		var c *callout
@@ -200,7 +199,7 @@ func (in *instance) hold(s *stream) error {
 		if err != nil {
 			return err
 		}
-		if c := s.capture; c != nil && (s.host.resumed || s.local != nil) {
+		if c := s.capture; c != nil && (s.host.resumed || s.pw.Local != nil) {
 			c.paused[min(int(s.pw.Phase), 1)] = "" // resumed after all
 		}
 		if c != nil {

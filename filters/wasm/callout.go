@@ -234,12 +234,12 @@ func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, e
 	in.cur = s // the guest may have left another context effective
 	if err == nil && len(s.host.pending) > 0 && act != proxywasm.ActionContinue {
 		err = in.awaitCallouts(s)
-		if err == nil && !s.host.resumed && s.local == nil && s.host.failed != nil {
+		if err == nil && !s.host.resumed && s.pw.Local == nil && s.host.failed != nil {
 			s.host.policy = true
 		}
 	}
 	if c := s.capture; c != nil && err == nil {
-		c.notePause(cb, act != proxywasm.ActionContinue && !s.host.resumed && s.local == nil)
+		c.notePause(cb, act != proxywasm.ActionContinue && !s.host.resumed && s.pw.Local == nil)
 	}
 	return act, err
 }
@@ -250,7 +250,7 @@ func (in *instance) callAwait(s *stream, cb callback, args ...uint64) (uint64, e
 func (in *instance) awaitCallouts(s *stream) error {
 	defer s.host.cancel()
 	gone := s.x.Request.Context().Done()
-	for len(s.host.pending) > 0 && s.local == nil {
+	for len(s.host.pending) > 0 && s.pw.Local == nil {
 		in.cur = nil
 		in.mu.Unlock()
 		var c *callout
@@ -285,7 +285,7 @@ func (in *instance) awaitCallouts(s *stream) error {
 // last callback, without waiting for the others. Callers hold in.mu with
 // in.cur == s.
 func (in *instance) deliverReady(s *stream) error {
-	for len(s.host.pending) > 0 && s.local == nil {
+	for len(s.host.pending) > 0 && s.pw.Local == nil {
 		var c *callout
 		select {
 		case c = <-s.host.ready:

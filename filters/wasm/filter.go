@@ -87,12 +87,12 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 			err = in.pausedAfter(s, act, err)
 		}
 	}
-	if err == nil && s.local == nil && f.p.opts.RequestBody && !eos {
+	if err == nil && s.pw.Local == nil && f.p.opts.RequestBody && !eos {
 		var act uint64
-		s.body.cur, s.body.dir = &filter.Body{Buf: body, End: true}, proxywasm.PhaseRequest
+		s.pw.Body, s.pw.BodyDir = &filter.Body{Buf: body, End: true}, proxywasm.PhaseRequest
 		act, err = in.callAwait(s, proxywasm.OnRequestBody, uint64(s.id), uint64(len(body)), 1)
 		err = in.pausedAfter(s, act, err)
-		x.RequestBody, s.body.cur = s.body.cur.Buf, nil
+		x.RequestBody, s.pw.Body = s.pw.Body.Buf, nil
 	}
 	if err == nil && f.p.abi == abiHTTPWasm { // the Proxy-Wasm callbacks above are absent: no-ops
 		err = in.hwRequest(s)
@@ -107,9 +107,9 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 		return r
 	}
 	// A pause was held above until something resumed or answered it.
-	if s.local != nil {
+	if s.pw.Local != nil {
 		f.p.stats.localResponses.Add(1)
-		return s.local
+		return s.pw.Local
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (f *Filter) OnRequest(x *filter.Exchange) *filter.Response {
 // locally itself or already failed.
 func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	s, _ := x.Value(f).(*stream)
-	if s == nil || s.failed || !s.started || (s.local != nil && x.Response == s.local) {
+	if s == nil || s.failed || !s.started || (s.pw.Local != nil && x.Response == s.pw.Local) {
 		return nil
 	}
 	if m := f.metrics; m != nil {
@@ -128,7 +128,7 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	resp := x.Response
 	s.pw.Phase = proxywasm.PhaseResponse
 	eos := len(resp.Body) == 0 && (resp.Local || f.p.opts.ResponseBody || !bodyAllowed(x.Request, resp))
-	before := s.local
+	before := s.pw.Local
 
 	in.mu.Lock()
 	in.cur = s
@@ -136,11 +136,11 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	if eos { // with a body to come, the body callbacks decide (body.go)
 		err = in.pausedAfter(s, act, err)
 	}
-	if err == nil && s.local == before && f.p.opts.ResponseBody && !eos {
-		s.body.cur, s.body.dir = &filter.Body{Buf: resp.Body, End: true}, proxywasm.PhaseResponse
+	if err == nil && s.pw.Local == before && f.p.opts.ResponseBody && !eos {
+		s.pw.Body, s.pw.BodyDir = &filter.Body{Buf: resp.Body, End: true}, proxywasm.PhaseResponse
 		act, err = in.callAwait(s, proxywasm.OnResponseBody, uint64(s.id), uint64(len(resp.Body)), 1)
 		err = in.pausedAfter(s, act, err)
-		resp.Body, s.body.cur = s.body.cur.Buf, nil
+		resp.Body, s.pw.Body = s.pw.Body.Buf, nil
 	}
 	if err == nil && f.p.abi == abiHTTPWasm {
 		err = in.hwResponse(s, eos || resp.Header.Get("Content-Length") == "0")
@@ -154,9 +154,9 @@ func (f *Filter) OnResponse(x *filter.Exchange) *filter.Response {
 	if r, ok := f.calloutFailure(s); ok {
 		return r
 	}
-	if s.local != before {
+	if s.pw.Local != before {
 		f.p.stats.localResponses.Add(1)
-		return s.local
+		return s.pw.Local
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func (in *instance) hwRequest(s *stream) error {
 		return err
 	}
 	if local := hw.Handled(r); local != nil { // the guest answered (or accepts the empty 200)
-		s.local = local
+		s.pw.Local = local
 	}
 	return nil
 }

@@ -58,6 +58,30 @@ func (h *pwHost) Delivering() *proxywasm.CallResponse {
 
 func (h *pwHost) Scratch() *[]byte { return &h.scr }
 
+// PluginConfig is the configuration of the running context's root.
+func (h *pwHost) PluginConfig() []byte {
+	if r := (*instance)(h).curRoot(); r != nil {
+		return r.config
+	}
+	return h.p.opts.Config
+}
+
+func (h *pwHost) VMConfig() []byte { return h.p.opts.VMConfig }
+func (h *pwHost) MaxBody() int64   { return h.p.opts.MaxBody }
+
+func (h *pwHost) Bodies(request bool) bool {
+	if request {
+		return h.p.opts.RequestBody
+	}
+	return h.p.opts.ResponseBody
+}
+
+func (h *pwHost) Wake() {
+	if s := h.cur; s != nil {
+		s.wakeUp()
+	}
+}
+
 func (h *pwHost) PluginName() string            { return h.p.name }
 func (h *pwHost) RootID() string                { return h.p.opts.RootID }
 func (h *pwHost) Logger() *slog.Logger          { return h.p.logger }

@@ -16,15 +16,14 @@ type stream struct {
 	in *instance
 	id uint32
 	x  *filter.Exchange
-	pw proxywasm.Stream // the phase, set properties (internal/proxywasm)
+	pw proxywasm.Stream // the phase, the body being delivered, the local response, set properties (internal/proxywasm)
 
-	local   *filter.Response // set by proxy_send_local_response
-	failed  bool             // the plugin failed; no more callbacks
-	kind    string           // why it failed, as metrics label it (fail)
-	started bool             // proxy_on_context_create ran
-	capture *capture         // Plugin.Exchange only: logs and failure
-	host    streamHost       // callouts, http-wasm state (hoststate.go)
-	body    bodyState        // the body being streamed, the hold (body.go)
+	failed  bool       // the plugin failed; no more callbacks
+	kind    string     // why it failed, as metrics label it (fail)
+	started bool       // proxy_on_context_create ran
+	capture *capture   // Plugin.Exchange only: logs and failure
+	host    streamHost // callouts, http-wasm state (hoststate.go)
+	body    bodyState  // the body being streamed, the hold (body.go)
 }
 
 // LogEntry is one line a guest logged during an exchange.

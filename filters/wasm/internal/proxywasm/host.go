@@ -22,6 +22,17 @@ type Host interface {
 	// Delivering is the callout response proxy_on_http_call_response is
 	// reading (map types 6 and 7); nil outside it, or if the callout failed.
 	Delivering() *CallResponse
+	// PluginConfig is the configuration of the running context's root
+	// (buffer 7); VMConfig is vm_config (buffer 6); Bodies reports
+	// whether the plugin's config buffers the request (or the response)
+	// body whole (bodies:); MaxBody is limits.max_body.
+	PluginConfig() []byte
+	VMConfig() []byte
+	Bodies(request bool) bool
+	MaxBody() int64
+	// Wake wakes the running stream if it is held: it was answered from
+	// another context.
+	Wake()
 	// Scratch is the instance's buffer for serializing maps and values.
 	Scratch() *[]byte
 	PluginName() string // the plugin's name (plugin_name)
@@ -77,6 +88,10 @@ var Funcs = map[string]Func{
 	"proxy_remove_header_map_value":      {"iii", "i", hostRemoveMapValue},
 	"proxy_get_header_map_size":          {"ii", "i", hostGetMapSize},
 	"proxy_clear_route_cache":            {"", "i", hostClearRouteCache},
+	"proxy_get_buffer_bytes":             {"iiiii", "i", hostGetBufferBytes},
+	"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
+	"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
+	"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
 	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
 	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},

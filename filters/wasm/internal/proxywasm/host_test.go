@@ -37,6 +37,11 @@ func (h *fakeHost) Log(_ context.Context, level string, _ slog.Level, msg []byte
 func (h *fakeHost) Current() (*filter.Exchange, *Stream) { return nil, nil }
 func (h *fakeHost) Delivering() *CallResponse            { return nil }
 func (h *fakeHost) Scratch() *[]byte                     { return new([]byte) }
+func (h *fakeHost) PluginConfig() []byte                 { return nil }
+func (h *fakeHost) VMConfig() []byte                     { return nil }
+func (h *fakeHost) Bodies(bool) bool                     { return false }
+func (h *fakeHost) MaxBody() int64                       { return 0 }
+func (h *fakeHost) Wake()                                {}
 func (h *fakeHost) PluginName() string                   { return "plugin" }
 func (h *fakeHost) RootID() string                       { return "" }
 func (h *fakeHost) Logger() *slog.Logger                 { return slog.New(slog.DiscardHandler) }

@@ -19,8 +19,11 @@ const (
 // read and write; filters/wasm's stream context holds one, and Host's
 // Current finds it.
 type Stream struct {
-	Phase Phase
-	props map[string][]byte // proxy_set_property's (wasmgate.*), by path
+	Phase   Phase
+	Body    *filter.Body      // the body being delivered (buffer 0 or 1), nil outside its callback
+	BodyDir Phase             // which body Body is
+	Local   *filter.Response  // set by proxy_send_local_response
+	props   map[string][]byte // proxy_set_property's (wasmgate.*), by path
 }
 
 // Reset readies s for another exchange, keeping its map.
