@@ -10,12 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetratelabs/wazero/api"
-
 	"github.com/wasmgate/wasmgate/core/filter"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
-	"github.com/wasmgate/wasmgate/filters/wasm/internal/wasmrt"
 )
 
 // HTTP callouts (proxy_http_call). The filter contract is synchronous, so a
@@ -63,37 +60,20 @@ type callout struct {
 
 var errCalloutCap = errors.New("the exchange has too many callouts in flight")
 
-func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
-	name, ok1 := proxywasm.Read(mem, proxywasm.Arg(a, 0), proxywasm.Arg(a, 1))
-	hb, ok2 := proxywasm.Read(mem, proxywasm.Arg(a, 2), proxywasm.Arg(a, 3))
-	body, ok3 := proxywasm.Read(mem, proxywasm.Arg(a, 4), proxywasm.Arg(a, 5))
-	tb, ok4 := proxywasm.Read(mem, proxywasm.Arg(a, 6), proxywasm.Arg(a, 7))
-	if !ok1 || !ok2 || !ok3 || !ok4 || mem == nil {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
-	if _, ok := mem.Read(proxywasm.Arg(a, 9), 4); !ok {
-		return proxywasm.StatusInvalidMemoryAccess
-	}
+// HTTPCall implements proxywasm.Host: it dispatches req to the declared
+// upstream within d, from the running stream (whose callbacks wait for
+// its response) or the root context (whose response arrives in the
+// background).
+func (h *pwHost) HTTPCall(upstream string, req *http.Request, d time.Duration) (uint32, proxywasm.Status) {
+	in := (*instance)(h)
 	p := in.p
-	caller := p.opts.Callouts[string(name)]
-	if caller == nil {
-		p.logger.Warn("proxy_http_call to an upstream the plugin does not declare under callouts", "upstream", string(name))
-		return proxywasm.StatusBadArgument
-	}
-	req, st := calloutRequest(hb, body, tb)
-	if st != proxywasm.StatusOK {
-		return st
-	}
-	d := time.Duration(proxywasm.Arg(a, 8)) * time.Millisecond
-	if d <= 0 || d > p.opts.CalloutTimeout {
-		d = p.opts.CalloutTimeout
-	}
+	caller := p.opts.Callouts[upstream]
 	s := in.cur
 	parent := p.host.bgCtx
 	c := &callout{owner: s, root: in.curRoot()}
 	if s != nil {
 		if len(s.host.pending) >= p.opts.CalloutLimit {
-			return proxywasm.StatusInternalFailure
+			return 0, proxywasm.StatusInternalFailure
 		}
 		if s.host.ready == nil {
 			s.host.ready = make(chan *callout, p.opts.CalloutLimit)
@@ -101,7 +81,7 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) p
 		c.ready = s.host.ready
 		parent = s.x.Request.Context()
 	} else if !p.host.enter() { // root callouts are background work
-		return proxywasm.StatusInternalFailure
+		return 0, proxywasm.StatusInternalFailure
 	}
 	if in.host.nextCallout++; in.host.nextCallout == 0 {
 		in.host.nextCallout = 1
@@ -109,79 +89,21 @@ func hostHTTPCall(_ context.Context, in *instance, mem api.Memory, a []uint64) p
 	c.id = in.host.nextCallout
 	ctx, cancel := context.WithTimeout(parent, d)
 	c.cancel = cancel
-	mem.WriteUint32Le(proxywasm.Arg(a, 9), c.id)
 	if s != nil {
 		s.host.pending = append(s.host.pending, c)
 		go c.run(ctx, p, caller, req)
-		return proxywasm.StatusOK
+		return c.id, proxywasm.StatusOK
 	}
 	go func() {
 		defer p.host.exit()
 		c.run(ctx, p, caller, req)
 		p.onRoot(in, func() error { return in.deliver(c) })
 	}()
-	return proxywasm.StatusOK
+	return c.id, proxywasm.StatusOK
 }
 
-// calloutRequest builds the request from the guest's serialized headers
-// (which must hold :method, :path and :authority), body and trailers.
-func calloutRequest(hb, body, tb []byte) (*http.Request, proxywasm.Status) {
-	pairs, ok := proxywasm.ParseMap(hb)
-	if !ok {
-		return nil, proxywasm.StatusBadArgument
-	}
-	var method, path, authority string
-	hasAuthority := false
-	h := make(http.Header, len(pairs))
-	for _, p := range pairs {
-		switch p.K {
-		case ":method":
-			method = p.V
-		case ":path":
-			path = p.V
-		case ":authority":
-			authority, hasAuthority = p.V, true
-		case ":scheme":
-		default:
-			if strings.HasPrefix(p.K, ":") || !wasmrt.ValidHeader(p.K, p.V) {
-				return nil, proxywasm.StatusBadArgument
-			}
-			h.Add(p.K, p.V)
-		}
-	}
-	// Envoy refuses a call without :method, :path or :authority, but takes
-	// an empty :authority: the request then carries the upstream's host
-	// (the Caller fills it in, Host being "").
-	if method == "" || !hasAuthority || !strings.HasPrefix(path, "/") || strings.ContainsAny(method, " \t\r\n") ||
-		strings.ContainsAny(authority, "/?#@ \t\r\n") {
-		return nil, proxywasm.StatusBadArgument
-	}
-	var rb io.Reader
-	if len(body) > 0 {
-		rb = strings.NewReader(string(body))
-	}
-	req, err := http.NewRequest(method, "http://"+calloutHost(authority)+path, rb)
-	if err != nil {
-		return nil, proxywasm.StatusBadArgument
-	}
-	req.Header, req.Host = h, authority
-	if tp, ok := proxywasm.ParseMap(tb); ok && len(tp) > 0 {
-		req.Trailer = make(http.Header, len(tp))
-		for _, p := range tp {
-			req.Trailer.Add(p.K, p.V)
-		}
-	}
-	return req, proxywasm.StatusOK
-}
-
-// calloutHost is the URL host of a callout before its Caller points it at
-// a target: the authority, or a placeholder when the guest left it empty.
-func calloutHost(authority string) string {
-	if authority == "" {
-		return "upstream.invalid"
-	}
-	return authority
-}
+func (h *pwHost) HasUpstream(name string) bool  { return h.p.opts.Callouts[name] != nil }
+func (h *pwHost) CalloutTimeout() time.Duration { return h.p.opts.CalloutTimeout }
 
 // run sends the callout within its deadline, once a slot of the plugin's
 // concurrency cap is free, and hands the result to its owner.
@@ -351,11 +273,4 @@ func (f *Filter) calloutFailure(s *stream) (*filter.Response, bool) {
 	r := *f.failure
 	r.Header = f.failure.Header.Clone()
 	return &r, true
-}
-
-func hostContinueStream(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
-	if s := in.cur; s != nil {
-		s.resume()
-	}
-	return proxywasm.StatusOK
 }

@@ -12,9 +12,30 @@ import (
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
 
-// The glue of the Proxy-Wasm ABI (internal/proxywasm): proxywasm.Host on
-// an instance, and the host functions of internal/proxywasm in this
-// package's host-function form.
+// The glue of the Proxy-Wasm ABI (internal/proxywasm): its host functions
+// in this package's host-function form (with WASI's, output.go), and
+// proxywasm.Host on an instance. The callbacks, root contexts, holds,
+// callouts and ticks they reach through Host are this package's.
+
+// hostFunc is one host function: its Wasm signature and implementation.
+// Implementations read their i32 arguments from stack and write the status
+// to stack[0]; every guest pointer is checked before use.
+type hostFunc struct {
+	params  string // one letter per parameter: i for i32, I for i64
+	results string // "" or "i"
+	fn      func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status
+}
+
+// envFuncs are the Proxy-Wasm host functions (module env):
+// internal/proxywasm's, on the instance's proxywasm.Host. Imports from
+// env not listed, or with another signature, answer UNIMPLEMENTED.
+var envFuncs = func() map[string]hostFunc {
+	m := make(map[string]hostFunc, len(proxywasm.Funcs))
+	for name, f := range proxywasm.Funcs {
+		m[name] = abiFunc(f)
+	}
+	return m
+}()
 
 // pwHost is an instance as internal/proxywasm's host functions see it
 // (proxywasm.Host): a conversion, so finding it costs no allocation.
@@ -26,11 +47,6 @@ func abiFunc(f proxywasm.Func) hostFunc {
 	return hostFunc{f.Params, f.Results, func(ctx context.Context, in *instance, mem api.Memory, a []uint64) proxywasm.Status {
 		return fn(ctx, (*pwHost)(in), mem, a)
 	}}
-}
-
-// give copies data into memory the guest allocates (proxywasm.Give).
-func (in *instance) give(ctx context.Context, mem api.Memory, data []byte, retPtr, retSize uint32) proxywasm.Status {
-	return proxywasm.Give(ctx, (*pwHost)(in), mem, data, retPtr, retSize)
 }
 
 func (h *pwHost) Allocate(ctx context.Context, size uint32) (uint32, bool) {
@@ -114,4 +130,50 @@ func (h *pwHost) QueueReady(id uint32) bool {
 // unregisterQueues forgets a closing plugin's instances as queue owners.
 func unregisterQueues(p *Plugin) {
 	proxywasm.ForgetQueueOwners(func(h proxywasm.Host) bool { return (*instance)(h.(*pwHost)).p == p })
+}
+
+// Resume implements proxywasm.Host (proxy_continue_stream and friends).
+func (h *pwHost) Resume() {
+	if s := h.cur; s != nil {
+		s.resume()
+	}
+}
+
+// SetEffectiveContext implements proxywasm.Host: the callback goes on as
+// context id, a stream or a root context of this instance, if it may.
+func (h *pwHost) SetEffectiveContext(id uint32) bool {
+	in := (*instance)(h)
+	// A held stream of this instance may be resumed from any of its
+	// contexts (body.go); and left again for the root context.
+	if t := in.heldStream(id); t != nil {
+		in.cur = t
+		return true
+	}
+	if r := in.rootByID(id); r != nil && in.cur != nil && in.cur.body.held {
+		in.cur, in.root = nil, r
+		return true
+	}
+	if c := in.host.delivering; c != nil {
+		// A callout response runs in the root context; the guest may switch
+		// to the stream that dispatched it, and back.
+		switch {
+		case id == c.root.id:
+			in.cur = nil
+			return true
+		case c.owner != nil && c.owner.id == id:
+			in.cur = c.owner
+			return true
+		}
+		return false
+	}
+	if in.cur != nil && in.cur.id == id {
+		return true
+	}
+	if r := in.rootByID(id); r != nil {
+		if in.cur == nil {
+			in.root = r
+		}
+		return true
+	}
+	return false
 }

@@ -1,12 +1,9 @@
 package wasm
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmgate/wasmgate/filters/wasm/internal/proxywasm"
 )
@@ -24,18 +21,20 @@ type ticker struct {
 	stopc  chan struct{} // closes the running loop
 }
 
-func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64) proxywasm.Status {
+// SetTickPeriod implements proxywasm.Host: the plugin ticks at period
+// (0 stops), on this instance unless another live one ticks already.
+func (h *pwHost) SetTickPeriod(period time.Duration) {
+	in := (*instance)(h)
 	p := in.p
 	t := &p.host.tick
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.owner != nil && t.owner != in && !t.owner.Broken() {
-		return proxywasm.StatusOK // another instance ticks for the plugin
+		return // another instance ticks for the plugin
 	}
 	t.owner = in
-	period := time.Duration(proxywasm.Arg(a, 0)) * time.Millisecond
 	if period == t.period && t.stopc != nil {
-		return proxywasm.StatusOK
+		return
 	}
 	t.period = period
 	if t.stopc != nil {
@@ -48,7 +47,6 @@ func hostSetTickPeriod(_ context.Context, in *instance, _ api.Memory, a []uint64
 			t.stopc = stop
 		}
 	}
-	return proxywasm.StatusOK
 }
 
 func (p *Plugin) tickLoop(stop chan struct{}, period time.Duration) {
@@ -113,16 +111,13 @@ func (t *ticker) stop() {
 	t.owner = nil
 }
 
-// hostDone is proxy_done: a root context that answered false to
-// proxy_on_done says it has finished.
-func hostDone(_ context.Context, in *instance, _ api.Memory, _ []uint64) proxywasm.Status {
-	if in.cur == nil && in.host.draining != nil {
-		close(in.host.draining)
-		in.host.draining = nil
-		return proxywasm.StatusOK
+// Drained implements proxywasm.Host: the root context whose proxy_on_done
+// answered false called proxy_done, and Close stops waiting for it.
+func (h *pwHost) Drained() bool {
+	if h.cur == nil && h.host.draining != nil {
+		close(h.host.draining)
+		h.host.draining = nil
+		return true
 	}
-	if in.cur != nil {
-		return proxywasm.StatusOK // streams are always done at once
-	}
-	return proxywasm.StatusNotFound // nothing is waiting for this root context
+	return false
 }

@@ -33,6 +33,24 @@ type Host interface {
 	// Wake wakes the running stream if it is held: it was answered from
 	// another context.
 	Wake()
+	// Resume resumes the running stream (proxy_continue_stream).
+	// SetEffectiveContext makes the callback go on as context id (a held
+	// stream, the stream whose callout response is delivered, a root
+	// context); false if it may not.
+	Resume()
+	SetEffectiveContext(id uint32) bool
+	// HasUpstream reports whether the plugin declares the upstream under
+	// callouts:; HTTPCall sends req there within d and returns the
+	// callout's id; CalloutTimeout is the longest d.
+	HasUpstream(name string) bool
+	HTTPCall(upstream string, req *http.Request, d time.Duration) (uint32, Status)
+	CalloutTimeout() time.Duration
+	// SetTickPeriod makes the plugin tick at period (0 stops) on one of
+	// its instances. Drained reports, in a root context, that the host was
+	// waiting for proxy_done after proxy_on_done answered false, and stops
+	// waiting.
+	SetTickPeriod(period time.Duration)
+	Drained() bool
 	// Scratch is the instance's buffer for serializing maps and values.
 	Scratch() *[]byte
 	PluginName() string // the plugin's name (plugin_name)
@@ -71,8 +89,7 @@ type Func struct {
 	Fn      func(ctx context.Context, h Host, mem api.Memory, a []uint64) Status
 }
 
-// Funcs are the host functions (module env) implemented here, on Host;
-// filters/wasm adds those that still reach its instance directly.
+// Funcs are the host functions (module env), on Host.
 var Funcs = map[string]Func{
 	"proxy_log":                          {"iii", "i", hostLog},
 	"proxy_get_log_level":                {"i", "i", hostGetLogLevel},
@@ -92,6 +109,13 @@ var Funcs = map[string]Func{
 	"proxy_set_buffer_bytes":             {"iiiii", "i", hostSetBufferBytes},
 	"proxy_get_buffer_status":            {"iii", "i", hostGetBufferStatus},
 	"proxy_send_local_response":          {"iiiiiiii", "i", hostSendLocalResponse},
+	"proxy_continue_stream":              {"i", "i", hostContinueStream},
+	"proxy_continue_request":             {"", "i", hostContinueStream},
+	"proxy_continue_response":            {"", "i", hostContinueStream},
+	"proxy_done":                         {"", "i", hostDone},
+	"proxy_set_effective_context":        {"i", "i", hostSetEffectiveContext},
+	"proxy_set_tick_period_milliseconds": {"i", "i", hostSetTickPeriod},
+	"proxy_http_call":                    {"iiiiiiiiii", "i", hostHTTPCall},
 	"proxy_set_property":                 {"iiii", "i", hostSetProperty},
 	"proxy_get_shared_data":              {"iiiii", "i", hostGetSharedData},
 	"proxy_set_shared_data":              {"iiiii", "i", hostSetSharedData},
@@ -110,6 +134,13 @@ var Funcs = map[string]Func{
 }
 
 func hostOK(context.Context, Host, api.Memory, []uint64) Status { return StatusOK }
+
+func hostSetEffectiveContext(_ context.Context, h Host, _ api.Memory, a []uint64) Status {
+	if !h.SetEffectiveContext(Arg(a, 0)) {
+		return StatusBadArgument
+	}
+	return StatusOK
+}
 
 func hostUnimplemented(context.Context, Host, api.Memory, []uint64) Status {
 	return StatusUnimplemented

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
@@ -42,14 +43,23 @@ func (h *fakeHost) VMConfig() []byte                     { return nil }
 func (h *fakeHost) Bodies(bool) bool                     { return false }
 func (h *fakeHost) MaxBody() int64                       { return 0 }
 func (h *fakeHost) Wake()                                {}
-func (h *fakeHost) PluginName() string                   { return "plugin" }
-func (h *fakeHost) RootID() string                       { return "" }
-func (h *fakeHost) Logger() *slog.Logger                 { return slog.New(slog.DiscardHandler) }
-func (h *fakeHost) VMID() string                         { return h.vm }
-func (h *fakeHost) Shared() SharedStore                  { return h.shared }
-func (h *fakeHost) Metrics() *guestmetric.Set            { return h.metrics }
-func (h *fakeHost) Broken() bool                         { return false }
-func (h *fakeHost) QueueReady(id uint32) bool            { h.ready <- id; return true }
+func (h *fakeHost) Resume()                              {}
+func (h *fakeHost) SetEffectiveContext(uint32) bool      { return false }
+func (h *fakeHost) HasUpstream(string) bool              { return false }
+func (h *fakeHost) HTTPCall(string, *http.Request, time.Duration) (uint32, Status) {
+	return 0, StatusInternalFailure
+}
+func (h *fakeHost) CalloutTimeout() time.Duration { return time.Second }
+func (h *fakeHost) SetTickPeriod(time.Duration)   {}
+func (h *fakeHost) Drained() bool                 { return false }
+func (h *fakeHost) PluginName() string            { return "plugin" }
+func (h *fakeHost) RootID() string                { return "" }
+func (h *fakeHost) Logger() *slog.Logger          { return slog.New(slog.DiscardHandler) }
+func (h *fakeHost) VMID() string                  { return h.vm }
+func (h *fakeHost) Shared() SharedStore           { return h.shared }
+func (h *fakeHost) Metrics() *guestmetric.Set     { return h.metrics }
+func (h *fakeHost) Broken() bool                  { return false }
+func (h *fakeHost) QueueReady(id uint32) bool     { h.ready <- id; return true }
 
 // fakeMem is a guest memory of 512 bytes.
 type fakeMem struct {
