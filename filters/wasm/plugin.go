@@ -8,11 +8,12 @@
 // Rooms: internal/wasmrt holds what no ABI owns (compile and cache, the
 // instance pool, deadlines, linear memory, the WASI subset, signature and
 // header checks); internal/instrument rewrites modules for deadlines;
-// internal/httpwasm is the http-wasm ABI host (its http_handler functions
-// reach an instance through httpwasm.Host, implemented in httpwasm.go
-// here); guestmetric names guest metrics; this package holds the API, the
-// route filter, the http-wasm glue and (still) the Proxy-Wasm host
-// (README.md, "Layout").
+// internal/proxywasm is the Proxy-Wasm ABI host (its env functions reach
+// an instance through proxywasm.Host, implemented in proxywasm.go here)
+// and internal/httpwasm the http-wasm one (httpwasm.Host, httpwasm.go);
+// guestmetric names guest metrics; this package holds the API, the route
+// filter, the instance and its callbacks, root contexts, holds, callout
+// dispatch and ticks, and each ABI's glue (README.md, "Layout").
 package wasm
 
 import (

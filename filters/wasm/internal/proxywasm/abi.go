@@ -1,10 +1,3 @@
-// Package proxywasm holds the parts of the Proxy-Wasm ABI host
-// (github.com/proxy-wasm/spec, ABI 0.2.1) that need no instance: the ABI's
-// constants and callback names, header maps as the spec serializes them,
-// property values as Envoy encodes them, route metadata, and the shared
-// data stores and queues of a vm id. The host functions, root and stream
-// contexts, bodies, callouts and ticks are still filters/wasm's
-// (README, "Layout, and the plan to give it rooms").
 package proxywasm
 
 // Proxy-Wasm 0.2.1 constants (github.com/proxy-wasm/spec, abi-versions/v0.2.1).
