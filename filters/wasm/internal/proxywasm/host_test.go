@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 // fakeHost is the seam implemented outside filters/wasm: the host
 // functions here must need nothing else.
 type fakeHost struct {
+	x       *filter.Exchange
+	st      *Stream
+	woken   int
 	vm      string
 	shared  SharedStore
 	metrics *guestmetric.Set
@@ -35,14 +39,14 @@ func (h *fakeHost) Log(_ context.Context, level string, _ slog.Level, msg []byte
 	h.logs = append(h.logs, level+":"+string(msg))
 }
 
-func (h *fakeHost) Current() (*filter.Exchange, *Stream) { return nil, nil }
+func (h *fakeHost) Current() (*filter.Exchange, *Stream) { return h.x, h.st }
 func (h *fakeHost) Delivering() *CallResponse            { return nil }
 func (h *fakeHost) Scratch() *[]byte                     { return new([]byte) }
 func (h *fakeHost) PluginConfig() []byte                 { return nil }
 func (h *fakeHost) VMConfig() []byte                     { return nil }
 func (h *fakeHost) Bodies(bool) bool                     { return false }
 func (h *fakeHost) MaxBody() int64                       { return 0 }
-func (h *fakeHost) Wake()                                {}
+func (h *fakeHost) Wake()                                { h.woken++ }
 func (h *fakeHost) Resume()                              {}
 func (h *fakeHost) SetEffectiveContext(uint32) bool      { return false }
 func (h *fakeHost) HasUpstream(string) bool              { return false }
@@ -162,5 +166,58 @@ func TestHostFunctionsOnHost(t *testing.T) {
 	}
 	if st := call("proxy_get_metric", m, 96); st != StatusOK || binary.LittleEndian.Uint64(mem.b[96:]) != 5 {
 		t.Fatalf("get_metric: %d %d", st, binary.LittleEndian.Uint64(mem.b[96:]))
+	}
+}
+
+// The exchange's host functions on a Host implemented outside
+// filters/wasm: header maps (an edit of a request pseudo-header makes the
+// route stale; the response map does not exist before the response
+// phase), properties, and the local response, which wakes the stream.
+func TestStreamFunctionsOnHost(t *testing.T) {
+	x := &filter.Exchange{Request: httptest.NewRequest("GET", "http://a.example/p?q=1", nil)}
+	h := &fakeHost{x: x, st: &Stream{Phase: PhaseRequest}, next: 256}
+	mem := &fakeMem{}
+	copy(mem.b[0:], ":authority")
+	copy(mem.b[16:], "b.example")
+	copy(mem.b[32:], "request\x00path")
+	copy(mem.b[48:], "wasmgate\x00k")
+	copy(mem.b[64:], "v")
+	call := func(name string, args ...uint64) Status {
+		t.Helper()
+		return Funcs[name].Fn(context.Background(), h, mem, args)
+	}
+
+	if st := call("proxy_replace_header_map_value", MapRequestHeaders, 0, 10, 16, 9); st != StatusOK {
+		t.Fatalf("replace :authority: %d", st)
+	}
+	if x.Request.Host != "b.example" || !x.TakeRouteStale() {
+		t.Fatalf("host %q; a :authority edit must make the route stale", x.Request.Host)
+	}
+	if st := call("proxy_get_header_map_value", MapRequestHeaders, 0, 10, 100, 104); st != StatusOK || mem.given(100) != "b.example" {
+		t.Fatalf("get :authority: %d %q", st, mem.given(100))
+	}
+	if st := call("proxy_get_header_map_size", MapResponseHeaders, 108); st != StatusNotFound {
+		t.Errorf("response headers in the request phase: %d, want NOT_FOUND", st)
+	}
+
+	if st := call("proxy_get_property", 32, 12, 112, 116); st != StatusOK || mem.given(112) != "/p?q=1" {
+		t.Fatalf("request.path: %d %q", st, mem.given(112))
+	}
+	if st := call("proxy_set_property", 48, 10, 64, 1); st != StatusOK {
+		t.Fatalf("set wasmgate.k: %d", st)
+	}
+	if st := call("proxy_get_property", 48, 10, 120, 124); st != StatusOK || mem.given(120) != "v" {
+		t.Fatalf("wasmgate.k: %d %q", st, mem.given(120))
+	}
+	h.st.Reset()
+	if st := call("proxy_get_property", 48, 10, 120, 124); st != StatusNotFound {
+		t.Errorf("wasmgate.k after Reset: %d, want NOT_FOUND", st)
+	}
+
+	if st := call("proxy_send_local_response", 403, 0, 0, 64, 1, 0, 0, 0); st != StatusOK {
+		t.Fatalf("send_local_response: %d", st)
+	}
+	if l := h.st.Local; l == nil || l.Status != 403 || string(l.Body) != "v" || l.Header.Get("Content-Type") != "text/plain" || h.woken != 1 {
+		t.Fatalf("local response %+v, woken %d", l, h.woken)
 	}
 }
