@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wasmgate/wasmgate/core/config/internal/fastyaml"
 )
 
 // Load reads, decodes, defaults and validates the config file at path,
@@ -122,7 +124,12 @@ func insideBroken(field string, decodeErrs Errors) bool {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses data as exactly one YAML document that is not empty.
+// What is in fastyaml's subset (most configs) it parses; the rest, and
+// every error, is yaml.v3's (docs/rationale.md, Config).
 func parseYAML(file string, data []byte) (root *yaml.Node, errs Errors) {
+	if doc, ok := fastyaml.Parse(data); ok {
+		return doc, nil
+	}
 	syntax := func(err error) Errors {
 		// yaml.v3 leaves the line out for a character its reader refuses
 		// (found here, with its column) and for a problem on the first
