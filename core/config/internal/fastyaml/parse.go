@@ -700,7 +700,11 @@ func (p *parser) flowMapping() *yaml.Node {
 			case '[', '{':
 				p.fail() // a collection as a key
 			}
+			start := p.pos
 			p.kids = append(p.kids, p.scalar(true))
+			if p.pos-start > maxKey {
+				p.fail() // too long for a key in libyaml
+			}
 			if p.pos+1 >= len(p.src) || p.src[p.pos] != ':' || p.src[p.pos+1] != ' ' {
 				p.fail()
 			}

@@ -244,6 +244,7 @@ func TestRefusesWhatItDoesNotKnow(t *testing.T) {
 		"a: b: c\n", "a : b\n", "a: 'x' y\n", "a: \"x\"#c\n", "a: [x,]\n", "a: [x: 1]\n", "a: {x}\n",
 		"a: {x: }\n", "a: [a:]\n", "a: [a:,b]\n", "a: {a:1}\n", "a: \"\\/\"\n", "a: \"\\ud800\"\n", "a: \"\\q\"\n",
 		"a: 1\n b: 2\n", "a:\n  - x\n  b: 1\n", "- a: 1\n  - b\n", "a: b\rc: d\n", "a: \x01\n",
+		"a: {" + strings.Repeat("k", 1100) + ": 1}\n", "- " + strings.Repeat("k", 1100) + ": 1\n",
 		"a: @x\n", "a: `x`\n", "a: %x\n", "a: - b\n", "a: x\u2028y\n", "a: x\u0085y\n", "a: \xff\n",
 		"a: 1\nb\n", "  a: 1\nb: 2\n",
 	} {
@@ -395,6 +396,12 @@ func FuzzFastYAML(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	// Whole documents, for structure the mutator would not build.
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		f.Add([]byte(generate(r)))
+	}
+	f.Add(routesYAML(20))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		compare(t, "fuzz", src)
 	})
