@@ -38,8 +38,20 @@ type refuse struct{}
 
 // Parse returns the document node of src, as yaml.v3's Decoder.Decode
 // into a yaml.Node would (comments aside), and true; or false if src is
-// not in the subset, and then nothing of it is to be trusted.
+// not in the subset, and then nothing of it is to be trusted. A bug that
+// panics here gives false too: yaml.v3 then parses, and a reload does
+// not take the gateway down.
 func Parse(src []byte) (doc *yaml.Node, ok bool) {
+	defer func() {
+		if recover() != nil {
+			doc, ok = nil, false
+		}
+	}()
+	return parse(src)
+}
+
+// parse is Parse for tests, which lets a panic other than refuse through.
+func parse(src []byte) (doc *yaml.Node, ok bool) {
 	ascii, good := checkChars(src)
 	if !good {
 		return nil, false

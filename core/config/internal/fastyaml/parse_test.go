@@ -71,7 +71,7 @@ func diff(path string, want, got *yaml.Node) string {
 // tree from it; it returns whether Parse accepted.
 func compare(t testing.TB, name string, src []byte) bool {
 	t.Helper()
-	got, ok := Parse(src)
+	got, ok := parse(src)
 	if !ok {
 		return false
 	}
@@ -248,7 +248,7 @@ func TestRefusesWhatItDoesNotKnow(t *testing.T) {
 		"a: @x\n", "a: `x`\n", "a: %x\n", "a: - b\n", "a: x\u2028y\n", "a: x\u0085y\n", "a: \xff\n",
 		"a: 1\nb\n", "  a: 1\nb: 2\n",
 	} {
-		if _, ok := Parse([]byte(src)); ok {
+		if _, ok := parse([]byte(src)); ok {
 			t.Errorf("accepted %q", src)
 		}
 		compare(t, fmt.Sprintf("%q", src), []byte(src))
@@ -261,7 +261,7 @@ func TestDeepNesting(t *testing.T) {
 	for i := range maxDepth + 5 {
 		fmt.Fprintf(&b, "%sk%d:\n", strings.Repeat(" ", i), i)
 	}
-	if _, ok := Parse([]byte(b.String())); ok {
+	if _, ok := parse([]byte(b.String())); ok {
 		t.Error("accepted nesting past maxDepth")
 	}
 	b.Reset()
@@ -291,7 +291,7 @@ func TestSameTreeOnGeneratedDocuments(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d generated documents took the fast path", accepted, n)
-	if accepted < n/3 {
+	if accepted < n/5 {
 		t.Errorf("only %d of %d generated documents took the fast path", accepted, n)
 	}
 }
@@ -311,10 +311,50 @@ var (
 )
 
 func genScalar(r *rand.Rand) string {
-	if r.IntN(6) == 0 {
+	switch r.IntN(8) {
+	case 0:
 		return genOdd[r.IntN(len(genOdd))]
+	case 1:
+		return genFlow(r, 0)
 	}
 	return genScalars[r.IntN(len(genScalars))]
+}
+
+// genFlow writes a random one-line flow collection, with random spacing.
+func genFlow(r *rand.Rand, depth int) string {
+	sp := func() string { return strings.Repeat(" ", r.IntN(3)) }
+	item := func() string {
+		if depth < 3 && r.IntN(4) == 0 {
+			return genFlow(r, depth+1)
+		}
+		if r.IntN(12) == 0 {
+			return genOdd[r.IntN(len(genOdd))]
+		}
+		return genScalars[r.IntN(len(genScalars))]
+	}
+	var b strings.Builder
+	mapping := r.IntN(2) == 0
+	if mapping {
+		b.WriteString("{" + sp())
+	} else {
+		b.WriteString("[" + sp())
+	}
+	for i := range r.IntN(4) {
+		if i > 0 {
+			b.WriteString(sp() + "," + sp())
+		}
+		if mapping {
+			b.WriteString(genScalars[r.IntN(len(genScalars))] + ":" + strings.Repeat(" ", r.IntN(3)) + item())
+		} else {
+			b.WriteString(item())
+		}
+	}
+	if mapping {
+		b.WriteString(sp() + "}")
+	} else {
+		b.WriteString(sp() + "]")
+	}
+	return b.String()
 }
 
 // generate writes a random document of nested blocks.
