@@ -405,10 +405,18 @@ func genValue(r *rand.Rand, b *strings.Builder, ind, depth int) {
 	}
 }
 
-func genSequence(r *rand.Rand, b *strings.Builder, ind, depth int) {
-	for range 1 + r.IntN(3) {
-		b.WriteString(strings.Repeat(" ", ind) + "-")
-		switch k := r.IntN(6); {
+// genSequence writes a block sequence at indentation ind; compact, its
+// first "-" follows another on the line ("- - a").
+func genSequence(r *rand.Rand, b *strings.Builder, ind, depth int, compact ...bool) {
+	for e := range 1 + r.IntN(3) {
+		if e > 0 || len(compact) == 0 {
+			b.WriteString(strings.Repeat(" ", ind))
+		}
+		b.WriteString("-")
+		switch k := r.IntN(7); {
+		case depth < 4 && k == 6:
+			b.WriteString(" ")
+			genSequence(r, b, ind+2, depth+1, true)
 		case depth < 4 && k < 2:
 			b.WriteString(" ")
 			genMapping(r, b, ind+2, depth+1, true)
