@@ -102,6 +102,8 @@ type parser struct {
 	ascii     bool
 	depth     int
 
+	colAt, colRunes int // col's last position, and its characters from its line's start
+
 	nodes []yaml.Node  // allocated in blocks: a tree is garbage as a whole
 	ptrs  []*yaml.Node // the same for Content slices
 	kids  []*yaml.Node // children of the collections being read, a stack
@@ -169,7 +171,14 @@ func (p *parser) col(i int) int {
 	if p.ascii {
 		return i - p.lineStart + 1
 	}
-	return utf8.RuneCount(p.src[p.lineStart:i]) + 1
+	// Nodes on a line are read left to right: count from the last one, or
+	// a long line of non-ASCII flow items would take quadratic time.
+	if p.colAt < p.lineStart || p.colAt > i {
+		p.colAt, p.colRunes = p.lineStart, 0
+	}
+	p.colRunes += utf8.RuneCount(p.src[p.colAt:i])
+	p.colAt = i
+	return p.colRunes + 1
 }
 
 func (p *parser) eol(i int) bool {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -453,4 +454,17 @@ func FuzzFastYAML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		compare(t, "fuzz", src)
 	})
+}
+
+// TestLongNonASCIILine: columns on a long line are counted once, not from
+// the line's start for every node (quadratic: over 90 s here).
+func TestLongNonASCIILine(t *testing.T) {
+	src := "k: [" + strings.Repeat("é, ", 200000) + "é]\n"
+	start := time.Now()
+	if !compare(t, "long line", []byte(src)) {
+		t.Fatal("refused")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
 }
