@@ -227,6 +227,8 @@ func TestAcceptsTheSubset(t *testing.T) {
 		"a:\n  'q': 1\n  \"r\": 2\n",
 		"a: 1\n# trailing\n",
 		"a:\n  b: 1\n# low comment\n  c: 2\n",
+		"😀: 😀 x\nb: [😀, {é: 😀}]\n", "a: \u00a0x\n\u00a0: 1\n", "a: x\u3000y\n", "a: \u200fx\u200e\n",
+		"\U0010FFFD: \U0001FFFE\n", "a: \ufffd\n",
 	} {
 		if !compare(t, fmt.Sprintf("%q", src), []byte(src)) {
 			t.Errorf("refused %q", src)
