@@ -260,7 +260,10 @@ func (p *parser) document() *yaml.Node {
 		p.fail()
 	}
 	var doc *yaml.Node
-	if ind == 0 && p.pos+3 <= len(p.src) && string(p.src[p.pos:p.pos+3]) == "---" && p.blank(p.pos+3) {
+	if ind == 0 && p.marker(p.pos) {
+		if p.src[p.pos] != '-' {
+			p.fail() // "... a: b" ends a document before its content
+		}
 		doc = p.node(yaml.DocumentNode, "", p.line, 1)
 		p.pos += 3
 		p.endLine()

@@ -249,7 +249,7 @@ func TestRefusesWhatItDoesNotKnow(t *testing.T) {
 		"a: 1\n b: 2\n", "a:\n  - x\n  b: 1\n", "- a: 1\n  - b\n", "a: b\rc: d\n", "a: \x01\n",
 		"a: {" + strings.Repeat("k", 1100) + ": 1}\n", "- " + strings.Repeat("k", 1100) + ": 1\n",
 		"a: @x\n", "a: `x`\n", "a: %x\n", "a: - b\n", "a: x\u2028y\n", "a: x\u0085y\n", "a: \xff\n",
-		"a: 1\nb\n", "  a: 1\nb: 2\n",
+		"a: 1\nb\n", "  a: 1\nb: 2\n", "... 0:\n", "...\na: 1\n",
 	} {
 		if _, ok := parse([]byte(src)); ok {
 			t.Errorf("accepted %q", src)
@@ -444,6 +444,7 @@ func FuzzFastYAML(f *testing.F) {
 		"a:\n  b:\n    c:\n      - d:\n          - [e, {f: g}]\n", "ключ: значение\n", "名前:\n- 値\n",
 		"---\na: [GET, POST]\n", "a: {x: 1, y: [2]}\n", "a:\n- b\n- c\nd: e\n", "a: -1\n", "<<: x\n",
 		"a: 2024-01-01\n", "a: 09\n", "a: 0b2\n", "a: 'x'  # c\n", "\"k\": v\n", "a: [\"\\x41\", '']\n",
+		"... 0:",
 	} {
 		f.Add([]byte(seed))
 	}
