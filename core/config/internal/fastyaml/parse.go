@@ -583,7 +583,10 @@ func (p *parser) quotedEnd(i int) (int, bool) {
 			return i + 1, true
 		case '\\':
 			if q == '"' {
-				i++ // an escaped character; a line end then is caught above
+				if p.eol(i + 1) {
+					return 0, false // an escaped line break: a multi-line scalar
+				}
+				i++ // the escaped character
 			}
 		}
 	}

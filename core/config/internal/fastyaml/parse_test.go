@@ -250,6 +250,7 @@ func TestRefusesWhatItDoesNotKnow(t *testing.T) {
 		"a: {" + strings.Repeat("k", 1100) + ": 1}\n", "- " + strings.Repeat("k", 1100) + ": 1\n",
 		"a: @x\n", "a: `x`\n", "a: %x\n", "a: - b\n", "a: x\u2028y\n", "a: x\u0085y\n", "a: \xff\n",
 		"a: 1\nb\n", "  a: 1\nb: 2\n", "... 0:\n", "...\na: 1\n",
+		"a: \"x\\\n  y\"\n", "a: \"x\\\r\n  y\"\n", "a: [\"x\\\n\"]\n",
 	} {
 		if _, ok := parse([]byte(src)); ok {
 			t.Errorf("accepted %q", src)
