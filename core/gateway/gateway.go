@@ -219,6 +219,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	g.stopSampler = stop
 	go g.traffic.run(ctx, sampleEvery)
+	go newFreeHeapWatch().run(ctx, freeHeapEvery)
 	if cfg.Admin.Address != "off" {
 		a, err := admin.Start(cfg.Admin.Address, adminPolicy, g, logger)
 		if err != nil {
