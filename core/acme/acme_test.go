@@ -32,7 +32,8 @@ type rig struct {
 }
 
 func newRig(t *testing.T, o pebbletest.Options) *rig {
-	r := &rig{httpPort: pebbletest.FreePort(t, "tcp"), tlsPort: pebbletest.FreePort(t, "tcp"), logs: &logBuffer{}}
+	ports := pebbletest.FreePorts(t, "tcp", 2)
+	r := &rig{httpPort: ports[0], tlsPort: ports[1], logs: &logBuffer{}}
 	o.HTTPPort, o.TLSPort = r.httpPort, r.tlsPort
 	r.pebble = pebbletest.Start(t, o)
 	r.m = New(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))

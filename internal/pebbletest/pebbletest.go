@@ -78,8 +78,11 @@ func Start(t testing.TB, o Options) *Pebble {
 	Require(t)
 	dir := t.TempDir()
 	dnsAddr := "127.0.0.1:" + strconv.Itoa(FreePort(t, "udp"))
+	// Pebble's own TCP ports, distinct from each other (the challenge
+	// ports of o are the caller's).
+	ports := FreePorts(t, "tcp", 4)
 	dns := exec.Command("pebble-challtestsrv", "-dns01", dnsAddr, "-http01", "", "-https01", "", "-tlsalpn01", "",
-		"-management", "127.0.0.1:"+strconv.Itoa(FreePort(t, "tcp")), "-defaultIPv6", "")
+		"-management", "127.0.0.1:"+strconv.Itoa(ports[0]), "-defaultIPv6", "")
 	dnsLog := &buffer{}
 	dns.Stdout, dns.Stderr = dnsLog, dnsLog
 	if err := dns.Start(); err != nil {
@@ -92,9 +95,9 @@ func Start(t testing.TB, o Options) *Pebble {
 	write(t, p.CAFile, caPEM)
 	write(t, filepath.Join(dir, "cert.pem"), certPEM)
 	write(t, filepath.Join(dir, "key.pem"), keyPEM)
-	listen := "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
-	p.front = "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
-	p.mgmt = "127.0.0.1:" + strconv.Itoa(FreePort(t, "tcp"))
+	listen := "127.0.0.1:" + strconv.Itoa(ports[1])
+	p.front = "127.0.0.1:" + strconv.Itoa(ports[2])
+	p.mgmt = "127.0.0.1:" + strconv.Itoa(ports[3])
 	conf := map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": p.mgmt,
 		"certificate": filepath.Join(dir, "cert.pem"), "privateKey": filepath.Join(dir, "key.pem"),
@@ -231,20 +234,34 @@ func (p *Pebble) Log() string { return p.log.String() }
 // FreePort returns a port free on 127.0.0.1 now ("tcp" or "udp").
 func FreePort(t testing.TB, network string) int {
 	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return FreePorts(t, network, 1)[0]
+}
+
+// FreePorts returns n distinct ports free on 127.0.0.1 now. Each is held
+// until all are picked: ports taken one after the other, each closed at
+// once, can come back equal (the kernel may hand a just-closed port out
+// again), and two listeners on one port fail the config.
+func FreePorts(t testing.TB, network string, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		if network == "udp" {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 func write(t testing.TB, path string, b []byte) {

@@ -17,7 +17,8 @@ import (
 // from pebble: its name, issuer and expiry.
 func TestConsoleCertificates(t *testing.T) {
 	browsertest.Chromium(t)
-	httpPort, tlsPort := pebbletest.FreePort(t, "tcp"), pebbletest.FreePort(t, "tcp")
+	ports := pebbletest.FreePorts(t, "tcp", 2)
+	httpPort, tlsPort := ports[0], ports[1]
 	p := pebbletest.Start(t, pebbletest.Options{HTTPPort: httpPort, TLSPort: tlsPort})
 	cfg := fmt.Sprintf(`
 listeners:

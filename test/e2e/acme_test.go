@@ -54,7 +54,8 @@ type acmeRig struct {
 
 func newACMERig(t *testing.T, o pebbletest.Options) *acmeRig {
 	needBinary(t)
-	r := &acmeRig{httpPort: pebbletest.FreePort(t, "tcp"), tlsPort: pebbletest.FreePort(t, "tcp")}
+	ports := pebbletest.FreePorts(t, "tcp", 2)
+	r := &acmeRig{httpPort: ports[0], tlsPort: ports[1]}
 	o.HTTPPort, o.TLSPort = r.httpPort, r.tlsPort
 	r.pebble = pebbletest.Start(t, o)
 	r.v = vars{
@@ -204,8 +205,9 @@ func TestACMESharedRedisOrdersOnce(t *testing.T) {
 	for k, v := range r.v {
 		v2[k] = v
 	}
-	v2["http_port"] = strconv.Itoa(pebbletest.FreePort(t, "tcp"))
-	v2["tls_port"] = strconv.Itoa(pebbletest.FreePort(t, "tcp"))
+	ports := pebbletest.FreePorts(t, "tcp", 2)
+	v2["http_port"] = strconv.Itoa(ports[0])
+	v2["tls_port"] = strconv.Itoa(ports[1])
 	b := startGateway(t, acmeConfig, v2)
 	roots := r.pebble.Root()
 	// Both wait for the lock: no order, no certificate.
