@@ -51,16 +51,7 @@ func newFreeHeapWatch() *freeHeapWatch {
 
 // run looks every interval until ctx ends.
 func (w *freeHeapWatch) run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			w.check()
-		}
-	}
+	every(ctx, interval, func(time.Time) { w.check() })
 }
 
 // check collects and returns memory to the OS when it is worth it, and

@@ -206,6 +206,11 @@ func (t *traffic) stats(name string) *routeStats {
 
 // run samples every interval until ctx ends.
 func (t *traffic) run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func(now time.Time) { t.sample(now, interval) })
+}
+
+// every calls f with the time of each tick of interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func(now time.Time)) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -213,7 +218,7 @@ func (t *traffic) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			t.sample(now, interval)
+			f(now)
 		}
 	}
 }
