@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wasmgate/wasmgate/internal/bigconfig"
 )
 
 // reference is what core/config does with yaml.v3: one document, decoded
@@ -454,7 +456,7 @@ func FuzzFastYAML(f *testing.F) {
 	for range 20 {
 		f.Add([]byte(generate(r)))
 	}
-	f.Add(routesYAML(20))
+	f.Add(bigconfig.Routes(20, ""))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		compare(t, "fuzz", src)
 	})
