@@ -26,3 +26,29 @@ func (c *conn) peek(fd uintptr) bool {
 	c.peekAlive = errno == syscall.EAGAIN
 	return true // never wait for readiness
 }
+
+const fusedFlush = true
+
+// writeWait is writeAndAwait's callback. First call: the write, then "not
+// ready" when all of it left, so that the goroutine parks until the
+// response arrives; a short or failed write ends the callback for the
+// net.Conn to finish. Any later call is the socket become readable (or the
+// wait ended otherwise): done.
+func (c *conn) writeWait(fd uintptr) bool {
+	if c.out == nil {
+		return true
+	}
+	for c.sent < len(c.out) {
+		n, err := syscall.Write(int(fd), c.out[c.sent:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			c.out = nil
+			return true
+		}
+		c.sent += n
+	}
+	c.out = nil
+	return false
+}

@@ -7,3 +7,8 @@ package h1
 func (c *conn) alive() bool { return true }
 
 func (c *conn) peek(uintptr) bool { return true }
+
+// fusedFlush: elsewhere the request is flushed, then the response read.
+const fusedFlush = false
+
+func (c *conn) writeWait(uintptr) bool { return true }

@@ -343,6 +343,14 @@ type conn struct {
 	peekBuf   [1]byte
 	peekAlive bool
 
+	// The request's last flush, fused with the wait for the response
+	// (flush.go).
+	awaiting    bool
+	out         []byte             // what is left to write in the callback
+	sent        int                // how much of out the callback wrote
+	headTimed   bool               // the response header timeout was set before the write
+	writeWaitFn func(uintptr) bool // c.writeWait, bound once
+
 	// The exchange's context watch (see watch); wmu guards wctx and
 	// stopWatch against the timer's goroutine.
 	wmu        sync.Mutex
@@ -356,6 +364,7 @@ type conn struct {
 func (c *conn) init() {
 	c.abortFn = c.abort
 	c.peekFn = c.peek
+	c.writeWaitFn = c.writeWait
 	c.lateFn = c.lateWatch
 }
 
@@ -370,7 +379,7 @@ func (c *conn) attach() {
 		c.br = readers.Get().(*bufio.Reader)
 		c.br.Reset(c.nc)
 		c.bw = writers.Get().(*bufio.Writer)
-		c.bw.Reset(c.nc)
+		c.bw.Reset((*connWriter)(c))
 	}
 }
 

@@ -168,9 +168,10 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 	}
 	// After a failed write the upstream may still have answered (a 413
 	// before the body was read, then a close): read what it sent.
-	if p.cfg.ResponseHeaderTimeout > 0 {
+	if p.cfg.ResponseHeaderTimeout > 0 && !c.headTimed {
 		_ = c.nc.SetReadDeadline(time.Now().Add(p.cfg.ResponseHeaderTimeout))
 	}
+	c.headTimed = false
 	var h head
 	r := &response{}
 	n1xx := 0

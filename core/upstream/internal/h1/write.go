@@ -60,7 +60,7 @@ func (c *conn) writeRequest(req *http.Request, body io.Reader) (bodyRead int64, 
 	if err != nil {
 		return bodyRead, err
 	}
-	return bodyRead, c.bw.Flush()
+	return bodyRead, c.flushRequest()
 }
 
 func (c *conn) writeHead(req *http.Request, length int64) error {

@@ -1,0 +1,70 @@
+package h1
+
+import "time"
+
+// The request's last flush and the wait for the response's first bytes are
+// one step on a plain TCP connection (Linux). Go's poller forgets a
+// socket's readiness at the start of every read, so a read issued right
+// after the request was written finds nothing (the upstream has not
+// answered yet) and costs a recv(2) that fails with EAGAIN before the
+// goroutine parks. Written from inside a RawConn.Read callback instead, the
+// request leaves after the readiness was reset: the callback reports "not
+// ready", the goroutine parks at once, and the response's arrival is an
+// edge the poller cannot have forgotten. The read that follows finds the
+// bytes. One system call less per exchange, a tenth of the gateway's.
+//
+// A write the socket does not take whole at once, or one that fails, is
+// finished through the net.Conn, which waits for room or reports the error
+// as usual. The wait ends early on the deadline (the response header
+// timeout, set before it) or on the exchange's abort; either is left for
+// the read that follows to meet.
+
+// connWriter is what a connection's write buffer flushes to: the socket,
+// or for the flush that ends a request, the write-and-wait.
+type connWriter conn
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	c := (*conn)(w)
+	if c.awaiting {
+		return c.writeAndAwait(p)
+	}
+	return c.nc.Write(p)
+}
+
+// flushRequest sends what the write buffer holds of the request and, where
+// it can, waits for the response's first bytes in the same step.
+func (c *conn) flushRequest() error {
+	if c.rc == nil || c.tls != nil || !fusedFlush {
+		return c.bw.Flush()
+	}
+	c.awaiting = true
+	err := c.bw.Flush()
+	c.awaiting = false
+	return err
+}
+
+// writeAndAwait writes p and waits for the socket to become readable. The
+// response header timeout starts here, before the write: headTimed tells
+// exchange it is set.
+func (c *conn) writeAndAwait(p []byte) (int, error) {
+	if t := c.pool.cfg.ResponseHeaderTimeout; t > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(t))
+		c.headTimed = true
+	}
+	if c.cancelled.Load() {
+		// The abort's deadline may just have been replaced: put it back, and
+		// let the write fail on it.
+		c.abort()
+		return c.nc.Write(p)
+	}
+	c.out, c.sent = p, 0
+	_ = c.rc.Read(c.writeWaitFn) // an error is the deadline or a close: the read that follows meets it
+	n := c.sent
+	c.out = nil
+	if n == len(p) {
+		return n, nil
+	}
+	c.headTimed = false // the timeout starts once the rest is written
+	m, err := c.nc.Write(p[n:])
+	return n + m, err
+}
