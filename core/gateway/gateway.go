@@ -230,6 +230,7 @@ func Start(src Source, logger *slog.Logger) (*Gateway, error) {
 		}
 		g.admin = a
 	}
+	g.releaseStartupPages("start")
 	g.ready.Store(true)
 	if g.admin != nil {
 		logger.Info("admin API listening", "addr", g.admin.Addr().String())
@@ -283,6 +284,7 @@ func (g *Gateway) reloadUnless(serving func(*Snapshot) bool) error {
 	}
 	defer collectLess()()
 	err := g.reload()
+	g.releaseStartupPages("reload")
 	g.noteReload(g.current.Load().Generation, err)
 	if g.onReload != nil {
 		g.onReload(err)
