@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -37,6 +38,9 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 			logger, err := logs.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			if _, set := os.LookupEnv("GOGC"); !set {
+				debug.SetGCPercent(servingGCPercent)
 			}
 			// Signals are taken from the start: the admin API reports ready
 			// inside gateway.Start, and a SIGTERM sent as soon as it does
@@ -84,6 +88,14 @@ file is also reloaded when it changes on disk, and on POST /reload (admin API).`
 	maxSize.register(cmd)
 	return cmd
 }
+
+// servingGCPercent is a serving gateway's GC target unless GOGC sets one.
+// A proxied request allocates a few kilobytes that live for its duration
+// only, over a live heap of a few megabytes, so at Go's default of 100 the
+// collector runs some twenty times a second under load. At 200 it runs
+// half as often, for 3% less CPU per request, and the heap peaks 4 MB
+// higher (docs/performance.md).
+const servingGCPercent = 200
 
 // run serves until SIGINT/SIGTERM, reloading on SIGHUP, then stops.
 func run(ctx context.Context, g *gateway.Gateway, sigs <-chan os.Signal, logger *slog.Logger) error {
