@@ -13,6 +13,12 @@ import "time"
 // edge the poller cannot have forgotten. The read that follows finds the
 // bytes. One system call less per exchange, a tenth of the gateway's.
 //
+// Only a request written in that one flush is: once any of it left
+// before (a body larger than the write buffer, a chunked one), the upstream
+// may already be answering (an echo, an early 413), and the bytes that
+// arrived before the readiness reset would be an edge the poller forgot,
+// the exchange left waiting for more.
+//
 // A write the socket does not take whole at once, or one that fails, is
 // finished through the net.Conn, which waits for room or reports the error
 // as usual. The wait ends early on the deadline (the response header
@@ -28,13 +34,14 @@ func (w *connWriter) Write(p []byte) (int, error) {
 	if c.awaiting {
 		return c.writeAndAwait(p)
 	}
+	c.partSent = true
 	return c.nc.Write(p)
 }
 
-// flushRequest sends what the write buffer holds of the request and, where
-// it can, waits for the response's first bytes in the same step.
+// flushRequest sends what the write buffer holds of the request and, when
+// that is all of it, waits for the response's first bytes in the same step.
 func (c *conn) flushRequest() error {
-	if c.rc == nil || c.tls != nil || !fusedFlush {
+	if c.rc == nil || c.tls != nil || c.partSent || !fusedFlush {
 		return c.bw.Flush()
 	}
 	c.awaiting = true

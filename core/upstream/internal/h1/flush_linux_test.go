@@ -2,10 +2,14 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,4 +102,111 @@ func TestFusedFlushShortWrite(t *testing.T) {
 	if n := s.accepted.Load(); n != 1 {
 		t.Errorf("%d connections for two requests, want 1", n)
 	}
+}
+
+// An upstream that answers while the request body still arrives (an
+// echo, an early 413) has response bytes in the socket before the
+// request's last flush, and the poller may have reported them already:
+// that flush must not wait for a readiness it would never see again, or the
+// exchange waits for bytes that never come (it did, in an HTTP/3 e2e test
+// echoing 8 MiB).
+func TestEchoWhileTheBodyIsSent(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		io.Copy(w, r.Body)
+	}))
+	defer echo.Close()
+	p := NewPool(echo.Listener.Addr().String(), Config{})
+	defer p.Close()
+	payload := make([]byte, 8<<20)
+	rand.Read(payload)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 3 {
+		req, _ := http.NewRequestWithContext(ctx, "POST", echo.URL+"/", bytes.NewReader(payload))
+		resp, err := p.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("round %d: echoed %d bytes (%v), want the 8 MiB sent", i, len(got), err)
+		}
+	}
+}
+
+// The same, made certain: the upstream answers whole after the first part
+// of the body, and the client's body then waits on a socket, so that the
+// poller runs (and reports the answer's bytes) before the last flush.
+func TestEarlyResponseBeforeLastFlush(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	signal, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signal.Close()
+	wait, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait.Close()
+
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		var first [1024]byte
+		if _, err := io.ReadFull(req.Body, first[:]); err != nil {
+			return
+		}
+		io.WriteString(c, okResp) // before the rest of the body arrived
+		signal.Write([]byte{1})
+		io.Copy(io.Discard, req.Body)
+		_, _ = br.ReadByte() // and no more bytes
+	})
+	p := newPool(t, s, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body := &pausingBody{data: make([]byte, 2*writeBufferSize), pauseAt: writeBufferSize, pause: wait}
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+p.addr+"/", body)
+	req.ContentLength = int64(len(body.data))
+	resp, err := p.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("the response that came early was not read: %v", err)
+	}
+	if got := readAll(t, resp); got != "ok" {
+		t.Fatalf("response %q", got)
+	}
+}
+
+// pausingBody is a request body that, once pauseAt bytes were read (the
+// write buffer filled and flushed), waits for a byte on pause.
+type pausingBody struct {
+	data    []byte
+	off     int
+	pauseAt int
+	pause   net.Conn
+	paused  bool
+}
+
+func (b *pausingBody) Read(p []byte) (int, error) {
+	if b.off >= len(b.data) {
+		return 0, io.EOF
+	}
+	if b.off >= b.pauseAt && !b.paused {
+		b.paused = true
+		var one [1]byte
+		if _, err := b.pause.Read(one[:]); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, b.data[b.off:])
+	b.off += n
+	return n, nil
 }

@@ -346,6 +346,7 @@ type conn struct {
 	// The request's last flush, fused with the wait for the response
 	// (flush.go).
 	awaiting    bool
+	partSent    bool               // some of the request left before its last flush
 	out         []byte             // what is left to write in the callback
 	sent        int                // how much of out the callback wrote
 	headTimed   bool               // the response header timeout was set before the write

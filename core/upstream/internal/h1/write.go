@@ -47,6 +47,7 @@ func outLength(req *http.Request, body io.Reader) int64 {
 // *bodyReadError says the request or its body failed; any other error is
 // the connection's. bodyRead is how many body bytes were taken from body.
 func (c *conn) writeRequest(req *http.Request, body io.Reader) (bodyRead int64, err error) {
+	c.partSent = false
 	n := outLength(req, body)
 	if err := c.writeHead(req, n); err != nil {
 		return 0, err
