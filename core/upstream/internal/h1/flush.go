@@ -53,10 +53,29 @@ func (c *conn) flushRequest() error {
 // writeAndAwait writes p and waits for the socket to become readable. The
 // response header timeout starts here, before the write: headTimed tells
 // exchange it is set.
+//
+// On a reused connection the wait lasts awaitProbe at most (and the
+// deadline stays the probe's while the head is read, unless it does not
+// arrive whole in time: extendProbe): a peer that
+// half-closed the connection just before (a lingering close, as Apache's
+// on a graceful restart) sent its end of stream before the readiness
+// reset, and sends nothing more. After awaitProbe the exchange reads the
+// socket itself, which finds the end of stream (and sends the request
+// again on a fresh connection) or parks as it did before the fusion.
 func (c *conn) writeAndAwait(p []byte) (int, error) {
+	now := time.Now()
+	var head time.Time // the response header timeout's deadline
 	if t := c.pool.cfg.ResponseHeaderTimeout; t > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t))
-		c.headTimed = true
+		head = now.Add(t)
+	}
+	wake := head
+	if c.reused {
+		if probe := now.Add(awaitProbe); head.IsZero() || probe.Before(head) {
+			wake = probe
+		}
+	}
+	if !wake.IsZero() {
+		_ = c.nc.SetReadDeadline(wake)
 	}
 	if c.cancelled.Load() {
 		// The abort's deadline may just have been replaced: put it back, and
@@ -64,10 +83,18 @@ func (c *conn) writeAndAwait(p []byte) (int, error) {
 		c.abort()
 		return c.nc.Write(p)
 	}
-	c.out, c.sent = p, 0
-	_ = c.rc.Read(c.writeWaitFn) // an error is the deadline or a close: the read that follows meets it
+	c.out, c.sent, c.ready = p, 0, false
+	_ = c.rc.Read(c.writeWaitFn) // an error is a deadline or a close: the read that follows meets it
 	n := c.sent
 	c.out = nil
+	c.headDeadline, c.probing = head, !wake.Equal(head)
+	c.headTimed = !head.IsZero()
+	if c.probing && (!c.ready || n < len(p)) && !c.cancelled.Load() {
+		// The probe ended the wait (or the write goes on below): the
+		// header timeout's deadline from now on, or none.
+		_ = c.nc.SetReadDeadline(head)
+		c.probing = false
+	}
 	if n == len(p) {
 		return n, nil
 	}
@@ -75,3 +102,20 @@ func (c *conn) writeAndAwait(p []byte) (int, error) {
 	m, err := c.nc.Write(p[n:])
 	return n + m, err
 }
+
+// extendProbe replaces the probe's deadline, which a response head slower
+// to arrive whole than awaitProbe met, with the header timeout's; false if
+// the deadline met was not the probe's.
+func (c *conn) extendProbe() bool {
+	if !c.probing || c.cancelled.Load() {
+		return false
+	}
+	c.probing = false
+	_ = c.nc.SetReadDeadline(c.headDeadline)
+	return true
+}
+
+// awaitProbe bounds the fused wait on a reused connection (see
+// writeAndAwait): as long as a connection may idle and be reused without
+// its liveness peek.
+const awaitProbe = unpeekedIdle

@@ -2,14 +2,11 @@ package h1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,35 +106,8 @@ func TestFusedFlushShortWrite(t *testing.T) {
 // request's last flush, and the poller may have reported them already:
 // that flush must not wait for a readiness it would never see again, or the
 // exchange waits for bytes that never come (it did, in an HTTP/3 e2e test
-// echoing 8 MiB).
-func TestEchoWhileTheBodyIsSent(t *testing.T) {
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).EnableFullDuplex()
-		io.Copy(w, r.Body)
-	}))
-	defer echo.Close()
-	p := NewPool(echo.Listener.Addr().String(), Config{})
-	defer p.Close()
-	payload := make([]byte, 8<<20)
-	rand.Read(payload)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for i := range 3 {
-		req, _ := http.NewRequestWithContext(ctx, "POST", echo.URL+"/", bytes.NewReader(payload))
-		resp, err := p.RoundTrip(req)
-		if err != nil {
-			t.Fatalf("round %d: %v", i, err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || !bytes.Equal(got, payload) {
-			t.Fatalf("round %d: echoed %d bytes (%v), want the 8 MiB sent", i, len(got), err)
-		}
-	}
-}
-
-// The same, made certain: the upstream answers whole after the first part
-// of the body, and the client's body then waits on a socket, so that the
+// echoing 8 MiB). Here the upstream answers whole after the first part of
+// the body, and the client's body then waits on a socket, so that the
 // poller runs (and reports the answer's bytes) before the last flush.
 func TestEarlyResponseBeforeLastFlush(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,4 +179,102 @@ func (b *pausingBody) Read(p []byte) (int, error) {
 	n := copy(p, b.data[b.off:])
 	b.off += n
 	return n, nil
+}
+
+// A peer that half-closes a connection right after a response (a
+// lingering close, as Apache's on a graceful restart) sent its end of
+// stream before the next request's readiness reset, and sends nothing
+// more: the fused wait on the reused connection ends after awaitProbe, the
+// read finds the end of stream, and the request goes again on a fresh
+// connection, as it did before the fusion.
+func TestHalfClosedWhileIdleRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	signal, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signal.Close()
+	wait, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait.Close()
+
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		if n > 1 {
+			serveOK(n, c, br)
+			return
+		}
+		readReq(br)
+		io.WriteString(c, okResp) // no Connection: close
+		c.(*net.TCPConn).CloseWrite()
+		signal.Write([]byte{1})
+		io.Copy(io.Discard, br) // lingers, reading, never answering
+	})
+	p := newPool(t, s, Config{ResponseHeaderTimeout: time.Hour})
+	resp, err := get(t, p, "GET", "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	// The end of stream has arrived, and the poller has run (this read
+	// parked on it) and reported it.
+	var one [1]byte
+	if _, err := wait.Read(one[:]); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	if len(p.idle) != 1 {
+		p.mu.Unlock()
+		t.Fatalf("%d idle connections, want the first one", len(p.idle))
+	}
+	p.idle[0].idleAt = time.Now() // reused without the liveness peek, whatever the machine's pace
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p.addr+"/", nil)
+	resp, err = p.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("request on the half-closed connection: %v", err)
+	}
+	if got := readAll(t, resp); got != "ok" {
+		t.Fatalf("response %q", got)
+	}
+	if n := s.accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (the half-closed one, then a fresh one)", n)
+	}
+}
+
+// A response head that starts within awaitProbe on a reused connection but
+// arrives whole only later is read on under the response header timeout,
+// not failed by the probe's deadline.
+func TestSlowHeadAfterProbe(t *testing.T) {
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		readReq(br)
+		io.WriteString(c, okResp)
+		readReq(br)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		// Well past the probe's deadline, whatever the machine's pace: it
+		// was set before the request was written.
+		<-time.After(5 * awaitProbe)
+		io.WriteString(c, "Content-Length: 4\r\n\r\nslow")
+		readReq(br)
+	})
+	for _, timeout := range []time.Duration{0, time.Hour} {
+		p := newPool(t, s, Config{ResponseHeaderTimeout: timeout})
+		for i, want := range []string{"ok", "slow"} {
+			resp, err := get(t, p, "GET", "/", nil)
+			if err != nil {
+				t.Fatalf("header timeout %v, request %d: %v", timeout, i, err)
+			}
+			if got := readAll(t, resp); got != want {
+				t.Fatalf("header timeout %v, request %d: %q, want %q", timeout, i, got, want)
+			}
+		}
+	}
 }

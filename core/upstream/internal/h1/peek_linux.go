@@ -36,6 +36,7 @@ const fusedFlush = true
 // wait ended otherwise): done.
 func (c *conn) writeWait(fd uintptr) bool {
 	if c.out == nil {
+		c.ready = true
 		return true
 	}
 	for c.sent < len(c.out) {

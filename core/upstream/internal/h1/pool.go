@@ -345,12 +345,15 @@ type conn struct {
 
 	// The request's last flush, fused with the wait for the response
 	// (flush.go).
-	awaiting    bool
-	partSent    bool               // some of the request left before its last flush
-	out         []byte             // what is left to write in the callback
-	sent        int                // how much of out the callback wrote
-	headTimed   bool               // the response header timeout was set before the write
-	writeWaitFn func(uintptr) bool // c.writeWait, bound once
+	awaiting     bool
+	partSent     bool               // some of the request left before its last flush
+	out          []byte             // what is left to write in the callback
+	sent         int                // how much of out the callback wrote
+	headTimed    bool               // the response header timeout was set before the write
+	ready        bool               // the wait ended with the socket readable
+	probing      bool               // the read deadline in force is the probe's (see writeAndAwait)
+	headDeadline time.Time          // the header timeout's, while probing
+	writeWaitFn  func(uintptr) bool // c.writeWait, bound once
 
 	// The exchange's context watch (see watch); wmu guards wctx and
 	// stopWatch against the timer's goroutine.

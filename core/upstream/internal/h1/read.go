@@ -52,6 +52,8 @@ func (c *conn) readHead(limit int) (got bool, err error) {
 		switch {
 		case err == bufio.ErrBufferFull:
 			continue
+		case err != nil && isTimeout(err) && c.extendProbe():
+			continue // the head is slow, not the peer gone: read on under the header timeout
 		case err == io.EOF && got:
 			return got, io.ErrUnexpectedEOF
 		case err != nil:

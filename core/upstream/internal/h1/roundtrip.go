@@ -207,7 +207,8 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 		}
 		r = &response{} // the 1xx head keeps its values
 	}
-	if p.cfg.ResponseHeaderTimeout > 0 {
+	if p.cfg.ResponseHeaderTimeout > 0 || c.probing {
+		c.probing = false
 		_ = c.nc.SetReadDeadline(time.Time{})
 		if c.cancelled.Load() { // the watch fired around the reset: honour it
 			c.fail()
