@@ -110,21 +110,7 @@ func TestFusedFlushShortWrite(t *testing.T) {
 // the body, and the client's body then waits on a socket, so that the
 // poller runs (and reports the answer's bytes) before the last flush.
 func TestEarlyResponseBeforeLastFlush(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	signal, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer signal.Close()
-	wait, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wait.Close()
+	signal, wait := socketPair(t)
 
 	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
 		req, err := http.ReadRequest(br)
@@ -188,21 +174,7 @@ func (b *pausingBody) Read(p []byte) (int, error) {
 // read finds the end of stream, and the request goes again on a fresh
 // connection, as it did before the fusion.
 func TestHalfClosedWhileIdleRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	signal, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer signal.Close()
-	wait, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wait.Close()
+	signal, wait := socketPair(t)
 
 	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
 		if n > 1 {
@@ -277,4 +249,27 @@ func TestSlowHeadAfterProbe(t *testing.T) {
 			}
 		}
 	}
+}
+
+// socketPair is two ends of a loopback TCP connection: a byte written to
+// signal is read from wait. A goroutine that waits on it parks in the
+// poller, which then reports every socket that became ready meanwhile.
+func socketPair(t *testing.T) (signal, wait net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	signal, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { signal.Close() })
+	wait, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wait.Close() })
+	return signal, wait
 }
