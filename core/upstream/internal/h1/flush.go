@@ -21,9 +21,9 @@ import "time"
 //
 // A write the socket does not take whole at once, or one that fails, is
 // finished through the net.Conn, which waits for room or reports the error
-// as usual. The wait ends early on the deadline (the response header
-// timeout, set before it) or on the exchange's abort; either is left for
-// the read that follows to meet.
+// as usual. The wait ends early on its deadline (the response header
+// timeout's, set before it, or the probe's below) or on the exchange's
+// abort; either is left for the read that follows to meet.
 
 // connWriter is what a connection's write buffer flushes to: the socket,
 // or for the flush that ends a request, the write-and-wait.
@@ -54,14 +54,15 @@ func (c *conn) flushRequest() error {
 // response header timeout starts here, before the write: headTimed tells
 // exchange it is set.
 //
-// On a reused connection the wait lasts awaitProbe at most (and the
-// deadline stays the probe's while the head is read, unless it does not
-// arrive whole in time: extendProbe): a peer that
+// On a reused connection the wait lasts awaitProbe at most: a peer that
 // half-closed the connection just before (a lingering close, as Apache's
 // on a graceful restart) sent its end of stream before the readiness
 // reset, and sends nothing more. After awaitProbe the exchange reads the
 // socket itself, which finds the end of stream (and sends the request
-// again on a fresh connection) or parks as it did before the fusion.
+// again on a fresh connection) or parks as it did before the fusion. The
+// probe's deadline stays while the head is read, so that a fast exchange
+// changes its deadline no more often than before; a head slower than that
+// to arrive whole gets the header timeout's (extendProbe).
 func (c *conn) writeAndAwait(p []byte) (int, error) {
 	now := time.Now()
 	var head time.Time // the response header timeout's deadline
