@@ -54,10 +54,11 @@ func (c *conn) flushRequest() error {
 // response header timeout starts here, before the write: headTimed tells
 // exchange it is set.
 //
-// On a reused connection the wait lasts awaitProbe at most: a peer that
-// half-closed the connection just before (a lingering close, as Apache's
-// on a graceful restart) sent its end of stream before the readiness
-// reset, and sends nothing more. After awaitProbe the exchange reads the
+// The wait lasts awaitProbe at most: a peer that half-closed a reused
+// connection just before (a lingering close, as Apache's on a graceful
+// restart), or one that spoke first on a new one (a balancer that accepts
+// and shuts down, a service that is not HTTP), sent its bytes before the
+// readiness reset, and may send nothing more. After awaitProbe the exchange reads the
 // socket itself, which finds the end of stream (and sends the request
 // again on a fresh connection) or parks as it did before the fusion. The
 // probe's deadline stays while the head is read, so that a fast exchange
@@ -70,10 +71,8 @@ func (c *conn) writeAndAwait(p []byte) (int, error) {
 		head = now.Add(t)
 	}
 	wake := head
-	if c.reused {
-		if probe := now.Add(awaitProbe); head.IsZero() || probe.Before(head) {
-			wake = probe
-		}
+	if probe := now.Add(awaitProbe); head.IsZero() || probe.Before(head) {
+		wake = probe
 	}
 	if !wake.IsZero() {
 		_ = c.nc.SetReadDeadline(wake)
@@ -90,10 +89,10 @@ func (c *conn) writeAndAwait(p []byte) (int, error) {
 	c.out = nil
 	c.headDeadline, c.probing = head, !wake.Equal(head)
 	c.headTimed = !head.IsZero()
-	if c.probing && (!c.ready || n < len(p)) && !c.cancelled.Load() {
+	if c.probing && (!c.ready || n < len(p)) {
 		// The probe ended the wait (or the write goes on below): the
 		// header timeout's deadline from now on, or none.
-		_ = c.nc.SetReadDeadline(head)
+		c.setReadDeadline(head)
 		c.probing = false
 	}
 	if n == len(p) {
@@ -112,11 +111,24 @@ func (c *conn) extendProbe() bool {
 		return false
 	}
 	c.probing = false
-	_ = c.nc.SetReadDeadline(c.headDeadline)
-	return true
+	c.setReadDeadline(c.headDeadline)
+	return !c.cancelled.Load()
 }
 
-// awaitProbe bounds the fused wait on a reused connection (see
-// writeAndAwait): as long as a connection may idle and be reused without
-// its liveness peek.
+// setReadDeadline sets the read deadline unless the exchange was aborted,
+// whose deadline in the past it must not replace: abort marks the
+// connection before it sets its deadline, so a mark seen after this one is
+// set means the abort's may have come first and is put back.
+func (c *conn) setReadDeadline(t time.Time) {
+	if c.cancelled.Load() {
+		return
+	}
+	_ = c.nc.SetReadDeadline(t)
+	if c.cancelled.Load() {
+		c.abort()
+	}
+}
+
+// awaitProbe bounds the fused wait (see writeAndAwait): as long as a
+// connection may idle and be reused without its liveness peek.
 const awaitProbe = unpeekedIdle

@@ -273,3 +273,61 @@ func socketPair(t *testing.T) (signal, wait net.Conn) {
 	t.Cleanup(func() { wait.Close() })
 	return signal, wait
 }
+
+// A deadline set after the exchange was aborted does not replace the
+// abort's, which is in the past: the read fails at once.
+func TestDeadlineAfterAbortKeepsIt(t *testing.T) {
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		_, _ = br.ReadByte() // never answers
+	})
+	p := newPool(t, s, Config{})
+	c, err := p.get(context.Background(), nil, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.closeOwned()
+	c.abort()
+	c.setReadDeadline(time.Now().Add(time.Hour))
+	done := make(chan error, 1)
+	go func() {
+		var b [1]byte
+		_, err := c.nc.Read(b[:])
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("read after the abort: %v, want a timeout", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the abort's deadline was replaced: the read waits")
+	}
+}
+
+// A reused connection that sent an interim response and then closed did
+// receive the request: it is not sent again on a fresh connection.
+func TestNoStaleRetryAfterInterim(t *testing.T) {
+	s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+		if n > 1 {
+			serveOK(n, c, br)
+			return
+		}
+		readReq(br)
+		io.WriteString(c, okResp)
+		readReq(br)
+		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+	})
+	p := newPool(t, s, Config{})
+	resp, err := get(t, p, "GET", "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if resp, err := get(t, p, "GET", "/", nil); err == nil {
+		readAll(t, resp)
+		t.Fatal("the request that got a 103 and then a closed connection was sent again")
+	}
+	if n := s.accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}

@@ -169,14 +169,16 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, body io.Reader, 
 	// After a failed write the upstream may still have answered (a 413
 	// before the body was read, then a close): read what it sent.
 	if p.cfg.ResponseHeaderTimeout > 0 && !c.headTimed {
-		_ = c.nc.SetReadDeadline(time.Now().Add(p.cfg.ResponseHeaderTimeout))
+		c.setReadDeadline(time.Now().Add(p.cfg.ResponseHeaderTimeout))
 	}
 	c.headTimed = false
 	var h head
 	r := &response{}
 	n1xx := 0
+	got := false // a byte of the response arrived (a 1xx counts)
 	for {
-		got, rerr := c.readHead(p.cfg.MaxHeaderBytes)
+		gotHead, rerr := c.readHead(p.cfg.MaxHeaderBytes)
+		got = got || gotHead
 		if rerr == nil {
 			h, rerr = parseHead(c.head, r.vals[:])
 		}
