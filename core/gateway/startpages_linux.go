@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"strconv"
 
@@ -22,9 +23,10 @@ func releasePages() (before, after int64, err error) {
 	}
 	for _, r := range regions {
 		before += r.rss
-		if r.anon > 0 {
-			// A page of it was written (a debugger's breakpoint, a uprobe):
-			// the private copy is the only one and must stay.
+		if r.private > 0 {
+			// A page of it was written, resident or swapped (a relocation in
+			// a PIE's RELRO, a debugger's breakpoint, a uprobe): the private
+			// copy is the only one and must stay.
 			after += r.rss
 			continue
 		}
@@ -38,11 +40,11 @@ func releasePages() (before, after int64, err error) {
 }
 
 // region is one read-only private mapping of the executable, from
-// /proc/self/smaps: its bounds, and its resident and anonymous (privately
-// modified) bytes.
+// /proc/self/smaps: its bounds, its resident bytes, and the bytes of it
+// that are private copies (anonymous, resident or swapped out).
 type region struct {
-	start, end uintptr
-	rss, anon  int64
+	start, end   uintptr
+	rss, private int64
 }
 
 // executableRegions lists the read-only private mappings of file exe.
@@ -52,11 +54,17 @@ func executableRegions(exe string) ([]region, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return parseSmaps(f, exe)
+}
+
+// parseSmaps reads the read-only private mappings of file exe from an
+// smaps listing.
+func parseSmaps(smaps io.Reader, exe string) ([]region, error) {
 	var (
 		out []region
 		cur *region
 	)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(smaps)
 	for sc.Scan() {
 		line := sc.Bytes()
 		fields := bytes.Fields(line)
@@ -72,14 +80,18 @@ func executableRegions(exe string) ([]region, error) {
 			switch string(fields[0]) {
 			case "Rss:":
 				cur.rss = kb << 10
-			case "Anonymous:":
-				cur.anon = kb << 10
+			case "Anonymous:", "Swap:":
+				// Not Private_Dirty: a page of an executable just written
+				// (a test binary) is dirty in the page cache, not a copy.
+				cur.private += kb << 10
 			}
 			continue
 		}
 		// A mapping's header: "start-end perms offset dev inode path".
 		cur = nil
-		if len(fields) < 6 || !bytes.HasSuffix(line, []byte(exe)) {
+		// The path is the rest of the line from its first slash (the fields
+		// before it have none): it may hold spaces, and " (deleted)".
+		if i := bytes.IndexByte(line, '/'); len(fields) < 6 || i < 0 || string(line[i:]) != exe {
 			continue
 		}
 		perms := fields[1]

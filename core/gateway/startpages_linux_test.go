@@ -3,6 +3,8 @@ package gateway
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +86,43 @@ routes: [{ name: ` + route + `, match: { prefix: / }, upstream: echo }]
 	}
 	if resp, body := get(t, url+"/after-reload"); resp == nil || resp.StatusCode != 200 || body != "GET /after-reload" {
 		t.Fatalf("request after the reload: %v %q", resp, body)
+	}
+}
+
+func TestParseSmaps(t *testing.T) {
+	const smaps = `00400000-00600000 r-xp 00000000 fe:00 11 /opt/wasm gate/wasmgate (deleted)
+Rss:                 800 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+00600000-00700000 r--p 00200000 fe:00 11 /opt/wasm gate/wasmgate (deleted)
+Rss:                 100 kB
+Private_Dirty:       100 kB
+Anonymous:             4 kB
+Swap:                  0 kB
+00700000-00800000 r--p 00300000 fe:00 11 /opt/wasm gate/wasmgate (deleted)
+Rss:                   0 kB
+Anonymous:             0 kB
+Swap:                  8 kB
+00800000-00900000 rw-p 00400000 fe:00 11 /opt/wasm gate/wasmgate (deleted)
+Rss:                  40 kB
+Anonymous:            40 kB
+00900000-00a00000 r--s 00000000 fe:00 11 /opt/wasm gate/wasmgate (deleted)
+Rss:                  12 kB
+00a00000-00b00000 r-xp 00000000 fe:00 12 /srv/opt/wasm gate/wasmgate (deleted)
+Rss:                  64 kB
+7ffc0000-7ffc2000 r-xp 00000000 00:00 0                                  [vdso]
+Rss:                   8 kB
+`
+	got, err := parseSmaps(strings.NewReader(smaps), "/opt/wasm gate/wasmgate (deleted)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []region{
+		{start: 0x400000, end: 0x600000, rss: 800 << 10},
+		{start: 0x600000, end: 0x700000, rss: 100 << 10, private: 4 << 10}, // a written page: kept
+		{start: 0x700000, end: 0x800000, private: 8 << 10},                 // a swapped-out copy: kept
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("regions\n%+v\nwant\n%+v\n(not the writable, shared or other file's mappings, nor the vdso)", got, want)
 	}
 }
