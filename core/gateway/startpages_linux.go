@@ -11,8 +11,9 @@ import (
 )
 
 // releasePages unmaps the executable's read-only pages (see startpages.go)
-// and returns how many bytes of it were resident before and after.
-func releasePages() (before, after int64, err error) {
+// and returns how many bytes of them were resident, and how many of those
+// it kept (mappings holding a private copy).
+func releasePages() (resident, kept int64, err error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, 0, err
@@ -22,21 +23,21 @@ func releasePages() (before, after int64, err error) {
 		return 0, 0, err
 	}
 	for _, r := range regions {
-		before += r.rss
+		resident += r.rss
 		if r.private > 0 {
 			// A page of it was written, resident or swapped (a relocation in
 			// a PIE's RELRO, a debugger's breakpoint, a uprobe): the private
 			// copy is the only one and must stay.
-			after += r.rss
+			kept += r.rss
 			continue
 		}
 		// The bounds come from the kernel, not from a Go pointer: the raw
 		// call takes them as they are.
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.start, r.end-r.start, unix.MADV_DONTNEED); errno != 0 {
-			return before, before, errno
+			return resident, resident, errno
 		}
 	}
-	return before, after, nil
+	return resident, kept, nil
 }
 
 // region is one read-only private mapping of the executable, from

@@ -33,14 +33,14 @@ func residentExecutable(t *testing.T) int64 {
 // releasePages unmaps what is resident of the executable's read-only
 // mappings: right after it, only the pages touched since are.
 func TestReleasePages(t *testing.T) {
-	before, after, err := releasePages()
+	before, kept, err := releasePages()
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := residentExecutable(t)
-	t.Logf("resident executable: %d kB, %d kB released, %d kB just after", before>>10, (before-after)>>10, now>>10)
-	if after != 0 {
-		t.Errorf("%d kB kept: no mapping of the test binary holds a private page", after>>10)
+	t.Logf("resident executable: %d kB, %d kB released, %d kB just after", before>>10, (before-kept)>>10, now>>10)
+	if kept != 0 {
+		t.Errorf("%d kB kept: no mapping of the test binary holds a private page", kept>>10)
 	}
 	if now >= before {
 		t.Errorf("resident executable %d kB before the release, %d kB after", before>>10, now>>10)

@@ -70,19 +70,13 @@ func (c *conn) writeAndAwait(p []byte) (int, error) {
 	if t := c.pool.cfg.ResponseHeaderTimeout; t > 0 {
 		head = now.Add(t)
 	}
-	wake := head
-	if probe := now.Add(awaitProbe); head.IsZero() || probe.Before(head) {
-		wake = probe
+	wake := now.Add(awaitProbe)
+	if !head.IsZero() && head.Before(wake) {
+		wake = head
 	}
-	if !wake.IsZero() {
-		_ = c.nc.SetReadDeadline(wake)
-	}
-	if c.cancelled.Load() {
-		// The abort's deadline may just have been replaced: put it back, and
-		// let the write fail on it.
-		c.abort()
-		return c.nc.Write(p)
-	}
+	// After an abort the deadline stays the abort's: the wait fails before
+	// the callback runs, and the write below on the same deadline.
+	c.setReadDeadline(wake)
 	c.out, c.sent, c.ready = p, 0, false
 	_ = c.rc.Read(c.writeWaitFn) // an error is a deadline or a close: the read that follows meets it
 	n := c.sent
