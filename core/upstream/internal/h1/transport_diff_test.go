@@ -1,0 +1,113 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The pool against net/http's Transport, the reference client, on upstreams
+// that answer at every moment relative to the request: before its body has
+// arrived, after interim responses, in pieces, then closing or
+// half-closing. Each request goes through both, twice (the second on the
+// connection the first left, if any); what the caller sees must agree:
+// an error or not, and the status and body.
+func TestAgainstTransport(t *testing.T) {
+	type answer func(c net.Conn, br *bufio.Reader, req *http.Request)
+	discard := func(req *http.Request) { io.Copy(io.Discard, req.Body) }
+	behaviours := map[string]answer{
+		"after the body": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		},
+		"before the body": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			var first [512]byte
+			io.ReadFull(req.Body, first[:])
+			io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig")
+			discard(req)
+		},
+		"100 then 200": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		},
+		"103 then 200": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		},
+		"head in pieces": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+			<-time.After(3 * awaitProbe) // past the probe's deadline
+			io.WriteString(c, "Content-Length: 2\r\n\r\nok")
+		},
+		"close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+			c.Close()
+		},
+		"half-close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			c.(*net.TCPConn).CloseWrite()
+		},
+		"close without answer": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			c.Close()
+		},
+		"EOF-framed": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+			discard(req)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
+			c.Close()
+		},
+	}
+	bodies := []int{0, 100, writeBufferSize - 200, 3 * writeBufferSize}
+	for name, answer := range behaviours {
+		for _, size := range bodies {
+			s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					answer(c, br, req)
+				}
+			})
+			addr := s.ln.Addr().String()
+			pool := NewPool(addr, Config{ResponseHeaderTimeout: time.Minute})
+			tr := &http.Transport{ResponseHeaderTimeout: time.Minute}
+			for round := range 2 {
+				run := func(rt http.RoundTripper) string {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					method, body := "GET", io.Reader(nil)
+					if size > 0 {
+						method, body = "POST", strings.NewReader(strings.Repeat("b", size))
+					}
+					req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+"/", body)
+					resp, err := rt.RoundTrip(req)
+					if err != nil {
+						return "error"
+					}
+					defer resp.Body.Close()
+					b, err := io.ReadAll(resp.Body)
+					if err != nil {
+						return resp.Status + " body error"
+					}
+					return resp.Status + " " + string(b)
+				}
+				want, got := run(tr), run(pool)
+				if got != want {
+					t.Errorf("%s, %d-byte body, round %d: pool %q, net/http %q", name, size, round, got, want)
+				}
+			}
+			tr.CloseIdleConnections()
+			pool.Close()
+		}
+	}
+}
