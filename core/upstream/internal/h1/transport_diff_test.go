@@ -66,6 +66,13 @@ func TestAgainstTransport(t *testing.T) {
 			c.Close()
 		},
 	}
+	// net/http notices a half-closed idle connection on its read loop's
+	// goroutine, in a race with the next request taking it: a request it
+	// does not send again (a POST) may then fail where the pool, which
+	// peeks before reusing a connection for such a request, sends it on a
+	// fresh one. There the reference's error does not bind the pool; its
+	// success does.
+	racy := map[string]bool{"half-close after": true}
 	bodies := []int{0, 100, writeBufferSize - 200, 3 * writeBufferSize}
 	for name, answer := range behaviours {
 		for _, size := range bodies {
@@ -102,7 +109,7 @@ func TestAgainstTransport(t *testing.T) {
 					return resp.Status + " " + string(b)
 				}
 				want, got := run(tr), run(pool)
-				if got != want {
+				if got != want && !(racy[name] && want == "error") {
 					t.Errorf("%s, %d-byte body, round %d: pool %q, net/http %q", name, size, round, got, want)
 				}
 			}
