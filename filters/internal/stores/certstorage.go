@@ -266,6 +266,12 @@ func (s *CertStorage) Lock(ctx context.Context, name string) error {
 		ok, err := s.client.SetNX(cctx, s.lockKey(name), token, s.ttl).Result()
 		cancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				// The caller's context ended during the round trip, which
+				// then fails as an I/O timeout: the context's error is the
+				// one to report.
+				return ctx.Err()
+			}
 			return fmt.Errorf("acme lock %s: %w", name, err)
 		}
 		if ok {
