@@ -54,6 +54,7 @@ func TestAgainstTransport(t *testing.T) {
 		"half-close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			time.Sleep(20 * time.Millisecond)
 			c.(*net.TCPConn).CloseWrite()
 		},
 		"close without answer": func(c net.Conn, br *bufio.Reader, req *http.Request) {
@@ -71,11 +72,20 @@ func TestAgainstTransport(t *testing.T) {
 	// does not send again (a POST) may then fail where the pool, which
 	// peeks before reusing a connection for such a request, sends it on a
 	// fresh one. There the reference's error does not bind the pool; its
-	// success does.
+	// success does. (The upstream's half-close itself is no race: the
+	// first round waits until the upstream has finished answering, see
+	// served.)
 	racy := map[string]bool{"half-close after": true}
 	bodies := []int{0, 100, writeBufferSize - 200, 3 * writeBufferSize}
 	for name, answer := range behaviours {
 		for _, size := range bodies {
+			// served orders the upstream's whole answer, the close or
+			// half-close after the response included, before the next
+			// request: without it, a POST could reach a connection the
+			// upstream was about to half-close (its goroutine descheduled
+			// between the response and the CloseWrite, as on a loaded CI
+			// machine), and fail in the pool and net/http alike.
+			served := make(chan struct{}, 16)
 			s := newScript(t, func(n int, c net.Conn, br *bufio.Reader) {
 				for {
 					req, err := http.ReadRequest(br)
@@ -83,6 +93,10 @@ func TestAgainstTransport(t *testing.T) {
 						return
 					}
 					answer(c, br, req)
+					select {
+					case served <- struct{}{}:
+					default:
+					}
 				}
 			})
 			addr := s.ln.Addr().String()
@@ -108,7 +122,16 @@ func TestAgainstTransport(t *testing.T) {
 					}
 					return resp.Status + " " + string(b)
 				}
-				want, got := run(tr), run(pool)
+				// The first round is on new connections, each request
+				// answered once; the second reuses what the first left.
+				settle := func(outcome string) string {
+					if round == 0 {
+						<-served
+					}
+					return outcome
+				}
+				want := settle(run(tr))
+				got := settle(run(pool))
 				if got != want && !(racy[name] && want == "error") {
 					t.Errorf("%s, %d-byte body, round %d: pool %q, net/http %q", name, size, round, got, want)
 				}
