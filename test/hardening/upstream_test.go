@@ -90,7 +90,15 @@ const hostileConfig = `
 listeners: [{ name: main, address: "127.0.0.1:0" }]
 admin: { address: "off" }
 upstreams:
+  # Only /hang meets the response header timeout. The other scripts'
+  # upstream waits long enough that on a machine loaded enough to starve
+  # the script's goroutine for a moment they still end in what they test
+  # (a head over the cap, a 1xx flood, a bad status), never in a 504.
   bad:
+    targets: [{ url: "{{.bad}}" }]
+    timeouts: { connect: 1s, response_header: 30s }
+    retries: { attempts: 3, on: [connect_failure, reset, "502", "503"], backoff: { base: 1ms, max: 2ms } }
+  hang:
     targets: [{ url: "{{.bad}}" }]
     timeouts: { connect: 1s, response_header: 500ms }
     retries: { attempts: 3, on: [connect_failure, reset, "502", "503"], backoff: { base: 1ms, max: 2ms } }
@@ -101,6 +109,9 @@ routes:
   - name: nodns
     match: { prefix: /nodns }
     upstream: nodns
+  - name: hang
+    match: { prefix: /hang }
+    upstream: hang
   - name: endless
     match: { prefix: /endless }
     timeouts: { request: 1s }
