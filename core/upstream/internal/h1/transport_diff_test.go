@@ -2,13 +2,20 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The pool against net/http's Transport, the reference client, on upstreams
@@ -140,4 +147,125 @@ func TestAgainstTransport(t *testing.T) {
 			pool.Close()
 		}
 	}
+}
+
+// FuzzResponseAgainstTransport: whatever bytes an upstream answers with
+// (then closing the connection), what the pool hands its caller is what
+// net/http's Transport would: a response the pool accepts, net/http accepts
+// too, with the same status, fields and body, cut short where net/http's
+// is. The pool may refuse more (bare LF, obs-fold, conflicting lengths,
+// a CR alone: each a smuggling or splitting vector it answers 502 to) and
+// keeps fewer fields (an invalid field name is dropped, where net/http
+// fails the whole response).
+func FuzzResponseAgainstTransport(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: t\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+		"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+		"HTTP/1.1 200 OK\r\nX A: b\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-A: b\rX-B: c\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+		"HTTP/1.1 200\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=1\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	var answer atomic.Pointer[string]
+	var addr string
+	f.Fuzz(func(t *testing.T, raw string) {
+		if addr == "" { // one upstream for the whole run
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr = ln.Addr().String()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							io.WriteString(c, *answer.Load())
+						}
+					}()
+				}
+			}()
+		}
+		answer.Store(&raw)
+		pool := NewPool(addr, Config{ResponseHeaderTimeout: 10 * time.Second})
+		defer pool.Close()
+		tr := &http.Transport{DisableCompression: true, ResponseHeaderTimeout: 10 * time.Second}
+		defer tr.CloseIdleConnections()
+		ref, refErr := fetch(tr, addr)
+		got, gotErr := fetch(pool, addr)
+		if gotErr != nil {
+			return // refused: the pool may be stricter
+		}
+		if refErr != nil {
+			if strings.Contains(refErr.Error(), "malformed MIME header") {
+				return // a field net/http fails on, the pool drops
+			}
+			t.Fatalf("%q: the pool accepted (%s) what net/http refused: %v", raw, got.head, refErr)
+		}
+		switch {
+		case got.head != ref.head:
+			t.Fatalf("%q:\npool:     %s\nnet/http: %s", raw, got.head, ref.head)
+		case got.cut && !bytes.HasPrefix(ref.body, got.body):
+			// A body the pool cuts short (it may refuse a chunk net/http
+			// reads) holds only bytes net/http would have delivered.
+			t.Fatalf("%q: the pool's cut-short body %q is not the start of net/http's %q", raw, got.body, ref.body)
+		case !got.cut && (ref.cut || !bytes.Equal(got.body, ref.body) || got.trailer != ref.trailer):
+			t.Fatalf("%q: pool body %q (trailer %s), net/http body %q (cut %v, trailer %s)", raw, got.body, got.trailer, ref.body, ref.cut, ref.trailer)
+		}
+	})
+}
+
+// fetched is what the caller of a round trip saw.
+type fetched struct {
+	head    string // status, framing and fields
+	body    []byte
+	cut     bool // the body ended in an error
+	trailer string
+}
+
+// fetch makes one GET through rt.
+func fetch(rt http.RoundTripper, addr string) (fetched, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/", nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer resp.Body.Close()
+	var f fetched
+	var berr error
+	f.body, berr = io.ReadAll(resp.Body)
+	f.cut = berr != nil
+	f.trailer = fmt.Sprintf("%q", resp.Trailer)
+	// (resp.Close is left out: the pool sets it for every connection it
+	// will not reuse, a doubtful framing included.)
+	var s strings.Builder
+	fmt.Fprintf(&s, "%d %q len=%d te=%q", resp.StatusCode, resp.Status, resp.ContentLength, resp.TransferEncoding)
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue // net/http keeps a field name that is no token; the pool drops it
+		}
+		fmt.Fprintf(&s, " %s=%q", k, resp.Header[k])
+	}
+	f.head = s.String()
+	return f, nil
 }
