@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command load measures the gateway against the direct-to-upstream baseline
 // in the same run: per round, the same load goes straight to an upstream and
 // then through the gateway, and the report gives their ratio, the gateway's
