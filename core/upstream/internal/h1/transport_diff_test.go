@@ -61,7 +61,6 @@ func TestAgainstTransport(t *testing.T) {
 		"half-close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			time.Sleep(20 * time.Millisecond)
 			c.(*net.TCPConn).CloseWrite()
 		},
 		"close without answer": func(c net.Conn, br *bufio.Reader, req *http.Request) {
