@@ -165,34 +165,37 @@ func TestHostileUpstreams(t *testing.T) {
 		aborted              // a started response that breaks while read
 		complete             // a well-framed response with exactly this body
 	)
+	// quick bounds every case to catch a hang, such as waiting out the 30 s
+	// response header timeout; it is no performance bound, which a loaded
+	// machine would break.
+	const quick = 5 * time.Second
 	cases := []struct {
 		path   string
 		want   want
 		status int
 		body   string
-		within time.Duration
 	}{
-		{"/hang", status, 504, "", 2 * time.Second},
-		{"/reset-early", status, 502, "", time.Second},
-		{"/reset-mid-body", aborted, 200, "", time.Second},
-		{"/eof-mid-body", aborted, 200, "", time.Second},
-		{"/eof-mid-chunked", aborted, 200, "", time.Second},
-		{"/bad-status", status, 502, "", time.Second},
-		{"/not-http", status, 502, "", time.Second},
-		{"/bad-header-name", complete, 200, "", time.Second}, // the invalid field is dropped, below
-		{"/bare-cr-header", status, 502, "", time.Second},
-		{"/two-lengths", status, 502, "", time.Second},
-		{"/cl-and-te", complete, 200, "hello", time.Second}, // chunked wins, Content-Length dropped (RFC 9112 §6.3)
-		{"/bad-chunk", aborted, 200, "", time.Second},
-		{"/endless", aborted, 200, "", 3 * time.Second},
-		{"/1xx-flood", status, 502, "", time.Second},
-		{"/huge-header", status, 502, "", 2 * time.Second},
-		{"/response-splitting", complete, 200, "ok", time.Second},
-		{"/obs-fold", status, 502, "", time.Second},
-		{"/bare-lf", status, 502, "", time.Second},
-		{"/te-http10", status, 502, "", time.Second},
-		{"/close-after-head", aborted, 200, "", time.Second},
-		{"/length-list", status, 502, "", time.Second},
+		{"/hang", status, 504, ""},
+		{"/reset-early", status, 502, ""},
+		{"/reset-mid-body", aborted, 200, ""},
+		{"/eof-mid-body", aborted, 200, ""},
+		{"/eof-mid-chunked", aborted, 200, ""},
+		{"/bad-status", status, 502, ""},
+		{"/not-http", status, 502, ""},
+		{"/bad-header-name", complete, 200, ""}, // the invalid field is dropped, below
+		{"/bare-cr-header", status, 502, ""},
+		{"/two-lengths", status, 502, ""},
+		{"/cl-and-te", complete, 200, "hello"}, // chunked wins, Content-Length dropped (RFC 9112 §6.3)
+		{"/bad-chunk", aborted, 200, ""},
+		{"/endless", aborted, 200, ""},
+		{"/1xx-flood", status, 502, ""},
+		{"/huge-header", status, 502, ""},
+		{"/response-splitting", complete, 200, "ok"},
+		{"/obs-fold", status, 502, ""},
+		{"/bare-lf", status, 502, ""},
+		{"/te-http10", status, 502, ""},
+		{"/close-after-head", aborted, 200, ""},
+		{"/length-list", status, 502, ""},
 	}
 	for _, c := range cases {
 		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
@@ -207,8 +210,8 @@ func TestHostileUpstreams(t *testing.T) {
 			body, berr := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			took := time.Since(start)
-			if took > c.within {
-				t.Errorf("took %v, want within %v", took, c.within)
+			if took > quick {
+				t.Errorf("took %v, want within %v", took, quick)
 			}
 			if resp.StatusCode != c.status {
 				t.Errorf("status %d, want %d (body %.80q)", resp.StatusCode, c.status, body)
@@ -298,9 +301,11 @@ const toxicConfig = `
 listeners: [{ name: main, address: "127.0.0.1:0" }]
 admin: { address: "off" }
 upstreams:
+  # response_header is the only bound the latency case meets; the others
+  # (the baseline, tiny slices) must not meet it on a loaded machine.
   toxic:
     targets: [{ url: "{{.toxic}}" }]
-    timeouts: { connect: 1s, response_header: 500ms }
+    timeouts: { connect: 1s, response_header: 2s }
     retries: { attempts: 1 }
 routes:
   - name: toxic
@@ -341,8 +346,8 @@ func TestToxicUpstream(t *testing.T) {
 		// shows response_header cut it; the bound only catches a hang.
 		proxy.inject(t, fault{latency: 10 * time.Second})
 		st, _, err, took := get()
-		if st != 504 || err != nil || took > 5*time.Second {
-			t.Errorf("%d %v after %v; want 504 within ~500ms", st, err, took)
+		if st != 504 || err != nil || took > 8*time.Second {
+			t.Errorf("%d %v after %v; want 504 after ~2s", st, err, took)
 		}
 	})
 	t.Run("reset", func(t *testing.T) {
