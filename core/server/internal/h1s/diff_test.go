@@ -59,8 +59,11 @@ type outcome struct {
 	status  int    // of the first final response, 0 if none
 }
 
-func startServers(t *testing.T) (std, native string, stdGot, nativeGot chan string) {
-	stdGot, nativeGot = make(chan string, 64), make(chan string, 64)
+// startServers starts net/http's server and this engine, each with a
+// recorder. The channels have room for every request a pipelined input may
+// hold: a handler blocked on a full one would stall the exchange.
+func startServers(t testing.TB) (std, native string, stdGot, nativeGot chan string) {
+	stdGot, nativeGot = make(chan string, 4096), make(chan string, 4096)
 	l1, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,41 +200,12 @@ func FuzzDifferential(f *testing.F) {
 		f.Add("POST / HTTP/1.1\r\nHost: a\r\n" + fl + "\r\n\r\n" + "hello")
 	}
 	f.Add("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
-	var (
-		once              bool
-		std, native       string
-		stdGot, nativeGot chan string
-	)
+	std, native, stdGot, nativeGot := startServers(f) // one pair for the whole run
 	f.Fuzz(func(t *testing.T, raw string) {
-		if !once { // one pair of servers for the whole run, not one per input
-			once = true
-			std, native, stdGot, nativeGot = startFuzzServers()
-		}
 		a := exchangeRaw(t, std, raw, stdGot)
 		b := exchangeRaw(t, native, raw, nativeGot)
 		if a.handled != b.handled || a.status != b.status {
 			t.Errorf("%q:\nnet/http: status %d\n%s\nnative:   status %d\n%s", raw, a.status, a.handled, b.status, b.handled)
 		}
 	})
-}
-
-// startFuzzServers is startServers for a fuzz run: they live as long as the
-// process (a fuzz worker runs many inputs).
-func startFuzzServers() (std, native string, stdGot, nativeGot chan string) {
-	// Room for every request a pipelined input may hold: a handler
-	// blocked on a full channel would stall the exchange.
-	stdGot, nativeGot = make(chan string, 4096), make(chan string, 4096)
-	l1, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	l2, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	hs := &http.Server{Handler: recorder{stdGot}, ReadHeaderTimeout: 5 * time.Second}
-	ns := &Server{Handler: recorder{nativeGot}, ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(l1)
-	go ns.Serve(l2)
-	return l1.Addr().String(), l2.Addr().String(), stdGot, nativeGot
 }

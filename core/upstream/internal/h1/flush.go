@@ -58,12 +58,12 @@ func (c *conn) flushRequest() error {
 // connection just before (a lingering close, as Apache's on a graceful
 // restart), or one that spoke first on a new one (a balancer that accepts
 // and shuts down, a service that is not HTTP), sent its bytes before the
-// readiness reset, and may send nothing more. After awaitProbe the exchange reads the
-// socket itself, which finds the end of stream (and sends the request
-// again on a fresh connection) or parks as it did before the fusion. The
-// probe's deadline stays while the head is read, so that a fast exchange
-// changes its deadline no more often than before; a head slower than that
-// to arrive whole gets the header timeout's (extendProbe).
+// readiness reset, and may send nothing more. After awaitProbe the
+// exchange reads the socket itself, which finds the end of stream (and
+// sends the request again on a fresh connection) or parks as it did before
+// the fusion. The probe's deadline stays while the head is read, so that a
+// fast exchange changes its deadline no more often than before; a head
+// slower than that to arrive whole gets the header timeout's (extendProbe).
 func (c *conn) writeAndAwait(p []byte) (int, error) {
 	now := time.Now()
 	var head time.Time // the response header timeout's deadline

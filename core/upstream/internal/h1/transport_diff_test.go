@@ -25,49 +25,49 @@ import (
 // connection the first left, if any); what the caller sees must agree:
 // an error or not, and the status and body.
 func TestAgainstTransport(t *testing.T) {
-	type answer func(c net.Conn, br *bufio.Reader, req *http.Request)
+	type answer func(c net.Conn, req *http.Request)
 	discard := func(req *http.Request) { io.Copy(io.Discard, req.Body) }
 	behaviours := map[string]answer{
-		"after the body": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"after the body": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		},
-		"before the body": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"before the body": func(c net.Conn, req *http.Request) {
 			var first [512]byte
 			io.ReadFull(req.Body, first[:])
 			io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig")
 			discard(req)
 		},
-		"100 then 200": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"100 then 200": func(c net.Conn, req *http.Request) {
 			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		},
-		"103 then 200": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"103 then 200": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		},
-		"head in pieces": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"head in pieces": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
 			<-time.After(3 * awaitProbe) // past the probe's deadline
 			io.WriteString(c, "Content-Length: 2\r\n\r\nok")
 		},
-		"close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"close after": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
 			c.Close()
 		},
-		"half-close after": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"half-close after": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 			c.(*net.TCPConn).CloseWrite()
 		},
-		"close without answer": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"close without answer": func(c net.Conn, req *http.Request) {
 			discard(req)
 			c.Close()
 		},
-		"EOF-framed": func(c net.Conn, br *bufio.Reader, req *http.Request) {
+		"EOF-framed": func(c net.Conn, req *http.Request) {
 			discard(req)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
 			c.Close()
@@ -98,7 +98,7 @@ func TestAgainstTransport(t *testing.T) {
 					if err != nil {
 						return
 					}
-					answer(c, br, req)
+					answer(c, req)
 					select {
 					case served <- struct{}{}:
 					default:
@@ -179,30 +179,30 @@ func FuzzResponseAgainstTransport(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	// One upstream for the whole run: it answers each request with the
+	// input under test, then closes.
 	var answer atomic.Pointer[string]
-	var addr string
-	f.Fuzz(func(t *testing.T, raw string) {
-		if addr == "" { // one upstream for the whole run
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	addr := ln.Addr().String()
+	go func() {
+		for {
+			c, err := ln.Accept()
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
-			addr = ln.Addr().String()
 			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-							io.WriteString(c, *answer.Load())
-						}
-					}()
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, *answer.Load())
 				}
 			}()
 		}
+	}()
+	f.Fuzz(func(t *testing.T, raw string) {
 		answer.Store(&raw)
 		pool := NewPool(addr, Config{ResponseHeaderTimeout: 10 * time.Second})
 		defer pool.Close()
