@@ -77,10 +77,13 @@ func Start(t testing.TB, o Options) *Pebble {
 	t.Helper()
 	Require(t)
 	dir := t.TempDir()
-	dnsAddr := "127.0.0.1:" + strconv.Itoa(FreePort(t, "udp"))
-	// Pebble's own TCP ports, distinct from each other (the challenge
-	// ports of o are the caller's).
-	ports := FreePorts(t, "tcp", 4)
+	// Pebble's own ports, distinct from each other (the challenge ports of
+	// o are the caller's). The last is the challenge DNS server's, which
+	// serves on UDP and TCP alike: it must be free in both, and not one of
+	// the TCP ports (a UDP port picked alone once came out equal to
+	// Pebble's management port, which then failed to bind).
+	ports := FreePorts(t, "tcp+udp", 5)
+	dnsAddr := "127.0.0.1:" + strconv.Itoa(ports[4])
 	dns := exec.Command("pebble-challtestsrv", "-dns01", dnsAddr, "-http01", "", "-https01", "", "-tlsalpn01", "",
 		"-management", "127.0.0.1:"+strconv.Itoa(ports[0]), "-defaultIPv6", "")
 	dnsLog := &buffer{}
@@ -231,35 +234,29 @@ func (p *Pebble) Issued() int { return strings.Count(p.log.String(), "Issued cer
 // Log is pebble's output so far.
 func (p *Pebble) Log() string { return p.log.String() }
 
-// FreePort returns a port free on 127.0.0.1 now ("tcp" or "udp").
-func FreePort(t testing.TB, network string) int {
-	t.Helper()
-	return FreePorts(t, network, 1)[0]
-}
-
-// FreePorts returns n distinct ports free on 127.0.0.1 now. Each is held
-// until all are picked: ports taken one after the other, each closed at
-// once, can come back equal (the kernel may hand a just-closed port out
-// again), and two listeners on one port fail the config.
+// FreePorts returns n distinct ports free on 127.0.0.1 now ("tcp", or
+// "tcp+udp": free in both). Each is held until all are picked: ports
+// taken one after the other, each closed at once, can come back equal (the
+// kernel may hand a just-closed port out again), and two listeners on one
+// port fail the config.
 func FreePorts(t testing.TB, network string, n int) []int {
 	t.Helper()
 	ports := make([]int, 0, n)
-	for range n {
-		if network == "udp" {
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
-			continue
-		}
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		port := l.Addr().(*net.TCPAddr).Port
+		if network == "tcp+udp" {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				continue // taken in UDP: this TCP port stays held, another is picked
+			}
+			defer c.Close()
+		}
+		ports = append(ports, port)
 	}
 	return ports
 }
